@@ -1,0 +1,45 @@
+# Two commands work on a fresh clone: `make preview` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+PYTHON ?= python3
+
+.PHONY: preview test lint typecheck unit bench snapshots render clean
+
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## preview: offline preview of STACK (default dev), with the policy report
+preview: $(VENV)/.runtime
+	$(VENV)/bin/blueprint preview $(STACK)
+
+## test: everything CI checks (lint, types, tests)
+test: lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(VENV)/bin/mypy infra components blueprint
+
+unit: $(VENV)/.dev
+	$(PY) -m pytest -n 2
+
+## bench: time the offline preview of every stack (median of several runs) - not part of `make test`
+bench: $(VENV)/.dev
+	$(PY) -m tests.bench
+
+## snapshots: rewrite snapshots/<stack>.json after an intended infrastructure change
+snapshots: $(VENV)/.runtime
+	$(VENV)/bin/blueprint preview --all --write-snapshots --quiet
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,165 @@
+"""``blueprint``: the platform's command-line tool.
+
+``blueprint preview STACK|--all`` runs the program offline and prints what it would create.
+Exit codes: 0 success, 1 program or config error (or a mandatory policy violation), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+SNAPSHOT_DIR = Path("snapshots")
+
+
+class UsageError(Exception):
+    """A bad command-line argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _console(stderr: bool = False) -> Console:
+    # rich honours NO_COLOR and drops styling when the stream is not a TTY (CI logs).
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="blueprint", description="Offline preview and operations for the ai-platform blueprint.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    pv = sub.add_parser("preview", help="run the program offline under the mock engine and print the plan")
+    pv.add_argument("stack", nargs="?", help="stack name (stacks/Pulumi.<stack>.yaml)")
+    pv.add_argument("--all", action="store_true", help="preview every stack")
+    pv.add_argument("--json", metavar="PATH", help="write the plan as JSON (with --all: a directory)")
+    pv.add_argument("--diff", action="store_true", help="show changes against the committed snapshot")
+    pv.add_argument("--write-snapshots", action="store_true", help="write snapshots/<stack>.json")
+    pv.add_argument(
+        "--render-k8s", metavar="DIR", help="write every Kubernetes object and Helm values file under DIR/<stack>/"
+    )
+    pv.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    pv.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return p
+
+
+# Other modules (ops commands) add their subcommands here: fn(subparsers) -> None, and set
+# `handler=` on their parser to a function(args) -> exit code.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``blueprint`` console script."""
+    err = _console(stderr=True)
+    try:
+        _load_extra_commands()
+        args = _parser().parse_args(argv)
+        handler = getattr(args, "handler", None) or _preview
+        return int(handler(args))
+    except UsageError as exc:
+        err.print(f"[red]usage error:[/] {exc}", markup=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load_extra_commands() -> None:
+    if _EXTRA_COMMANDS:
+        return
+    try:
+        ops = importlib.import_module("blueprint.ops")
+    except ModuleNotFoundError:
+        return
+    _EXTRA_COMMANDS.extend(getattr(ops, "COMMANDS", []))
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from blueprint.stackfiles import project_root, stack_names
+
+    root = project_root()
+    known = stack_names(root)
+    if args.all == bool(args.stack):
+        raise UsageError("preview: give one STACK or --all")
+    if args.stack and args.stack not in known:
+        raise UsageError(f"preview: unknown stack {args.stack!r}; known stacks: {', '.join(known)}")
+    stacks = known if args.all else [args.stack]
+    out, err = _console(), _console(stderr=True)
+
+    from blueprint import report
+    from blueprint.engine import ProgramError, run_stack
+    from blueprint.plan import diff
+    from infra.config import ConfigError
+
+    worst = EXIT_OK
+    for stack in stacks:
+        try:
+            plan = run_stack(stack)
+        except ConfigError as exc:
+            err.print(str(exc), markup=False)
+            worst = EXIT_ERROR
+            continue
+        except ProgramError as exc:
+            err.print(f"{stack}: program error: {exc}", markup=False)
+            worst = EXIT_ERROR
+            continue
+        except Exception as exc:
+            err.print(f"{stack}: program error: {type(exc).__name__}: {exc}", markup=False)
+            if os.environ.get("BLUEPRINT_DEBUG"):
+                raise
+            worst = EXIT_ERROR
+            continue
+        if not args.no_policy:
+            plan.policy = _evaluate_policy(plan)
+        if not args.quiet:
+            report.print_tree(out, plan)
+        report.print_summary(out, plan)
+        if plan.policy is not None:
+            report.print_policy(out, plan.policy)
+            if plan.policy.get("mandatory", 0):
+                worst = max(worst, EXIT_ERROR)
+        snap = root / SNAPSHOT_DIR / f"{stack}.json"
+        if args.diff:
+            if not snap.exists():
+                err.print(
+                    f"{stack}: no snapshot at {snap.relative_to(root)}; run `blueprint preview --all --write-snapshots`"
+                )
+                worst = max(worst, EXIT_ERROR)
+            else:
+                report.print_diff(out, stack, diff(json.loads(snap.read_text()), plan.public()))
+        if args.write_snapshots:
+            plan.write_json(snap)
+            out.print(f"wrote {snap.relative_to(root)}")
+        if args.json:
+            target = Path(args.json)
+            path = target / f"{stack}.json" if args.all else target
+            plan.write_json(path)
+            out.print(f"wrote {path}")
+        if args.render_k8s:
+            from blueprint import render
+
+            written = render.render_k8s(plan, Path(args.render_k8s) / stack)
+            out.print(f"rendered {written} Kubernetes files to {Path(args.render_k8s) / stack}")
+    return worst
+
+
+def _evaluate_policy(plan: object) -> dict[str, object] | None:
+    try:
+        policy_eval = importlib.import_module("blueprint.policy_eval")
+    except ModuleNotFoundError:
+        return None
+    return dict(policy_eval.evaluate_plan(plan))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

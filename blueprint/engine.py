@@ -1,0 +1,344 @@
+"""The offline preview engine: run the real program under the Pulumi SDK's mock engine and record it.
+
+``run_stack("dev")`` loads the stack's config like the CLI does, executes ``infra/__main__.py``
+the way Pulumi's Python language host does (``runpy.run_path`` on the ``main:`` directory), and
+returns a :class:`~blueprint.plan.Plan` with every registered resource: URN, type, parent,
+provider, wire-format inputs, dependencies (also per property), protect / retainOnDelete /
+ignoreChanges, and the stack outputs.
+
+The mocks return realistic computed outputs (ids, ARNs, URLs, endpoints, physical names) so
+that no dependency edge is lost (an output the mock does not return would drop the input
+that consumes it, and its edge, from the capture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import os
+import runpy
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import settings as _settings
+from pulumi.runtime.sync_await import _sync_await
+
+from blueprint.plan import Plan, Resource
+from blueprint.stackfiles import StackSettings, load_stack, project_root
+
+
+def _h(*parts: str, n: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
+
+
+_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/flowLog:FlowLog": "fl",
+}
+
+# Physical-name input per type, for resources the provider auto-names when it is unset.
+_NAME_INPUT = {
+    "aws:iam/role:Role": "name",
+    "aws:iam/policy:Policy": "name",
+    "aws:ecr/repository:Repository": "name",
+    "aws:eks/cluster:Cluster": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:ec2/launchTemplate:LaunchTemplate": "name",
+    "aws:ec2/securityGroup:SecurityGroup": "name",
+    "aws:eks/nodeGroup:NodeGroup": "nodeGroupName",
+}
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Mocks that answer like AWS and Kubernetes would, deterministically (stable snapshots)."""
+
+    def __init__(self, region: str, account: str, stack: str):
+        self.region = region
+        self.account = account
+        self.stack = stack
+
+    # ------------------------------------------------------------------ resources
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        typ, name = args.typ, args.name
+        inputs = dict(args.inputs)
+        if typ == "pulumi:pulumi:StackReference":
+            return name, {"outputs": {}, "secretOutputNames": []}
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-provider-id", inputs
+        key = _h(self.stack, typ, name)
+        out = dict(inputs)
+        phys_key = _NAME_INPUT.get(typ)
+        if phys_key and not inputs.get(phys_key):
+            prefix = inputs.get(phys_key + "Prefix")
+            out[phys_key] = f"{prefix}{key[:8]}" if prefix else f"{name}-{key[:7]}"
+        phys = out.get(phys_key) if phys_key else name
+        rid = f"{_ID_PREFIX[typ]}-{key}" if typ in _ID_PREFIX else (phys or name)
+        out.setdefault("id", rid)
+        if typ.startswith("aws:"):
+            self._aws(typ, name, phys or name, rid, inputs, out)
+        elif typ.startswith("kubernetes:"):
+            self._k8s(typ, name, inputs, out)
+        elif typ.startswith("docker:"):
+            out.setdefault("repoDigest", f"{inputs.get('imageName', name)}@sha256:{_h(name, n=64)}")
+        return rid, out
+
+    def _arn(self, service: str, resource: str, region: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if region else ''}:{self.account}:{resource}"
+
+    def _aws(self, typ: str, name: str, phys: str, rid: str, inputs: Mapping[str, Any], out: dict[str, Any]) -> None:
+        service = typ.split(":")[1].split("/")[0]
+        acct, region = self.account, self.region
+        if typ == "aws:iam/role:Role":
+            out.update(arn=f"arn:aws:iam::{acct}:role/{phys}", uniqueId=f"AROA{_h(name, n=17).upper()}")
+        elif typ == "aws:iam/policy:Policy":
+            out.update(arn=f"arn:aws:iam::{acct}:policy/{phys}")
+        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = str(inputs.get("url", "")).removeprefix("https://")
+            out.update(arn=f"arn:aws:iam::{acct}:oidc-provider/{url}")
+        elif typ == "aws:kms/key:Key":
+            kid = (
+                f"{_h(name, n=8)}-{_h(name, 'a', n=4)}-{_h(name, 'b', n=4)}-{_h(name, 'c', n=4)}-{_h(name, 'd', n=12)}"
+            )
+            out.update(id=kid, keyId=kid, arn=self._arn("kms", f"key/{kid}"))
+        elif typ == "aws:kms/alias:Alias":
+            out.update(arn=self._arn("kms", str(inputs.get("name", phys))))
+        elif typ == "aws:ecr/repository:Repository":
+            out.update(
+                arn=self._arn("ecr", f"repository/{phys}"),
+                registryId=acct,
+                repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{phys}",
+            )
+        elif typ == "aws:s3/bucket:Bucket":
+            out.update(
+                arn=f"arn:aws:s3:::{phys}",
+                bucketRegionalDomainName=f"{phys}.s3.{region}.amazonaws.com",
+                region=region,
+            )
+        elif typ == "aws:eks/cluster:Cluster":
+            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{_h(name, n=32).upper()}"
+            out.update(
+                arn=self._arn("eks", f"cluster/{phys}"),
+                endpoint=f"https://{_h(name, n=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                certificateAuthority={
+                    "data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCm9mZmxpbmUtcHJldmlldwotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg=="
+                },
+                identities=[{"oidcs": [{"issuer": issuer}]}],
+                vpcConfig={
+                    **dict(inputs.get("vpcConfig") or {}),
+                    "clusterSecurityGroupId": f"sg-{_h(name, 'cluster')}",
+                    "vpcId": f"vpc-{_h(name, 'vpc')}",
+                },
+                status="ACTIVE",
+                platformVersion="eks.1",
+            )
+        elif typ == "aws:eks/nodeGroup:NodeGroup":
+            ng = out.get("nodeGroupName", phys)
+            out.update(
+                arn=self._arn("eks", f"nodegroup/{inputs.get('clusterName', 'cluster')}/{ng}/{_h(name, n=8)}"),
+                resources=[
+                    {
+                        "autoscalingGroups": [{"name": f"eks-{ng}-{_h(name, 'asg', n=8)}"}],
+                        "remoteAccessSecurityGroupId": "",
+                    }
+                ],
+                status="ACTIVE",
+            )
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update(arn=self._arn("ec2", f"launch-template/{rid}"), latestVersion=1, defaultVersion=1)
+        elif typ == "aws:ec2/vpc:Vpc":
+            out.update(
+                arn=self._arn("ec2", f"vpc/{rid}"),
+                defaultSecurityGroupId=f"sg-{_h(name, 'default')}",
+                mainRouteTableId=f"rtb-{_h(name, 'main')}",
+                defaultNetworkAclId=f"acl-{_h(name, 'acl')}",
+            )
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.update(arn=self._arn("logs", f"log-group:{phys}"))
+        elif typ == "aws:ec2/eip:Eip":
+            out.update(publicIp=f"198.51.100.{int(_h(name, n=2), 16) % 250 + 1}", allocationId=rid)
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            out.update(arn=self._arn("ec2", f"vpc-endpoint/{rid}"))
+        elif typ == "aws:secretsmanager/secret:Secret":
+            out.update(arn=self._arn("secretsmanager", f"secret:{phys}-{_h(name, n=6)}"))
+        else:
+            res = typ.split(":")[2][0].lower() + typ.split(":")[2][1:]
+            out.setdefault("arn", self._arn(service, f"{res}/{rid}"))
+
+    def _k8s(self, typ: str, name: str, inputs: Mapping[str, Any], out: dict[str, Any]) -> None:
+        if typ.startswith("kubernetes:helm.sh/"):
+            ns = inputs.get("namespace") or "default"
+            rel = inputs.get("name") or name
+            out.setdefault("name", rel)
+            out["status"] = {
+                "name": rel,
+                "namespace": ns,
+                "chart": inputs.get("chart"),
+                "version": inputs.get("version"),
+                "status": "deployed",
+                "revision": 1,
+            }
+            return
+        meta = dict(inputs.get("metadata") or {})
+        meta.setdefault("name", f"{name}-{_h(name, n=8)}")
+        meta.setdefault("uid", _h(name, "uid", n=32))
+        out["metadata"] = meta
+
+    # ------------------------------------------------------------------ invokes
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        tok, a = args.token, args.args
+        if tok == "aws:index/getCallerIdentity:getCallerIdentity":
+            return (
+                {
+                    "accountId": self.account,
+                    "arn": f"arn:aws:iam::{self.account}:root",
+                    "userId": "AIDAOFFLINE",
+                    "id": self.account,
+                },
+                [],
+            )
+        if tok == "aws:index/getPartition:getPartition":
+            return ({"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, [])
+        if tok == "aws:index/getRegion:getRegion":
+            return ({"name": self.region, "region": self.region, "id": self.region}, [])
+        if tok == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return (
+                {
+                    "userName": "AWS",
+                    "password": "offline-token",
+                    "authorizationToken": "offline",
+                    "proxyEndpoint": f"https://{a.get('registryId', self.account)}.dkr.ecr.{self.region}.amazonaws.com",
+                    "expiresAt": "2099-01-01T00:00:00Z",
+                    "id": self.region,
+                },
+                [],
+            )
+        raise NotImplementedError(f"the offline engine has no mock for invoke {tok}; add it to blueprint/engine.py")
+
+
+class RecordingMonitor(_mocks.MockMonitor):
+    """A mock monitor that also records what the mock engine drops: parent, dependencies, options."""
+
+    def __init__(self, mocks: PlatformMocks):
+        super().__init__(mocks)
+        self.records: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        _track_thread_loop()
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        reg = self.resources[response.urn]
+        self.records.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=request.custom,
+                provider=request.provider,
+                inputs=json_format.MessageToDict(request.object),
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=list(request.ignoreChanges),
+                aliases=[a.urn for a in request.aliases if a.urn],
+                outputs=reg.state,
+            )
+        )
+        return response
+
+
+_THREAD_LOOPS: set[asyncio.AbstractEventLoop] = set()
+
+
+def _track_thread_loop() -> None:
+    """The mock monitor runs on executor threads and gives each its own event loop; close them at exit.
+
+    Left open, they are finalised after their self-pipes during interpreter shutdown, which prints
+    a spurious ``Invalid file descriptor`` traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        _THREAD_LOOPS.add(_mocks._ensure_event_loop())
+
+
+@atexit.register
+def _close_thread_loops() -> None:
+    for loop in _THREAD_LOOPS:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+
+
+class ProgramError(Exception):
+    """The program raised while running under the mock engine."""
+
+
+def _entrypoint() -> str:
+    return str(project_root() / "infra")
+
+
+def run_stack(stack: str, settings: StackSettings | None = None, *, preview: bool = True) -> Plan:
+    """Run the program for one stack under mocks and return what it registered.
+
+    Raises ConfigError for invalid config (nothing is registered then) and ProgramError for
+    any other failure in the program.
+    """
+    from infra.config import PROJECT, decode_flat
+
+    settings = settings or load_stack(stack)
+    raw, _ = decode_flat(settings.config)
+    region = str(raw.get("region") or "us-east-1")
+    account = str(raw.get("accountId") or "000000000000")
+
+    # KUBECONFIG and PULUMI_K8S_* would leak into Provider inputs (pulumi-notes §2.8).
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k == "KUBECONFIG" or k.startswith("PULUMI_K8S_")}
+    try:
+        pulumi.runtime.set_all_config(settings.config, settings.secret_keys)
+        _settings.ROOT.set(None)
+        mocks = PlatformMocks(region, account, stack)
+        monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(
+            mocks, project=settings.project or PROJECT, stack=stack, preview=preview, monitor=monitor
+        )
+        _settings.SETTINGS.rpc_manager.clear()
+        _settings.SETTINGS.outputs.clear()
+        entry = _entrypoint()
+
+        def program() -> None:
+            runpy.run_path(entry, run_name="__main__")
+
+        from pulumi.runtime.stack import run_pulumi_func
+
+        _sync_await(run_pulumi_func(program))
+        outputs = _stack_outputs()
+    finally:
+        os.environ.update(saved)
+    return Plan(stack=stack, project=settings.project, resources=monitor.records, outputs=outputs)
+
+
+def _stack_outputs() -> dict[str, Any]:
+    """The program's ``pulumi.export`` values, resolved; secret ones stay wrapped as secrets."""
+    from blueprint.plan import SECRET_SIG, SECRET_SIG_KEY
+
+    root = _settings.ROOT.get()
+    out: dict[str, Any] = {}
+    for key, value in (getattr(root, "outputs", None) or {}).items():
+        o = pulumi.Output.from_input(value)
+        resolved = _sync_await(o.future())
+        out[key] = {SECRET_SIG_KEY: SECRET_SIG, "value": resolved} if _sync_await(o.is_secret()) else resolved
+    return out

@@ -1,0 +1,170 @@
+"""The captured plan: every resource the program registered, and how to print, save and diff it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Wire-format sentinels (pulumi/sdk/python/lib/pulumi/runtime/rpc.py).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a protocol sentinel, not a secret
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+MASK = "[secret]"
+
+
+@dataclass
+class Resource:
+    """One registered resource, with its inputs as the provider (and a policy analyzer) receives them."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    inputs: dict[str, Any]
+    """Wire form: camelCase keys, numbers as floats, secrets wrapped in the secret signature."""
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: list[str]
+    aliases: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """What the mock engine returned (inputs plus computed outputs), in Python form."""
+
+    def public(self) -> dict[str, Any]:
+        """The JSON shape of ``--json`` and the snapshots, with secrets masked."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "provider": self.provider,
+            "inputs": mask(self.inputs),
+            "dependencies": sorted(self.dependencies),
+            "propertyDependencies": {k: sorted(v) for k, v in sorted(self.property_dependencies.items()) if v},
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "ignoreChanges": sorted(self.ignore_changes),
+        }
+
+
+@dataclass
+class Plan:
+    """Everything one offline preview of one stack produced."""
+
+    stack: str
+    project: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    policy: dict[str, Any] | None = None
+    """The policy report (``blueprint.policy_eval``), once evaluated."""
+
+    def by_type(self, type_: str) -> list[Resource]:
+        """Resources of one type token."""
+        return [r for r in self.resources if r.type == type_]
+
+    def get(self, type_: str, name: str) -> Resource:
+        """The resource with this type and logical name."""
+        for r in self.resources:
+            if r.type == type_ and r.name == name:
+                return r
+        raise KeyError(f"{type_}::{name}")
+
+    def public(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        doc: dict[str, Any] = {
+            "stack": self.stack,
+            "project": self.project,
+            "resources": [r.public() for r in sorted(self.resources, key=lambda r: r.urn)],
+            "outputs": mask(self.outputs),
+        }
+        if self.policy is not None:
+            doc["policy"] = self.policy
+        return doc
+
+    def write_json(self, path: Path) -> None:
+        """Write the ``--json`` document (stable order, so it diffs well in review)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.public(), indent=1, sort_keys=True) + "\n")
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a wire value is a wrapped secret."""
+    return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+
+
+def mask(value: Any) -> Any:
+    """A copy of a wire value with every secret replaced by ``[secret]`` and unknowns by ``[unknown]``."""
+    if is_secret(value):
+        return MASK
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == RESOURCE_SIG:
+            return {"resourceRef": value.get("urn")}
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if value == UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+# --------------------------------------------------------------------------- diff
+@dataclass(frozen=True)
+class Change:
+    """One line of a snapshot diff."""
+
+    op: str
+    """``+`` create, ``-`` delete, ``~`` update."""
+    urn: str
+    paths: tuple[str, ...] = ()
+    """For updates: the input (or option) paths that changed."""
+
+
+def _changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new)):
+            p = f"{prefix}.{k}" if prefix else str(k)
+            if k not in old or k not in new:
+                out.append(p)
+            else:
+                out.extend(_changed_paths(old[k], new[k], p))
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out.extend(_changed_paths(a, b, f"{prefix}[{i}]"))
+        return out
+    return [] if old == new else [prefix or "(value)"]
+
+
+def diff(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
+    """Compare two ``--json`` documents resource by resource."""
+    old = {r["urn"]: r for r in old_doc.get("resources", [])}
+    new = {r["urn"]: r for r in new_doc.get("resources", [])}
+    changes: list[Change] = []
+    for urn in sorted(set(old) | set(new)):
+        if urn not in old:
+            changes.append(Change("+", urn))
+        elif urn not in new:
+            changes.append(Change("-", urn))
+        else:
+            a, b = old[urn], new[urn]
+            paths = _changed_paths(a["inputs"], b["inputs"])
+            for opt in ("protect", "retainOnDelete", "ignoreChanges", "provider", "parent", "dependencies"):
+                if a.get(opt) != b.get(opt):
+                    paths.append(f"({opt})")
+            if paths:
+                changes.append(Change("~", urn, tuple(paths)))
+    return changes
+
+
+def resource_to_dict(r: Resource) -> dict[str, Any]:
+    """Plain-dict form (for debugging and tests)."""
+    return asdict(r)

@@ -1,0 +1,1 @@
+"""The platform's components: one ComponentResource (and one Args) per module."""

@@ -1,0 +1,1312 @@
+"""The stack configuration: one typed, frozen, validated model, loaded once per run.
+
+Every key the program reads is declared in ``Pulumi.yaml`` and parsed here into
+:class:`PlatformConfig`. Components never read ``pulumi.Config``; ``infra/__main__.py``
+hands each one its own section.
+
+Validation reports every problem at once, each with the stack file, the key path
+(``ai-platform:nodePools.gpu-a10g.maxSize``), the bad value and what is allowed, and raises
+:class:`ConfigError` (a ``pulumi.RunError``, so the language host prints the message without a
+traceback) before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+import pulumi
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "ai-platform"
+
+# EKS Kubernetes versions in *standard* support on 2026-11-21 (1.34 leaves it on 2026-12-02).
+# Source: EKS Kubernetes release calendar,
+# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+# Update this tuple when EKS moves a version to extended support.
+EKS_STANDARD_SUPPORT_VERSIONS: tuple[str, ...] = ("1.34", "1.35", "1.36")
+
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy API).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+REQUIRED_TAGS: tuple[str, ...] = ("owner", "cost-center")
+
+# Keys whose values must arrive as `secure:` config. Mirrors `secret: true` in Pulumi.yaml.
+SECRET_KEYS: tuple[str, ...] = (
+    "grafanaAdminPassword",
+    "alertmanagerSlackWebhookUrl",
+    "alertmanagerPagerdutyRoutingKey",
+    "githubAppPrivateKey",
+)
+
+# Any nested key whose name looks like one of these must not hold a plaintext value.
+_SECRETISH = re.compile(r"(password|passwd|secret|token|private[-_]?key|webhook|api[-_]?key)", re.I)
+
+
+@dataclass(frozen=True)
+class GpuInstanceFamily:
+    """What the platform knows about one NVIDIA instance family."""
+
+    gpu_model: str
+    """GPU model label value, e.g. ``a10g``."""
+    gpus_by_size: Mapping[str, int]
+    """GPUs per instance for each size in the family."""
+
+
+# NVIDIA GPU families and their per-size GPU counts, from the EC2 accelerated-computing
+# instance pages (https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing).
+# The cluster-autoscaler needs the count for its scale-from-zero node template, and the
+# preflight command checks it against DescribeInstanceTypes.
+GPU_FAMILIES: Mapping[str, GpuInstanceFamily] = {
+    "g4dn": GpuInstanceFamily("t4", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
+                                     "16xlarge": 1, "12xlarge": 4, "metal": 8}),
+    "g5": GpuInstanceFamily("a10g", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
+                                     "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
+    "g6": GpuInstanceFamily("l4", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
+                                   "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
+    "g6e": GpuInstanceFamily("l40s", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
+                                      "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
+                                      "48xlarge": 8}),
+    "p4d": GpuInstanceFamily("a100", {"24xlarge": 8}),
+    "p4de": GpuInstanceFamily("a100", {"24xlarge": 8}),
+    "p5": GpuInstanceFamily("h100", {"48xlarge": 8}),
+    "p5e": GpuInstanceFamily("h200", {"48xlarge": 8}),
+}  # fmt: skip
+
+GPU_AMI_TYPES: tuple[str, ...] = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
+CPU_AMI_TYPES: tuple[str, ...] = ("AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64")
+AmiType = Literal[
+    "AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64",
+    "AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA",
+]  # fmt: skip
+
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "true"
+GPU_RESOURCE = "nvidia.com/gpu"
+# Node labels the platform sets on every pool; workloads select GPU pools with these.
+LABEL_POOL = "platform.ai/pool"
+LABEL_ACCELERATOR = "platform.ai/accelerator"
+LABEL_GPU_MODEL = "platform.ai/gpu-model"
+LABEL_AMI_FAMILY = "platform.ai/ami-family"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+_DURATION = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
+
+
+class Environment(StrEnum):
+    """The deployment tier. It is data: components never branch on it."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+
+# --------------------------------------------------------------------------- network
+class NetworkConfig(_Model):
+    """The VPC: subnets, NAT, flow logs and endpoints."""
+
+    cidr: str = "10.0.0.0/16"
+    """IPv4 CIDR of the VPC, /16 to /20."""
+    availability_zones: list[str] = Field(min_length=1, max_length=6)
+    """Availability zones to span, e.g. ``[us-west-2a, us-west-2b]``. Each gets a public and a private subnet."""
+    nat_gateways: Literal["single", "per-az"] = "per-az"
+    """``per-az`` (default) survives an AZ outage; ``single`` saves cost in dev."""
+    private_subnet_prefix: int = Field(default=19, ge=16, le=26)
+    """Prefix length of each private subnet; pods take their IPs from these (VPC CNI), so keep them large."""
+    public_subnet_prefix: int = Field(default=24, ge=20, le=28)
+    """Prefix length of each public subnet (load balancers and NAT gateways only)."""
+    flow_log_retention_days: int = 90
+    """Retention of the VPC flow-log group, in days (a CloudWatch Logs retention value)."""
+    vpc_endpoints: bool = True
+    """Create an S3 gateway endpoint and ECR api/dkr and STS interface endpoints, so image pulls skip NAT."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 CIDR ({exc})") from None
+        if not 16 <= net.prefixlen <= 20:
+            raise ValueError("the VPC prefix length must be between /16 and /20")
+        return v
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return _check_retention(v)
+
+
+# --------------------------------------------------------------------------- registry
+class RepositoryConfig(_Model):
+    """One ECR repository; unset fields fall back to the registry-level defaults."""
+
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] | None = None
+    """Overrides ``registry.imageTagMutability``."""
+    untagged_expiry_days: int | None = Field(default=None, ge=1, le=3650)
+    """Overrides ``registry.untaggedExpiryDays``."""
+    keep_tagged_count: int | None = Field(default=None, ge=1, le=10000)
+    """Overrides ``registry.keepTaggedCount``."""
+
+
+class PullThroughCacheRule(_Model):
+    """One pull-through cache upstream."""
+
+    enabled: bool = True
+    """Create the rule."""
+    credential_arn: str | None = None
+    """Secrets Manager ARN (name prefix ``ecr-pullthroughcache/``) for upstreams that need credentials."""
+
+
+PULL_THROUGH_UPSTREAMS: Mapping[str, tuple[str, bool]] = {
+    # prefix -> (upstream registry URL, needs credentials). ECR's supported upstreams:
+    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html
+    "ecr-public": ("public.ecr.aws", False),
+    "k8s": ("registry.k8s.io", False),
+    "quay": ("quay.io", False),
+    "docker-hub": ("registry-1.docker.io", True),
+    "ghcr": ("ghcr.io", True),
+    "nvcr": ("nvcr.io", True),
+}
+
+
+class RegistryConfig(_Model):
+    """ECR repositories, scanning and pull-through caches."""
+
+    repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
+    """Repositories keyed by name (the ECR repository name)."""
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] = "IMMUTABLE"
+    """Default tag mutability. Staging and prod require IMMUTABLE."""
+    scanning: Literal["basic", "enhanced"] = "basic"
+    """``basic``: scan on push per repository; ``enhanced``: registry-level Inspector scanning."""
+    untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
+    """Expire untagged images after this many days."""
+    keep_tagged_count: int = Field(default=50, ge=1, le=10000)
+    """Keep at most this many tagged images per repository."""
+    pull_through_cache: dict[str, PullThroughCacheRule] = Field(
+        default_factory=lambda: {k: PullThroughCacheRule() for k in ("ecr-public", "k8s", "quay")}
+    )
+    """Pull-through cache rules keyed by upstream: ecr-public, k8s, quay, docker-hub, ghcr, nvcr."""
+
+    @field_validator("repositories")
+    @classmethod
+    def _names(cls, v: dict[str, RepositoryConfig]) -> dict[str, RepositoryConfig]:
+        bad = [k for k in v if not (2 <= len(k) <= 256 and _ECR_NAME.match(k))]
+        if bad:
+            raise ValueError(f"invalid ECR repository name(s) {bad}: use lowercase letters, digits, . _ - and /")
+        return v
+
+    @field_validator("pull_through_cache")
+    @classmethod
+    def _upstreams(cls, v: dict[str, PullThroughCacheRule]) -> dict[str, PullThroughCacheRule]:
+        unknown = sorted(set(v) - set(PULL_THROUGH_UPSTREAMS))
+        if unknown:
+            raise ValueError(f"unknown upstream(s) {unknown}; allowed: {', '.join(PULL_THROUGH_UPSTREAMS)}")
+        return v
+
+
+class ArtifactsConfig(_Model):
+    """The S3 bucket for model weights and dataset versions (also a DVC remote)."""
+
+    noncurrent_version_expiry_days: int = Field(default=90, ge=1, le=3650)
+    """Delete noncurrent object versions after this many days."""
+    abort_incomplete_upload_days: int = Field(default=7, ge=1, le=365)
+    """Abort incomplete multipart uploads after this many days."""
+
+
+# --------------------------------------------------------------------------- cluster
+EKS_ADDONS: tuple[str, ...] = (
+    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver",
+)  # fmt: skip
+
+
+class ClusterConfig(_Model):
+    """The EKS control plane."""
+
+    version: str
+    """Kubernetes minor version; must be in EKS standard support."""
+    endpoint_public_access: bool = False
+    """Expose the public API endpoint. Off by default; needs ``publicAccessCidrs``; never in prod."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """CIDRs allowed to reach the public endpoint. 0.0.0.0/0 is refused."""
+    admin_role_arns: list[str] = Field(default_factory=list)
+    """IAM role ARNs granted cluster admin through access entries (the CI deploy role included)."""
+    log_retention_days: int = 90
+    """Retention of the control-plane log group, in days."""
+    addon_versions: dict[str, str] = Field(default_factory=dict)
+    """Pinned EKS add-on versions keyed by add-on name; unset ones take the EKS default for the version."""
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v not in EKS_STANDARD_SUPPORT_VERSIONS:
+            raise ValueError(f"allowed (EKS standard support): {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)}")
+        return v
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            try:
+                net = ipaddress.ip_network(c)
+            except ValueError:
+                raise ValueError(f"{c!r} is not a CIDR") from None
+            if net.prefixlen == 0:
+                raise ValueError(f"{c!r} opens the API to the internet; list specific CIDRs")
+        return v
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _ROLE_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {bad}")
+        return v
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return _check_retention(v)
+
+    @field_validator("addon_versions")
+    @classmethod
+    def _addons(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(EKS_ADDONS))
+        if unknown:
+            raise ValueError(f"unknown add-on(s) {unknown}; allowed: {', '.join(EKS_ADDONS)}")
+        return v
+
+
+# --------------------------------------------------------------------------- node pools
+class NodePoolSpec(_Model):
+    """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``."""
+
+    instance_types: list[str] | None = Field(default=None, min_length=1)
+    """EC2 instance types; a GPU pool lists types with the same GPU count."""
+    ami_type: AmiType | None = None
+    """EKS AMI type. Unset: AL2023 standard for CPU pools, AL2023 NVIDIA for GPU pools."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] | None = None
+    """ON_DEMAND or SPOT."""
+    min_size: int | None = Field(default=None, ge=0, le=1000)
+    """Minimum nodes; 0 lets the autoscaler scale the pool to zero."""
+    desired_size: int | None = Field(default=None, ge=0, le=1000)
+    """Nodes at creation; afterwards the cluster-autoscaler owns it."""
+    max_size: int | None = Field(default=None, ge=1, le=1000)
+    """Maximum nodes."""
+    disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
+    """Root volume size. GPU pools default to at least 200 GiB for large model images."""
+    max_unavailable: int | None = Field(default=None, ge=1, le=100)
+    """Nodes replaced at once during an update."""
+    labels: dict[str, str] | None = None
+    """Extra node labels, merged over the defaults' labels."""
+    auto_repair: bool | None = None
+    """EKS node auto-repair."""
+    availability_zones: list[str] | None = None
+    """Restrict the pool to these AZs (a subset of the network's); unset means all."""
+
+
+@dataclass(frozen=True)
+class NodePool:
+    """A node pool with its defaults applied and its GPU facts derived."""
+
+    name: str
+    instance_types: tuple[str, ...]
+    ami_type: str
+    capacity_type: str
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    max_unavailable: int
+    labels: Mapping[str, str]
+    auto_repair: bool
+    availability_zones: tuple[str, ...]
+    gpu_model: str | None
+    """GPU model (``a10g``) for GPU pools, None for CPU pools."""
+    gpus_per_node: int
+    """GPUs per node (0 for CPU pools)."""
+
+    @property
+    def gpu(self) -> bool:
+        """Whether the pool runs NVIDIA GPU instances."""
+        return self.gpus_per_node > 0
+
+
+# --------------------------------------------------------------------------- GPU stack + monitoring
+class GpuConfig(_Model):
+    """The in-cluster GPU software stack."""
+
+    stack: Literal["device-plugin", "gpu-operator"] = "device-plugin"
+    """``device-plugin``: NVIDIA k8s-device-plugin (the EKS NVIDIA AMIs ship the driver); ``gpu-operator``: driver and toolkit off."""
+    time_slicing_replicas: int | None = Field(default=None, ge=2, le=48)
+    """Share each GPU among this many pods (time-slicing); unset disables sharing."""
+    mig_strategy: Literal["none", "single", "mixed"] = "none"
+    """MIG strategy advertised by the device plugin."""
+    mig_manager: bool = False
+    """Run the GPU operator's MIG manager (gpu-operator stack only)."""
+    dcgm_memory_limit_mib: int = Field(default=1024, ge=512, le=16384)
+    """DCGM exporter memory limit; 512Mi OOMs on 8-GPU nodes (pytorch/ci-infra#1011)."""
+
+
+class AlertingConfig(_Model):
+    """Alertmanager receivers. Their credentials are secret config keys."""
+
+    slack_channel: str | None = None
+    """Slack channel for alerts; needs the ``alertmanagerSlackWebhookUrl`` secret."""
+    pagerduty: bool = False
+    """Page critical alerts through PagerDuty; needs the ``alertmanagerPagerdutyRoutingKey`` secret."""
+
+
+class MonitoringConfig(_Model):
+    """kube-prometheus-stack, Grafana dashboards and alert rules."""
+
+    prometheus_storage_gib: int = Field(default=100, ge=10, le=16384)
+    """Size of Prometheus' encrypted gp3 volume."""
+    prometheus_retention: str = "15d"
+    """Time retention (Prometheus duration, e.g. ``15d``)."""
+    prometheus_retention_size_gib: int | None = Field(default=None, ge=1)
+    """Size retention; defaults to 80% of the volume so the WAL cannot fill it."""
+    prometheus_replicas: int = Field(default=1, ge=1, le=3)
+    """Prometheus replicas."""
+    grafana_storage_gib: int = Field(default=10, ge=1, le=1024)
+    """Size of Grafana's volume."""
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    """Alertmanager receivers."""
+
+    @field_validator("prometheus_retention")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if not _DURATION.match(v):
+            raise ValueError("a Prometheus duration such as 12h, 15d or 2w")
+        return v
+
+    @property
+    def retention_size_gib(self) -> int:
+        """The effective size retention."""
+        return self.prometheus_retention_size_gib or max(1, self.prometheus_storage_gib * 8 // 10)
+
+
+# --------------------------------------------------------------------------- serving
+class ImageRef(_Model):
+    """An image in the platform's registry, pinned by digest or immutable tag."""
+
+    repository: str
+    """A key of ``registry.repositories``."""
+    tag: str | None = None
+    """Immutable tag (never ``latest``)."""
+    digest: str | None = None
+    """``sha256:…`` digest; wins over the tag."""
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        if v is not None and (v == "latest" or not _TAG.match(v)):
+            raise ValueError("an immutable tag (not 'latest'): letters, digits, _ . -")
+        return v
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not _DIGEST.match(v):
+            raise ValueError("a digest of the form sha256:<64 hex>")
+        return v
+
+
+class ModelSource(_Model):
+    """Where the model weights come from: an S3 prefix in the artifact bucket, or a PVC cache."""
+
+    s3_prefix: str | None = None
+    """Key prefix in the artifact bucket (e.g. ``models/llama-3-8b/``), read by a per-model IRSA role."""
+    pvc_size_gib: int | None = Field(default=None, ge=1, le=65536)
+    """Size of a PVC model cache (gp3), instead of S3."""
+
+
+class Autoscaling(_Model):
+    """How a model scales."""
+
+    type: Literal["cpu", "keda"] = "cpu"
+    """``cpu``: HorizontalPodAutoscaler on CPU; ``keda``: KEDA on a Prometheus query."""
+    target_cpu_percent: int = Field(default=70, ge=10, le=100)
+    """CPU target for ``cpu``."""
+    query: str | None = None
+    """PromQL for ``keda`` (e.g. queue depth); the model's labels are available as ``$model``."""
+    threshold: float = Field(default=5.0, gt=0)
+    """Per-replica target for the ``keda`` query."""
+
+
+class Canary(_Model):
+    """A second version of a model that receives a share of the traffic (A/B test)."""
+
+    image: ImageRef
+    """The canary's image."""
+    weight: int = Field(ge=1, le=99)
+    """Percent of traffic for the canary; the primary gets the rest."""
+
+
+class ModelSpec(_Model):
+    """A served model. In ``serving.models`` unset fields fall back to ``serving.modelDefaults``."""
+
+    image: ImageRef | None = None
+    """Serving image from the platform's registry."""
+    args: list[str] | None = None
+    """Container arguments."""
+    port: int | None = Field(default=None, ge=1024, le=65535)
+    """Container port (non-root, so 1024 or above)."""
+    gpus: int | None = Field(default=None, ge=0, le=8)
+    """``nvidia.com/gpu`` per replica."""
+    cpu: str | None = None
+    """CPU per replica (requests equal limits)."""
+    memory: str | None = None
+    """Memory per replica (requests equal limits)."""
+    min_replicas: int | None = Field(default=None, ge=0, le=100)
+    """Minimum replicas; 0 only with KEDA and ``serving.allowScaleToZero``."""
+    max_replicas: int | None = Field(default=None, ge=1, le=100)
+    """Maximum replicas."""
+    shm_size: str | None = None
+    """Size of ``/dev/shm`` (memory-backed emptyDir)."""
+    source: ModelSource | None = None
+    """Model weights source."""
+    env: dict[str, str] | None = None
+    """Plain environment variables (never secrets)."""
+    startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
+    """How long the startup probe waits for the model to load."""
+    autoscaling: Autoscaling | None = None
+    """Autoscaling signal."""
+    canary: Canary | None = None
+    """Optional A/B canary."""
+
+    @field_validator("cpu", "memory", "shm_size")
+    @classmethod
+    def _quantity(cls, v: str | None) -> str | None:
+        if v is not None and not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+        return v
+
+
+@dataclass(frozen=True)
+class Model:
+    """A served model with its defaults applied."""
+
+    name: str
+    image: ImageRef
+    args: tuple[str, ...]
+    port: int
+    gpus: int
+    cpu: str
+    memory: str
+    min_replicas: int
+    max_replicas: int
+    shm_size: str
+    source: ModelSource
+    env: Mapping[str, str]
+    startup_budget_seconds: int
+    autoscaling: Autoscaling
+    canary: Canary | None
+
+
+class IngressConfig(_Model):
+    """The serving ALB."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    """Internal by default; internet-facing needs ``certificateArn``."""
+    certificate_arn: str | None = None
+    """ACM certificate ARN for HTTPS."""
+    inbound_cidrs: list[str] = Field(default_factory=list)
+    """CIDRs allowed to reach the ALB; empty means the VPC CIDR (internal) only."""
+
+
+class ServingConfig(_Model):
+    """Model serving: namespace, ingress and models."""
+
+    namespace: str = "serving"
+    """Namespace of the served models."""
+    allow_scale_to_zero: bool = False
+    """Allow models with ``minReplicas: 0`` (KEDA)."""
+    ingress: IngressConfig = Field(default_factory=IngressConfig)
+    """The ALB in front of the models."""
+    model_defaults: ModelSpec = Field(default_factory=ModelSpec)
+    """Shared model defaults."""
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    """Models keyed by name (a DNS label)."""
+
+
+# --------------------------------------------------------------------------- CI runners + images
+class RunnerScaleSetSpec(_Model):
+    """One GitHub Actions runner scale set; unset fields fall back to ``ciRunners.scaleSetDefaults``."""
+
+    min_runners: int | None = Field(default=None, ge=0, le=100)
+    """Idle runners kept warm."""
+    max_runners: int | None = Field(default=None, ge=1, le=500)
+    """Maximum concurrent runners."""
+    gpus: int | None = Field(default=None, ge=0, le=8)
+    """GPUs per runner; >0 places it on GPU pools with the taint tolerated."""
+    cpu: str | None = None
+    """CPU per runner."""
+    memory: str | None = None
+    """Memory per runner."""
+    container_mode: Literal["kubernetes", "dind"] | None = None
+    """``kubernetes`` (default, job containers as pods) or ``dind`` (privileged; avoid)."""
+
+
+class CiRunnersConfig(_Model):
+    """GitHub Actions Runner Controller and its scale sets."""
+
+    enabled: bool = True
+    """Install ARC."""
+    namespace: str = "arc-runners"
+    """Namespace of the runner pods."""
+    github_config_url: str = "https://github.com/example-org"
+    """The GitHub organisation or repository the runners register with."""
+    github_app_id: str = ""
+    """GitHub App ID (its private key is the ``githubAppPrivateKey`` secret)."""
+    github_app_installation_id: str = ""
+    """GitHub App installation ID."""
+    scale_set_defaults: RunnerScaleSetSpec = Field(default_factory=RunnerScaleSetSpec)
+    """Shared scale-set defaults."""
+    scale_sets: dict[str, RunnerScaleSetSpec] = Field(default_factory=dict)
+    """Scale sets keyed by name (the ``runs-on`` label)."""
+
+
+class ImagesConfig(_Model):
+    """Images the platform builds (pulumi-docker) or takes by digest."""
+
+    build: bool = False
+    """Build images from ``images/<name>/`` and push them (needs a Docker daemon even to preview)."""
+    runner_image: ImageRef | None = None
+    """The CI runner image to use when ``build`` is off."""
+
+
+# --------------------------------------------------------------------------- root
+class PlatformConfig(_Model):
+    """The whole stack configuration."""
+
+    environment: Environment
+    """Deployment tier: dev, staging or prod."""
+    region: str
+    """AWS region."""
+    account_id: str
+    """The AWS account this stack may deploy to (pulumi-aws ``allowedAccountIds``)."""
+    tags: dict[str, str]
+    """Tags for every taggable resource; must include owner and cost-center."""
+    protect_stateful_resources: bool = True
+    """Protect registries, keys, buckets and log groups from deletion (``protect`` + ``retainOnDelete``)."""
+    network: NetworkConfig
+    """VPC settings."""
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    """ECR settings."""
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+    """Artifact bucket settings."""
+    cluster: ClusterConfig
+    """EKS control plane settings."""
+    node_pool_defaults: NodePoolSpec = Field(default_factory=NodePoolSpec)
+    """Shared node pool defaults."""
+    node_pools: dict[str, NodePoolSpec]
+    """Node pools keyed by name; include a CPU ``system`` pool."""
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
+    """GPU software stack."""
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    """Monitoring settings."""
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    """Model serving settings."""
+    ci_runners: CiRunnersConfig = Field(default_factory=CiRunnersConfig)
+    """CI runner settings."""
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    """Image build settings."""
+    grafana_admin_password: SecretStr | None = None
+    """Grafana admin password (secret)."""
+    alertmanager_slack_webhook_url: SecretStr | None = None
+    """Slack incoming-webhook URL for Alertmanager (secret)."""
+    alertmanager_pagerduty_routing_key: SecretStr | None = None
+    """PagerDuty Events v2 routing key (secret)."""
+    github_app_private_key: SecretStr | None = None
+    """GitHub App private key (PEM) for ARC (secret)."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not _REGION.match(v):
+            raise ValueError("an AWS region such as us-west-2")
+        return v
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, v: str) -> str:
+        if not re.fullmatch(r"\d{12}", v):
+            raise ValueError("a 12-digit AWS account ID, quoted as a string")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        missing = [t for t in REQUIRED_TAGS if not v.get(t)]
+        if missing:
+            raise ValueError(f"required tag(s) missing: {', '.join(missing)}")
+        long = [k for k, val in v.items() if len(k) > 128 or len(val) > 256]
+        if long:
+            raise ValueError(f"tag key > 128 or value > 256 characters: {long}")
+        return v
+
+    # ------------------------------------------------------------------ resolved views
+    @property
+    def stack_tags(self) -> dict[str, str]:
+        """Tags for every taggable resource: the configured ones plus project and environment."""
+        return {**self.tags, "project": PROJECT, "environment": self.environment.value, "managed-by": "pulumi"}
+
+    def resolved_node_pools(self) -> dict[str, NodePool]:
+        """Node pools with ``nodePoolDefaults`` applied, in config order."""
+        return {
+            name: _resolve_pool(name, spec, self.node_pool_defaults, self.network)
+            for name, spec in self.node_pools.items()
+        }
+
+    def resolved_models(self) -> dict[str, Model]:
+        """Models with ``serving.modelDefaults`` applied."""
+        return {n: _resolve_model(n, m, self.serving.model_defaults) for n, m in self.serving.models.items()}
+
+    def resolved_scale_sets(self) -> dict[str, RunnerScaleSetSpec]:
+        """Runner scale sets with ``ciRunners.scaleSetDefaults`` applied (every field set)."""
+        base = RunnerScaleSetSpec(
+            min_runners=0, max_runners=5, gpus=0, cpu="2", memory="4Gi", container_mode="kubernetes"
+        )
+        out = {}
+        for name, spec in self.ci_runners.scale_sets.items():
+            merged = _merge(_merge(base, self.ci_runners.scale_set_defaults), spec)
+            out[name] = merged
+        return out
+
+
+def _merge(base: _Model, over: _Model) -> Any:
+    values = {k: v for k, v in over if v is not None}
+    return base.model_copy(update=values)
+
+
+def _check_retention(v: int) -> int:
+    if v not in LOG_RETENTION_DAYS:
+        raise ValueError(f"a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return v
+
+
+def gpu_facts(instance_type: str) -> tuple[str, int] | None:
+    """``(gpu_model, gpus)`` for an NVIDIA instance type, or None for a CPU type."""
+    family, _, size = instance_type.partition(".")
+    fam = GPU_FAMILIES.get(family)
+    if fam is None or size not in fam.gpus_by_size:
+        return None
+    return fam.gpu_model, fam.gpus_by_size[size]
+
+
+def _is_gpu_family(instance_type: str) -> bool:
+    return instance_type.split(".")[0].rstrip("dn").startswith(("g", "p")) and not instance_type.startswith("g5g")
+
+
+def _resolve_pool(name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkConfig) -> NodePool:
+    def pick(attr: str, fallback: Any) -> Any:
+        v = getattr(spec, attr)
+        if v is None:
+            v = getattr(d, attr)
+        return fallback if v is None else v
+
+    types = tuple(pick("instance_types", ["m6i.large"]))
+    facts = [gpu_facts(t) for t in types]
+    gpu = facts[0] if facts and facts[0] else None
+    min_size = pick("min_size", 0 if gpu else 1)
+    max_size = pick("max_size", max(min_size, 3))
+    default_disk = 200 if gpu else 50
+    disk = spec.disk_size_gib or (max(d.disk_size_gib or 0, default_disk) if gpu else d.disk_size_gib or default_disk)
+    labels = {**(d.labels or {}), **(spec.labels or {})}
+    return NodePool(
+        name=name,
+        instance_types=types,
+        ami_type=pick("ami_type", "AL2023_x86_64_NVIDIA" if gpu else "AL2023_x86_64_STANDARD"),
+        capacity_type=pick("capacity_type", "ON_DEMAND"),
+        min_size=min_size,
+        desired_size=pick("desired_size", min_size),
+        max_size=max_size,
+        disk_size_gib=disk,
+        max_unavailable=pick("max_unavailable", 1),
+        labels=labels,
+        auto_repair=pick("auto_repair", True),
+        availability_zones=tuple(spec.availability_zones or net.availability_zones),
+        gpu_model=gpu[0] if gpu else None,
+        gpus_per_node=gpu[1] if gpu else 0,
+    )
+
+
+def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
+    def pick(attr: str, fallback: Any) -> Any:
+        v = getattr(spec, attr)
+        if v is None:
+            v = getattr(d, attr)
+        return fallback if v is None else v
+
+    image = pick("image", None)
+    return Model(
+        name=name,
+        image=image,
+        args=tuple(pick("args", [])),
+        port=pick("port", 8000),
+        gpus=pick("gpus", 1),
+        cpu=pick("cpu", "4"),
+        memory=pick("memory", "16Gi"),
+        min_replicas=pick("min_replicas", 1),
+        max_replicas=pick("max_replicas", 2),
+        shm_size=pick("shm_size", "2Gi"),
+        source=pick("source", ModelSource()),
+        env={**(d.env or {}), **(spec.env or {})},
+        startup_budget_seconds=pick("startup_budget_seconds", 1200),
+        autoscaling=pick("autoscaling", Autoscaling()),
+        canary=spec.canary,
+    )
+
+
+# --------------------------------------------------------------------------- cross-field rules
+@dataclass(frozen=True)
+class Problem:
+    """One invalid setting."""
+
+    path: str
+    """Key path without the project prefix, e.g. ``nodePools.gpu.maxSize``."""
+    message: str
+    """What is wrong and what is allowed."""
+    value: Any = None
+    """The offending value, when there is one (never a secret)."""
+    has_value: bool = False
+
+
+def _p(path: str, message: str, *value: Any) -> Problem:
+    return Problem(path, message, value[0] if value else None, bool(value))
+
+
+def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Rules that span several fields or sections. Every rule reports with a precise path."""
+    out: list[Problem] = []
+    env = cfg.environment
+    net = cfg.network
+
+    # network
+    for i, az in enumerate(net.availability_zones):
+        if not az.startswith(cfg.region):
+            out.append(_p(f"network.availabilityZones[{i}]", f"must be an AZ of region {cfg.region}", az))
+    if len(set(net.availability_zones)) != len(net.availability_zones):
+        out.append(_p("network.availabilityZones", "must not repeat an AZ", net.availability_zones))
+    if env is Environment.PROD and len(net.availability_zones) < 2:
+        out.append(_p("network.availabilityZones", "prod needs at least 2 availability zones", net.availability_zones))
+    if env is Environment.PROD and net.nat_gateways != "per-az":
+        out.append(_p("network.natGateways", "prod needs one NAT gateway per AZ ('per-az')", net.nat_gateways))
+    vpc = ipaddress.IPv4Network(net.cidr)
+    if net.private_subnet_prefix <= vpc.prefixlen:
+        out.append(
+            _p(
+                "network.privateSubnetPrefix",
+                f"must be longer than the VPC prefix /{vpc.prefixlen}",
+                net.private_subnet_prefix,
+            )
+        )
+    elif 2 ** (net.private_subnet_prefix - vpc.prefixlen) < len(net.availability_zones) + 1:
+        out.append(
+            _p(
+                "network.privateSubnetPrefix",
+                f"too short: {len(net.availability_zones)} private subnets plus a public block do not fit in {net.cidr}",
+                net.private_subnet_prefix,
+            )
+        )
+    elif net.public_subnet_prefix <= net.private_subnet_prefix or 2 ** (
+        net.public_subnet_prefix - net.private_subnet_prefix
+    ) < len(net.availability_zones):
+        out.append(
+            _p(
+                "network.publicSubnetPrefix",
+                f"must be longer than privateSubnetPrefix and fit {len(net.availability_zones)} subnets in one private-sized block",
+                net.public_subnet_prefix,
+            )
+        )
+
+    # registry
+    if env is not Environment.DEV:
+        if cfg.registry.image_tag_mutability != "IMMUTABLE":
+            out.append(
+                _p(
+                    "registry.imageTagMutability",
+                    f"{env.value} requires IMMUTABLE tags",
+                    cfg.registry.image_tag_mutability,
+                )
+            )
+        for name, repo in cfg.registry.repositories.items():
+            if repo.image_tag_mutability == "MUTABLE":
+                out.append(
+                    _p(
+                        f"registry.repositories.{name}.imageTagMutability",
+                        f"{env.value} requires IMMUTABLE tags",
+                        "MUTABLE",
+                    )
+                )
+    for up, rule in cfg.registry.pull_through_cache.items():
+        needs_cred = PULL_THROUGH_UPSTREAMS[up][1]
+        if rule.enabled and needs_cred and not rule.credential_arn:
+            out.append(
+                _p(
+                    f"registry.pullThroughCache.{up}.credentialArn",
+                    "this upstream needs a Secrets Manager ARN whose name starts with ecr-pullthroughcache/",
+                )
+            )
+        if rule.credential_arn and not re.match(
+            r"^arn:aws(-[a-z]+)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/.+", rule.credential_arn
+        ):
+            out.append(
+                _p(
+                    f"registry.pullThroughCache.{up}.credentialArn",
+                    "a Secrets Manager secret ARN whose name starts with ecr-pullthroughcache/",
+                    rule.credential_arn,
+                )
+            )
+
+    # cluster
+    c = cfg.cluster
+    if c.endpoint_public_access and not c.public_access_cidrs:
+        out.append(_p("cluster.publicAccessCidrs", "a public endpoint needs an explicit CIDR allowlist"))
+    if env is Environment.PROD and c.endpoint_public_access:
+        out.append(_p("cluster.endpointPublicAccess", "prod allows only the private endpoint", True))
+
+    # node pools
+    if not cfg.node_pools:
+        out.append(_p("nodePools", "at least one CPU pool for system add-ons is needed"))
+    pools = cfg.resolved_node_pools()
+    if pools and all(p.gpu for p in pools.values()):
+        out.append(_p("nodePools", "at least one CPU pool for system add-ons (coredns, controllers) is needed"))
+    for name, pool in pools.items():
+        base = f"nodePools.{name}"
+        if not _K8S_NAME.match(name) or len(name) > 40:
+            out.append(_p(base, "pool names are DNS labels of at most 40 characters", name))
+        if not pool.min_size <= pool.desired_size <= pool.max_size:
+            out.append(
+                _p(
+                    f"{base}.desiredSize",
+                    f"need minSize ({pool.min_size}) <= desiredSize ({pool.desired_size}) <= maxSize ({pool.max_size})",
+                    pool.desired_size,
+                )
+            )
+        kinds = {gpu_facts(t) for t in pool.instance_types}
+        gpu_types = [t for t in pool.instance_types if gpu_facts(t)]
+        unknown_gpu = [t for t in pool.instance_types if not gpu_facts(t) and _is_gpu_family(t)]
+        if unknown_gpu:
+            families = ", ".join(sorted(GPU_FAMILIES))
+            out.append(
+                _p(
+                    f"{base}.instanceTypes",
+                    f"unknown GPU instance type(s) {unknown_gpu}; known families: {families}",
+                    list(pool.instance_types),
+                )
+            )
+        elif gpu_types and len(gpu_types) != len(pool.instance_types):
+            out.append(
+                _p(f"{base}.instanceTypes", "a pool cannot mix GPU and CPU instance types", list(pool.instance_types))
+            )
+        elif gpu_types and len({k[1] for k in kinds if k}) > 1:
+            out.append(
+                _p(
+                    f"{base}.instanceTypes",
+                    "GPU instance types in one pool need the same GPU count (the autoscaler's node template has one)",
+                    list(pool.instance_types),
+                )
+            )
+        if pool.gpu and pool.ami_type not in GPU_AMI_TYPES:
+            out.append(
+                _p(
+                    f"{base}.amiType",
+                    f"GPU instance types need an accelerated AMI: {', '.join(GPU_AMI_TYPES)}",
+                    pool.ami_type,
+                )
+            )
+        if not pool.gpu and pool.ami_type in GPU_AMI_TYPES:
+            out.append(
+                _p(
+                    f"{base}.amiType",
+                    f"CPU instance types need a standard AMI: {', '.join(CPU_AMI_TYPES)}",
+                    pool.ami_type,
+                )
+            )
+        stray = [z for z in pool.availability_zones if z not in net.availability_zones]
+        if stray:
+            out.append(
+                _p(
+                    f"{base}.availabilityZones",
+                    f"must be a subset of network.availabilityZones {net.availability_zones}",
+                    stray,
+                )
+            )
+        for key in pool.labels:
+            if key.startswith(("platform.ai/", "kubernetes.io/", "k8s.io/")) or key.startswith(
+                "node-role.kubernetes.io"
+            ):
+                out.append(
+                    _p(f"{base}.labels.{key}", "reserved label prefix (platform.ai/, kubernetes.io/, k8s.io/)", key)
+                )
+
+    # GPU stack
+    g = cfg.gpu
+    if g.mig_manager and g.stack != "gpu-operator":
+        out.append(_p("gpu.migManager", "the MIG manager needs gpu.stack: gpu-operator", True))
+    if g.time_slicing_replicas and g.mig_strategy != "none":
+        out.append(
+            _p(
+                "gpu.timeSlicingReplicas",
+                "time-slicing and MIG cannot be combined; set gpu.migStrategy: none",
+                g.time_slicing_replicas,
+            )
+        )
+
+    # monitoring
+    m = cfg.monitoring
+    if m.retention_size_gib >= m.prometheus_storage_gib * 0.9:
+        out.append(
+            _p(
+                "monitoring.prometheusRetentionSizeGib",
+                f"must stay below 90% of prometheusStorageGib ({m.prometheus_storage_gib}) to leave room for the WAL",
+                m.retention_size_gib,
+            )
+        )
+    if cfg.grafana_admin_password is None:
+        out.append(
+            _p("grafanaAdminPassword", "required: set it with `pulumi config set --secret grafanaAdminPassword ...`")
+        )
+    if m.alerting.slack_channel and cfg.alertmanager_slack_webhook_url is None:
+        out.append(_p("alertmanagerSlackWebhookUrl", "monitoring.alerting.slackChannel needs this secret"))
+    if m.alerting.pagerduty and cfg.alertmanager_pagerduty_routing_key is None:
+        out.append(_p("alertmanagerPagerdutyRoutingKey", "monitoring.alerting.pagerduty needs this secret"))
+
+    # serving
+    s = cfg.serving
+    if not _K8S_NAME.match(s.namespace):
+        out.append(_p("serving.namespace", "a DNS label", s.namespace))
+    if s.ingress.scheme == "internet-facing" and not s.ingress.certificate_arn:
+        out.append(_p("serving.ingress.certificateArn", "an internet-facing ALB needs a TLS certificate ARN"))
+    repos = cfg.registry.repositories
+    gpu_pools = [p for p in pools.values() if p.gpu]
+    for name, model in cfg.resolved_models().items():
+        base = f"serving.models.{name}"
+        if not _K8S_NAME.match(name) or len(name) > 40:
+            out.append(_p(base, "model names are DNS labels of at most 40 characters", name))
+        if model.image is None:
+            out.append(_p(f"{base}.image", "required (here or in serving.modelDefaults)"))
+        for label, ref in (("image", model.image), ("canary.image", model.canary.image if model.canary else None)):
+            if ref is None:
+                continue
+            if ref.repository not in repos:
+                out.append(
+                    _p(
+                        f"{base}.{label}.repository",
+                        f"must be one of registry.repositories: {sorted(repos)}",
+                        ref.repository,
+                    )
+                )
+            if not ref.tag and not ref.digest:
+                out.append(_p(f"{base}.{label}", "pin the image with a digest or an immutable tag"))
+        if model.min_replicas > model.max_replicas:
+            out.append(_p(f"{base}.minReplicas", f"must be <= maxReplicas ({model.max_replicas})", model.min_replicas))
+        if model.min_replicas == 0 and not (s.allow_scale_to_zero and model.autoscaling.type == "keda"):
+            out.append(
+                _p(f"{base}.minReplicas", "0 needs autoscaling.type: keda and serving.allowScaleToZero: true", 0)
+            )
+        if model.autoscaling.type == "keda" and not model.autoscaling.query:
+            out.append(_p(f"{base}.autoscaling.query", "KEDA autoscaling needs a Prometheus query"))
+        if model.gpus and not gpu_pools:
+            out.append(_p(f"{base}.gpus", "a GPU model needs at least one GPU node pool", model.gpus))
+        if model.gpus and gpu_pools and model.gpus > max(p.gpus_per_node for p in gpu_pools):
+            out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
+        if model.source.s3_prefix and model.source.pvc_size_gib:
+            out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
+        for key in model.env:
+            if _SECRETISH.search(key):
+                out.append(_p(f"{base}.env.{key}", "secrets never go in env config; use a secret store"))
+
+    # CI runners
+    ci = cfg.ci_runners
+    if ci.enabled:
+        if not re.match(r"^https://[\w.-]+/[\w.-]+(/[\w.-]+)?$", ci.github_config_url):
+            out.append(
+                _p(
+                    "ciRunners.githubConfigUrl",
+                    "https://github.com/<org> or https://github.com/<org>/<repo>",
+                    ci.github_config_url,
+                )
+            )
+        if not ci.github_app_id.isdigit():
+            out.append(_p("ciRunners.githubAppId", "the numeric GitHub App ID", ci.github_app_id))
+        if not ci.github_app_installation_id.isdigit():
+            out.append(
+                _p("ciRunners.githubAppInstallationId", "the numeric installation ID", ci.github_app_installation_id)
+            )
+        if cfg.github_app_private_key is None:
+            out.append(
+                _p("githubAppPrivateKey", "required when ciRunners.enabled: set it with `pulumi config set --secret`")
+            )
+        if not ci.scale_sets:
+            out.append(_p("ciRunners.scaleSets", "at least one scale set when ciRunners.enabled"))
+        for name, rs in cfg.resolved_scale_sets().items():
+            if (rs.min_runners or 0) > (rs.max_runners or 0):
+                out.append(
+                    _p(
+                        f"ciRunners.scaleSets.{name}.minRunners",
+                        f"must be <= maxRunners ({rs.max_runners})",
+                        rs.min_runners,
+                    )
+                )
+            if rs.gpus and not gpu_pools:
+                out.append(_p(f"ciRunners.scaleSets.{name}.gpus", "GPU runners need a GPU node pool", rs.gpus))
+            if not _K8S_NAME.match(name):
+                out.append(_p(f"ciRunners.scaleSets.{name}", "scale-set names are DNS labels", name))
+    if not cfg.images.build and ci.enabled and cfg.images.runner_image is None:
+        out.append(_p("images.runnerImage", "required when images.build is false: the runner image by digest"))
+    if cfg.images.runner_image and cfg.images.runner_image.repository not in repos:
+        out.append(
+            _p(
+                "images.runnerImage.repository",
+                f"must be one of registry.repositories: {sorted(repos)}",
+                cfg.images.runner_image.repository,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+class ConfigError(pulumi.RunError):
+    """Invalid stack configuration. The message lists every problem; it prints without a traceback."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
+        for p in problems:
+            where = p.path if ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
+            shown = f" (got {_show(p.value)})" if p.has_value else ""
+            lines.append(f"  - {where}: {p.message}{shown}")
+        super().__init__("\n".join(lines))
+
+
+def _show(v: Any) -> str:
+    s = json.dumps(v, default=str) if not isinstance(v, str) else repr(v)
+    return s if len(s) <= 80 else s[:77] + "..."
+
+
+def _loc_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str] | None:
+    """The keys allowed at the mapping that holds ``loc[-1]``, for 'unknown key' messages."""
+    model: Any = PlatformConfig
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            fld = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+            if fld is None:
+                return None
+            model = _unwrap(fld.annotation)
+        elif isinstance(model, tuple) and model[0] is dict:
+            model = _unwrap(model[1])
+        else:
+            return None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    import typing
+
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return (dict, args[1])
+    if origin in (list,):
+        return (list, args[0])
+    if args and origin is not Literal:
+        return _unwrap(args[0]) if len(args) == 1 else annotation
+    return annotation
+
+
+def problems_from_validation(exc: ValidationError) -> list[Problem]:
+    """Turn pydantic errors into problems with key paths and allowed values."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # Errors raised inside a field validator carry the field as the last loc part.
+        path = _loc_path(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc)
+            msg = "unknown key" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+            out.append(_p(path, msg))
+            continue
+        if err["type"] == "missing":
+            out.append(_p(path, "required key is missing"))
+            continue
+        value = err.get("input")
+        if path.split(".")[-1] in SECRET_KEYS:
+            out.append(_p(path, msg))
+        else:
+            out.append(_p(path, msg, value))
+    return out
+
+
+def _secret_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Problem]:
+    out = []
+    for key in SECRET_KEYS:
+        if key in raw and raw[key] is not None and key not in secret_keys:
+            out.append(
+                _p(
+                    key,
+                    f"is a secret: set it with `pulumi config set --secret {key} ...` so the stack file holds a `secure:` value",
+                )
+            )
+
+    def walk(v: Any, path: str) -> None:
+        if isinstance(v, Mapping):
+            for k, sub in v.items():
+                p = f"{path}.{k}"
+                if (
+                    isinstance(sub, str)
+                    and sub
+                    and _SECRETISH.search(str(k))
+                    and not str(k).endswith(("Arn", "Name", "Ref"))
+                ):
+                    out.append(_p(p, "looks like a plaintext secret; use a `secure:` config value or a secret store"))
+                else:
+                    walk(sub, p)
+        elif isinstance(v, list):
+            for i, sub in enumerate(v):
+                walk(sub, f"{path}[{i}]")
+
+    for key, value in raw.items():
+        if key not in SECRET_KEYS and key not in secret_keys:
+            walk(value, key)
+    return out
+
+
+def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str) -> PlatformConfig:
+    """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
+
+    Raises :class:`ConfigError` listing every problem.
+    """
+    secret_set = set(secret_keys)
+    problems = _secret_problems(raw, secret_set)
+    cfg: PlatformConfig | None = None
+    try:
+        cfg = PlatformConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc))
+    if cfg is not None:
+        problems.extend(cross_field_problems(cfg))
+    if problems:
+        raise ConfigError(source, problems)
+    assert cfg is not None
+    return cfg
+
+
+def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """Project keys of a flat Pulumi config map (``ai-platform:key`` -> string) decoded to values.
+
+    Objects and arrays arrive JSON-encoded, booleans and numbers as strings; foreign
+    namespaces (``aws:``) are ignored because the program configures its providers itself.
+    """
+    raw: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for full, text in flat.items():
+        ns, _, key = full.partition(":")
+        if ns != PROJECT:
+            continue
+        if isinstance(text, str) and text[:1] in "{[":
+            try:
+                raw[key] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(_p(key, f"is not valid JSON ({exc.msg})"))
+        elif text in ("true", "false"):
+            raw[key] = text == "true"
+        else:
+            raw[key] = text
+    return raw, problems
+
+
+def load_config() -> PlatformConfig:
+    """Load and validate this stack's configuration from the running Pulumi program.
+
+    This is the only place the program reads configuration.
+    """
+    from pulumi.runtime import config as rc
+
+    flat: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
+    secret_keys = set(rc.get_config_secret_keys_env()) | rc._SECRET_KEYS.get()
+    source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
+    raw, problems = decode_flat(flat)
+    secret_names = {k.partition(":")[2] for k in secret_keys if k.startswith(PROJECT + ":")}
+    try:
+        cfg = parse_config(raw, secret_keys=secret_names, source=source)
+    except ConfigError as err:
+        raise ConfigError(source, problems + err.problems) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+__all__ = [
+    "PROJECT",
+    "ConfigError",
+    "Environment",
+    "Model",
+    "NodePool",
+    "PlatformConfig",
+    "Problem",
+    "load_config",
+    "parse_config",
+]
+
+# Exposed for docs generation: the sections and their Args-like models.
+SECTIONS: Mapping[str, type[BaseModel]] = {
+    "network": NetworkConfig,
+    "registry": RegistryConfig,
+    "artifacts": ArtifactsConfig,
+    "cluster": ClusterConfig,
+    "nodePoolDefaults": NodePoolSpec,
+    "gpu": GpuConfig,
+    "monitoring": MonitoringConfig,
+    "serving": ServingConfig,
+    "ciRunners": CiRunnersConfig,
+    "images": ImagesConfig,
+}
