@@ -20,6 +20,7 @@ import os
 import runpy
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -29,7 +30,7 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.sync_await import _sync_await
 
 from blueprint.plan import Plan, Resource
-from blueprint.stackfiles import StackSettings, load_stack, project_root
+from blueprint.stackfiles import StackSettings, load_stack
 
 
 def _h(*parts: str, n: int = 17) -> str:
@@ -289,7 +290,8 @@ class ProgramError(Exception):
 
 
 def _entrypoint() -> str:
-    return str(project_root() / "infra")
+    # The program itself always comes from this checkout; only the stack files may live elsewhere.
+    return str(Path(__file__).resolve().parent.parent / "infra")
 
 
 def run_stack(stack: str, settings: StackSettings | None = None, *, preview: bool = True) -> Plan:

@@ -8,6 +8,7 @@ replaced by a placeholder and listed as a secret key.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ _STACK_FILE_KEYS = {"config", "secretsprovider", "encryptedkey", "encryptionsalt
 
 
 def project_root() -> Path:
-    """The directory holding ``Pulumi.yaml``: the checkout this package was installed from."""
-    return Path(__file__).resolve().parent.parent
+    """The directory holding ``Pulumi.yaml`` and ``stacks/``.
+
+    The checkout this package was installed from, unless ``BLUEPRINT_PROJECT_DIR`` points
+    elsewhere (a fork's copy of the stack files, or a test's).
+    """
+    override = os.environ.get("BLUEPRINT_PROJECT_DIR")
+    return Path(override).resolve() if override else Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
