@@ -16,6 +16,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from blueprint.engine import run_stack
+from blueprint.plan import Plan
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 SNAPSHOT_DIR = Path("snapshots")
@@ -97,14 +100,14 @@ def _preview(args: argparse.Namespace) -> int:
     out, err = _console(), _console(stderr=True)
 
     from blueprint import report
-    from blueprint.engine import ProgramError, run_stack
+    from blueprint.engine import ProgramError
     from blueprint.plan import diff
     from infra.config import ConfigError
 
     worst = EXIT_OK
     for stack in stacks:
         try:
-            plan = run_stack(stack)
+            plan = preview_plan(stack, policy=not args.no_policy)
         except ConfigError as exc:
             err.print(str(exc), markup=False)
             worst = EXIT_ERROR
@@ -119,8 +122,6 @@ def _preview(args: argparse.Namespace) -> int:
                 raise
             worst = EXIT_ERROR
             continue
-        if not args.no_policy:
-            plan.policy = _evaluate_policy(plan)
         if not args.quiet:
             report.print_tree(out, plan)
         report.print_summary(out, plan)
@@ -153,12 +154,16 @@ def _preview(args: argparse.Namespace) -> int:
     return worst
 
 
-def _evaluate_policy(plan: object) -> dict[str, object] | None:
-    try:
-        policy_eval = importlib.import_module("blueprint.policy_eval")
-    except ModuleNotFoundError:
-        return None
-    return dict(policy_eval.evaluate_plan(plan))
+def preview_plan(stack: str, *, policy: bool = True) -> Plan:
+    """Run one stack offline and, unless told not to, evaluate the policy pack on it."""
+    plan = run_stack(stack)
+    if policy:
+        try:
+            policy_eval = importlib.import_module("blueprint.policy_eval")
+        except ModuleNotFoundError:
+            return plan
+        plan.policy = dict(policy_eval.evaluate_plan(plan))
+    return plan
 
 
 if __name__ == "__main__":
