@@ -16,7 +16,9 @@ Provisions:
 - the add-ons that must exist before nodes join: vpc-cni (network policy enabled, own IRSA role),
   kube-proxy and eks-pod-identity-agent;
 - an explicit ``pulumi_kubernetes.Provider`` (kubeconfig whose exec user runs
-  ``aws eks get-token``), which waits for the admin access entries;
+  ``aws eks get-token``), which waits for the admin access entries. Whoever runs Pulumi needs
+  the AWS CLI, credentials for one of the admin roles, and (with a private-only endpoint, as in
+  prod) a network path into the VPC, e.g. a CI runner inside it;
 - the ``gp3-encrypted`` StorageClass (EBS CSI, encrypted gp3), annotated as the default class.
 
 :class:`ClusterAddons` adds the add-ons that run as Deployments (coredns, aws-ebs-csi-driver with
