@@ -917,8 +917,9 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(_p("nodePools", "at least one CPU pool needs minSize >= 1 (system add-ons and the autoscaler)"))
     for name, pool in pools.items():
         base = f"nodePools.{name}"
-        if not _K8S_NAME.match(name) or len(name) > 40:
-            out.append(_p(base, "pool names are DNS labels of at most 40 characters", name))
+        # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
+        if not _K8S_NAME.match(name) or len(name) > 36:
+            out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
         if not pool.min_size <= pool.desired_size <= pool.max_size:
             out.append(
                 _p(
