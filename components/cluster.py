@@ -174,9 +174,9 @@ class Cluster(pulumi.ComponentResource):
     tags: Mapping[str, str]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Cluster", name, None, opts)
         if args.endpoint_public_access and not args.public_access_cidrs:
             raise ValueError("a public endpoint needs public_access_cidrs (an explicit allowlist)")
+        super().__init__("platform:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         self.tags = tags

@@ -124,12 +124,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     role: aws.iam.Role
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:ClusterAutoscaler", name, None, opts)
         tag = IMAGE_TAGS.get(args.kubernetes_version)
         if tag is None:
             raise ValueError(
                 f"no cluster-autoscaler image known for Kubernetes {args.kubernetes_version}; add it to IMAGE_TAGS"
             )
+        super().__init__("platform:index:ClusterAutoscaler", name, None, opts)
         self.role = irsa_role(
             f"{name}-role",
             args.cluster.irsa,

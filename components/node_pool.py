@@ -156,9 +156,9 @@ class NodePool(pulumi.ComponentResource):
     labels: dict[str, str]
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:NodePool", name, None, opts)
         if not args.min_size <= args.desired_size <= args.max_size:
             raise ValueError(f"node pool {name}: need min_size <= desired_size <= max_size")
+        super().__init__("platform:index:NodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cluster = args.cluster
         tags = {**args.tags, "platform.ai/pool": name}
