@@ -117,16 +117,24 @@ class PlatformMocks(pulumi.runtime.Mocks):
             )
             out.update(id=kid, keyId=kid, arn=self._arn("kms", f"key/{kid}"))
         elif typ == "aws:kms/alias:Alias":
-            out.update(arn=self._arn("kms", str(inputs.get("name", phys))))
+            out.update(
+                arn=self._arn("kms", str(inputs.get("name", phys))),
+                targetKeyArn=self._arn("kms", f"key/{inputs.get('targetKeyId', '')}"),
+            )
         elif typ == "aws:ecr/repository:Repository":
             out.update(
                 arn=self._arn("ecr", f"repository/{phys}"),
                 registryId=acct,
                 repositoryUrl=f"{acct}.dkr.ecr.{region}.amazonaws.com/{phys}",
             )
+        elif typ.startswith("aws:ecr/") and typ != "aws:ecr/repository:Repository":
+            # Lifecycle/repository/registry policies, scanning configuration, cache rules and
+            # creation templates all report the registry (account) they belong to.
+            out.update(registryId=acct)
         elif typ == "aws:s3/bucket:Bucket":
             out.update(
                 arn=f"arn:aws:s3:::{phys}",
+                bucketDomainName=f"{phys}.s3.amazonaws.com",
                 bucketRegionalDomainName=f"{phys}.s3.{region}.amazonaws.com",
                 region=region,
             )

@@ -10,7 +10,7 @@ import pytest
 
 from blueprint.plan import Plan, Resource
 from infra.config import PULL_THROUGH_UPSTREAMS, SECRET_KEYS, ConfigError, parse_config
-from tests.conftest import plan_for
+from tests.conftest import plan_for, stack_raw
 
 REPO = "aws:ecr/repository:Repository"
 PUSH = "ecr:PutImage"
@@ -128,8 +128,6 @@ def test_no_registry_policy_allows_any_principal(stack_plan: Plan) -> None:
 
 
 def test_pull_through_rules_exist_for_the_enabled_upstreams(stack_plan: Plan) -> None:
-    from tests.conftest import stack_raw
-
     configured = stack_raw(stack_plan.stack).get("registry", {}).get("pullThroughCache")
     enabled = (
         {"ecr-public", "k8s", "quay"}
