@@ -73,7 +73,8 @@ class RepositorySpec:
     untagged_expiry_days: int = 14
     """Expire untagged images (superseded layers, failed builds) after this many days."""
     keep_tagged_count: int = 50
-    """Keep at most this many tagged images; older ones expire."""
+    """Keep at most this many tagged images; older ones expire, even if still deployed, so keep it above
+    the rollback window (releases that may still run)."""
 
 
 @dataclass(frozen=True)
@@ -385,9 +386,11 @@ class Registry(pulumi.ComponentResource):
                         encryption_type="KMS", kms_key=self.key.arn
                     )
                 ],
-                # Cache repositories mirror tags the upstream owns and moves (ECR re-syncs a cached
-                # tag from the upstream); immutability there would only break the refresh. Pin
-                # upstream images by digest instead.
+                # Cache repositories mirror tags the upstream owns and moves. "Turning on image tag
+                # immutability for repositories using a pull through cache rule will prevent Amazon
+                # ECR from updating images using the same tag"
+                # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
+                # Pin upstream images by digest instead.
                 image_tag_mutability="MUTABLE",
                 lifecycle_policy=cache_lifecycle,
                 repository_policy=pull_policy,
