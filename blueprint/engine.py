@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import hashlib
 import os
 import runpy
@@ -302,6 +303,31 @@ def _entrypoint() -> str:
     return str(Path(__file__).resolve().parent.parent / "infra")
 
 
+_TUNED = False
+
+
+def _tune_runtime() -> None:
+    """Make the mock engine cheap per resource. Offline only; nothing here changes what the program registers.
+
+    - The SDK captures a Python stack trace for every registration (source positions for the
+      CLI's diagnostics); under mocks nobody reads it, and it costs ~0.7 ms per resource.
+    - The SDK allocates dozens of tasks and Outputs per resource; with the default thresholds the
+      cyclic GC runs constantly over the large, long-lived import graph. Freezing the imported
+      objects and raising the first threshold halves the time per resource.
+    """
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    from pulumi.runtime import resource as _resource
+    from pulumi.runtime.proto import source_pb2
+
+    if hasattr(_resource, "_get_stack_trace"):
+        _resource._get_stack_trace = source_pb2.StackTrace
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def run_stack(stack: str, settings: StackSettings | None = None, *, preview: bool = True) -> Plan:
     """Run the program for one stack under mocks and return what it registered.
 
@@ -310,6 +336,7 @@ def run_stack(stack: str, settings: StackSettings | None = None, *, preview: boo
     """
     from infra.config import PROJECT, decode_flat
 
+    _tune_runtime()
     settings = settings or load_stack(stack)
     raw, _ = decode_flat(settings.config)
     entry = _entrypoint()
