@@ -18,7 +18,8 @@ It doubles as a DVC remote: ``dvc remote add -d artifacts s3://<bucket>/dvc`` (w
 recoverable for the noncurrent-version window.
 
 Outputs: ``bucket`` (``aws.s3.Bucket``), ``key`` (``aws.kms.Key``), ``bucket_name``,
-``bucket_arn``.
+``bucket_arn``; ``access_policy(prefix, write=...)`` builds a least-privilege IAM document for
+one prefix (a model's weights, the DVC remote) for the roles that read or write it.
 """
 
 from __future__ import annotations
@@ -173,3 +174,31 @@ class Artifacts(pulumi.ComponentResource):
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+    def access_policy(self, prefix: str, *, write: bool = False) -> pulumi.Output[str]:
+        """An IAM policy document for one key prefix (``models/llama-3-8b/``, ``dvc/``) of the bucket.
+
+        Read: list the prefix and get objects; write adds put and multipart-abort (no delete:
+        versioning keeps history, the lifecycle rule prunes it). Both need the bucket key:
+        with an S3 Bucket Key, reads call kms:Decrypt and writes kms:GenerateDataKey
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html). Attach it to an
+        IRSA role, e.g. a model server's or the CI runners'.
+        """
+        prefix = prefix.strip("/") + "/"
+        object_actions = ["s3:GetObject"] + (["s3:AbortMultipartUpload", "s3:PutObject"] if write else [])
+        kms_actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
+        return pulumi.Output.all(self.bucket.arn, self.key.arn).apply(
+            lambda a: policy_json(
+                [
+                    {
+                        "Sid": "ListPrefix",
+                        "Effect": "Allow",
+                        "Action": "s3:ListBucket",
+                        "Resource": a[0],
+                        "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+                    },
+                    {"Sid": "Objects", "Effect": "Allow", "Action": object_actions, "Resource": f"{a[0]}/{prefix}*"},
+                    {"Sid": "BucketKey", "Effect": "Allow", "Action": kms_actions, "Resource": a[1]},
+                ]
+            )
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from blueprint.engine import run_program
@@ -24,7 +25,10 @@ def _plan(**overrides: Any) -> Plan:
             "protect": True,
         }
         args.update(overrides)
-        Artifacts("artifacts", ArtifactsArgs(**args))
+        artifacts = Artifacts("artifacts", ArtifactsArgs(**args))
+        role = aws.iam.Role("reader", assume_role_policy="{}")
+        aws.iam.RolePolicy("reader-models", role=role.id, policy=artifacts.access_policy("/models/llama/"))
+        aws.iam.RolePolicy("writer-dvc", role=role.id, policy=artifacts.access_policy("dvc", write=True))
 
     return run_program(program, account=ACCOUNT)
 
@@ -95,3 +99,29 @@ def test_lifecycle_expires_noncurrent_versions_and_aborts_uploads(plan: Plan) ->
 def test_unprotected_when_protect_is_off() -> None:
     plan = _plan(protect=False)
     assert not any(r.protect or r.retain_on_delete for r in plan.resources)
+
+
+def test_access_policies_are_scoped_to_one_prefix_and_the_bucket_key(plan: Plan) -> None:
+    bucket_arn = plan.by_type("aws:s3/bucket:Bucket")[0].outputs["arn"]
+    key_arn = plan.by_type("aws:kms/key:Key")[0].outputs["arn"]
+    read = {
+        s["Sid"]: s
+        for s in json.loads(plan.get("aws:iam/rolePolicy:RolePolicy", "reader-models").inputs["policy"])["Statement"]
+    }
+    assert read["ListPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["models/llama/", "models/llama/*"]}}
+    assert read["Objects"] == {
+        "Sid": "Objects",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": f"{bucket_arn}/models/llama/*",
+    }
+    assert read["BucketKey"]["Action"] == ["kms:Decrypt"]
+    assert read["BucketKey"]["Resource"] == key_arn
+    write = {
+        s["Sid"]: s
+        for s in json.loads(plan.get("aws:iam/rolePolicy:RolePolicy", "writer-dvc").inputs["policy"])["Statement"]
+    }
+    assert "s3:PutObject" in write["Objects"]["Action"]
+    assert "s3:DeleteObject" not in write["Objects"]["Action"]
+    assert write["Objects"]["Resource"] == f"{bucket_arn}/dvc/*"
+    assert write["BucketKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
