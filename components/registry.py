@@ -310,8 +310,10 @@ class Registry(pulumi.ComponentResource):
                 ]
             )
         )
-        # No KMS statement: ECR encrypts and decrypts through the grants it holds on the key,
-        # so pushing to a KMS-encrypted repository needs only the ECR actions above.
+        # No KMS statement: "Amazon ECR adds an AWS KMS grant to the KMS key with the Amazon ECR
+        # repository as the grantee principal" and makes the GenerateDataKey/Decrypt calls itself
+        # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html), so
+        # pushing to a KMS-encrypted repository needs only the ECR actions above.
         return irsa_role(
             f"{name}-ci-push",
             ident.irsa,
@@ -399,7 +401,9 @@ class Registry(pulumi.ComponentResource):
             )
         if args.pull_principal_arns:
             # The first pull of an image creates its cache repository as the puller; grant exactly
-            # that, limited to the cache prefixes.
+            # that, limited to the cache prefixes. These two are the only pull-through actions a
+            # registry policy accepts
+            # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry-permissions.html).
             aws.ecr.RegistryPolicy(
                 f"{name}-registry-policy",
                 policy=pulumi.Output.all(*args.pull_principal_arns).apply(
