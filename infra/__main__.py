@@ -7,11 +7,13 @@ Pulumi's language host runs this file with ``runpy.run_path("infra")``; the offl
 import pulumi
 import pulumi_aws as aws
 
+from components.artifacts import Artifacts, ArtifactsArgs
 from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
-from infra.config import LABEL_POOL, PROJECT, load_config
+from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
+from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -123,3 +125,56 @@ pulumi.export("clusterEndpoint", cluster.endpoint)
 pulumi.export("oidcIssuer", cluster.oidc_issuer)
 pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("nodeRoleArn", cluster.node_role.arn)
+
+# --------------------------------------------------------------------------- registry and artifacts
+# The registry grants pull to the cluster's node role and creates the CI runners' IRSA push role.
+reg = cfg.registry
+registry = Registry(
+    "registry",
+    RegistryArgs(
+        name_prefix=cluster_name,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        repositories={
+            repo_name: RepositorySpec(
+                image_tag_mutability=repo.image_tag_mutability or reg.image_tag_mutability,
+                untagged_expiry_days=repo.untagged_expiry_days or reg.untagged_expiry_days,
+                keep_tagged_count=repo.keep_tagged_count or reg.keep_tagged_count,
+            )
+            for repo_name, repo in reg.repositories.items()
+        },
+        scanning=reg.scanning,
+        pull_through_cache={
+            prefix: PullThroughUpstream(PULL_THROUGH_UPSTREAMS[prefix][0], rule.credential_arn)
+            for prefix, rule in reg.pull_through_cache.items()
+            if rule.enabled
+        },
+        cache_untagged_expiry_days=reg.untagged_expiry_days,
+        cache_keep_tagged_count=reg.keep_tagged_count,
+        pull_principal_arns=[cluster.node_role.arn],
+        ci_push_identity=(
+            CiPushIdentity(cluster.irsa, cfg.ci_runners.namespace, RUNNER_SERVICE_ACCOUNT)
+            if cfg.ci_runners.enabled
+            else None
+        ),
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+artifacts = Artifacts(
+    "artifacts",
+    ArtifactsArgs(
+        bucket_prefix=f"{cluster_name}-artifacts-",
+        account_id=cfg.account_id,
+        noncurrent_version_expiry_days=cfg.artifacts.noncurrent_version_expiry_days,
+        abort_incomplete_upload_days=cfg.artifacts.abort_incomplete_upload_days,
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+pulumi.export("registryUrls", registry.repository_urls)
+pulumi.export("artifactBucket", artifacts.bucket_name)

@@ -24,7 +24,7 @@ def test_control_plane_is_private_encrypted_and_fully_logged(stack_plan: Plan) -
     assert eks.inputs["vpcConfig"]["endpointPrivateAccess"] is True
     assert eks.inputs["enabledClusterLogTypes"] == list(LOG_TYPES)
     assert eks.inputs["encryptionConfig"]["resources"] == ["secrets"]
-    (key,) = stack_plan.by_type("aws:kms/key:Key")
+    key = stack_plan.get("aws:kms/key:Key", "cluster-key")
     assert key.inputs["enableKeyRotation"] is True
     assert key.urn in eks.property_dependencies["encryptionConfig"]
     # Only private subnets carry the control plane's ENIs.
@@ -33,7 +33,7 @@ def test_control_plane_is_private_encrypted_and_fully_logged(stack_plan: Plan) -
 
 
 def test_key_policy_lets_the_cluster_role_and_logs_use_the_key(stack_plan: Plan) -> None:
-    (key,) = stack_plan.by_type("aws:kms/key:Key")
+    key = stack_plan.get("aws:kms/key:Key", "cluster-key")
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     role = stack_plan.get("aws:iam/role:Role", "cluster-role")
     assert statements["ClusterRoleEncryptsSecrets"]["Principal"]["AWS"] == role.outputs["arn"]
