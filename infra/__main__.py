@@ -104,7 +104,6 @@ ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=li
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
-system_pool = next(p.name for p in pools.values() if not p.gpu)
 ClusterAutoscaler(
     "cluster-autoscaler",
     ClusterAutoscalerArgs(
@@ -113,7 +112,7 @@ ClusterAutoscaler(
         kubernetes_version=cfg.cluster.version,
         region=cfg.region,
         account_id=cfg.account_id,
-        node_selector={LABEL_POOL: system_pool},
+        node_selector={LABEL_POOL: cfg.system_pool().name},
         preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
         depends_on=list(node_pools.values()),
         tags=tags,

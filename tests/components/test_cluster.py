@@ -152,3 +152,14 @@ def test_protected_stacks_protect_cluster_key_and_logs(stack: str) -> None:
 def test_dev_protects_nothing(dev_plan: Plan) -> None:
     assert not _eks(dev_plan).protect
     assert not dev_plan.get("aws:kms/key:Key", "cluster-key").protect
+
+
+def test_a_public_endpoint_without_an_allowlist_is_refused() -> None:
+    from components.cluster import Cluster, ClusterArgs
+
+    args = ClusterArgs(
+        cluster_name="c", version="1.35", network=None,  # type: ignore[arg-type]
+        region="us-west-2", account_id="111111111111", endpoint_public_access=True,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="explicit allowlist"):
+        Cluster("c", args)
