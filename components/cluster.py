@@ -21,9 +21,8 @@ Provisions:
   prod) a network path into the VPC, e.g. a CI runner inside it;
 - the ``gp3-encrypted`` StorageClass (EBS CSI, encrypted gp3), annotated as the default class.
 
-:class:`ClusterAddons` adds the add-ons that run as Deployments (coredns, aws-ebs-csi-driver with
-its IRSA role); create it after the node pools, because an add-on with no node to run on stays
-DEGRADED and its creation times out.
+:class:`~components.cluster_addons.ClusterAddons` adds the add-ons that run as Deployments
+(coredns, aws-ebs-csi-driver); it comes after the node pools.
 
 Outputs: ``eks``, ``name``, ``endpoint``, ``oidc_issuer``, ``kubeconfig`` (secret),
 ``k8s_provider``, ``irsa``, ``node_role``, ``storage_class_name``, ``cluster_security_group_id``
@@ -62,7 +61,6 @@ NODE_ROLE_POLICIES: tuple[str, ...] = (
     _AWS_POLICY + "AmazonSSMManagedInstanceCore",
 )
 CNI_POLICY = _AWS_POLICY + "AmazonEKS_CNI_Policy"
-EBS_CSI_POLICY = _AWS_POLICY + "service-role/AmazonEBSCSIDriverPolicy"
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,7 @@ def kubeconfig_json(name: str, endpoint: str, ca_data: str, region: str) -> str:
     )
 
 
-def _addon(
+def managed_addon(
     name: str,
     cluster: aws.eks.Cluster,
     addon_name: str,
@@ -283,15 +281,15 @@ class Cluster(pulumi.ComponentResource):
         versions = self.addon_versions
         # DaemonSets that a node needs before it turns Ready: created before any node group.
         pre_node_addons = [
-            _addon(
+            managed_addon(
                 f"{name}-vpc-cni", self.eks, "vpc-cni", versions, child, tags,
                 service_account_role_arn=cni_role.arn,
                 # Network policy enforcement in the VPC CNI (eBPF agent), so NetworkPolicies work
                 # (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html).
                 configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
             ),
-            _addon(f"{name}-kube-proxy", self.eks, "kube-proxy", versions, child, tags),
-            _addon(f"{name}-pod-identity-agent", self.eks, "eks-pod-identity-agent", versions, child, tags),
+            managed_addon(f"{name}-kube-proxy", self.eks, "kube-proxy", versions, child, tags),
+            managed_addon(f"{name}-pod-identity-agent", self.eks, "eks-pod-identity-agent", versions, child, tags),
         ]  # fmt: skip
         self.node_prerequisites = [*pre_node_addons, *node_policies]
 
@@ -405,44 +403,3 @@ class Cluster(pulumi.ComponentResource):
                 },
             ]
         )
-
-
-@dataclass(frozen=True)
-class ClusterAddonsArgs:
-    """Inputs of :class:`ClusterAddons`."""
-
-    cluster: Cluster
-    """The cluster; add-on versions and tags come from it."""
-    node_pools: Sequence[pulumi.Resource]
-    """The node pools; these add-ons wait for them because their pods need nodes."""
-
-
-class ClusterAddons(pulumi.ComponentResource):
-    """The managed add-ons that run as Deployments: coredns and aws-ebs-csi-driver (with its IRSA role).
-
-    Outputs: ``coredns``, ``ebs_csi_driver``.
-    """
-
-    coredns: aws.eks.Addon
-    ebs_csi_driver: aws.eks.Addon
-
-    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:ClusterAddons", name, None, opts)
-        c = args.cluster
-        # An add-on whose pods cannot schedule stays DEGRADED and its create times out, so these
-        # wait for every node pool explicitly (a parent's depends_on does not reach its children).
-        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.node_pools))
-        self.coredns = _addon(f"{name}-coredns", c.eks, "coredns", c.addon_versions, after, c.tags)
-        ebs_role = irsa_role(
-            f"{name}-ebs-csi-role", c.irsa, "kube-system", "ebs-csi-controller-sa", parent=self,
-            managed_policy_arns=[EBS_CSI_POLICY], tags=c.tags,
-        )  # fmt: skip
-        self.ebs_csi_driver = _addon(
-            f"{name}-ebs-csi-driver", c.eks, "aws-ebs-csi-driver", c.addon_versions, after, c.tags,
-            service_account_role_arn=ebs_role.arn,
-            # The node plugin must run on the tainted GPU nodes too, or GPU pods cannot mount
-            # volumes. It is the chart default (aws-ebs-csi-driver values.yaml); stated so an
-            # add-on default change cannot silently drop it.
-            configuration_values=json.dumps({"node": {"tolerateAllTaints": True}}),
-        )  # fmt: skip
-        self.register_outputs({"coredns": self.coredns.arn, "ebs_csi_driver": self.ebs_csi_driver.arn})

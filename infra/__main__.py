@@ -8,7 +8,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifacts import Artifacts, ArtifactsArgs
-from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
+from components.cluster import Cluster, ClusterArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.deploy_identity import DeployIdentity, DeployIdentityArgs
 from components.network import Network, NetworkArgs

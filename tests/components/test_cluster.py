@@ -89,25 +89,23 @@ def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
 
 
-def test_addons_have_their_own_roles_and_wait_for_the_right_things(stack_plan: Plan) -> None:
+def test_pre_node_addons_come_before_every_node_group(stack_plan: Plan) -> None:
     addons = {a.inputs["addonName"]: a for a in stack_plan.by_type(ADDON)}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
-    ebs_config = json.loads(addons["aws-ebs-csi-driver"].inputs["configurationValues"])
-    assert ebs_config["node"]["tolerateAllTaints"] is True  # GPU nodes are tainted
     roles = {r.outputs["arn"]: r for r in stack_plan.by_type("aws:iam/role:Role")}
-    attachments = stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    for addon_name, policy in (("vpc-cni", "AmazonEKS_CNI_Policy"), ("aws-ebs-csi-driver", "AmazonEBSCSIDriverPolicy")):
-        role = roles[addons[addon_name].inputs["serviceAccountRoleArn"]]
-        assert "sts:AssumeRoleWithWebIdentity" in role.inputs["assumeRolePolicy"]
-        assert any(a.inputs["policyArn"].endswith(policy) and role.urn in a.dependencies for a in attachments)
-    for late in ("coredns", "aws-ebs-csi-driver"):
-        pools = {d for d in addons[late].dependencies if "NodePool" in d}
-        assert pools, f"{late} must wait for the node pools"
+    cni_role = roles[addons["vpc-cni"].inputs["serviceAccountRoleArn"]]
+    assert "system:serviceaccount:kube-system:aws-node" in cni_role.inputs["assumeRolePolicy"]
+    assert any(
+        a.inputs["policyArn"].endswith("/AmazonEKS_CNI_Policy") and cni_role.urn in a.dependencies
+        for a in stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    )
     for ng in stack_plan.by_type("aws:eks/nodeGroup:NodeGroup"):
-        assert addons["vpc-cni"].urn in ng.dependencies
+        for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+            assert addons[name].urn in ng.dependencies
     for a in addons.values():
-        assert a.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
+        assert a.inputs["resolveConflictsOnCreate"] == a.inputs["resolveConflictsOnUpdate"] == "OVERWRITE"
+    # No self-managed copies for the managed add-ons to fight with.
+    assert _eks(stack_plan).inputs["bootstrapSelfManagedAddons"] is False
 
 
 def test_kubernetes_provider_gets_a_secret_exec_kubeconfig_after_admin_access(stack_plan: Plan) -> None:
