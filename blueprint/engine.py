@@ -19,7 +19,7 @@ import hashlib
 import os
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -294,8 +294,17 @@ def _entrypoint() -> str:
     return str(Path(__file__).resolve().parent.parent / "infra")
 
 
-def run_stack(stack: str, settings: StackSettings | None = None, *, preview: bool = True) -> Plan:
+def run_stack(
+    stack: str,
+    settings: StackSettings | None = None,
+    *,
+    preview: bool = True,
+    program: Callable[[], None] | None = None,
+) -> Plan:
     """Run the program for one stack under mocks and return what it registered.
+
+    ``program`` replaces ``infra/__main__.py`` (tests run one layer of the platform with the
+    stack's config this way).
 
     Raises ConfigError for invalid config (nothing is registered then) and ProgramError for
     any other failure in the program.
@@ -321,12 +330,12 @@ def run_stack(stack: str, settings: StackSettings | None = None, *, preview: boo
         _settings.SETTINGS.outputs.clear()
         entry = _entrypoint()
 
-        def program() -> None:
+        def main() -> None:
             runpy.run_path(entry, run_name="__main__")
 
         from pulumi.runtime.stack import run_pulumi_func
 
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(program or main))
         outputs = _stack_outputs()
     finally:
         os.environ.update(saved)

@@ -45,3 +45,20 @@ network = Network(
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
+
+# ------------------------------------------------------------------------- Kubernetes layer
+# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) and the GPU stack
+# (device plugin or GPU operator, DCGM exporter), on the cluster's explicit provider.
+# WIRING (lead): this needs `cluster = Cluster(...)` from components/cluster.py (helper aws-cluster),
+# which exposes `k8s_provider` and `storage_class_name`. Until that lands, the block is skipped.
+_cluster = globals().get("cluster")
+if _cluster is not None:
+    from infra.observability import observability
+
+    monitoring, gpu_stack = observability(
+        cfg,
+        _cluster.k8s_provider,
+        storage_class_name=_cluster.storage_class_name,
+        cluster_name=cluster_name,
+    )
+    pulumi.export("prometheusUrl", monitoring.prometheus_url)
