@@ -41,7 +41,7 @@ from components._helm import Chart, helm_release
 from components._k8s import namespace, resources, with_provider
 from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
 
-# Versions from the charts' Chart.yaml at their release tags (see docs/components.md):
+# Versions from the charts' Chart.yaml at their release tags (values keys checked against each values.yaml):
 # NVIDIA/k8s-device-plugin v0.20.0, NVIDIA/gpu-operator v26.7.0 (NGC versions carry the "v"),
 # NVIDIA/dcgm-exporter chart 4.8.2 (image 4.5.3-4.8.2-distroless).
 DEVICE_PLUGIN_CHART = Chart("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")

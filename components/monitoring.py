@@ -31,7 +31,7 @@ Outputs: ``crds`` (the CRD release; CR creators ``depends_on`` it), ``release`` 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,8 @@ class MonitoringArgs:
     """PagerDuty Events v2 routing key (a secret); None (default) pages nobody."""
     namespace: str = "monitoring"
     """Namespace of the stack."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the charts need first: the EBS CSI driver (volumes) and nodes to run on."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -212,7 +214,13 @@ class Monitoring(pulumi.ComponentResource):
         self.namespace = args.namespace
 
         self.crds = helm_release(
-            f"{name}-crds", "prometheus-operator-crds", CRDS_CHART, args.namespace, {}, parent=self, depends_on=[ns]
+            f"{name}-crds",
+            "prometheus-operator-crds",
+            CRDS_CHART,
+            args.namespace,
+            {},
+            parent=self,
+            depends_on=[ns, *args.depends_on],
         )
 
         grafana_secret = k8s.core.v1.Secret(

@@ -6,6 +6,8 @@ under mocks with a provider of their own, so they exercise exactly this wiring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
@@ -26,9 +28,13 @@ def observability(
     *,
     storage_class_name: str,
     cluster_name: str,
+    depends_on: Sequence[pulumi.Resource] = (),
     opts: pulumi.ResourceOptions | None = None,
 ) -> tuple[Monitoring, GpuStack]:
-    """Monitoring first (its CRD release gates every ServiceMonitor), then the GPU stack."""
+    """Monitoring first (its CRD release gates every ServiceMonitor), then the GPU stack.
+
+    ``depends_on``: what the charts' pods need first (the EBS CSI driver for the volumes, node pools).
+    """
     m, g = cfg.monitoring, cfg.gpu
     password = _secret(cfg.grafana_admin_password)
     if password is None:  # cross_field_problems() already refuses this; keep the type checker honest.
@@ -48,6 +54,7 @@ def observability(
             slack_channel=m.alerting.slack_channel,
             slack_webhook_url=_secret(cfg.alertmanager_slack_webhook_url) if m.alerting.slack_channel else None,
             pagerduty_routing_key=_secret(cfg.alertmanager_pagerduty_routing_key) if m.alerting.pagerduty else None,
+            depends_on=depends_on,
         ),
         opts,
     )

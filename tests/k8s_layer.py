@@ -1,26 +1,19 @@
-"""The Kubernetes layer (Monitoring + GpuStack) of a committed stack, under mocks.
-
-Once ``infra/__main__.py`` wires the layer to the cluster's provider, the full stack plan holds it
-and is used as is. Until then the layer runs alone with the stack's config and a provider made
-here, through the same ``infra.observability`` wiring.
-"""
+"""Helpers for tests of the Kubernetes layer (Monitoring + GpuStack) under mocks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pulumi
 import pulumi_kubernetes as k8s
 
-from blueprint.engine import run_stack
+from blueprint.engine import run_program as _run_program
 from blueprint.plan import Plan, Resource
 from blueprint.stackfiles import load_stack
-from infra.config import PlatformConfig, load_config, parse_config
+from infra.config import PlatformConfig, decode_flat, parse_config
 from tests.conftest import ROOT, plan_for, stack_raw
 
 HELM = "kubernetes:helm.sh/v3:Release"
-_PLANS: dict[str, Plan] = {}
 
 
 def fake_provider() -> k8s.Provider:
@@ -28,29 +21,26 @@ def fake_provider() -> k8s.Provider:
     return k8s.Provider("k8s", kubeconfig="{}", enable_server_side_apply=True)
 
 
-def _layer() -> None:
-    from infra.observability import observability
-
-    cfg = load_config()
-    observability(
-        cfg, fake_provider(), storage_class_name="gp3-encrypted", cluster_name=f"ai-platform-{pulumi.get_stack()}"
-    )
-
-
 def k8s_plan(stack: str) -> Plan:
-    """A plan of ``stack`` that contains its Kubernetes layer."""
-    if stack not in _PLANS:
-        full = plan_for(stack)
-        if any(r.type == "platform:index:Monitoring" for r in full.resources):
-            _PLANS[stack] = full
-        else:
-            _PLANS[stack] = run_stack(stack, load_stack(stack, ROOT), program=_layer)
-    return _PLANS[stack]
+    """The plan of ``stack``; it must contain the Kubernetes layer (wired in infra/__main__.py)."""
+    plan = plan_for(stack)
+    assert plan.by_type("platform:index:Monitoring"), "infra/__main__.py does not wire Monitoring"
+    assert plan.by_type("platform:index:GpuStack"), "infra/__main__.py does not wire GpuStack"
+    return plan
 
 
 def run_program(program: Callable[[], None], stack: str = "dev") -> Plan:
     """Run an ad-hoc program (e.g. one component with non-default args) with ``stack``'s config."""
-    return run_stack(stack, load_stack(stack, ROOT), program=program)
+    settings = load_stack(stack, ROOT)
+    raw, _ = decode_flat(settings.config)
+    return _run_program(
+        program,
+        stack=stack,
+        region=str(raw["region"]),
+        account=str(raw["accountId"]),
+        config=settings.config,
+        secret_keys=settings.secret_keys,
+    )
 
 
 def release(plan: Plan, release_name: str) -> Resource:
