@@ -127,7 +127,8 @@ ClusterAutoscaler(
         account_id=cfg.account_id,
         node_selector={LABEL_POOL: cfg.system_pool().name},
         preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
-        depends_on=list(node_pools.values()),
+        # Its pod needs a node, and DNS (coredns) to reach the AWS APIs.
+        depends_on=[addons, *node_pools.values()],
         tags=tags,
     ),
     on_k8s,

@@ -32,7 +32,11 @@ def test_autoscaler_matches_the_cluster_and_runs_on_the_system_pool(stack_plan: 
     assert values["resources"]["limits"]["memory"]
     assert release.inputs["version"] == "9.59.0"
     # Its pod needs a node: the release waits for the node pools.
-    assert any("NodePool" in d for d in release.dependencies)
+    groups = {ng.urn for ng in stack_plan.by_type("aws:eks/nodeGroup:NodeGroup")}
+    assert groups <= set(release.dependencies)
+    # ... and DNS, to reach the AWS APIs.
+    (coredns,) = [a for a in stack_plan.by_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "coredns"]
+    assert coredns.urn in release.dependencies
 
 
 def test_autoscaler_role_can_only_scale_this_clusters_groups(stack_plan: Plan) -> None:
