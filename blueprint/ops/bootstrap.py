@@ -52,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bootstrap",
         help="create or verify the S3 state bucket and KMS keys of the self-managed Pulumi backend",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Create or verify the S3 state bucket and KMS keys of a self-managed Pulumi backend. "
+        "Idempotent; --dry-run only reads; never deletes.",
     )
     p.add_argument("--region", required=True, help="AWS region of the bucket and keys")
     p.add_argument("--bucket", required=True, help="state bucket name (globally unique)")

@@ -95,6 +95,7 @@ class Registry:
     region: str
     repository: str
     ecr: Any
+    sts: Any
 
     @property
     def where(self) -> str:
@@ -112,10 +113,15 @@ class Registry:
             )
         except ClientError as exc:
             if error_code(exc) == "RepositoryNotFoundException":
-                raise OpsError(
-                    f"repository {self.repository} does not exist in {self.where}; run `pulumi up` for {self.stack}"
-                ) from None
+                raise OpsError(f"repository {self.repository} does not exist in {self.where}; {self._hint()}") from None
             raise
+
+    def _hint(self) -> str:
+        """Why a repository may look missing: credentials of another account, or not deployed yet."""
+        caller = self.sts.get_caller_identity()["Account"]
+        if caller != self.account:
+            return f"the credentials are for account {caller}: pass the --from-profile/--to-profile of {self.stack}"
+        return f"run `pulumi up` for {self.stack}"
 
     def get(self, image_id: dict[str, str]) -> dict[str, Any] | None:
         """The image (manifest, media type, digest), or None if the tag/digest is not there."""
@@ -256,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
             known = ", ".join(cfg.registry.repositories) or "none"
             raise OpsError(f"repository {repo} is not in stack {stack}'s registry.repositories ({known})")
         aws = connect_from_args(args, cfg.region, profile)
-        sides.append(Registry(stack, cfg.account_id, cfg.region, repo, aws.client("ecr")))
+        sides.append(Registry(stack, cfg.account_id, cfg.region, repo, aws.client("ecr"), aws.client("sts")))
     src, dst = sides
     out = stdout()
 

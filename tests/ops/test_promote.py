@@ -229,6 +229,7 @@ def test_wrong_credentials_for_the_source_account(
     # The ambient credentials are another account's: ECR answers as for any foreign registry.
     res = cli("promote", "vllm:v1", "--from", "staging", "--to", "prod", "--to-profile", "prod")
     assert_one_line_error(res, "error: repository vllm does not exist in staging (222222222222, us-west-2)")
+    assert "the credentials are for account 123456789012: pass the --from-profile/--to-profile of staging" in res.err
 
 
 def test_throttled_ecr_calls_are_retried(
