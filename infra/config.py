@@ -580,6 +580,11 @@ class RunnerScaleSetSpec(_Model):
     """``kubernetes`` (default, job containers as pods) or ``dind`` (privileged; avoid)."""
 
 
+# The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
+# registry's CI push role trusts exactly this account, so the runner scale sets must use it.
+RUNNER_SERVICE_ACCOUNT = "arc-runner"
+
+
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 

@@ -17,11 +17,10 @@ from blueprint.stackfiles import load_stack, stack_names
 from infra.config import SECRET_KEYS, ConfigError, PlatformConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT.parent / "shared" / "reference" / "pulumi-project.schema.json"
+SCHEMA = ROOT / "tests" / "schemas" / "pulumi-project.schema.json"
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
-@pytest.mark.skipif(not SCHEMA.exists(), reason="needs ../shared/reference (present in CI and dev checkouts)")
 def test_pulumi_yaml_validates_against_pulumis_project_schema() -> None:
     schema = json.loads(SCHEMA.read_text())
     jsonschema.Draft202012Validator(schema).validate(PROJECT)
