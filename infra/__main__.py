@@ -23,6 +23,7 @@ from infra.config import (
     load_config,
     preview_role_name,
 )
+from infra.observability import observability
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -109,11 +110,12 @@ node_pools = {
     )
     for pool in pools.values()
 }
-ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+addons = ClusterAddons(
+    "cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws
+)
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
-system_pool = next(p.name for p in pools.values() if not p.gpu)
 ClusterAutoscaler(
     "cluster-autoscaler",
     ClusterAutoscalerArgs(
@@ -122,13 +124,25 @@ ClusterAutoscaler(
         kubernetes_version=cfg.cluster.version,
         region=cfg.region,
         account_id=cfg.account_id,
-        node_selector={LABEL_POOL: system_pool},
+        node_selector={LABEL_POOL: cfg.system_pool().name},
         preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
         depends_on=list(node_pools.values()),
         tags=tags,
     ),
     on_k8s,
 )
+
+# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
+# release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
+# operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
+monitoring, gpu_stack = observability(
+    cfg,
+    cluster.k8s_provider,
+    storage_class_name=cluster.storage_class_name,
+    cluster_name=cluster_name,
+    depends_on=[addons, *node_pools.values()],
+)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
@@ -189,7 +203,7 @@ artifacts = Artifacts(
 pulumi.export("registryUrls", registry.repository_urls)
 pulumi.export("artifactBucket", artifacts.bucket_name)
 
-# --------------------------------------------------------------------------- delivery
+# ----------------------------------------------------------------------------- delivery
 # GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
 # cluster.adminRoleArns, checked by the config). Role names come from infra.config so the workflows'
 # `python -m blueprint.delivery` helper derives the same ARNs.

@@ -772,6 +772,10 @@ class PlatformConfig(_Model):
             for name, spec in self.node_pools.items()
         }
 
+    def system_pool(self) -> NodePool:
+        """The first CPU pool that never scales to zero: system add-ons and controllers run there."""
+        return next(p for p in self.resolved_node_pools().values() if not p.gpu and p.min_size >= 1)
+
     def resolved_models(self) -> dict[str, Model]:
         """Models with ``serving.modelDefaults`` applied."""
         return {n: _resolve_model(n, m, self.serving.model_defaults) for n, m in self.serving.models.items()}
@@ -988,10 +992,15 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     pools = cfg.resolved_node_pools()
     if pools and all(p.gpu for p in pools.values()):
         out.append(_p("nodePools", "at least one CPU pool for system add-ons (coredns, controllers) is needed"))
+    elif pools and not any(not p.gpu and p.min_size >= 1 for p in pools.values()):
+        # coredns and the EBS CSI controller are created after the pools and time out without a
+        # node; the cluster-autoscaler must not run on a pool it can empty.
+        out.append(_p("nodePools", "at least one CPU pool needs minSize >= 1 (system add-ons and the autoscaler)"))
     for name, pool in pools.items():
         base = f"nodePools.{name}"
-        if not _K8S_NAME.match(name) or len(name) > 40:
-            out.append(_p(base, "pool names are DNS labels of at most 40 characters", name))
+        # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
+        if not _K8S_NAME.match(name) or len(name) > 36:
+            out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
         if not pool.min_size <= pool.desired_size <= pool.max_size:
             out.append(
                 _p(

@@ -84,11 +84,10 @@ def test_dev_public_endpoint_uses_the_configured_cidrs(dev_plan: Plan) -> None:
 
 
 def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:
-    # The stack also has GitHub's OIDC provider (DeployIdentity); this test is about the cluster's.
     (oidc,) = [
         o
         for o in stack_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
-        if "token.actions.githubusercontent.com" not in o.inputs["url"]
+        if "platform:index:Cluster$" in o.urn
     ]
     issuer = _eks(stack_plan).outputs["identities"][0]["oidcs"][0]["issuer"]
     assert oidc.inputs["url"] == issuer
@@ -99,6 +98,8 @@ def test_addons_have_their_own_roles_and_wait_for_the_right_things(stack_plan: P
     addons = {a.inputs["addonName"]: a for a in stack_plan.by_type(ADDON)}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    ebs_config = json.loads(addons["aws-ebs-csi-driver"].inputs["configurationValues"])
+    assert ebs_config["node"]["tolerateAllTaints"] is True  # GPU nodes are tainted
     roles = {r.outputs["arn"]: r for r in stack_plan.by_type("aws:iam/role:Role")}
     attachments = stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     for addon_name, policy in (("vpc-cni", "AmazonEKS_CNI_Policy"), ("aws-ebs-csi-driver", "AmazonEBSCSIDriverPolicy")):
@@ -167,3 +168,14 @@ def test_protected_stacks_protect_cluster_key_and_logs(stack: str) -> None:
 def test_dev_protects_nothing(dev_plan: Plan) -> None:
     assert not _eks(dev_plan).protect
     assert not dev_plan.get("aws:kms/key:Key", "cluster-key").protect
+
+
+def test_a_public_endpoint_without_an_allowlist_is_refused() -> None:
+    from components.cluster import Cluster, ClusterArgs
+
+    args = ClusterArgs(
+        cluster_name="c", version="1.35", network=None,  # type: ignore[arg-type]
+        region="us-west-2", account_id="111111111111", endpoint_public_access=True,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="explicit allowlist"):
+        Cluster("c", args)

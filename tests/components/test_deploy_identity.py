@@ -88,9 +88,9 @@ def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan
 
 def test_oidc_provider_has_the_sts_audience(dev_plan: Plan) -> None:
     (provider,) = [
-        p for p in dev_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in p.inputs["url"]
+        o for o in dev_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
     ]
-    assert provider.parent.endswith("platform:index:DeployIdentity::delivery")
+    assert provider.inputs["url"] == f"https://{HOST}"
     assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
 
 
@@ -174,7 +174,7 @@ def test_existing_oidc_provider_is_read_not_created() -> None:
     config = {**settings.config, "ai-platform:delivery": json.dumps(delivery)}
     plan = run_stack("staging", dataclasses.replace(settings, config=config))
     assert [
-        p for p in plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in p.inputs["url"]
+        o for o in plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
     ] == []
     principal = _statement(_role(plan, "ai-platform-deploy-staging"))["Principal"]["Federated"]
     assert principal == f"arn:aws:iam::222222222222:oidc-provider/{HOST}"

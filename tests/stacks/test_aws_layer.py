@@ -96,11 +96,11 @@ def test_launch_templates_require_imdsv2_hop_1_and_encrypted_gp3(stack_plan: Pla
 
 
 def test_gpu_pools_get_at_least_200_gib_for_model_images(stack_plan: Plan) -> None:
+    templates = {lt.outputs["id"]: lt for lt in stack_plan.by_type("aws:ec2/launchTemplate:LaunchTemplate")}
     for ng in stack_plan.by_type(NG):
         if _gpu(ng):
-            assert (
-                int(_asg_tags(stack_plan, ng)[f"{CA_TEMPLATE}/resources/ephemeral-storage"].removesuffix("Gi")) >= 200
-            )
+            lt = templates[ng.inputs["launchTemplate"]["id"]]
+            assert max(b["ebs"].get("volumeSize", 0) for b in lt.inputs["blockDeviceMappings"]) >= 200
 
 
 def test_node_role_has_only_node_policies(stack_plan: Plan) -> None:
@@ -181,3 +181,16 @@ def test_priority_expander_prefers_spot_pools_by_exact_name() -> None:
     staging = plan_for("staging")
     (release,) = [r for r in staging.by_type(RELEASE) if r.inputs["name"] == "cluster-autoscaler"]
     assert release.inputs["values"]["expanderPriorities"]["50"] == expander_priorities(["gpu-a10g-spot"])["50"]
+
+
+def test_an_autoscaler_image_exists_for_every_supported_version() -> None:
+    from infra.config import EKS_STANDARD_SUPPORT_VERSIONS
+
+    for version in EKS_STANDARD_SUPPORT_VERSIONS:
+        assert IMAGE_TAGS[version].startswith(f"v{version}.")
+
+
+def test_node_groups_follow_the_control_plane_version(stack_plan: Plan) -> None:
+    version = _eks(stack_plan).inputs["version"]
+    for ng in stack_plan.by_type(NG):
+        assert ng.inputs["version"] == version
