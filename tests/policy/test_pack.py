@@ -48,7 +48,8 @@ def test_every_category_module_contributes() -> None:
 def test_policy_metadata(policy: Policy) -> None:
     assert NAME.match(policy.name), "name must be <service>-<resource>-<what>"
     assert policy.severity is not None
-    assert len(policy.description) > 30 and policy.description.endswith(".")
+    assert len(policy.description) > 30
+    assert policy.description.endswith(".")
     if isinstance(policy, TypedResourcePolicy):
         assert policy.resource_types
         assert all(t.startswith(("aws:", "kubernetes:", "pulumi:")) for t in policy.resource_types)
@@ -81,7 +82,8 @@ def test_exemptions_are_narrow_and_explained(env: str) -> None:
         for ex in entry.get("exemptions", []):
             found += 1
             assert ex["namespace"] not in ("default", "serving", "arc-runners"), name
-            assert ex["images"] and all(i.count("/") >= 1 for i in ex["images"]), "exempt specific images"
+            assert ex["images"]
+            assert all(i.count("/") >= 1 for i in ex["images"]), "exempt specific images"
             assert len(ex["reason"]) > 40, f"{name}: write down why"
         for ns in entry.get("privilegedNamespaces", []):
             assert len(ns["reason"]) > 40
