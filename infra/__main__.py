@@ -7,8 +7,13 @@ Pulumi's language host runs this file with ``runpy.run_path("infra")``; the offl
 import pulumi
 import pulumi_aws as aws
 
+from components.artifacts import Artifacts, ArtifactsArgs
+from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.network import Network, NetworkArgs
-from infra.config import PROJECT, load_config
+from components.node_pool import NodePool, NodePoolArgs, ami_family
+from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
+from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -45,3 +50,132 @@ network = Network(
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
+
+# --------------------------------------------------------------------------- EKS cluster and node pools
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        cluster_name=cluster_name,
+        version=cfg.cluster.version,
+        network=network,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        endpoint_public_access=cfg.cluster.endpoint_public_access,
+        public_access_cidrs=cfg.cluster.public_access_cidrs,
+        admin_role_arns=cfg.cluster.admin_role_arns,
+        log_retention_days=cfg.cluster.log_retention_days,
+        addon_versions=cfg.cluster.addon_versions,
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+subnet_by_az = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
+pools = cfg.resolved_node_pools()
+node_pools = {
+    pool.name: NodePool(
+        pool.name,
+        NodePoolArgs(
+            cluster=cluster,
+            subnets=[subnet_by_az[az] for az in pool.availability_zones],
+            instance_types=pool.instance_types,
+            ami_type=pool.ami_type,
+            capacity_type=pool.capacity_type,
+            min_size=pool.min_size,
+            desired_size=pool.desired_size,
+            max_size=pool.max_size,
+            disk_size_gib=pool.disk_size_gib,
+            max_unavailable=pool.max_unavailable,
+            auto_repair=pool.auto_repair,
+            labels=pool.labels,
+            gpu_model=pool.gpu_model,
+            gpus_per_node=pool.gpus_per_node,
+            # Time-slicing multiplies what the device-plugin chart advertises; Bottlerocket's
+            # built-in plugin is not configured by the chart, so its pools advertise physical GPUs.
+            advertised_gpus=pool.gpus_per_node
+            * ((cfg.gpu.time_slicing_replicas or 1) if ami_family(pool.ami_type) == "al2023" else 1),
+            tags=tags,
+        ),
+        on_aws,
+    )
+    for pool in pools.values()
+}
+ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+
+# Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
+on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
+system_pool = next(p.name for p in pools.values() if not p.gpu)
+ClusterAutoscaler(
+    "cluster-autoscaler",
+    ClusterAutoscalerArgs(
+        cluster=cluster,
+        cluster_name=cluster_name,
+        kubernetes_version=cfg.cluster.version,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        node_selector={LABEL_POOL: system_pool},
+        preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
+        depends_on=list(node_pools.values()),
+        tags=tags,
+    ),
+    on_k8s,
+)
+
+pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterEndpoint", cluster.endpoint)
+pulumi.export("oidcIssuer", cluster.oidc_issuer)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("nodeRoleArn", cluster.node_role.arn)
+
+# --------------------------------------------------------------------------- registry and artifacts
+# The registry grants pull to the cluster's node role and creates the CI runners' IRSA push role.
+reg = cfg.registry
+registry = Registry(
+    "registry",
+    RegistryArgs(
+        name_prefix=cluster_name,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        repositories={
+            repo_name: RepositorySpec(
+                image_tag_mutability=repo.image_tag_mutability or reg.image_tag_mutability,
+                untagged_expiry_days=repo.untagged_expiry_days or reg.untagged_expiry_days,
+                keep_tagged_count=repo.keep_tagged_count or reg.keep_tagged_count,
+            )
+            for repo_name, repo in reg.repositories.items()
+        },
+        scanning=reg.scanning,
+        pull_through_cache={
+            prefix: PullThroughUpstream(PULL_THROUGH_UPSTREAMS[prefix][0], rule.credential_arn)
+            for prefix, rule in reg.pull_through_cache.items()
+            if rule.enabled
+        },
+        cache_untagged_expiry_days=reg.untagged_expiry_days,
+        cache_keep_tagged_count=reg.keep_tagged_count,
+        pull_principal_arns=[cluster.node_role.arn],
+        ci_push_identity=(
+            CiPushIdentity(cluster.irsa, cfg.ci_runners.namespace, RUNNER_SERVICE_ACCOUNT)
+            if cfg.ci_runners.enabled
+            else None
+        ),
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+artifacts = Artifacts(
+    "artifacts",
+    ArtifactsArgs(
+        bucket_prefix=f"{cluster_name}-artifacts-",
+        account_id=cfg.account_id,
+        noncurrent_version_expiry_days=cfg.artifacts.noncurrent_version_expiry_days,
+        abort_incomplete_upload_days=cfg.artifacts.abort_incomplete_upload_days,
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+pulumi.export("registryUrls", registry.repository_urls)
+pulumi.export("artifactBucket", artifacts.bucket_name)

@@ -580,6 +580,11 @@ class RunnerScaleSetSpec(_Model):
     """``kubernetes`` (default, job containers as pods) or ``dind`` (privileged; avoid)."""
 
 
+# The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
+# registry's CI push role trusts exactly this account, so the runner scale sets must use it.
+RUNNER_SERVICE_ACCOUNT = "arc-runner"
+
+
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 
@@ -803,6 +808,8 @@ class Problem:
     value: Any = None
     """The offending value, when there is one (never a secret)."""
     has_value: bool = False
+    config_key: bool = True
+    """False for problems with the stack file itself (its YAML, its top-level keys)."""
 
 
 def _p(path: str, message: str, *value: Any) -> Problem:
@@ -1047,9 +1054,6 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
         if model.source.s3_prefix and model.source.pvc_size_gib:
             out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
-        for key in model.env:
-            if _SECRETISH.search(key):
-                out.append(_p(f"{base}.env.{key}", "secrets never go in env config; use a secret store"))
 
     # CI runners
     ci = cfg.ci_runners
@@ -1109,7 +1113,7 @@ class ConfigError(pulumi.RunError):
         self.problems = problems
         lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         for p in problems:
-            where = p.path if ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
+            where = p.path if not p.config_key or ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
             shown = f" (got {_show(p.value)})" if p.has_value else ""
             lines.append(f"  - {where}: {p.message}{shown}")
         super().__init__("\n".join(lines))
