@@ -52,9 +52,13 @@ Policy = ResourceValidationPolicy | StackValidationPolicy
 _LEVELS = {e.value: e for e in EnforcementLevel}
 
 
+CODE_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout this package was installed from (the pack's code lives in its ``policy/``)."""
+
+
 def pack_dir(root: Path | None = None) -> Path:
-    """The policy pack directory (``policy/``)."""
-    return (root or project_root()) / "policy"
+    """The policy pack directory (``policy/``) of this code checkout, or of ``root`` when given."""
+    return (root or CODE_ROOT) / "policy"
 
 
 def load_pack(root: Path | None = None) -> Any:
@@ -66,8 +70,15 @@ def load_pack(root: Path | None = None) -> Any:
 
 
 def load_config_file(environment: str, root: Path | None = None) -> dict[str, Any]:
-    """``policy/config/<environment>.json`` (the ``--policy-pack-config`` file)."""
-    path = pack_dir(root) / "config" / f"{environment}.json"
+    """``policy/config/<environment>.json`` (the ``--policy-pack-config`` file).
+
+    Taken from the project directory (``BLUEPRINT_PROJECT_DIR`` may point at a fork's copy of the
+    stack and policy config), else from this code checkout.
+    """
+    name = Path("config") / f"{environment}.json"
+    path = pack_dir(root or project_root()) / name
+    if not path.exists():
+        path = pack_dir() / name
     doc = json.loads(path.read_text())
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: must be a JSON object of policy name -> level or settings")

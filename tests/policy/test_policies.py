@@ -1,0 +1,69 @@
+"""Every policy, three ways, from the fixture table in cases.py: compliant passes, violating fails
+with a message that says what to set, and a missing property is handled (no crash; reported or not
+as the row says)."""
+
+from __future__ import annotations
+
+import pytest
+from ai_platform_policies import TypedResourcePolicy
+
+from tests.policy.cases import CASES, REPO, REPO_OK, SCANNING, Case
+from tests.policy.harness import POLICIES, R, messages, violations
+
+BY_NAME = {c.policy: c for c in CASES}
+
+
+def test_every_policy_has_a_fixture_row() -> None:
+    assert sorted(BY_NAME) == sorted(POLICIES)
+    assert len(CASES) == len(BY_NAME)
+
+
+# Policies that forbid a resource type outright: their compliant row is a stack without it.
+FORBIDDING = {"iam-no-users-or-access-keys", "k8s-no-bare-pods"}
+
+
+def _exercises(c: Case) -> None:
+    """The rows really reach the policy: a resource of a type it checks is present."""
+    policy = POLICIES[c.policy]
+    if isinstance(policy, TypedResourcePolicy):
+        rows = (c.bad, c.missing) if c.policy in FORBIDDING else (c.good, c.bad, c.missing)
+        for rs in rows:
+            assert any(policy.applies_to(r.type) for r in rs), f"{c.policy}: no resource of a checked type"
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.policy)
+def test_compliant_passes(c: Case) -> None:
+    _exercises(c)
+    assert messages(c.policy, c.good, c.settings) == []
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.policy)
+def test_violation_is_reported_with_what_to_set(c: Case) -> None:
+    found = violations(c.policy, c.bad, c.settings)
+    assert found, f"{c.policy} did not fire"
+    assert any(c.message in v["message"] for v in found), [v["message"] for v in found]
+    assert all(v["enforcement"] == "mandatory" and v["policy"] == c.policy for v in found)
+
+
+@pytest.mark.parametrize("c", CASES, ids=lambda c: c.policy)
+def test_missing_property_is_handled(c: Case) -> None:
+    found = violations(c.policy, c.missing, c.settings)
+    assert not any(v["message"].startswith("can't run policy") for v in found)
+    assert bool(found) is c.missing_violates, [v["message"] for v in found]
+
+
+def test_enhanced_registry_scanning_covers_repositories_without_scan_on_push() -> None:
+    repo = R(REPO, {**REPO_OK, "imageScanningConfiguration": {"scanOnPush": False}}, "repo")
+    enhanced = R(
+        SCANNING,
+        {
+            "scanType": "ENHANCED",
+            "rules": [
+                {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}
+            ],
+        },
+        "scan",
+    )
+    assert messages("ecr-repository-scan-on-push", [repo, enhanced]) == []
+    basic = R(SCANNING, {"scanType": "BASIC", "rules": []}, "scan")
+    assert messages("ecr-repository-scan-on-push", [repo, basic])
