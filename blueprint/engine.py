@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import gc
 import hashlib
 import os
@@ -27,7 +28,9 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as _settings
+from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from blueprint.plan import Plan, Resource
@@ -90,6 +93,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             out[phys_key] = f"{prefix}{key[:8]}" if prefix else f"{name}-{key[:7]}"
         phys = out.get(phys_key) if phys_key else name
         rid = f"{_ID_PREFIX[typ]}-{key}" if typ in _ID_PREFIX else (phys or name)
+        if args.resource_id:  # a read (`Resource.get`): the id is the one the program asked for
+            rid = str(args.resource_id)
         out.setdefault("id", rid)
         if typ.startswith("aws:"):
             self._aws(typ, name, phys or name, rid, inputs, out)
@@ -110,8 +115,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:iam/policy:Policy":
             out.update(arn=f"arn:aws:iam::{acct}:policy/{phys}")
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            # A read (`OpenIdConnectProvider.get`) has the ARN as its id and no inputs.
             url = str(inputs.get("url", "")).removeprefix("https://")
-            out.update(arn=f"arn:aws:iam::{acct}:oidc-provider/{url}")
+            out.update(arn=rid if rid.startswith("arn:") else f"arn:aws:iam::{acct}:oidc-provider/{url}")
         elif typ == "aws:kms/key:Key":
             kid = (
                 f"{_h(name, n=8)}-{_h(name, 'a', n=4)}-{_h(name, 'b', n=4)}-{_h(name, 'c', n=4)}-{_h(name, 'd', n=12)}"
@@ -247,11 +253,26 @@ class RecordingMonitor(_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: list[Resource] = []
 
+    # The base class serialises responses with `_sync_await`, which pumps the event loop
+    # re-entrantly; with the inline executor below that recurses. Mock states are plain data, so
+    # their serialisation coroutine never suspends and can be driven to completion directly.
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
-        _track_thread_loop()
+        urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        inputs = rpc.deserialize_properties(request.object)
+        args = _mocks.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+        )
+        id_, state = self.mocks.new_resource(args)
+        obj = _drive(rpc.serialize_properties(state, {}))
+        self.resources[urn] = _mocks.MockMonitor.ResourceRegistration(urn, id_ or "", state)
+        response = resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj)
         reg = self.resources[response.urn]
         self.records.append(
             Resource(
@@ -273,6 +294,40 @@ class RecordingMonitor(_mocks.MockMonitor):
         )
         return response
 
+    def Invoke(self, request: Any) -> Any:  # noqa: N802
+        args = rpc.deserialize_properties(request.args)
+        ret, failures = self.mocks.call(_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        return resource_pb2.ResourceInvokeResponse(
+            failures=[provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or []],
+            **{"return": _drive(rpc.serialize_properties(ret, {}))},
+        )
+
+
+def _drive(coro: Any) -> Any:
+    """Run a coroutine that never suspends (serialising plain data) to completion, synchronously."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("the mock state holds a value whose serialisation would block (an Output or a resource)")
+
+
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs the SDK's monitor calls on the calling thread: mock calls are pure Python, no I/O.
+
+    The SDK sends every registration through `loop.run_in_executor`; a thread hop per resource
+    costs more than the mock call itself. Offline only: the real engine is a gRPC server.
+    """
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            future.set_exception(exc)
+        return future
+
 
 _THREAD_LOOPS: set[asyncio.AbstractEventLoop] = set()
 
@@ -292,6 +347,9 @@ def _close_thread_loops() -> None:
     for loop in _THREAD_LOOPS:
         if not loop.is_running() and not loop.is_closed():
             loop.close()
+
+
+_INLINE = _InlineExecutor(max_workers=1)
 
 
 class ProgramError(Exception):
@@ -385,6 +443,8 @@ def run_program(
 
         from pulumi.runtime.stack import run_pulumi_func
 
+        loop = _mocks._ensure_event_loop()
+        loop.set_default_executor(_INLINE)
         _sync_await(run_pulumi_func(program))
         outputs = _stack_outputs()
     finally:

@@ -16,7 +16,9 @@ Provisions:
 - the add-ons that must exist before nodes join: vpc-cni (network policy enabled, own IRSA role),
   kube-proxy and eks-pod-identity-agent;
 - an explicit ``pulumi_kubernetes.Provider`` (kubeconfig whose exec user runs
-  ``aws eks get-token``), which waits for the admin access entries;
+  ``aws eks get-token``), which waits for the admin access entries. Whoever runs Pulumi needs
+  the AWS CLI, credentials for one of the admin roles, and (with a private-only endpoint, as in
+  prod) a network path into the VPC, e.g. a CI runner inside it;
 - the ``gp3-encrypted`` StorageClass (EBS CSI, encrypted gp3), annotated as the default class.
 
 :class:`ClusterAddons` adds the add-ons that run as Deployments (coredns, aws-ebs-csi-driver with
@@ -172,9 +174,9 @@ class Cluster(pulumi.ComponentResource):
     tags: Mapping[str, str]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Cluster", name, None, opts)
         if args.endpoint_public_access and not args.public_access_cidrs:
             raise ValueError("a public endpoint needs public_access_cidrs (an explicit allowlist)")
+        super().__init__("platform:index:Cluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         self.tags = tags

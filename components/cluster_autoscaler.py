@@ -108,8 +108,8 @@ def expander_priorities(preferred_pools: Sequence[str]) -> dict[str, list[str]]:
 
     Managed node group ASGs are named ``eks-<nodegroup name>-<uuid>``; node pools name their groups
     with the prefix ``<pool>-`` plus the provider's 26-character unique suffix (18 timestamp digits
-    and 8 hex digits), matched exactly so ``gpu`` does not also match ``gpu-big``. The catch-all
-    keeps every other pool eligible.
+    and 8 hex digits: terraform-plugin-sdk ``helper/id.PrefixedUniqueId``), matched exactly so
+    ``gpu`` does not also match ``gpu-big``. The catch-all keeps every other pool eligible.
     """
     out: dict[str, list[str]] = {"10": [".*"]}
     if preferred_pools:
@@ -124,12 +124,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     role: aws.iam.Role
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:ClusterAutoscaler", name, None, opts)
         tag = IMAGE_TAGS.get(args.kubernetes_version)
         if tag is None:
             raise ValueError(
                 f"no cluster-autoscaler image known for Kubernetes {args.kubernetes_version}; add it to IMAGE_TAGS"
             )
+        super().__init__("platform:index:ClusterAutoscaler", name, None, opts)
         self.role = irsa_role(
             f"{name}-role",
             args.cluster.irsa,

@@ -156,9 +156,9 @@ class NodePool(pulumi.ComponentResource):
     labels: dict[str, str]
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:NodePool", name, None, opts)
         if not args.min_size <= args.desired_size <= args.max_size:
             raise ValueError(f"node pool {name}: need min_size <= desired_size <= max_size")
+        super().__init__("platform:index:NodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cluster = args.cluster
         tags = {**args.tags, "platform.ai/pool": name}
@@ -171,7 +171,8 @@ class NodePool(pulumi.ComponentResource):
             # IMDSv2 only, and a hop limit of 1 so pods (one network hop further) cannot reach the
             # node role's credentials; pods get AWS access through IRSA instead (EKS Best Practices,
             # Security > IAM, "Restrict access to the instance profile assigned to the worker node").
-            # Anything that needs IMDS from a pod (rare) must be given the region/VPC explicitly.
+            # hostNetwork pods (aws-node, kube-proxy) are not behind the extra hop and keep IMDS;
+            # other controllers get their region/VPC explicitly (the autoscaler's awsRegion).
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",
@@ -212,6 +213,8 @@ class NodePool(pulumi.ComponentResource):
             subnet_ids=[s.id for s in args.subnets],
             instance_types=list(args.instance_types),
             ami_type=args.ami_type,
+            # Follows the control plane: raising the cluster version rolls the pools after it.
+            version=cluster.eks.version,
             capacity_type=args.capacity_type,
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=args.min_size, desired_size=args.desired_size, max_size=args.max_size

@@ -90,6 +90,8 @@ def test_nested_plaintext_secret_is_refused(raw_config: RawFactory) -> None:
             "nodePools.gpu-a10g.desiredSize",
             "minSize (3) <= desiredSize",
         ),
+        (lambda r: r["nodePools"]["system"].update(minSize=0), "nodePools", "CPU pool needs minSize >= 1"),
+        (lambda r: r["nodePools"].update({"p" * 37: {}}), f"nodePools.{'p' * 37}", "at most 36 characters"),
         (
             lambda r: r["nodePools"]["gpu-a10g"].update(amiType="AL2023_x86_64_STANDARD"),
             "nodePools.gpu-a10g.amiType",

@@ -79,7 +79,11 @@ def test_dev_public_endpoint_uses_the_configured_cidrs(dev_plan: Plan) -> None:
 
 
 def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:
-    (oidc,) = stack_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    (oidc,) = [
+        o
+        for o in stack_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+        if "platform:index:Cluster$" in o.urn
+    ]
     issuer = _eks(stack_plan).outputs["identities"][0]["oidcs"][0]["issuer"]
     assert oidc.inputs["url"] == issuer
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
@@ -152,3 +156,14 @@ def test_protected_stacks_protect_cluster_key_and_logs(stack: str) -> None:
 def test_dev_protects_nothing(dev_plan: Plan) -> None:
     assert not _eks(dev_plan).protect
     assert not dev_plan.get("aws:kms/key:Key", "cluster-key").protect
+
+
+def test_a_public_endpoint_without_an_allowlist_is_refused() -> None:
+    from components.cluster import Cluster, ClusterArgs
+
+    args = ClusterArgs(
+        cluster_name="c", version="1.35", network=None,  # type: ignore[arg-type]
+        region="us-west-2", account_id="111111111111", endpoint_public_access=True,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="explicit allowlist"):
+        Cluster("c", args)

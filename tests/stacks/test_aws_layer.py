@@ -176,3 +176,16 @@ def test_priority_expander_prefers_spot_pools_by_exact_name() -> None:
     staging = plan_for("staging")
     (release,) = [r for r in staging.by_type(RELEASE) if r.inputs["name"] == "cluster-autoscaler"]
     assert release.inputs["values"]["expanderPriorities"]["50"] == expander_priorities(["gpu-a10g-spot"])["50"]
+
+
+def test_an_autoscaler_image_exists_for_every_supported_version() -> None:
+    from infra.config import EKS_STANDARD_SUPPORT_VERSIONS
+
+    for version in EKS_STANDARD_SUPPORT_VERSIONS:
+        assert IMAGE_TAGS[version].startswith(f"v{version}.")
+
+
+def test_node_groups_follow_the_control_plane_version(stack_plan: Plan) -> None:
+    version = _eks(stack_plan).inputs["version"]
+    for ng in stack_plan.by_type(NG):
+        assert ng.inputs["version"] == version
