@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,7 @@ USER_TYPES = [
     "aws:iam/userPolicy:UserPolicy",
     "aws:iam/userPolicyAttachment:UserPolicyAttachment",
 ]
-ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess", "PowerUserAccess")
+ADMIN_POLICIES = ("AdministratorAccess", "IAMFullAccess")
 ESCALATION_ACTIONS = (
     "iam:passrole",
     "iam:createpolicyversion",
@@ -173,6 +174,14 @@ def _irsa_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+# One repository, and one environment, branch, tag or the pull_request context (fork PRs get no
+# OIDC token). No wildcards: `repo:org/*` lets any repository of the org assume the role.
+_GH_SUB = re.compile(
+    r"^repo:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+:"
+    r"(environment:[A-Za-z0-9_.-]+|ref:refs/(heads|tags)/[A-Za-z0-9_./-]+|pull_request)$"
+)
+
+
 def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for st in _trust_statements(args):
         feds = [v for k, v in principals(st) if k == "Federated" and "token.actions.githubusercontent.com" in v]
@@ -181,15 +190,7 @@ def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None
         cond = _conditions(st)
         sub = cond.get("token.actions.githubusercontent.com:sub")
         aud = cond.get("token.actions.githubusercontent.com:aud")
-        ok_sub = sub is not None and all(
-            v.startswith("repo:")
-            and v.count("/") >= 1
-            and ":" in v[5:]
-            and not v.split(":", 2)[1].endswith("*")
-            and (":environment:" in v or ":ref:refs/heads/" in v or ":ref:refs/tags/" in v)
-            and not v.endswith(":*")
-            for v in sub[1]
-        )
+        ok_sub = sub is not None and all(_GH_SUB.match(v) for v in sub[1])
         if not ok_sub:
             report(
                 f"GitHub OIDC role '{args.name}' trusts {sub[1] if sub else 'any repository'}: pin "

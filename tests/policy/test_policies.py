@@ -67,3 +67,12 @@ def test_enhanced_registry_scanning_covers_repositories_without_scan_on_push() -
     assert messages("ecr-repository-scan-on-push", [repo, enhanced]) == []
     basic = R(SCANNING, {"scanType": "BASIC", "rules": []}, "scan")
     assert messages("ecr-repository-scan-on-push", [repo, basic])
+
+
+def test_github_trust_accepts_one_repository_contexts_and_refuses_wildcards() -> None:
+    from tests.policy.cases import ROLE, gh_trust
+
+    for sub in ("repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod"):
+        assert messages("iam-role-github-oidc-trust-pinned", R(ROLE, {"assumeRolePolicy": gh_trust(sub)})) == [], sub
+    for sub in ("repo:o/*", "repo:o/r:*", "repo:o/r:ref:refs/heads/*", "repo:*"):
+        assert messages("iam-role-github-oidc-trust-pinned", R(ROLE, {"assumeRolePolicy": gh_trust(sub)})), sub
