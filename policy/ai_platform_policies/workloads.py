@@ -85,6 +85,16 @@ REMOVED_API_VERSIONS = [
     "events.k8s.io/v1beta1",
 ]
 _EXEMPT_CFG = {"exemptions": EXEMPTIONS_SCHEMA}
+_SYSTEM_NS_SCHEMA = {
+    "type": "array",
+    "default": [],
+    "description": "Platform namespaces (node daemons) this namespace rule does not apply to, each with a reason.",
+    "items": {
+        "type": "object",
+        "required": ["namespace", "reason"],
+        "properties": {"namespace": {"type": "string"}, "reason": {"type": "string", "minLength": 10}},
+    },
+}
 _WHERE = "(the component that builds the object, components/*.py)"
 
 
@@ -328,7 +338,10 @@ def _not_default_ns(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 # --------------------------------------------------------------------------- namespaces (K8S-16, 17, 22)
 def _app_namespaces(args: StackValidationArgs) -> list[PolicyResource]:
-    skip = {str(n) for n in as_list(args.get_config().get("systemNamespaces"))} | set(SYSTEM_NAMESPACES)
+    listed = as_list(args.get_config().get("systemNamespaces"))
+    skip = {str(e.get("namespace")) for e in listed if isinstance(e, Mapping) and e.get("reason")} | set(
+        SYSTEM_NAMESPACES
+    )
     return [r for r in args.resources if r.resource_type == NAMESPACE and object_name(r.props, r.name) not in skip]
 
 
@@ -689,7 +702,7 @@ POLICIES: list[Policy] = [
         "Every app namespace has a NetworkPolicy (K8S-16; CKV2_K8S_6, CIS 4.3.2).",
         Severity.MEDIUM,
         _network_policy,
-        config={"systemNamespaces": {"type": "array", "items": {"type": "string"}, "default": []}},
+        config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
     ),
     TypedResourcePolicy(
         "k8s-namespace-pod-security-labels",
@@ -714,7 +727,7 @@ POLICIES: list[Policy] = [
         "Every app namespace has a ResourceQuota (with GPUs where used) and a LimitRange (K8S-22).",
         Severity.MEDIUM,
         _quota,
-        config={"systemNamespaces": {"type": "array", "items": {"type": "string"}, "default": []}},
+        config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
     ),
     PlatformStackPolicy(
         "k8s-deployment-min-replicas",

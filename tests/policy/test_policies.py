@@ -76,3 +76,14 @@ def test_github_trust_accepts_one_repository_contexts_and_refuses_wildcards() ->
         assert messages("iam-role-github-oidc-trust-pinned", R(ROLE, {"assumeRolePolicy": gh_trust(sub)})) == [], sub
     for sub in ("repo:o/*", "repo:o/r:*", "repo:o/r:ref:refs/heads/*", "repo:*"):
         assert messages("iam-role-github-oidc-trust-pinned", R(ROLE, {"assumeRolePolicy": gh_trust(sub)})), sub
+
+
+def test_namespace_rules_skip_only_listed_system_namespaces_with_a_reason() -> None:
+    from tests.policy.cases import ns
+
+    gpu_ns = ns("gpu-system")
+    assert messages("k8s-namespace-quota-and-limits", gpu_ns)
+    listed = {"systemNamespaces": [{"namespace": "gpu-system", "reason": "node DaemonSets only"}]}
+    assert messages("k8s-namespace-quota-and-limits", gpu_ns, listed) == []
+    unexplained = {"systemNamespaces": [{"namespace": "gpu-system"}]}
+    assert messages("k8s-namespace-quota-and-limits", gpu_ns, unexplained)
