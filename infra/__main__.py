@@ -23,6 +23,7 @@ from infra.config import (
     load_config,
     preview_role_name,
 )
+from infra.observability import observability
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -109,7 +110,9 @@ node_pools = {
     )
     for pool in pools.values()
 }
-ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+addons = ClusterAddons(
+    "cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws
+)
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
@@ -128,6 +131,18 @@ ClusterAutoscaler(
     ),
     on_k8s,
 )
+
+# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
+# release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
+# operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
+monitoring, gpu_stack = observability(
+    cfg,
+    cluster.k8s_provider,
+    storage_class_name=cluster.storage_class_name,
+    cluster_name=cluster_name,
+    depends_on=[addons, *node_pools.values()],
+)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
