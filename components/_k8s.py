@@ -13,13 +13,19 @@ PodSecurityLevel = Literal["privileged", "baseline", "restricted"]
 def namespace(
     name: str, namespace_name: str, *, parent: pulumi.Resource, pod_security: PodSecurityLevel = "restricted"
 ) -> k8s.core.v1.Namespace:
-    """A namespace with an explicit Pod Security Admission level (enforced, audited and warned).
+    """A namespace that enforces a Pod Security Admission level and always audits and warns at ``restricted``.
 
     Node agents (device plugin, DCGM exporter, node-exporter) mount host paths, so their namespaces
-    need ``privileged``; everything else should stay ``restricted``
-    (https://kubernetes.io/docs/concepts/security/pod-security-admission/).
+    need ``privileged`` enforcement; everything else should stay ``restricted``
+    (https://kubernetes.io/docs/concepts/security/pod-security-admission/). Auditing and warning at
+    ``restricted`` even there keeps every deviation visible (EKS Best Practices "use multiple PSA
+    modes"; policy k8s-namespace-pod-security-labels).
     """
-    labels = {f"pod-security.kubernetes.io/{mode}": pod_security for mode in ("enforce", "audit", "warn")}
+    labels = {
+        "pod-security.kubernetes.io/enforce": pod_security,
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
     return k8s.core.v1.Namespace(
         name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=namespace_name, labels=labels),
