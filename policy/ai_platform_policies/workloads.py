@@ -419,10 +419,14 @@ def _min_replicas_of(args: StackValidationArgs, r: PolicyResource) -> float:
 
 def _min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
     cfg = args.get_config()
+    excluded = [e.get("matchLabels") or {} for e in as_list(cfg.get("exclude")) if e.get("reason")]
     for r in args.resources:
         if r.resource_type not in (DEPLOYMENT, STATEFULSET):
             continue
         if namespace_of(r.props) not in [str(n) for n in as_list(cfg.get("namespaces"))]:
+            continue
+        labels = get(r.props, "metadata.labels") or {}
+        if any(ml and all(labels.get(k) == ml[k] for k in ml) for ml in excluded):
             continue
         gpu = requests_gpu(pod_spec(r.resource_type, r.props))
         want = num(cfg.get("minGpuReplicas" if gpu else "minReplicas"), 2) or 2
@@ -469,7 +473,8 @@ def _pdb_allows(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 def _spread(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    replicas = num(get(args.props, "spec.replicas"), 1) or 1
+    # No `replicas` means an HPA/ScaledObject owns the count, so it can grow past one: spread it.
+    replicas = num(get(args.props, "spec.replicas"), 2) or 0
     spec = _pod(args)
     if args.resource_type not in (DEPLOYMENT, STATEFULSET):
         return
@@ -738,6 +743,16 @@ POLICIES: list[Policy] = [
             "namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]},
             "minReplicas": {"type": "integer", "default": 2},
             "minGpuReplicas": {"type": "integer", "default": 1},
+            "exclude": {
+                "type": "array",
+                "default": [],
+                "description": "Workloads (by metadata.labels) with a reason, e.g. canaries that run one replica by design.",
+                "items": {
+                    "type": "object",
+                    "required": ["matchLabels", "reason"],
+                    "properties": {"matchLabels": {"type": "object"}, "reason": {"type": "string", "minLength": 10}},
+                },
+            },
         },
     ),
     PlatformStackPolicy(

@@ -87,3 +87,14 @@ def test_namespace_rules_skip_only_listed_system_namespaces_with_a_reason() -> N
     assert messages("k8s-namespace-quota-and-limits", gpu_ns, listed) == []
     unexplained = {"systemNamespaces": [{"namespace": "gpu-system"}]}
     assert messages("k8s-namespace-quota-and-limits", gpu_ns, unexplained)
+
+
+def test_min_replicas_skips_only_labelled_exclusions_with_a_reason() -> None:
+    from tests.policy.cases import dep, gpu_deployment
+
+    props = gpu_deployment(name="llama-canary", replicas=1.0)
+    props["metadata"]["labels"]["platform.ai/track"] = "canary"
+    canary = dep(props)
+    assert messages("k8s-deployment-min-replicas", canary, {"minGpuReplicas": 2})
+    why = {"matchLabels": {"platform.ai/track": "canary"}, "reason": "canaries run one replica by design"}
+    assert messages("k8s-deployment-min-replicas", canary, {"minGpuReplicas": 2, "exclude": [why]}) == []
