@@ -28,7 +28,9 @@ def test_main_registers_every_policy_without_starting_the_server(monkeypatch: py
         seen.update(kwargs)
 
     monkeypatch.setattr("pulumi_policy.PolicyPack", fake_pack)
-    runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
+    # The CLI's python host runs `python -m pulumi.policy <addr> policy`, i.e. runpy.run_path on the
+    # pack directory, which puts the directory on sys.path and executes its __main__.py.
+    runpy.run_path(str(ROOT / "policy"), run_name="__main__")
     assert seen["name"] == PACK_NAME == "ai-platform-guardrails"
     assert seen["policies"] is PACK.ALL_POLICIES
     names = [p.name for p in seen["policies"]]
