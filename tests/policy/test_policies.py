@@ -98,3 +98,19 @@ def test_min_replicas_skips_only_labelled_exclusions_with_a_reason() -> None:
     assert messages("k8s-deployment-min-replicas", canary, {"minGpuReplicas": 2})
     why = {"matchLabels": {"platform.ai/track": "canary"}, "reason": "canaries run one replica by design"}
     assert messages("k8s-deployment-min-replicas", canary, {"minGpuReplicas": 2, "exclude": [why]}) == []
+
+
+def test_unknown_values_become_an_advisory_note_like_the_real_analyzer() -> None:
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    from tests.policy.cases import REPO
+
+    repo = R(REPO, {**REPO_OK, "imageTagMutability": UNKNOWN_STRING_VALUE})
+    found = violations("ecr-repository-immutable-tags", repo)
+    assert [(v["enforcement"], v["message"]) for v in found] == [
+        (
+            "advisory",
+            "can't run policy 'ecr-repository-immutable-tags' from policy pack 'ai-platform-guardrails' during "
+            "preview: string value at .imageTagMutability can't be known during preview",
+        )
+    ]
