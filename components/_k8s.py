@@ -76,7 +76,13 @@ def gpu_placement(gpus: int) -> dict[str, Any]:
 def namespace(
     name: str, ns: str, *, parent: pulumi.Resource, enforce: str = "restricted", labels: Mapping[str, str] | None = None
 ) -> k8s.core.v1.Namespace:
-    """A namespace with Pod Security Admission labels: ``enforce`` as given, audit and warn at restricted."""
+    """A namespace that enforces a Pod Security Admission level and always audits and warns at ``restricted``.
+
+    Node agents (device plugin, DCGM exporter, node-exporter) mount host paths, so their namespaces
+    need ``privileged`` enforcement; everything else stays ``restricted``
+    (https://kubernetes.io/docs/concepts/security/pod-security-admission/). Auditing and warning at
+    ``restricted`` even there keeps every deviation visible (EKS Best Practices "use multiple PSA modes").
+    """
     psa = {
         "pod-security.kubernetes.io/enforce": enforce,
         "pod-security.kubernetes.io/enforce-version": "latest",
