@@ -10,10 +10,19 @@ import pulumi_aws as aws
 from components.artifacts import Artifacts, ArtifactsArgs
 from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
-from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
+from infra.config import (
+    LABEL_POOL,
+    PROJECT,
+    PULL_THROUGH_UPSTREAMS,
+    RUNNER_SERVICE_ACCOUNT,
+    deploy_role_name,
+    load_config,
+    preview_role_name,
+)
 from infra.observability import observability
 
 cfg = load_config()
@@ -193,3 +202,32 @@ artifacts = Artifacts(
 
 pulumi.export("registryUrls", registry.repository_urls)
 pulumi.export("artifactBucket", artifacts.bucket_name)
+
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config). Role names come from infra.config so the workflows'
+# `python -m blueprint.delivery` helper derives the same ARNs.
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[a for a in (delivery.secrets_kms_alias, delivery.state_kms_alias) if a],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)

@@ -79,7 +79,11 @@ def test_dev_public_endpoint_uses_the_configured_cidrs(dev_plan: Plan) -> None:
 
 
 def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:
-    (oidc,) = stack_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    (oidc,) = [
+        o
+        for o in stack_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+        if "platform:index:Cluster$" in o.urn
+    ]
     issuer = _eks(stack_plan).outputs["identities"][0]["oidcs"][0]["issuer"]
     assert oidc.inputs["url"] == issuer
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
