@@ -93,6 +93,8 @@ def test_addons_have_their_own_roles_and_wait_for_the_right_things(stack_plan: P
     addons = {a.inputs["addonName"]: a for a in stack_plan.by_type(ADDON)}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
     assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    ebs_config = json.loads(addons["aws-ebs-csi-driver"].inputs["configurationValues"])
+    assert ebs_config["node"]["tolerateAllTaints"] is True  # GPU nodes are tainted
     roles = {r.outputs["arn"]: r for r in stack_plan.by_type("aws:iam/role:Role")}
     attachments = stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
     for addon_name, policy in (("vpc-cni", "AmazonEKS_CNI_Policy"), ("aws-ebs-csi-driver", "AmazonEBSCSIDriverPolicy")):
