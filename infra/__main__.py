@@ -225,6 +225,7 @@ if cfg.delivery.enabled:
             default_branch=delivery.default_branch,
             deploy_policy_arns=delivery.deploy_policy_arns,
             max_session_seconds=delivery.max_session_seconds,
+            cluster=cluster.eks,
             tags=tags,
         ),
         on_aws,
