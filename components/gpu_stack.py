@@ -143,6 +143,12 @@ class GpuStack(pulumi.ComponentResource):
     dcgm_exporter: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: GpuStackArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.mig_manager and args.stack != "gpu-operator":
+            raise ValueError("mig_manager needs stack='gpu-operator'")
+        if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
+            raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
+        if args.time_slicing_replicas and args.mig_strategy != "none":
+            raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
         super().__init__("platform:index:GpuStack", name, None, with_provider(opts, args.provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         after = [ns, *args.depends_on]
