@@ -16,6 +16,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from blueprint.engine import run_stack
+from blueprint.plan import Plan
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 SNAPSHOT_DIR = Path("snapshots")
@@ -97,30 +100,15 @@ def _preview(args: argparse.Namespace) -> int:
     out, err = _console(), _console(stderr=True)
 
     from blueprint import report
-    from blueprint.engine import ProgramError, run_stack
     from blueprint.plan import diff
-    from infra.config import ConfigError
 
     worst = EXIT_OK
-    for stack in stacks:
-        try:
-            plan = run_stack(stack)
-        except ConfigError as exc:
-            err.print(str(exc), markup=False)
+    for stack, result in _plans(stacks, policy=not args.no_policy):
+        if isinstance(result, str):
+            err.print(result, markup=False)
             worst = EXIT_ERROR
             continue
-        except ProgramError as exc:
-            err.print(f"{stack}: program error: {exc}", markup=False)
-            worst = EXIT_ERROR
-            continue
-        except Exception as exc:
-            err.print(f"{stack}: program error: {type(exc).__name__}: {exc}", markup=False)
-            if os.environ.get("BLUEPRINT_DEBUG"):
-                raise
-            worst = EXIT_ERROR
-            continue
-        if not args.no_policy:
-            plan.policy = _evaluate_policy(plan)
+        plan = result
         if not args.quiet:
             report.print_tree(out, plan)
         report.print_summary(out, plan)
@@ -153,12 +141,46 @@ def _preview(args: argparse.Namespace) -> int:
     return worst
 
 
-def _evaluate_policy(plan: object) -> dict[str, object] | None:
+def _plan_or_error(stack: str, policy: bool) -> Plan | str:
+    """A stack's plan, or the message that explains why there is none (never a traceback)."""
+    from infra.config import ConfigError
+
     try:
-        policy_eval = importlib.import_module("blueprint.policy_eval")
-    except ModuleNotFoundError:
-        return None
-    return dict(policy_eval.evaluate_plan(plan))
+        return preview_plan(stack, policy=policy)
+    except ConfigError as exc:
+        return str(exc)
+    except Exception as exc:
+        if os.environ.get("BLUEPRINT_DEBUG"):
+            raise
+        return f"{stack}: program error: {type(exc).__name__}: {exc}"
+
+
+def _plans(stacks: Sequence[str], *, policy: bool) -> list[tuple[str, Plan | str]]:
+    """Plans for several stacks; on a multi-core machine they run in forked workers, in parallel.
+
+    Each stack is an independent run of the program, so forking after the imports shares the
+    imported SDKs copy-on-write and uses both cores of a CI runner.
+    """
+    jobs = min(len(stacks), os.cpu_count() or 1, int(os.environ.get("BLUEPRINT_JOBS", "2")))
+    if jobs < 2 or not hasattr(os, "fork"):
+        return [(s, _plan_or_error(s, policy)) for s in stacks]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        results = pool.starmap(_plan_or_error, [(s, policy) for s in stacks], chunksize=1)
+    return list(zip(stacks, results, strict=True))
+
+
+def preview_plan(stack: str, *, policy: bool = True) -> Plan:
+    """Run one stack offline and, unless told not to, evaluate the policy pack on it."""
+    plan = run_stack(stack)
+    if policy:
+        try:
+            policy_eval = importlib.import_module("blueprint.policy_eval")
+        except ModuleNotFoundError:
+            return plan
+        plan.policy = dict(policy_eval.evaluate_plan(plan))
+    return plan
 
 
 if __name__ == "__main__":

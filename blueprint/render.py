@@ -12,18 +12,22 @@ from typing import Any
 
 import yaml
 
-from blueprint.plan import Plan, Resource, mask
+from blueprint.plan import MASK, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
 
 _HELM = "kubernetes:helm.sh/v3:Release"
 
 
 def _clean(value: Any) -> Any:
     """Wire values to plain YAML values: whole numbers back to ints, unknowns and secrets masked."""
-    value = mask(value)
-    if isinstance(value, dict):
+    if is_secret(value) and isinstance(value.get("value"), dict):
+        # A secret map (a k8s Secret's data/stringData) keeps its keys, so the object stays
+        # schema-valid and reviewable; only the values are masked.
+        return dict.fromkeys(value["value"], MASK)
+    if isinstance(value, dict) and SECRET_SIG_KEY not in value:
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
+    value = mask(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -8,6 +8,7 @@ replaced by a placeholder and listed as a secret key.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ _STACK_FILE_KEYS = {"config", "secretsprovider", "encryptedkey", "encryptionsalt
 
 
 def project_root() -> Path:
-    """The directory holding ``Pulumi.yaml``: the checkout this package was installed from."""
-    return Path(__file__).resolve().parent.parent
+    """The directory holding ``Pulumi.yaml`` and ``stacks/``.
+
+    The checkout this package was installed from, unless ``BLUEPRINT_PROJECT_DIR`` points
+    elsewhere (a fork's copy of the stack files, or a test's).
+    """
+    override = os.environ.get("BLUEPRINT_PROJECT_DIR")
+    return Path(override).resolve() if override else Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,8 @@ def _load_yaml(path: Path, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(
-            source, [Problem("(file)", f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]
+            source,
+            [Problem("(file)", config_key=False, message=f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}")],
         ) from None
 
 
@@ -85,23 +92,27 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
     path = root / source
     if not path.is_file():
         known = ", ".join(stack_names(root)) or "none"
-        raise ConfigError(source, [Problem("(file)", f"no such stack file; known stacks: {known}")])
+        raise ConfigError(
+            source, [Problem("(file)", config_key=False, message=f"no such stack file; known stacks: {known}")]
+        )
     project = _load_yaml(root / "Pulumi.yaml", "Pulumi.yaml") or {}
     name = project.get("name", PROJECT)
     doc = _load_yaml(path, source) or {}
     problems: list[Problem] = []
     if not isinstance(doc, dict):
-        raise ConfigError(source, [Problem("(file)", "must be a mapping with a `config:` key")])
+        raise ConfigError(
+            source, [Problem("(file)", config_key=False, message="must be a mapping with a `config:` key")]
+        )
     for key in sorted(set(doc) - _STACK_FILE_KEYS):
         why = (
             "Pulumi ESC environments need the Pulumi Cloud backend; this project uses a self-managed backend"
             if key == "environment"
             else f"unknown top-level key; allowed: {', '.join(sorted(_STACK_FILE_KEYS))}"
         )
-        problems.append(Problem(key, why))
+        problems.append(Problem(key, why, config_key=False))
     stack_cfg = doc.get("config") or {}
     if not isinstance(stack_cfg, dict):
-        raise ConfigError(source, [Problem("config", "must be a mapping of `namespace:key: value`")])
+        raise ConfigError(source, [Problem("config", "must be a mapping of `namespace:key: value`", config_key=False)])
 
     flat: dict[str, str] = {}
     secret_keys: list[str] = []

@@ -90,3 +90,43 @@ def irsa_role(
             f"{name}-attach-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=parent)
         )
     return role
+
+
+def customer_managed_key(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    description: str,
+    alias: str,
+    account_id: str,
+    protect: bool,
+    deletion_window_days: int = 30,
+    tags: Mapping[str, str] | None = None,
+) -> aws.kms.Key:
+    """A symmetric KMS key that rotates yearly, with an alias; protected and retained when ``protect``.
+
+    The key policy is AWS's default, stated explicitly: the account administers the key and IAM
+    policies grant its use, so no principal outside the account and no ``*`` principal appears
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+    """
+    key = aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=deletion_window_days,
+        policy=policy_json(
+            [
+                {
+                    "Sid": "EnableIamPolicies",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ]
+        ),
+        tags={**(tags or {}), "Name": name},
+        opts=retained(parent, protect),
+    )
+    aws.kms.Alias(f"{name}-alias", name=f"alias/{alias}", target_key_id=key.key_id, opts=retained(parent, protect))
+    return key

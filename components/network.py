@@ -20,7 +20,6 @@ Outputs: ``vpc``, ``private_subnets``, ``public_subnets`` (resources), and ``vpc
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,7 +27,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components._common import retained
+from components._common import assume_role_policy, policy_json, retained
 
 _Tagger = Callable[..., dict[str, str]]
 
@@ -200,19 +199,10 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            # Confused-deputy guard (VPC user guide, flow-logs IAM role).
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                }
+            # aws:SourceAccount is the confused-deputy guard from the VPC flow-logs IAM role docs.
+            assume_role_policy=assume_role_policy(
+                {"Service": "vpc-flow-logs.amazonaws.com"},
+                condition={"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
             tags=tagged("flow-logs-role"),
             opts=child,
@@ -221,17 +211,14 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs-policy",
             role=role.id,
             policy=group.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
-                    }
+                lambda arn: policy_json(
+                    [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                            "Resource": [arn, f"{arn}:*"],
+                        }
+                    ]
                 )
             ),
             opts=child,

@@ -7,8 +7,17 @@ Pulumi's language host runs this file with ``runpy.run_path("infra")``; the offl
 import pulumi
 import pulumi_aws as aws
 
+from components.artifacts import Artifacts, ArtifactsArgs
+from components.ci_runners import CiRunners, CiRunnersArgs
+from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.images import Images, ImagesArgs
+from components.ingress_controller import IngressController, IngressControllerArgs
 from components.network import Network, NetworkArgs
-from infra.config import PROJECT, load_config
+from components.node_pool import NodePool, NodePoolArgs, ami_family
+from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
+from components.serving import IngressSettings, Serving, ServingArgs, image_ref
+from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -45,3 +54,224 @@ network = Network(
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
+
+# --------------------------------------------------------------------------- EKS cluster and node pools
+cluster = Cluster(
+    "cluster",
+    ClusterArgs(
+        cluster_name=cluster_name,
+        version=cfg.cluster.version,
+        network=network,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        endpoint_public_access=cfg.cluster.endpoint_public_access,
+        public_access_cidrs=cfg.cluster.public_access_cidrs,
+        admin_role_arns=cfg.cluster.admin_role_arns,
+        log_retention_days=cfg.cluster.log_retention_days,
+        addon_versions=cfg.cluster.addon_versions,
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+subnet_by_az = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
+pools = cfg.resolved_node_pools()
+node_pools = {
+    pool.name: NodePool(
+        pool.name,
+        NodePoolArgs(
+            cluster=cluster,
+            subnets=[subnet_by_az[az] for az in pool.availability_zones],
+            instance_types=pool.instance_types,
+            ami_type=pool.ami_type,
+            capacity_type=pool.capacity_type,
+            min_size=pool.min_size,
+            desired_size=pool.desired_size,
+            max_size=pool.max_size,
+            disk_size_gib=pool.disk_size_gib,
+            max_unavailable=pool.max_unavailable,
+            auto_repair=pool.auto_repair,
+            labels=pool.labels,
+            gpu_model=pool.gpu_model,
+            gpus_per_node=pool.gpus_per_node,
+            # Time-slicing multiplies what the device-plugin chart advertises; Bottlerocket's
+            # built-in plugin is not configured by the chart, so its pools advertise physical GPUs.
+            advertised_gpus=pool.gpus_per_node
+            * ((cfg.gpu.time_slicing_replicas or 1) if ami_family(pool.ami_type) == "al2023" else 1),
+            tags=tags,
+        ),
+        on_aws,
+    )
+    for pool in pools.values()
+}
+ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+
+# Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
+on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
+ClusterAutoscaler(
+    "cluster-autoscaler",
+    ClusterAutoscalerArgs(
+        cluster=cluster,
+        cluster_name=cluster_name,
+        kubernetes_version=cfg.cluster.version,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        node_selector={LABEL_POOL: cfg.system_pool().name},
+        preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
+        depends_on=list(node_pools.values()),
+        tags=tags,
+    ),
+    on_k8s,
+)
+
+pulumi.export("clusterName", cluster.name)
+pulumi.export("clusterEndpoint", cluster.endpoint)
+pulumi.export("oidcIssuer", cluster.oidc_issuer)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("nodeRoleArn", cluster.node_role.arn)
+
+# --------------------------------------------------------------------------- registry and artifacts
+# The registry grants pull to the cluster's node role and creates the CI runners' IRSA push role.
+reg = cfg.registry
+registry = Registry(
+    "registry",
+    RegistryArgs(
+        name_prefix=cluster_name,
+        region=cfg.region,
+        account_id=cfg.account_id,
+        repositories={
+            repo_name: RepositorySpec(
+                image_tag_mutability=repo.image_tag_mutability or reg.image_tag_mutability,
+                untagged_expiry_days=repo.untagged_expiry_days or reg.untagged_expiry_days,
+                keep_tagged_count=repo.keep_tagged_count or reg.keep_tagged_count,
+            )
+            for repo_name, repo in reg.repositories.items()
+        },
+        scanning=reg.scanning,
+        pull_through_cache={
+            prefix: PullThroughUpstream(PULL_THROUGH_UPSTREAMS[prefix][0], rule.credential_arn)
+            for prefix, rule in reg.pull_through_cache.items()
+            if rule.enabled
+        },
+        cache_untagged_expiry_days=reg.untagged_expiry_days,
+        cache_keep_tagged_count=reg.keep_tagged_count,
+        pull_principal_arns=[cluster.node_role.arn],
+        ci_push_identity=(
+            CiPushIdentity(cluster.irsa, cfg.ci_runners.namespace, RUNNER_SERVICE_ACCOUNT)
+            if cfg.ci_runners.enabled
+            else None
+        ),
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+artifacts = Artifacts(
+    "artifacts",
+    ArtifactsArgs(
+        bucket_prefix=f"{cluster_name}-artifacts-",
+        account_id=cfg.account_id,
+        noncurrent_version_expiry_days=cfg.artifacts.noncurrent_version_expiry_days,
+        abort_incomplete_upload_days=cfg.artifacts.abort_incomplete_upload_days,
+        protect=cfg.protect_stateful_resources,
+        tags=tags,
+    ),
+    on_aws,
+)
+
+pulumi.export("registryUrls", registry.repository_urls)
+pulumi.export("artifactBucket", artifacts.bucket_name)
+
+# --------------------------------------------------------------------------- workloads: ingress, serving, CI
+system_nodes = {LABEL_POOL: cfg.system_pool().name}
+
+# >>> lead: monitoring wiring. Replace these two stand-ins with the Monitoring component's
+# `monitoring.crds` (ServiceMonitors and KEDA's ServiceMonitors wait for it) and
+# `monitoring.prometheus_url` once it is composed above.
+monitoring_crds: pulumi.Resource | None = None
+prometheus_url = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+# <<< lead: monitoring wiring
+
+ingress_controller = IngressController(
+    "ingress-controller",
+    IngressControllerArgs(
+        cluster_name=cluster.name,
+        region=cfg.region,
+        vpc_id=network.vpc_id,
+        irsa=cluster.irsa,
+        k8s_provider=cluster.k8s_provider,
+        system_node_selector=system_nodes,
+        tags=tags,
+    ),
+    on_k8s,
+)
+
+sv = cfg.serving
+serving = Serving(
+    "serving",
+    ServingArgs(
+        namespace=sv.namespace,
+        models=cfg.resolved_models(),
+        repositories=registry.repositories,
+        artifacts_bucket=artifacts.bucket,
+        artifacts_key=artifacts.key,
+        irsa=cluster.irsa,
+        k8s_provider=cluster.k8s_provider,
+        region=cfg.region,
+        vpc_cidr=cfg.network.cidr,
+        prometheus_url=prometheus_url,
+        monitoring_crds=monitoring_crds,
+        model_sync_image=sv.model_sync_image.reference(cfg.account_id, cfg.region) if sv.model_sync_image else None,
+        storage_class_name=cluster.storage_class_name,
+        allow_scale_to_zero=sv.allow_scale_to_zero,
+        ingress=IngressSettings(
+            scheme=sv.ingress.scheme,
+            certificate_arn=sv.ingress.certificate_arn,
+            inbound_cidrs=sv.ingress.inbound_cidrs,
+            group_name=sv.ingress.group_name,
+        ),
+        ingress_controller=ingress_controller.release,
+        system_node_selector=system_nodes,
+        tags=tags,
+    ),
+    on_k8s,
+)
+pulumi.export("servingNamespace", serving.namespace)
+
+# Platform images: built and pushed only with images.build (needs a Docker daemon even to
+# preview); otherwise the runner image comes from config, pinned by digest.
+im = cfg.images
+if im.build:
+    built = {"ci-runner": registry.repositories[im.runner_repository]}
+    if im.model_server_repository:
+        built["model-server"] = registry.repositories[im.model_server_repository]
+    images = Images("images", ImagesArgs(images=built, tag=f"{pulumi.get_stack()}-build"), on_aws)
+    runner_image: pulumi.Input[str] = images.digests["ci-runner"]
+    pulumi.export("imageDigests", images.digests)
+elif im.runner_image is not None:
+    ref = im.runner_image
+    runner_image = registry.repositories[ref.repository].repository_url.apply(
+        lambda url: image_ref(url, ref.tag, ref.digest)
+    )
+
+ci = cfg.ci_runners
+if ci.enabled:
+    assert cfg.github_app_private_key is not None  # config validation requires it when enabled
+    CiRunners(
+        "ci-runners",
+        CiRunnersArgs(
+            github_config_url=ci.github_config_url,
+            github_app_id=ci.github_app_id,
+            github_app_installation_id=ci.github_app_installation_id,
+            github_app_private_key=pulumi.Output.secret(cfg.github_app_private_key.get_secret_value()),
+            scale_sets=cfg.resolved_scale_sets(),
+            runner_image=runner_image,
+            k8s_provider=cluster.k8s_provider,
+            push_role=registry.ci_push_role,
+            namespace=ci.namespace,
+            storage_class_name=cluster.storage_class_name,
+            system_node_selector=system_nodes,
+        ),
+        on_k8s,
+    )

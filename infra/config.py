@@ -646,6 +646,11 @@ class RunnerScaleSetSpec(_Model):
     """Size of the per-runner work volume (an ephemeral encrypted gp3 PVC in kubernetes mode)."""
 
 
+# The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
+# registry's CI push role trusts exactly this account, so the runner scale sets must use it.
+RUNNER_SERVICE_ACCOUNT = "arc-runner"
+
+
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 
@@ -760,6 +765,10 @@ class PlatformConfig(_Model):
             name: _resolve_pool(name, spec, self.node_pool_defaults, self.network)
             for name, spec in self.node_pools.items()
         }
+
+    def system_pool(self) -> NodePool:
+        """The first CPU pool that never scales to zero: system add-ons and controllers run there."""
+        return next(p for p in self.resolved_node_pools().values() if not p.gpu and p.min_size >= 1)
 
     def resolved_models(self) -> dict[str, Model]:
         """Models with ``serving.modelDefaults`` applied."""
@@ -880,6 +889,8 @@ class Problem:
     value: Any = None
     """The offending value, when there is one (never a secret)."""
     has_value: bool = False
+    config_key: bool = True
+    """False for problems with the stack file itself (its YAML, its top-level keys)."""
 
 
 def _p(path: str, message: str, *value: Any) -> Problem:
@@ -982,10 +993,15 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     pools = cfg.resolved_node_pools()
     if pools and all(p.gpu for p in pools.values()):
         out.append(_p("nodePools", "at least one CPU pool for system add-ons (coredns, controllers) is needed"))
+    elif pools and not any(not p.gpu and p.min_size >= 1 for p in pools.values()):
+        # coredns and the EBS CSI controller are created after the pools and time out without a
+        # node; the cluster-autoscaler must not run on a pool it can empty.
+        out.append(_p("nodePools", "at least one CPU pool needs minSize >= 1 (system add-ons and the autoscaler)"))
     for name, pool in pools.items():
         base = f"nodePools.{name}"
-        if not _K8S_NAME.match(name) or len(name) > 40:
-            out.append(_p(base, "pool names are DNS labels of at most 40 characters", name))
+        # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
+        if not _K8S_NAME.match(name) or len(name) > 36:
+            out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
         if not pool.min_size <= pool.desired_size <= pool.max_size:
             out.append(
                 _p(
@@ -1161,9 +1177,6 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         if not model.metrics_path.startswith("/"):
             out.append(_p(f"{base}.metricsPath", "an absolute HTTP path", model.metrics_path))
-        for key in model.env:
-            if _SECRETISH.search(key):
-                out.append(_p(f"{base}.env.{key}", "secrets never go in env config; use a secret store"))
 
     # CI runners
     ci = cfg.ci_runners
@@ -1257,7 +1270,7 @@ class ConfigError(pulumi.RunError):
         self.problems = problems
         lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         for p in problems:
-            where = p.path if ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
+            where = p.path if not p.config_key or ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
             shown = f" (got {_show(p.value)})" if p.has_value else ""
             lines.append(f"  - {where}: {p.message}{shown}")
         super().__init__("\n".join(lines))

@@ -42,7 +42,8 @@ def test_subnets_never_assign_public_ips_and_carry_lb_tags(stack_plan: Plan) -> 
 
 def test_default_security_group_has_no_rules(stack_plan: Plan) -> None:
     (sg,) = stack_plan.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-    assert sg.inputs.get("ingress", []) == [] and sg.inputs.get("egress", []) == []
+    assert sg.inputs.get("ingress", []) == []
+    assert sg.inputs.get("egress", []) == []
 
 
 def test_flow_logs_capture_all_traffic_with_retention(stack_plan: Plan) -> None:

@@ -1,0 +1,13 @@
+"""Operations commands on boto3: ``bootstrap``, ``preflight`` and ``promote``.
+
+``blueprint.cli`` loads :data:`COMMANDS`: each entry adds one subcommand to the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from blueprint.ops import bootstrap
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [bootstrap.register]
