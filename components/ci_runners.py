@@ -31,7 +31,9 @@ import pulumi_kubernetes as k8s
 
 from components import _k8s
 from components._helm import Chart, helm_release
-from infra.config import LABEL_ACCELERATOR, LABEL_POOL, RunnerScaleSetSpec
+
+# The registry's CI push role trusts exactly <runner namespace>:RUNNER_SERVICE_ACCOUNT.
+from infra.config import LABEL_ACCELERATOR, LABEL_POOL, RUNNER_SERVICE_ACCOUNT, RunnerScaleSetSpec
 
 _OCI = "oci://ghcr.io/actions/actions-runner-controller-charts"
 # actions/actions-runner-controller tag gha-runner-scale-set-0.14.2 (both charts, appVersion 0.14.2).
@@ -39,8 +41,6 @@ CONTROLLER_CHART = Chart(chart=f"{_OCI}/gha-runner-scale-set-controller", versio
 SCALE_SET_CHART = Chart(chart=f"{_OCI}/gha-runner-scale-set", version="0.14.2")
 
 CONTROLLER_SERVICE_ACCOUNT = "arc-controller"
-RUNNER_SERVICE_ACCOUNT = "arc-runner"
-"""The runners' ServiceAccount; the registry's CI push role trusts ``<runner namespace>:arc-runner``."""
 GITHUB_SECRET = "github-app"  # noqa: S105 - the Secret's name, not a secret
 # The actions-runner image runs as `runner` (uid 1001) and its `docker` group (gid 123) owns the
 # work directory; ARC's kubernetes-mode docs set fsGroup 123 so the work volume is writable.
@@ -126,13 +126,13 @@ class CiRunners(pulumi.ComponentResource):
         runner_ns = _k8s.namespace(
             f"{name}-namespace", args.namespace, parent=self, enforce="privileged" if dind else "baseline"
         )
-        for role, ns in (("controller", ctrl_ns), ("runners", runner_ns)):
-            _k8s.default_deny(f"{name}-{role}-default-deny", ns, parent=self)
+        for part, ns in (("controller", ctrl_ns), ("runners", runner_ns)):
+            _k8s.default_deny(f"{name}-{part}-default-deny", ns, parent=self)
             # GitHub (API, actions, packages) and the EKS API endpoint are HTTPS; port 80 serves
             # distribution package mirrors (apt) that jobs install from.
-            ports = (443,) if role == "controller" else (443, 80)
+            ports = (443,) if part == "controller" else (443, 80)
             _k8s.network_policy(
-                f"{name}-{role}-allow-egress",
+                f"{name}-{part}-allow-egress",
                 ns,
                 "allow-dns-and-web",
                 parent=self,
@@ -191,17 +191,21 @@ class CiRunners(pulumi.ComponentResource):
             },
             opts=child,
         )
+        rbac_meta: Any = {"name": "arc-runner-kube-mode", "namespace": runner_ns.metadata.name}
+        rules: Any = KUBE_MODE_RULES
+        role_ref: Any = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "arc-runner-kube-mode"}
+        subjects: Any = [{"kind": "ServiceAccount", "name": RUNNER_SERVICE_ACCOUNT, "namespace": args.namespace}]
         role = k8s.rbac.v1.Role(
             f"{name}-runner-role",
-            metadata={"name": "arc-runner-kube-mode", "namespace": runner_ns.metadata.name},
-            rules=KUBE_MODE_RULES,
+            metadata=rbac_meta,
+            rules=rules,
             opts=child,
         )
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-runner-rolebinding",
-            metadata={"name": "arc-runner-kube-mode", "namespace": runner_ns.metadata.name},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "arc-runner-kube-mode"},
-            subjects=[{"kind": "ServiceAccount", "name": RUNNER_SERVICE_ACCOUNT, "namespace": args.namespace}],
+            metadata=rbac_meta,
+            role_ref=role_ref,
+            subjects=subjects,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role, sa]),
         )
 

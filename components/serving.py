@@ -193,7 +193,8 @@ def forward_action(model: str, canary_weight: int | None) -> str:
 
 def strip_prefix_transform(model: str) -> str:
     """URL rewrite so ``/<model>/v1/...`` reaches the server as ``/v1/...`` (LBC ``transforms.<name>``)."""
-    rewrite = {"regex": f"^\\/{re.escape(model)}\\/?(.*)$", "replace": "/$1"}
+    # Model names are DNS labels ([a-z0-9-]): nothing in them needs escaping in the regex.
+    rewrite = {"regex": f"^\\/{model}(\\/|$)(.*)$", "replace": "/$2"}
     return json.dumps([{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [rewrite]}}], sort_keys=True)
 
 
