@@ -310,7 +310,7 @@ if cfg.delivery.enabled:
             deploy_role_name=deploy_role_name(cfg.environment.value),
             preview_role_name=preview_role_name(cfg.environment.value),
             state_bucket=delivery.state_bucket,
-            kms_aliases=[a for a in (delivery.secrets_kms_alias, delivery.state_kms_alias) if a],
+            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
             project_tag=("project", PROJECT),
             create_oidc_provider=delivery.create_oidc_provider,
             default_branch=delivery.default_branch,

@@ -707,13 +707,19 @@ class DeliveryConfig(_Model):
     secrets_kms_alias: str = "alias/pulumi-secrets"
     """KMS alias of the ``awskms://`` secrets provider; the roles may decrypt with the key behind it."""
     state_kms_alias: str | None = None
-    """KMS alias of the state bucket's SSE-KMS key, when it is not the secrets key."""
+    """KMS alias of the state bucket's SSE-KMS key; unset means ``<secretsKmsAlias>-state``, the key
+    ``blueprint bootstrap`` creates next to the secrets key."""
     deploy_policy_arns: list[str] = Field(default_factory=lambda: ["arn:aws:iam::aws:policy/PowerUserAccess"])
     """Managed policies of the deploy role. IAM itself is granted separately, only on resources tagged with the
     project (``project=ai-platform``), so the role cannot touch IAM outside the platform. AdministratorAccess and
     IAMFullAccess are refused."""
     max_session_seconds: int = Field(default=7200, ge=3600, le=43200)
     """Longest session of the deploy role: a first ``pulumi up`` (EKS, node pools, charts) can take over an hour."""
+
+    @property
+    def state_key_alias(self) -> str:
+        """The effective alias of the state bucket's key."""
+        return self.state_kms_alias or f"{self.secrets_kms_alias}-state"
 
     @field_validator("github_repository")
     @classmethod

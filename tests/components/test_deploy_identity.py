@@ -193,3 +193,11 @@ def test_preview_role_reads_the_cluster_and_only_the_deploy_role_administers_it(
     assert assoc[deploy].endswith("/AmazonEKSClusterAdminPolicy")
     deploy_roles = [arn for arn in assoc if ":role/ai-platform-deploy-" in arn]
     assert deploy_roles == [deploy], "a cluster admits only its own environment's deploy role"
+
+
+def test_roles_may_use_the_secrets_key_and_the_state_key_bootstrap_creates(dev_plan: Plan) -> None:
+    (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-preview-state"]
+    (kms,) = [s for s in json.loads(inline.inputs["policy"])["Statement"] if s["Sid"] == "PlatformKeys"]
+    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+    assert aliases == ["alias/pulumi-secrets", "alias/pulumi-secrets-state"]
+    assert "kms:Encrypt" not in kms["Action"]
