@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from blueprint.ops.bootstrap import login_url, secrets_provider_url
 from infra.config import PlatformConfig, deploy_role_arn, parse_config, preview_role_name
 
 # A PR comment holds at most 65,536 characters; three stacks and the header must fit.
@@ -53,9 +54,9 @@ def stack_env(stack: str, preview_role_template: str = "", root: Path | None = N
         "region": region,
         "preview_role_arn": template.replace("{account}", cfg.account_id).replace("{env}", env),
         "deploy_role_arn": deploy_role_arn(cfg.account_id, env),
-        # awssdk=v2 selects the SDK that honours web-identity credentials (pulumi DIY backend docs).
-        "backend_url": f"s3://{cfg.delivery.state_bucket}?region={region}&awssdk=v2",
-        "secrets_provider": f"awskms://{cfg.delivery.secrets_kms_alias}?region={region}",
+        # The same URLs `blueprint bootstrap` prints for a human.
+        "backend_url": login_url(cfg.delivery.state_bucket, region),
+        "secrets_provider": secrets_provider_url(cfg.delivery.secrets_kms_alias, region),
     }
 
 

@@ -6,7 +6,8 @@ Provisions, in the stack's account:
   (``create_oidc_provider=False``);
 - a read-only preview role (``ReadOnlyAccess`` plus decrypt with the secrets-provider key and read of the
   state bucket) for ``pulumi preview`` on pull requests and for drift detection / preflight on the default
-  branch. It is trusted for ``repo:ORG/REPO:pull_request`` and ``repo:ORG/REPO:ref:refs/heads/<branch>``;
+  branch. It is trusted for ``repo:ORG/REPO:pull_request`` and ``repo:ORG/REPO:ref:refs/heads/<branch>``,
+  and given a read-only EKS access entry on the stack's cluster;
 - the deploy role of THIS stack's environment, ``ai-platform-deploy-<env>``, trusted only for
   ``repo:ORG/REPO:environment:<env>``: only a job that runs in that GitHub Environment (and so passed its
   protection rules, e.g. required reviewers) can assume it. Its managed policies exclude IAM; IAM is granted
@@ -34,6 +35,8 @@ from components._common import assume_role_policy, policy_json
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
+# Read-only on every Kubernetes resource, Secrets included (EKS "Review access policy permissions").
+PREVIEW_CLUSTER_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _WILDCARDS = ("*", "?")
@@ -120,6 +123,10 @@ class DeployIdentityArgs:
     """Managed policies of the deploy role (PowerUserAccess: everything but IAM and Organizations)."""
     max_session_seconds: int = 7200
     """Longest session of the deploy role."""
+    cluster: aws.eks.Cluster | None = None
+    """The stack's EKS cluster. The preview role gets a read-only access entry on it
+    (``AmazonEKSAdminViewPolicy``): a preview or refresh of Helm releases reads their state Secrets,
+    which the plain view policy cannot. Unset: no cluster access."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every resource."""
 
@@ -184,6 +191,24 @@ class DeployIdentity(pulumi.ComponentResource):
             policy=policy_json(_state_statements(args, write=False)),
             opts=child,
         )
+
+        if args.cluster is not None:
+            entry = aws.eks.AccessEntry(
+                f"{name}-preview-access",
+                cluster_name=args.cluster.name,
+                principal_arn=self.preview_role.arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-preview-view",
+                cluster_name=args.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=PREVIEW_CLUSTER_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child,
+            )
 
         self.deploy_role = aws.iam.Role(
             f"{name}-deploy-role",

@@ -38,7 +38,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components._helm import Chart, helm_release
-from components._k8s import namespace, resources, with_provider
+from components._k8s import agent_resources, namespace, with_provider
 from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
 
 # Versions from the charts' Chart.yaml at their release tags (values keys checked against each values.yaml):
@@ -143,8 +143,14 @@ class GpuStack(pulumi.ComponentResource):
     dcgm_exporter: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: GpuStackArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.mig_manager and args.stack != "gpu-operator":
+            raise ValueError("mig_manager needs stack='gpu-operator'")
+        if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
+            raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
+        if args.time_slicing_replicas and args.mig_strategy != "none":
+            raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
         super().__init__("platform:index:GpuStack", name, None, with_provider(opts, args.provider))
-        ns = namespace(f"{name}-namespace", args.namespace, parent=self, pod_security="privileged")
+        ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         after = [ns, *args.depends_on]
         plugin_config = device_plugin_config(args.mig_strategy, args.time_slicing_replicas)
 
@@ -195,7 +201,7 @@ def device_plugin_values(plugin_config: str) -> dict[str, Any]:
         "gfd": {"enabled": False},
         "nfd": {"enabled": False},
         "priorityClassName": "system-node-critical",
-        "resources": resources("50m", "64Mi", "256Mi"),
+        "resources": agent_resources("50m", "64Mi", "256Mi"),
     }
 
 
@@ -215,14 +221,14 @@ def gpu_operator_values(plugin_config: str, mig_strategy: str, mig_manager: bool
                 "default": "default",
                 "data": {"default": plugin_config},
             },
-            "resources": resources("50m", "64Mi", "256Mi"),
+            "resources": agent_resources("50m", "64Mi", "256Mi"),
         },
         "mig": {"strategy": mig_strategy if mig_strategy != "none" else "single"},
         "migManager": {"enabled": mig_manager},
         # The standalone dcgm-exporter release is the one exporter (see the module docstring).
         "dcgmExporter": {"enabled": False},
         "daemonsets": {"tolerations": GPU_TOLERATIONS, "priorityClassName": "system-node-critical"},
-        "operator": {"resources": resources("200m", "256Mi", "512Mi")},
+        "operator": {"resources": agent_resources("200m", "256Mi", "512Mi")},
         # The operator places its operands on nodes NFD labels with an NVIDIA PCI device. Running NFD's
         # workers only on non-Bottlerocket GPU nodes keeps the operator away from Bottlerocket, whose
         # host already runs the device plugin, and off every CPU node.
@@ -231,10 +237,10 @@ def gpu_operator_values(plugin_config: str, mig_strategy: str, mig_manager: bool
             "worker": {
                 "affinity": gpu_node_affinity(exclude_bottlerocket=True),
                 "tolerations": GPU_TOLERATIONS,
-                "resources": resources("5m", "64Mi", "256Mi"),
+                "resources": agent_resources("5m", "64Mi", "256Mi"),
             },
-            "master": {"resources": resources("10m", "128Mi", "512Mi")},
-            "gc": {"resources": resources("10m", "64Mi", "256Mi")},
+            "master": {"resources": agent_resources("10m", "128Mi", "512Mi")},
+            "gc": {"resources": agent_resources("10m", "64Mi", "256Mi")},
         },
     }
 
@@ -245,7 +251,7 @@ def dcgm_exporter_values(memory_limit_mib: int) -> dict[str, Any]:
         "customMetrics": DCGM_COUNTERS,
         # 512Mi request, limit from config: the chart's 512Mi *limit* is OOM-killed on 8-GPU nodes
         # (pytorch/ci-infra#1011, dcgm-exporter#609, #702).
-        "resources": resources("100m", "512Mi", f"{memory_limit_mib}Mi"),
+        "resources": agent_resources("100m", "512Mi", f"{memory_limit_mib}Mi"),
         # DCGM runs on Bottlerocket GPU nodes too (bottlerocket QUICKSTART-EKS.md), so no exclusion here.
         "affinity": gpu_node_affinity(exclude_bottlerocket=False),
         "tolerations": GPU_TOLERATIONS,

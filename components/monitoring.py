@@ -41,7 +41,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components._helm import Chart, helm_release
-from components._k8s import namespace, resources, with_provider
+from components._k8s import agent_resources, namespace, with_provider
 from infra.config import LABEL_ACCELERATOR, LABEL_AMI_FAMILY, LABEL_GPU_MODEL, LABEL_POOL
 
 # prometheus-community/helm-charts at tag kube-prometheus-stack-88.5.3: kps 88.5.3 and
@@ -210,7 +210,7 @@ class Monitoring(pulumi.ComponentResource):
                 f"({args.prometheus_storage_gib}), or the WAL can fill the volume"
             )
         super().__init__("platform:index:Monitoring", name, None, with_provider(opts, args.provider))
-        ns = namespace(f"{name}-namespace", args.namespace, parent=self, pod_security="privileged")
+        ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         self.namespace = args.namespace
 
         self.crds = helm_release(
@@ -321,9 +321,9 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
         "crds": {"enabled": False},
         "defaultRules": {"create": True},
         "prometheusOperator": {
-            "resources": resources("100m", "128Mi", "512Mi"),
-            "prometheusConfigReloader": {"resources": resources("10m", "32Mi", "64Mi")},
-            "admissionWebhooks": {"patch": {"resources": resources("10m", "32Mi", "128Mi")}},
+            "resources": agent_resources("100m", "128Mi", "512Mi"),
+            "prometheusConfigReloader": {"resources": agent_resources("10m", "32Mi", "64Mi")},
+            "admissionWebhooks": {"patch": {"resources": agent_resources("10m", "32Mi", "128Mi")}},
         },
         "prometheus": {
             "prometheusSpec": {
@@ -334,7 +334,7 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
                 "walCompression": True,
                 "storageSpec": pvc(args.prometheus_storage_gib),
                 "externalLabels": {"cluster": args.cluster_name},
-                "resources": resources("500m", "2Gi", "8Gi"),
+                "resources": agent_resources("500m", "2Gi", "8Gi"),
                 "podAntiAffinity": "soft",
                 **selectors_everywhere,
             }
@@ -346,7 +346,7 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
                 "storage": pvc(2),
-                "resources": resources("50m", "128Mi", "256Mi"),
+                "resources": agent_resources("50m", "128Mi", "256Mi"),
             },
         },
         "grafana": {
@@ -371,9 +371,9 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
             "deploymentStrategy": {"type": "Recreate"},
             # fsGroup (472) already makes the volume writable; no root chown init container.
             "initChownData": {"enabled": False},
-            "resources": resources("100m", "256Mi", "1Gi"),
+            "resources": agent_resources("100m", "256Mi", "1Gi"),
             "sidecar": {
-                "resources": resources("50m", "96Mi", "256Mi"),
+                "resources": agent_resources("50m", "96Mi", "256Mi"),
                 "dashboards": {
                     "enabled": True,
                     "label": DASHBOARD_LABEL,
@@ -383,7 +383,7 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
             },
         },
         "kube-state-metrics": {
-            "resources": resources("50m", "128Mi", "512Mi"),
+            "resources": agent_resources("50m", "128Mi", "512Mi"),
             # kube_node_labels{label_platform_ai_accelerator=...}: the GPU rules and cost dashboard join on
             # node labels; the serving dashboard and ModelReplicasAtMax on the model label
             # (docs/metrics-contract.md).
@@ -393,7 +393,7 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
             ],
         },
         "prometheus-node-exporter": {
-            "resources": resources("20m", "64Mi", "128Mi"),
+            "resources": agent_resources("20m", "64Mi", "128Mi"),
             # Every node, GPU pools (tainted nvidia.com/gpu) included.
             "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
         },

@@ -178,3 +178,26 @@ def test_existing_oidc_provider_is_read_not_created() -> None:
     ] == []
     principal = _statement(_role(plan, "ai-platform-deploy-staging"))["Principal"]["Federated"]
     assert principal == f"arn:aws:iam::222222222222:oidc-provider/{HOST}"
+
+
+def test_preview_role_reads_the_cluster_and_only_the_deploy_role_administers_it(stack_plan: Plan) -> None:
+    env = stack_plan.stack
+    assoc = {
+        a.inputs["principalArn"]: a.inputs["policyArn"]
+        for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    account = _role(stack_plan, f"ai-platform-deploy-{env}").outputs["arn"].split(":")[4]
+    preview = f"arn:aws:iam::{account}:role/ai-platform-preview-{env}"
+    deploy = f"arn:aws:iam::{account}:role/ai-platform-deploy-{env}"
+    assert assoc[preview].endswith("/AmazonEKSAdminViewPolicy")
+    assert assoc[deploy].endswith("/AmazonEKSClusterAdminPolicy")
+    deploy_roles = [arn for arn in assoc if ":role/ai-platform-deploy-" in arn]
+    assert deploy_roles == [deploy], "a cluster admits only its own environment's deploy role"
+
+
+def test_roles_may_use_the_secrets_key_and_the_state_key_bootstrap_creates(dev_plan: Plan) -> None:
+    (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-preview-state"]
+    (kms,) = [s for s in json.loads(inline.inputs["policy"])["Statement"] if s["Sid"] == "PlatformKeys"]
+    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+    assert aliases == ["alias/pulumi-secrets", "alias/pulumi-secrets-state"]
+    assert "kms:Encrypt" not in kms["Action"]

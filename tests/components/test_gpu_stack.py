@@ -174,3 +174,19 @@ def test_gpu_operator_keeps_the_amis_driver_and_toolkit() -> None:
     )
     data = yaml.safe_load(op["devicePlugin"]["config"]["data"]["default"])
     assert data["flags"]["migStrategy"] == "mixed"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"mig_manager": True}, "mig_manager needs"),
+        ({"time_slicing_replicas": 1}, "at least 2"),
+        ({"time_slicing_replicas": 4, "mig_strategy": "single"}, "cannot be combined"),
+    ],
+)
+def test_invalid_combinations_are_refused(args: dict[str, Any], message: str) -> None:
+    def program() -> None:
+        GpuStack("gpu", GpuStackArgs(provider=fake_provider(), **args))
+
+    with pytest.raises(Exception, match=message):
+        run_program(program)

@@ -11,6 +11,7 @@ import yaml
 
 from blueprint.plan import is_secret
 from components.monitoring import DASHBOARDS_DIR, RULES_DIR, Monitoring, MonitoringArgs
+from infra.config import GPU_TAINT_KEY
 from tests.conftest import STACKS
 from tests.k8s_layer import HELM, fake_provider, k8s_plan, release, run_program, stack_config, walk
 
@@ -174,6 +175,16 @@ def test_prometheus_url_points_at_the_prometheus_service() -> None:
 
     plan = run_program(program)
     values = release(plan, KPS).inputs["values"]
+    # kps truncates its fullname to 26 characters; the URL is only right below that.
+    assert len(values["fullnameOverride"]) <= 26
     assert captured["url"] == f"http://{values['fullnameOverride']}-prometheus.monitoring.svc:9090"
     assert captured["namespace"] == "monitoring"
     assert captured["crds"] is not None
+
+
+def test_node_exporter_runs_on_tainted_gpu_nodes_too(stack: str) -> None:
+    tolerations = release(k8s_plan(stack), KPS).inputs["values"]["prometheus-node-exporter"]["tolerations"]
+    assert any(
+        t.get("operator") == "Exists" and t.get("key") in (None, GPU_TAINT_KEY) and t.get("effect") == "NoSchedule"
+        for t in tolerations
+    )

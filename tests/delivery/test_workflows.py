@@ -66,6 +66,7 @@ def test_there_are_workflows_for_every_job_the_issue_names() -> None:
         ("vendor.github-workflows", WORKFLOWS),
         ("vendor.github-actions", ACTIONS),
         ("custom.github-workflows-require-timeout", WORKFLOWS),
+        ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"]),
     ],
 )
 def test_files_validate_against_the_github_schemas(schema: str, files: list[Path]) -> None:
