@@ -12,18 +12,25 @@ from typing import Any
 
 import yaml
 
-from blueprint.plan import Plan, Resource, mask
+from blueprint.plan import MASK, RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
 
 _HELM = "kubernetes:helm.sh/v3:Release"
 
 
 def _clean(value: Any) -> Any:
-    """Wire values to plain YAML values: whole numbers back to ints, unknowns and secrets masked."""
-    value = mask(value)
-    if isinstance(value, dict):
+    """Wire values to plain YAML values: whole numbers back to ints, unknowns and secrets masked.
+
+    A secret map (e.g. a Secret's whole ``stringData``) keeps its keys with each value masked, so
+    the object still validates against its schema and scanners see which keys it sets.
+    """
+    if is_secret(value):
+        inner = value.get("value")
+        return dict.fromkeys(inner, MASK) if isinstance(inner, dict) else MASK
+    if isinstance(value, dict) and value.get(SECRET_SIG_KEY) != RESOURCE_SIG:
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
+    value = mask(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

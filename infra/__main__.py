@@ -8,12 +8,26 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifacts import Artifacts, ArtifactsArgs
+from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs
+from components.images import Images, ImagesArgs
+from components.ingress_controller import IngressController, IngressControllerArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
-from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
+from components.serving import IngressSettings, Serving, ServingArgs, image_ref
+from infra.config import (
+    LABEL_POOL,
+    PROJECT,
+    PULL_THROUGH_UPSTREAMS,
+    RUNNER_SERVICE_ACCOUNT,
+    deploy_role_name,
+    load_config,
+    preview_role_name,
+)
+from infra.observability import observability
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -100,7 +114,9 @@ node_pools = {
     )
     for pool in pools.values()
 }
-ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+addons = ClusterAddons(
+    "cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws
+)
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
@@ -119,6 +135,18 @@ ClusterAutoscaler(
     ),
     on_k8s,
 )
+
+# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
+# release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
+# operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
+monitoring, gpu_stack = observability(
+    cfg,
+    cluster.k8s_provider,
+    storage_class_name=cluster.storage_class_name,
+    cluster_name=cluster_name,
+    depends_on=[addons, *node_pools.values()],
+)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
@@ -178,3 +206,120 @@ artifacts = Artifacts(
 
 pulumi.export("registryUrls", registry.repository_urls)
 pulumi.export("artifactBucket", artifacts.bucket_name)
+
+# --------------------------------------------------------------------------- workloads: ingress, serving, CI
+system_nodes = {LABEL_POOL: cfg.system_pool().name}
+
+
+ingress_controller = IngressController(
+    "ingress-controller",
+    IngressControllerArgs(
+        cluster_name=cluster.name,
+        region=cfg.region,
+        vpc_id=network.vpc_id,
+        irsa=cluster.irsa,
+        k8s_provider=cluster.k8s_provider,
+        system_node_selector=system_nodes,
+        tags=tags,
+    ),
+    on_k8s,
+)
+
+sv = cfg.serving
+serving = Serving(
+    "serving",
+    ServingArgs(
+        namespace=sv.namespace,
+        models=cfg.resolved_models(),
+        repositories=registry.repositories,
+        artifacts_bucket=artifacts.bucket,
+        artifacts_key=artifacts.key,
+        irsa=cluster.irsa,
+        k8s_provider=cluster.k8s_provider,
+        region=cfg.region,
+        vpc_cidr=cfg.network.cidr,
+        prometheus_url=monitoring.prometheus_url,
+        monitoring_crds=monitoring.crds,
+        model_sync_image=sv.model_sync_image.reference(cfg.account_id, cfg.region) if sv.model_sync_image else None,
+        storage_class_name=cluster.storage_class_name,
+        allow_scale_to_zero=sv.allow_scale_to_zero,
+        ingress=IngressSettings(
+            scheme=sv.ingress.scheme,
+            certificate_arn=sv.ingress.certificate_arn,
+            inbound_cidrs=sv.ingress.inbound_cidrs,
+            group_name=sv.ingress.group_name,
+        ),
+        ingress_controller=ingress_controller.release,
+        system_node_selector=system_nodes,
+        tags=tags,
+    ),
+    on_k8s,
+)
+pulumi.export("servingNamespace", serving.namespace)
+
+# Platform images: built and pushed only with images.build (needs a Docker daemon even to
+# preview); otherwise the runner image comes from config, pinned by digest.
+im = cfg.images
+if im.build:
+    built = {"ci-runner": registry.repositories[im.runner_repository]}
+    if im.model_server_repository:
+        built["model-server"] = registry.repositories[im.model_server_repository]
+    images = Images("images", ImagesArgs(images=built, tag=f"{pulumi.get_stack()}-build"), on_aws)
+    runner_image: pulumi.Input[str] = images.digests["ci-runner"]
+    pulumi.export("imageDigests", images.digests)
+elif im.runner_image is not None:
+    ref = im.runner_image
+    runner_image = registry.repositories[ref.repository].repository_url.apply(
+        lambda url: image_ref(url, ref.tag, ref.digest)
+    )
+
+ci = cfg.ci_runners
+if ci.enabled:
+    assert cfg.github_app_private_key is not None  # config validation requires it when enabled
+    CiRunners(
+        "ci-runners",
+        CiRunnersArgs(
+            github_config_url=ci.github_config_url,
+            github_app_id=ci.github_app_id,
+            github_app_installation_id=ci.github_app_installation_id,
+            github_app_private_key=pulumi.Output.secret(cfg.github_app_private_key.get_secret_value()),
+            scale_sets=cfg.resolved_scale_sets(),
+            runner_image=runner_image,
+            k8s_provider=cluster.k8s_provider,
+            push_role=registry.ci_push_role,
+            namespace=ci.namespace,
+            storage_class_name=cluster.storage_class_name,
+            system_node_selector=system_nodes,
+        ),
+        on_k8s,
+    )
+
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config). Role names come from infra.config so the workflows'
+# `python -m blueprint.delivery` helper derives the same ARNs.
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            cluster=cluster.eks,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)

@@ -432,16 +432,24 @@ class ImageRef(_Model):
     @field_validator("tag")
     @classmethod
     def _tag(cls, v: str | None) -> str | None:
-        if v is not None and (v == "latest" or not _TAG.match(v)):
-            raise ValueError("an immutable tag (not 'latest'): letters, digits, _ . -")
-        return v
+        return _check_tag(v)
 
     @field_validator("digest")
     @classmethod
     def _digest(cls, v: str | None) -> str | None:
-        if v is not None and not _DIGEST.match(v):
-            raise ValueError("a digest of the form sha256:<64 hex>")
-        return v
+        return _check_digest(v)
+
+
+def _check_tag(v: str | None) -> str | None:
+    if v is not None and (v == "latest" or not _TAG.match(v)):
+        raise ValueError("an immutable tag (not 'latest'): letters, digits, _ . -")
+    return v
+
+
+def _check_digest(v: str | None) -> str | None:
+    if v is not None and not _DIGEST.match(v):
+        raise ValueError("a digest of the form sha256:<64 hex>")
+    return v
 
 
 class ModelSource(_Model):
@@ -502,6 +510,8 @@ class ModelSpec(_Model):
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
     """How long the startup probe waits for the model to load."""
+    metrics_path: str | None = None
+    """HTTP path of the Prometheus metrics on the model port (default ``/metrics``, as vLLM serves them)."""
     autoscaling: Autoscaling | None = None
     """Autoscaling signal."""
     canary: Canary | None = None
@@ -534,6 +544,7 @@ class Model:
     startup_budget_seconds: int
     autoscaling: Autoscaling
     canary: Canary | None
+    metrics_path: str = "/metrics"
 
 
 class IngressConfig(_Model):
@@ -544,7 +555,56 @@ class IngressConfig(_Model):
     certificate_arn: str | None = None
     """ACM certificate ARN for HTTPS."""
     inbound_cidrs: list[str] = Field(default_factory=list)
-    """CIDRs allowed to reach the ALB; empty means the VPC CIDR (internal) only."""
+    """CIDRs allowed to reach the ALB; empty means the VPC CIDR (internal) only. An internet-facing ALB needs an explicit list."""
+    group_name: str = "serving"
+    """ALB IngressGroup name (``alb.ingress.kubernetes.io/group.name``): Ingresses in one group share one ALB."""
+
+    @field_validator("inbound_cidrs")
+    @classmethod
+    def _inbound(cls, v: list[str]) -> list[str]:
+        for c in v:
+            try:
+                ipaddress.ip_network(c)
+            except ValueError:
+                raise ValueError(f"{c!r} is not a CIDR") from None
+        return v
+
+    @field_validator("group_name")
+    @classmethod
+    def _group(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?", v):
+            raise ValueError("lowercase letters, digits, '-' and '.', at most 63 characters")
+        return v
+
+
+class CachedImage(_Model):
+    """A public image pulled through the registry's pull-through cache, pinned by tag and digest.
+
+    The image reference becomes ``<account>.dkr.ecr.<region>.amazonaws.com/<upstream>/<repository>:<tag>@<digest>``.
+    """
+
+    upstream: str = "ecr-public"
+    """Pull-through cache prefix (a key of ``registry.pullThroughCache``)."""
+    repository: str
+    """Repository path in the upstream registry, e.g. ``aws-cli/aws-cli``."""
+    tag: str
+    """The upstream tag (documentation; the digest is what is pulled)."""
+    digest: str
+    """``sha256:…`` digest of the tag (``crane digest public.ecr.aws/<repository>:<tag>``)."""
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str) -> str:
+        return _check_tag(v) or v
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, v: str) -> str:
+        return _check_digest(v) or v
+
+    def reference(self, account_id: str, region: str) -> str:
+        """The full image reference through this account's pull-through cache."""
+        return f"{account_id}.dkr.ecr.{region}.amazonaws.com/{self.upstream}/{self.repository}:{self.tag}@{self.digest}"
 
 
 class ServingConfig(_Model):
@@ -560,6 +620,8 @@ class ServingConfig(_Model):
     """Shared model defaults."""
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     """Models keyed by name (a DNS label)."""
+    model_sync_image: CachedImage | None = None
+    """AWS CLI image of the init container that copies weights from S3; required when a model has ``source.s3Prefix``."""
 
 
 # --------------------------------------------------------------------------- CI runners + images
@@ -578,6 +640,10 @@ class RunnerScaleSetSpec(_Model):
     """Memory per runner."""
     container_mode: Literal["kubernetes", "dind"] | None = None
     """``kubernetes`` (default, job containers as pods) or ``dind`` (privileged; avoid)."""
+    node_pool: str | None = None
+    """Run the runners on this node pool only; unset means any CPU pool (GPU runners: any GPU pool)."""
+    work_volume_gib: int | None = Field(default=None, ge=1, le=1024)
+    """Size of the per-runner work volume (an ephemeral encrypted gp3 PVC in kubernetes mode)."""
 
 
 # The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
@@ -611,6 +677,90 @@ class ImagesConfig(_Model):
     """Build images from ``images/<name>/`` and push them (needs a Docker daemon even to preview)."""
     runner_image: ImageRef | None = None
     """The CI runner image to use when ``build`` is off."""
+    runner_repository: str = "ci-runner"
+    """Registry repository the built CI runner image is pushed to (``build`` on)."""
+    model_server_repository: str | None = None
+    """Also build ``images/model-server/`` into this repository (``build`` on); unset skips it."""
+
+
+# --------------------------------------------------------------------------- delivery
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KMS_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
+_GIT_BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+class DeliveryConfig(_Model):
+    """GitHub Actions delivery: the OIDC provider and the roles the workflows assume (no long-lived keys)."""
+
+    enabled: bool = True
+    """Create the GitHub OIDC deploy identities (component ``DeployIdentity``)."""
+    github_repository: str = "example-org/ai-platform"
+    """``owner/repo`` whose workflows may assume the roles. Exact: wildcards are refused."""
+    create_oidc_provider: bool = True
+    """Create the account-wide GitHub OIDC provider. Set false when something else in the account owns it; the
+    program then reads the existing ``token.actions.githubusercontent.com`` provider by ARN."""
+    default_branch: str = "main"
+    """Branch whose runs (drift detection, preflight) may assume the read-only preview role."""
+    state_bucket: str = "example-org-pulumi-state"
+    """S3 bucket of the self-managed Pulumi backend (``blueprint bootstrap --bucket``); the roles read it."""
+    secrets_kms_alias: str = "alias/pulumi-secrets"
+    """KMS alias of the ``awskms://`` secrets provider; the roles may decrypt with the key behind it."""
+    state_kms_alias: str | None = None
+    """KMS alias of the state bucket's SSE-KMS key; unset means ``<secretsKmsAlias>-state``, the key
+    ``blueprint bootstrap`` creates next to the secrets key."""
+    deploy_policy_arns: list[str] = Field(default_factory=lambda: ["arn:aws:iam::aws:policy/PowerUserAccess"])
+    """Managed policies of the deploy role. IAM itself is granted separately, only on resources tagged with the
+    project (``project=ai-platform``), so the role cannot touch IAM outside the platform. AdministratorAccess and
+    IAMFullAccess are refused."""
+    max_session_seconds: int = Field(default=7200, ge=3600, le=43200)
+    """Longest session of the deploy role: a first ``pulumi up`` (EKS, node pools, charts) can take over an hour."""
+
+    @property
+    def state_key_alias(self) -> str:
+        """The effective alias of the state bucket's key."""
+        return self.state_kms_alias or f"{self.secrets_kms_alias}-state"
+
+    @field_validator("github_repository")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        if "*" in v or "?" in v:
+            raise ValueError("must name one repository exactly (owner/repo); wildcards would let any repository deploy")
+        if not _GITHUB_REPOSITORY.match(v):
+            raise ValueError("an owner/repo such as example-org/ai-platform")
+        return v
+
+    @field_validator("default_branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        if "*" in v or not _GIT_BRANCH.match(v):
+            raise ValueError("one branch name, without wildcards")
+        return v
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if not _S3_BUCKET.match(v) or ".." in v:
+            raise ValueError("an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)")
+        return v
+
+    @field_validator("secrets_kms_alias", "state_kms_alias")
+    @classmethod
+    def _alias(cls, v: str | None) -> str | None:
+        if v is not None and (not _KMS_ALIAS.match(v) or v.startswith("alias/aws/")):
+            raise ValueError("a customer-managed KMS alias such as alias/pulumi-secrets (not alias/aws/...)")
+        return v
+
+    @field_validator("deploy_policy_arns")
+    @classmethod
+    def _policies(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a.endswith((":policy/AdministratorAccess", ":policy/IAMFullAccess"))]
+        if bad:
+            raise ValueError(f"{bad} grant unrestricted IAM; IAM is granted on project-tagged resources only")
+        malformed = [a for a in v if not re.match(r"^arn:aws(-[a-z]+)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", a)]
+        if malformed:
+            raise ValueError(f"not IAM policy ARNs: {malformed}")
+        return v
 
 
 # --------------------------------------------------------------------------- root
@@ -649,6 +799,8 @@ class PlatformConfig(_Model):
     """CI runner settings."""
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     """Image build settings."""
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    """GitHub Actions deploy identities (OIDC provider, preview role, this environment's deploy role)."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret)."""
     alertmanager_slack_webhook_url: SecretStr | None = None
@@ -707,7 +859,13 @@ class PlatformConfig(_Model):
     def resolved_scale_sets(self) -> dict[str, RunnerScaleSetSpec]:
         """Runner scale sets with ``ciRunners.scaleSetDefaults`` applied (every field set)."""
         base = RunnerScaleSetSpec(
-            min_runners=0, max_runners=5, gpus=0, cpu="2", memory="4Gi", container_mode="kubernetes"
+            min_runners=0,
+            max_runners=5,
+            gpus=0,
+            cpu="2",
+            memory="4Gi",
+            container_mode="kubernetes",
+            work_volume_gib=20,
         )
         out = {}
         for name, spec in self.ci_runners.scale_sets.items():
@@ -797,6 +955,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         startup_budget_seconds=pick("startup_budget_seconds", 1200),
         autoscaling=pick("autoscaling", Autoscaling()),
         canary=spec.canary,
+        metrics_path=pick("metrics_path", "/metrics"),
     )
 
 
@@ -1028,9 +1187,32 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(_p("serving.namespace", "a DNS label", s.namespace))
     if s.ingress.scheme == "internet-facing" and not s.ingress.certificate_arn:
         out.append(_p("serving.ingress.certificateArn", "an internet-facing ALB needs a TLS certificate ARN"))
+    if s.ingress.scheme == "internet-facing" and not s.ingress.inbound_cidrs:
+        out.append(
+            _p("serving.ingress.inboundCidrs", "an internet-facing ALB needs an explicit allowlist of client CIDRs")
+        )
+    if s.ingress.certificate_arn and not re.match(
+        r"^arn:aws(-[a-z]+)?:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$", s.ingress.certificate_arn
+    ):
+        out.append(_p("serving.ingress.certificateArn", "an ACM certificate ARN", s.ingress.certificate_arn))
+    resolved_models = cfg.resolved_models()
+    if any(m.source.s3_prefix for m in resolved_models.values()):
+        sync = s.model_sync_image
+        if sync is None:
+            out.append(_p("serving.modelSyncImage", "required when a model reads its weights from source.s3Prefix"))
+        elif sync.upstream not in cfg.registry.pull_through_cache or not (
+            cfg.registry.pull_through_cache[sync.upstream].enabled
+        ):
+            out.append(
+                _p(
+                    "serving.modelSyncImage.upstream",
+                    "must be an enabled registry.pullThroughCache rule",
+                    sync.upstream,
+                )
+            )
     repos = cfg.registry.repositories
     gpu_pools = [p for p in pools.values() if p.gpu]
-    for name, model in cfg.resolved_models().items():
+    for name, model in resolved_models.items():
         base = f"serving.models.{name}"
         if not _K8S_NAME.match(name) or len(name) > 40:
             out.append(_p(base, "model names are DNS labels of at most 40 characters", name))
@@ -1063,6 +1245,20 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
         if model.source.s3_prefix and model.source.pvc_size_gib:
             out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
+        if model.source.pvc_size_gib and (model.max_replicas > 1 or model.canary):
+            # An EBS volume attaches to one node: a shared RWO cache cannot serve several replicas.
+            out.append(
+                _p(
+                    f"{base}.source.pvcSizeGib",
+                    "an EBS (ReadWriteOnce) cache serves one replica: maxReplicas 1, no canary",
+                )
+            )
+        if model.source.s3_prefix and (model.source.s3_prefix.startswith("/") or "*" in model.source.s3_prefix):
+            out.append(
+                _p(f"{base}.source.s3Prefix", "a key prefix without a leading '/' or wildcards", model.source.s3_prefix)
+            )
+        if not model.metrics_path.startswith("/"):
+            out.append(_p(f"{base}.metricsPath", "an absolute HTTP path", model.metrics_path))
 
     # CI runners
     ci = cfg.ci_runners
@@ -1098,10 +1294,44 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                 )
             if rs.gpus and not gpu_pools:
                 out.append(_p(f"ciRunners.scaleSets.{name}.gpus", "GPU runners need a GPU node pool", rs.gpus))
+            if rs.node_pool is not None:
+                rs_pool = pools.get(rs.node_pool)
+                if rs_pool is None:
+                    out.append(
+                        _p(
+                            f"ciRunners.scaleSets.{name}.nodePool",
+                            f"must be one of nodePools: {sorted(pools)}",
+                            rs.node_pool,
+                        )
+                    )
+                elif bool(rs.gpus) != rs_pool.gpu:
+                    kind = "a GPU" if rs.gpus else "a CPU"
+                    out.append(
+                        _p(
+                            f"ciRunners.scaleSets.{name}.nodePool",
+                            f"runners with gpus: {rs.gpus} need {kind} pool",
+                            rs.node_pool,
+                        )
+                    )
+                elif rs.gpus and rs.gpus > rs_pool.gpus_per_node:
+                    out.append(
+                        _p(
+                            f"ciRunners.scaleSets.{name}.gpus",
+                            f"pool {rs.node_pool} has {rs_pool.gpus_per_node} GPUs per node",
+                            rs.gpus,
+                        )
+                    )
             if not _K8S_NAME.match(name):
                 out.append(_p(f"ciRunners.scaleSets.{name}", "scale-set names are DNS labels", name))
     if not cfg.images.build and ci.enabled and cfg.images.runner_image is None:
         out.append(_p("images.runnerImage", "required when images.build is false: the runner image by digest"))
+    if cfg.images.build:
+        for key, build_repo in (
+            ("images.runnerRepository", cfg.images.runner_repository),
+            ("images.modelServerRepository", cfg.images.model_server_repository),
+        ):
+            if build_repo is not None and build_repo not in repos:
+                out.append(_p(key, f"must be one of registry.repositories: {sorted(repos)}", build_repo))
     if cfg.images.runner_image and cfg.images.runner_image.repository not in repos:
         out.append(
             _p(
@@ -1110,7 +1340,48 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                 cfg.images.runner_image.repository,
             )
         )
+
+    # delivery: each cluster admits only its own environment's deploy role
+    d = cfg.delivery
+    if d.enabled:
+        own = deploy_role_arn(cfg.account_id, env.value)
+        if own not in cfg.cluster.admin_role_arns:
+            out.append(
+                _p(
+                    "cluster.adminRoleArns",
+                    f"must include this environment's deploy role {own}, or `pulumi up` from CI cannot manage the cluster",
+                    cfg.cluster.admin_role_arns,
+                )
+            )
+    for i, arn in enumerate(cfg.cluster.admin_role_arns):
+        match = _DEPLOY_ROLE.match(arn)
+        if match and match.group(1) != env.value:
+            out.append(
+                _p(
+                    f"cluster.adminRoleArns[{i}]",
+                    f"another environment's deploy role; the {env.value} cluster admits only {deploy_role_name(env.value)}",
+                    arn,
+                )
+            )
     return out
+
+
+_DEPLOY_ROLE = re.compile(rf"^arn:aws(?:-[a-z]+)?:iam::\d{{12}}:role/{PROJECT}-deploy-([a-z0-9-]+)$")
+
+
+def deploy_role_name(environment: str) -> str:
+    """Name of the role GitHub Actions assumes to deploy ``environment`` (``ai-platform-deploy-prod``)."""
+    return f"{PROJECT}-deploy-{environment}"
+
+
+def preview_role_name(environment: str) -> str:
+    """Name of the read-only role PR previews and drift detection assume in ``environment``'s account."""
+    return f"{PROJECT}-preview-{environment}"
+
+
+def deploy_role_arn(account_id: str, environment: str) -> str:
+    """ARN of :func:`deploy_role_name` in ``account_id``."""
+    return f"arn:aws:iam::{account_id}:role/{deploy_role_name(environment)}"
 
 
 # --------------------------------------------------------------------------- loading
@@ -1218,7 +1489,7 @@ def _secret_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Prob
                     isinstance(sub, str)
                     and sub
                     and _SECRETISH.search(str(k))
-                    and not str(k).endswith(("Arn", "Name", "Ref"))
+                    and not str(k).endswith(("Arn", "Name", "Ref", "Alias"))
                 ):
                     out.append(_p(p, "looks like a plaintext secret; use a `secure:` config value or a secret store"))
                 else:
@@ -1322,4 +1593,5 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "serving": ServingConfig,
     "ciRunners": CiRunnersConfig,
     "images": ImagesConfig,
+    "delivery": DeliveryConfig,
 }

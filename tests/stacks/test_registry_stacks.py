@@ -159,15 +159,17 @@ def test_credentialed_upstream_without_credential_arn_is_a_config_error(
     raw_config: Callable[[str], dict[str, Any]], upstream: str
 ) -> None:
     raw = raw_config("dev")
-    raw["registry"]["pullThroughCache"] = {upstream: {}}
+    # ecr-public stays on: the serving model-sync image is pulled through it.
+    raw["registry"]["pullThroughCache"] = {"ecr-public": {}, upstream: {}}
     with pytest.raises(ConfigError) as err:
         _parse(raw)
     assert [p.path for p in err.value.problems] == [f"registry.pullThroughCache.{upstream}.credentialArn"]
 
     raw["registry"]["pullThroughCache"] = {
+        "ecr-public": {},
         upstream: {
             "credentialArn": f"arn:aws:secretsmanager:us-west-2:111111111111:secret:ecr-pullthroughcache/{upstream}-Ab12Cd"
-        }
+        },
     }
     _parse(raw)
 

@@ -1,0 +1,692 @@
+"""Serving: the models the platform serves, their autoscaling, A/B canaries and the ALB in front.
+
+Provisions:
+- the serving namespace with Pod Security Admission ``restricted`` enforced, a ResourceQuota sized
+  from the models' maximum footprint (GPUs included) and a LimitRange for anything else;
+- a default-deny NetworkPolicy (ingress and egress) plus allows: the ALB (target type ``ip``, so
+  traffic comes from the VPC CIDR) to each model's port, Prometheus (monitoring namespace) to the
+  metrics port, egress to CoreDNS and to HTTPS (S3/STS through the VPC endpoints);
+- KEDA from its pinned chart (own namespace, restricted, default-deny ingress) when a model scales
+  on a Prometheus query;
+- per model: a ServiceAccount with an IRSA role that may only read its own S3 prefix and decrypt
+  with the artifact key; a Deployment (GPU limits, Guaranteed QoS, memory-backed ``/dev/shm``, an
+  init container that copies the weights from S3 or a PVC cache, startup/readiness/liveness probes,
+  the restricted securityContext with a read-only root filesystem, zone spread, GPU tolerations
+  and affinity); a Service; a PDB; a CPU HPA or a KEDA ScaledObject; a ServiceMonitor;
+- per canary: a second Deployment, Service, PDB and autoscaler (``<model>-canary``);
+- one Ingress (class ``alb``) whose per-model forward action splits traffic between the primary's
+  and the canary's target groups by weight (ALB weighted target groups).
+
+Outputs: ``namespace`` (name), ``ingress`` (resource), ``model_roles`` (model -> IAM role).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import _k8s
+from components._common import Irsa, irsa_role, policy_json
+from components._helm import Chart, helm_release
+from infra.config import GPU_RESOURCE, Model
+
+# kedacore/charts tag v2.20.2 (keda/Chart.yaml version and appVersion 2.20.2).
+KEDA_CHART = Chart(chart="keda", version="2.20.2", repo="https://kedacore.github.io/charts")
+
+# Non-root UID the model servers run as (restricted PSA needs a non-zero UID; vLLM's image
+# runs fine as any UID when HOME and the caches point at writable emptyDirs).
+MODEL_UID = 1000
+MODELS_DIR = "/models"
+PROBE_PERIOD_SECONDS = 10
+# ALB deregistration is asynchronous: keep serving while the target drains
+# (https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/).
+PRESTOP_SLEEP_SECONDS = 15
+
+Track = Literal["primary", "canary"]
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """The ALB in front of the models."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    """``internal`` (default) or ``internet-facing`` (needs ``certificate_arn``)."""
+    certificate_arn: str | None = None
+    """ACM certificate: adds an HTTPS listener, TLS 1.3 policy and an HTTP->HTTPS redirect."""
+    inbound_cidrs: Sequence[str] = ()
+    """Client CIDRs allowed by the ALB's security group; empty means the VPC CIDR."""
+    group_name: str = "serving"
+    """ALB IngressGroup: Ingresses in one group share one ALB."""
+
+
+@dataclass(frozen=True)
+class ServingArgs:
+    """Inputs of :class:`Serving`."""
+
+    namespace: str
+    """Namespace of the models."""
+    models: Mapping[str, Model]
+    """Resolved models (``cfg.resolved_models()``)."""
+    repositories: Mapping[str, aws.ecr.Repository]
+    """The platform's ECR repositories by name; model images must come from these."""
+    artifacts_bucket: aws.s3.Bucket
+    """Bucket holding the model weights."""
+    artifacts_key: aws.kms.Key
+    """KMS key of the bucket (model roles may decrypt with it through S3 only)."""
+    irsa: Irsa
+    """The cluster's OIDC provider, for the per-model IRSA roles."""
+    k8s_provider: pulumi.ProviderResource
+    """The cluster's explicit Kubernetes provider."""
+    region: str
+    """AWS region (the KMS ``ViaService`` condition and the AWS CLI)."""
+    vpc_cidr: str
+    """VPC CIDR: the ALB reaches pods directly (target type ``ip``) from it."""
+    prometheus_url: str
+    """In-cluster Prometheus URL KEDA queries."""
+    monitoring_crds: pulumi.Resource | None = None
+    """The prometheus-operator CRDs release; ServiceMonitors wait for it. None skips ServiceMonitors."""
+    monitoring_namespace: str = "monitoring"
+    """Namespace of Prometheus (allowed to scrape the models)."""
+    model_sync_image: str | None = None
+    """AWS CLI image (by digest) of the init container that copies weights from S3."""
+    storage_class_name: str = "gp3-encrypted"
+    """StorageClass of PVC model caches (encrypted gp3)."""
+    allow_scale_to_zero: bool = False
+    """Allow ``min_replicas: 0`` (KEDA only). Off by default: a cold GPU start takes minutes."""
+    ingress: IngressSettings = field(default_factory=IngressSettings)
+    """ALB settings."""
+    ingress_controller: pulumi.Resource | None = None
+    """The AWS Load Balancer Controller release; the Ingress waits for its webhooks."""
+    system_node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node selector of the system pool (KEDA runs there)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for the IAM roles."""
+
+
+# --------------------------------------------------------------------------- pure helpers
+_QTY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti)?$")
+_BYTES = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def millicores(q: str) -> int:
+    """CPU quantity in millicores (``"4"`` -> 4000, ``"500m"`` -> 500)."""
+    m = _QTY.match(q)
+    if not m or m.group(2) not in (None, "m"):
+        raise ValueError(f"not a CPU quantity: {q!r}")
+    return int(float(m.group(1)) * (1 if m.group(2) == "m" else 1000))
+
+
+def mebibytes(q: str) -> int:
+    """Memory quantity in MiB, rounded up (``"16Gi"`` -> 16384)."""
+    m = _QTY.match(q)
+    if not m or m.group(2) == "m":
+        raise ValueError(f"not a memory quantity: {q!r}")
+    return math.ceil(float(m.group(1)) * _BYTES[m.group(2)] / 2**20)
+
+
+def canary_replicas(model: Model) -> tuple[int, int]:
+    """(min, max) replicas of a canary: at least one unless the primary may scale to zero, at most its share."""
+    assert model.canary is not None
+    low = 0 if model.min_replicas == 0 else 1
+    return low, max(1, math.ceil(model.max_replicas * model.canary.weight / 100))
+
+
+def prefix_of(model: Model) -> str:
+    """The model's S3 prefix as a directory (``models/x/``), so ``models/x*`` cannot match ``models/xy``."""
+    assert model.source.s3_prefix
+    return model.source.s3_prefix.strip("/") + "/"
+
+
+def model_read_policy(bucket_arn: str, key_arn: str, prefix: str, region: str) -> str:
+    """Read-only access to one prefix of the artifact bucket, and decrypt through S3 only."""
+    return policy_json(
+        [
+            {
+                "Sid": "ReadModel",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": [f"{bucket_arn}/{prefix}*"],
+            },
+            {
+                "Sid": "ListModel",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}*"]}},
+            },
+            {
+                "Sid": "DecryptViaS3",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ]
+    )
+
+
+def image_ref(repo_url: str, tag: str | None, digest: str | None) -> str:
+    """``repo@sha256:…`` (digest wins) or ``repo:tag``."""
+    return f"{repo_url}@{digest}" if digest else f"{repo_url}:{tag}"
+
+
+def forward_action(model: str, canary_weight: int | None) -> str:
+    """The ALB forward action (advanced schema) splitting ``model`` traffic between its target groups.
+
+    Format: ``alb.ingress.kubernetes.io/actions.<name>`` in the LBC docs
+    (docs/guide/ingress/annotations.md, "forward-multiple-tg"); ServiceName/ServicePort work
+    in the advanced schema only.
+    """
+    groups = [{"serviceName": model, "servicePort": "http", "weight": 100 - (canary_weight or 0)}]
+    if canary_weight:
+        groups.append({"serviceName": f"{model}-canary", "servicePort": "http", "weight": canary_weight})
+    return json.dumps({"type": "forward", "forwardConfig": {"targetGroups": groups}}, sort_keys=True)
+
+
+def strip_prefix_transform(model: str) -> str:
+    """URL rewrite so ``/<model>/v1/...`` reaches the server as ``/v1/...`` (LBC ``transforms.<name>``)."""
+    # Model names are DNS labels ([a-z0-9-]): nothing in them needs escaping in the regex.
+    rewrite = {"regex": f"^\\/{model}(\\/|$)(.*)$", "replace": "/$2"}
+    return json.dumps([{"type": "url-rewrite", "urlRewriteConfig": {"rewrites": [rewrite]}}], sort_keys=True)
+
+
+def quota_for(models: Mapping[str, Model], init_cpu: str, init_memory: str) -> dict[str, str]:
+    """A ResourceQuota that fits every model at max replicas plus one rolling-update surge pod each."""
+    cpu = mem = gpus = pods = 0
+    for m in models.values():
+        counts = [m.max_replicas + 1]
+        if m.canary:
+            counts.append(canary_replicas(m)[1] + 1)
+        n = sum(counts)
+        # A pod's effective request is the larger of its init container and its app containers.
+        cpu += n * max(millicores(m.cpu), millicores(init_cpu) if m.source.s3_prefix else 0)
+        mem += n * max(mebibytes(m.memory), mebibytes(init_memory) if m.source.s3_prefix else 0)
+        gpus += n * m.gpus
+        pods += n
+    out = {
+        "pods": str(pods + 2),
+        "requests.cpu": f"{cpu}m",
+        "limits.cpu": f"{cpu}m",
+        "requests.memory": f"{mem}Mi",
+        "limits.memory": f"{mem}Mi",
+        f"requests.{GPU_RESOURCE}": str(gpus),
+        "persistentvolumeclaims": str(sum(1 for m in models.values() if m.source.pvc_size_gib)),
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+    return out
+
+
+# --------------------------------------------------------------------------- component
+INIT_CPU, INIT_MEMORY = "1", "2Gi"
+
+
+class Serving(pulumi.ComponentResource):
+    """Models behind an ALB, with autoscaling, A/B canaries and least-privilege weight access."""
+
+    namespace: pulumi.Output[str]
+    ingress: k8s.networking.v1.Ingress | None
+    model_roles: dict[str, aws.iam.Role]
+
+    def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:index:Serving", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        self._name, self._args = name, args
+        for mname, m in args.models.items():
+            if m.min_replicas == 0 and not (args.allow_scale_to_zero and m.autoscaling.type == "keda"):
+                raise ValueError(f"model {mname}: minReplicas 0 needs KEDA and allow_scale_to_zero")
+            if m.image.repository not in args.repositories or (
+                m.canary and m.canary.image.repository not in args.repositories
+            ):
+                raise ValueError(f"model {mname}: images must come from the platform's repositories")
+            if m.source.s3_prefix and not args.model_sync_image:
+                raise ValueError(f"model {mname}: an S3 source needs model_sync_image")
+
+        self.ns = _k8s.namespace(
+            f"{name}-namespace",
+            args.namespace,
+            parent=self,
+            # Readiness gates: a pod counts as ready only once it is healthy in its ALB target
+            # group, so rolling updates never outrun the load balancer (LBC pod readiness gate).
+            labels={"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"},
+        )
+        ns_name = self.ns.metadata.name
+        self._guardrails(ns_name)
+        self._network_policies()
+
+        keda = self._keda() if any(m.autoscaling.type == "keda" for m in args.models.values()) else None
+
+        self.model_roles = {}
+        for mname, m in args.models.items():
+            sa = self._service_account(mname, m, ns_name)
+            self._track(mname, m, "primary", sa, ns_name, keda)
+            if m.canary:
+                self._track(mname, m, "canary", sa, ns_name, keda)
+            if args.monitoring_crds is not None:
+                self._service_monitor(mname, m, ns_name)
+
+        self.ingress = self._ingress(ns_name) if args.models else None
+        self.namespace = ns_name
+        self.register_outputs(
+            {"namespace": self.namespace, "model_roles": {k: r.arn for k, r in self.model_roles.items()}}
+        )
+
+    # ------------------------------------------------------------------ namespace guardrails
+    def _guardrails(self, ns: pulumi.Output[str]) -> None:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata={"name": "serving-quota", "namespace": ns, "labels": dict(_k8s.MANAGED_BY)},
+            spec={"hard": quota_for(args.models, INIT_CPU, INIT_MEMORY)},
+            opts=child,
+        )
+        # Defaults for anything created without requests (debug pods); the quota requires them.
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata={"name": "serving-limits", "namespace": ns, "labels": dict(_k8s.MANAGED_BY)},
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                        "defaultRequest": {"cpu": "500m", "memory": "512Mi"},
+                        "max": {GPU_RESOURCE: "8"},
+                    },
+                    {"type": "PersistentVolumeClaim", "max": {"storage": "2Ti"}},
+                ]
+            },
+            opts=child,
+        )
+
+    def _network_policies(self) -> None:
+        name, args = self._name, self._args
+        _k8s.default_deny(f"{name}-default-deny", self.ns, parent=self)
+        _k8s.network_policy(
+            f"{name}-allow-egress",
+            self.ns,
+            "allow-dns-and-https",
+            parent=self,
+            # HTTPS reaches S3 (gateway endpoint, public S3 addresses) and STS (interface endpoint).
+            egress=[_k8s.dns_egress(), _k8s.tcp_egress(443)],
+        )
+        for mname, m in args.models.items():
+            # The ALB sends traffic and health checks from its ENIs in the VPC straight to pod IPs.
+            rules = [_k8s.from_cidr(args.vpc_cidr, m.port), _k8s.from_namespace(args.monitoring_namespace, m.port)]
+            _k8s.network_policy(
+                f"{name}-{mname}-allow-ingress",
+                self.ns,
+                f"allow-{mname}",
+                parent=self,
+                pod_selector={"matchLabels": {"platform.ai/model": mname}},
+                ingress=rules,
+            )
+
+    # ------------------------------------------------------------------ KEDA
+    def _keda(self) -> pulumi.Resource:
+        name, args = self._name, self._args
+        ns = _k8s.namespace(f"{name}-keda-namespace", "keda", parent=self)
+        _k8s.default_deny(f"{name}-keda-default-deny", ns, parent=self, egress=False)
+        # The API server (control-plane ENIs in the VPC) calls the metrics API (6443) and the
+        # admission webhooks (9443); Prometheus scrapes the metrics ports.
+        _k8s.network_policy(
+            f"{name}-keda-allow-ingress",
+            ns,
+            "allow-apiserver-and-prometheus",
+            parent=self,
+            ingress=[_k8s.from_cidr(args.vpc_cidr, 6443, 9443), _k8s.from_namespace(args.monitoring_namespace)],
+        )
+        small = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}}
+        monitor = args.monitoring_crds is not None
+        values: dict[str, Any] = {
+            "crds": {"install": True},
+            "operator": {"replicaCount": 2},
+            "metricsServer": {"replicaCount": 2},
+            "webhooks": {"enabled": True, "replicaCount": 2},
+            "podDisruptionBudget": {
+                "operator": {"maxUnavailable": 1},
+                "metricServer": {"maxUnavailable": 1},
+                "webhooks": {"maxUnavailable": 1},
+            },
+            "resources": {"operator": small, "metricServer": small, "webhooks": small},
+            "nodeSelector": dict(args.system_node_selector),
+            "prometheus": {
+                comp: {"enabled": monitor, "serviceMonitor": {"enabled": monitor}}
+                for comp in ("operator", "metricServer")
+            },
+        }
+        deps = [ns] + ([args.monitoring_crds] if args.monitoring_crds is not None else [])
+        return helm_release(f"{name}-keda", "keda", KEDA_CHART, "keda", values, parent=self, depends_on=deps)
+
+    # ------------------------------------------------------------------ per model
+    def _service_account(self, mname: str, m: Model, ns: pulumi.Output[str]) -> k8s.core.v1.ServiceAccount:
+        name, args = self._name, self._args
+        annotations: dict[str, Any] = {}
+        if m.source.s3_prefix:
+            prefix = prefix_of(m)
+            role = irsa_role(
+                f"{name}-{mname}-role",
+                args.irsa,
+                args.namespace,
+                mname,
+                parent=self,
+                policy=pulumi.Output.all(args.artifacts_bucket.arn, args.artifacts_key.arn).apply(
+                    lambda a: model_read_policy(a[0], a[1], prefix, args.region)
+                ),
+                tags=args.tags,
+            )
+            self.model_roles[mname] = role
+            annotations["eks.amazonaws.com/role-arn"] = role.arn
+        return k8s.core.v1.ServiceAccount(
+            f"{name}-{mname}-sa",
+            metadata={"name": mname, "namespace": ns, "labels": self._labels(mname), "annotations": annotations},
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _labels(self, mname: str, track: Track | None = None) -> dict[str, str]:
+        labels = {**_k8s.MANAGED_BY, "app.kubernetes.io/name": mname, "platform.ai/model": mname}
+        if track:
+            labels["platform.ai/track"] = track
+        return labels
+
+    def _track(
+        self,
+        mname: str,
+        m: Model,
+        track: Track,
+        sa: k8s.core.v1.ServiceAccount,
+        ns: pulumi.Output[str],
+        keda: pulumi.Resource | None,
+    ) -> None:
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
+        obj = mname if track == "primary" else f"{mname}-canary"
+        ref = m.image if track == "primary" else m.canary.image  # type: ignore[union-attr]
+        repo = args.repositories[ref.repository]
+        image = repo.repository_url.apply(lambda url: image_ref(url, ref.tag, ref.digest))
+        labels = self._labels(mname, track)
+        selector = {"platform.ai/model": mname, "platform.ai/track": track}
+        low, high = (m.min_replicas, m.max_replicas) if track == "primary" else canary_replicas(m)
+
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-{obj}",
+            metadata={"name": obj, "namespace": ns, "labels": labels},
+            spec={
+                # No `replicas`: the HPA/ScaledObject owns it; a value here would be re-applied on
+                # every update and fight the autoscaler.
+                "selector": {"matchLabels": selector},
+                # Surge one pod, never drop below the current capacity (a GPU pod takes minutes to warm).
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "revisionHistoryLimit": 5,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": self._pod_spec(mname, m, image, sa, selector),
+                },
+            },
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            f"{name}-{obj}-service",
+            metadata={
+                "name": obj,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": {
+                    "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+                    "alb.ingress.kubernetes.io/success-codes": "200",
+                },
+            },
+            spec={
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": m.port, "targetPort": "http", "protocol": "TCP"}],
+            },
+            opts=child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-{obj}-pdb",
+            metadata={"name": obj, "namespace": ns, "labels": labels},
+            # maxUnavailable (not minAvailable) keeps node drains possible at one replica.
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            opts=child,
+        )
+        if m.autoscaling.type == "keda":
+            assert m.autoscaling.query is not None
+            assert keda is not None
+            k8s.apiextensions.CustomResource(
+                f"{name}-{obj}-scaledobject",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata={"name": obj, "namespace": ns, "labels": labels},
+                spec={
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": obj},
+                    "minReplicaCount": low,
+                    "maxReplicaCount": high,
+                    "pollingInterval": 15,
+                    # Only applies to scaling to zero: keep a warm GPU replica for 10 minutes.
+                    "cooldownPeriod": 600,
+                    # If Prometheus is unreachable, hold the minimum serving capacity.
+                    "fallback": {"failureThreshold": 3, "replicas": max(low, 1)},
+                    "advanced": {
+                        "horizontalPodAutoscalerConfig": {
+                            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}}
+                        }
+                    },
+                    "triggers": [
+                        {
+                            "type": "prometheus",
+                            "metadata": {
+                                "serverAddress": args.prometheus_url,
+                                "query": m.autoscaling.query.replace("$model", mname),
+                                # KEDA metadata values are strings.
+                                "threshold": f"{m.autoscaling.threshold:g}",
+                            },
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[keda, deployment]),
+            )
+        else:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-{obj}-hpa",
+                metadata={"name": obj, "namespace": ns, "labels": labels},
+                spec={
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": obj},
+                    "minReplicas": max(low, 1),
+                    "maxReplicas": high,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": m.autoscaling.target_cpu_percent,
+                                },
+                            },
+                        }
+                    ],
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            )
+
+    def _pod_spec(
+        self,
+        mname: str,
+        m: Model,
+        image: pulumi.Output[str],
+        sa: k8s.core.v1.ServiceAccount,
+        selector: Mapping[str, str],
+    ) -> dict[str, Any]:
+        args = self._args
+        volumes: list[dict[str, Any]] = [
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": m.shm_size}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+            {"name": "cache", "emptyDir": {"sizeLimit": "20Gi"}},
+        ]
+        mounts: list[dict[str, Any]] = [
+            {"name": "shm", "mountPath": "/dev/shm"},  # noqa: S108 - the container's shared memory
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+            {"name": "cache", "mountPath": "/cache"},
+        ]
+        init: list[dict[str, Any]] = []
+        env = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "HF_HOME": "/cache/huggingface"}  # noqa: S108
+        if m.source.s3_prefix:
+            volumes.append({"name": "models", "emptyDir": {}})
+            mounts.append({"name": "models", "mountPath": MODELS_DIR, "readOnly": True})
+            env["HF_HUB_OFFLINE"] = "1"
+            src = args.artifacts_bucket.bucket.apply(lambda b: f"s3://{b}/{prefix_of(m)}")
+            init.append(
+                {
+                    "name": "fetch-model",
+                    "image": args.model_sync_image,
+                    "args": ["s3", "sync", src, f"{MODELS_DIR}/{mname}", "--only-show-errors", "--no-progress"],
+                    "env": [
+                        {"name": "AWS_REGION", "value": args.region},
+                        {"name": "HOME", "value": "/tmp"},  # noqa: S108
+                    ],
+                    "resources": _k8s.resources(INIT_CPU, INIT_MEMORY),
+                    "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
+                    "volumeMounts": [
+                        {"name": "models", "mountPath": MODELS_DIR},
+                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
+                    ],
+                }
+            )
+        elif m.source.pvc_size_gib:
+            volumes.append(
+                {"name": "models", "persistentVolumeClaim": {"claimName": self._pvc(mname, m).metadata.name}}
+            )
+            mounts.append({"name": "models", "mountPath": MODELS_DIR})
+        env.update(m.env)
+        probe = {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": PROBE_PERIOD_SECONDS,
+            "timeoutSeconds": 5,
+        }
+        container = {
+            "name": "server",
+            "image": image,
+            "args": list(m.args),
+            "ports": [{"name": "http", "containerPort": m.port, "protocol": "TCP"}],
+            "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+            "resources": _k8s.resources(m.cpu, m.memory, m.gpus),
+            # The budget is failureThreshold x period: large weights load before liveness starts.
+            "startupProbe": {**probe, "failureThreshold": math.ceil(m.startup_budget_seconds / PROBE_PERIOD_SECONDS)},
+            "readinessProbe": {**probe, "failureThreshold": 3},
+            "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
+            "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
+            "volumeMounts": mounts,
+        }
+        spread = [
+            {
+                "maxSkew": 1,
+                "topologyKey": key,
+                # ScheduleAnyway: GPU capacity is often missing in one AZ; a hard rule would
+                # leave replicas Pending instead of serving from the zones that have GPUs.
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": dict(selector)},
+            }
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ]
+        spec: dict[str, Any] = {
+            "serviceAccountName": sa.metadata.name,
+            # IRSA mounts its own projected token; the API token is not needed.
+            "automountServiceAccountToken": False,
+            "securityContext": _k8s.restricted_pod(MODEL_UID),
+            "terminationGracePeriodSeconds": 60,
+            "topologySpreadConstraints": spread,
+            "initContainers": init,
+            "containers": [container],
+            "volumes": volumes,
+            **_k8s.gpu_placement(m.gpus),
+        }
+        if not init:
+            del spec["initContainers"]
+        return spec
+
+    def _pvc(self, mname: str, m: Model) -> k8s.core.v1.PersistentVolumeClaim:
+        return k8s.core.v1.PersistentVolumeClaim(
+            f"{self._name}-{mname}-models",
+            metadata={"name": f"{mname}-models", "namespace": self.ns.metadata.name, "labels": self._labels(mname)},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": self._args.storage_class_name,
+                "resources": {"requests": {"storage": f"{m.source.pvc_size_gib}Gi"}},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _service_monitor(self, mname: str, m: Model, ns: pulumi.Output[str]) -> None:
+        assert self._args.monitoring_crds is not None
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-{mname}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata={"name": mname, "namespace": ns, "labels": self._labels(mname)},
+            spec={
+                # Both tracks: the canary's metrics carry platform_ai_track="canary" for A/B comparison.
+                "selector": {"matchLabels": {"platform.ai/model": mname}},
+                "targetLabels": ["platform.ai/model", "platform.ai/track"],
+                "endpoints": [{"port": "http", "path": m.metrics_path, "interval": "30s"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.monitoring_crds]),
+        )
+
+    # ------------------------------------------------------------------ ingress
+    def _ingress(self, ns: pulumi.Output[str]) -> k8s.networking.v1.Ingress:
+        name, args = self._name, self._args
+        ing = args.ingress
+        a = "alb.ingress.kubernetes.io/"
+        annotations: dict[str, str] = {
+            a + "scheme": ing.scheme,
+            # Pods are targets directly (VPC CNI): no NodePort hop, and readiness gates apply.
+            a + "target-type": "ip",
+            a + "group.name": ing.group_name,
+            a + "inbound-cidrs": ",".join(ing.inbound_cidrs or [args.vpc_cidr]),
+            a + "healthcheck-path": "/health",
+            # LLM responses stream for minutes; the 60 s default idle timeout cuts them off.
+            a + "load-balancer-attributes": "idle_timeout.timeout_seconds=600,"
+            "routing.http.drop_invalid_header_fields.enabled=true",
+            a + "target-group-attributes": "deregistration_delay.timeout_seconds=30",
+        }
+        if ing.certificate_arn:
+            annotations.update(
+                {
+                    a + "certificate-arn": ing.certificate_arn,
+                    a + "listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+                    a + "ssl-redirect": "443",
+                    a + "ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                }
+            )
+        else:
+            annotations[a + "listen-ports"] = json.dumps([{"HTTP": 80}])
+        paths = []
+        for mname, m in args.models.items():
+            annotations[a + f"actions.{mname}"] = forward_action(mname, m.canary.weight if m.canary else None)
+            annotations[a + f"transforms.{mname}"] = strip_prefix_transform(mname)
+            paths.append(
+                {
+                    "path": f"/{mname}",
+                    "pathType": "Prefix",
+                    # The backend names the action; `use-annotation` makes the controller read it.
+                    "backend": {"service": {"name": mname, "port": {"name": "use-annotation"}}},
+                }
+            )
+        deps = [args.ingress_controller] if args.ingress_controller is not None else []
+        return k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata={"name": "models", "namespace": ns, "labels": dict(_k8s.MANAGED_BY), "annotations": annotations},
+            spec={"ingressClassName": "alb", "rules": [{"http": {"paths": paths}}]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+        )
