@@ -276,7 +276,9 @@ def run(args: argparse.Namespace) -> int:
     if len(children) != len(_children(image)):
         raise OpsError(f"{repo}@{digest} in {src.where} references manifests that are missing")
 
-    _gate_findings(src, repo, [digest, *[c["imageId"]["imageDigest"] for c in children]], args.allow_findings)
+    # Scanners scan image manifests; an index has no layers of its own, so its children are gated.
+    scanned = [c["imageId"]["imageDigest"] for c in children] or [digest]
+    _gate_findings(src, repo, scanned, args.allow_findings)
 
     existing = dst.get({"imageTag": tag})
     if existing is not None:

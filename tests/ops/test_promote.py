@@ -148,6 +148,48 @@ def test_missing_blobs_are_copied_first(
     assert _prod_digest(ecr, "v1") == digest
 
 
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def test_promotes_a_multi_arch_index_with_its_children(
+    cli: Callable[..., Result], ecr: dict[str, Any], aws_env: str
+) -> None:
+    amd = [b'{"architecture":"amd64"}', b"amd64-layer" * 50]
+    arm = [b'{"architecture":"arm64"}', b"arm64-layer" * 50]
+    children = [push(ecr[STAGING], "v1-amd64", amd), push(ecr[STAGING], "v1-arm64", arm)]
+    index = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {"mediaType": DOCKER_V2, "digest": d, "size": 500, "platform": {"architecture": a, "os": "linux"}}
+            for d, a in zip(children, ("amd64", "arm64"), strict=True)
+        ],
+    })  # fmt: skip
+    index_digest = _digest(index.encode())
+    ecr[STAGING].put_image(repositoryName="vllm", imageManifest=index, imageManifestMediaType=OCI_INDEX,
+                           imageTag="v1", imageDigest=index_digest)  # fmt: skip
+    for child in children:
+        scan(aws_env, ecr[STAGING], STAGING, child, {"MEDIUM": 1})
+    upload_blobs(ecr[PROD], amd + arm)
+
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert res.out.strip().splitlines()[-1] == index_digest
+    assert _prod_digest(ecr, "v1") == index_digest
+    found = ecr[PROD].batch_get_image(repositoryName="vllm", imageIds=[{"imageDigest": d} for d in children])
+    assert sorted(i["imageId"]["imageDigest"] for i in found["images"]) == sorted(children)
+
+
+def test_a_vulnerable_child_blocks_the_index(cli: Callable[..., Result], ecr: dict[str, Any], aws_env: str) -> None:
+    child = push(ecr[STAGING], "v1-amd64")
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [{"mediaType": DOCKER_V2, "digest": child, "size": 500}]})  # fmt: skip
+    ecr[STAGING].put_image(repositoryName="vllm", imageManifest=index, imageManifestMediaType=OCI_INDEX,
+                           imageTag="v1", imageDigest=_digest(index.encode()))  # fmt: skip
+    scan(aws_env, ecr[STAGING], STAGING, child, {"CRITICAL": 1})
+    assert_one_line_error(cli(*ARGS), f"error: refusing: vllm@{child} has 1 CRITICAL finding(s)")
+
+
 @pytest.mark.parametrize(
     ("counts", "found", "message"),
     [
