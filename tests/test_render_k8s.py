@@ -16,9 +16,14 @@ from blueprint.render import render_k8s
 from tests.conftest import ROOT, STACKS
 from tests.k8s_layer import k8s_plan, stack_config
 
-# Custom resources are not in the core schema. PrometheusRule bodies are checked by promtool
-# (tests/monitoring/test_promtool.py, over the same rule files); here only their envelope.
-CRD_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule")}
+# Custom resources are not in the core schema; for these only the envelope and the spec fields
+# their CRD requires are checked. PrometheusRule bodies are checked by promtool
+# (tests/monitoring/test_promtool.py, over the same rule files).
+CRD_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ("groups",),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ("endpoints", "selector"),
+    ("keda.sh/v1alpha1", "ScaledObject"): ("scaleTargetRef", "triggers"),
+}
 
 
 def _objects(out: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -42,9 +47,11 @@ def test_every_rendered_object_validates_strictly(stack: str, tmp_path: Path) ->
     kinds = set()
     for path, obj in objects:
         kinds.add(obj["kind"])
-        if (obj["apiVersion"], obj["kind"]) in CRD_KINDS:
+        required = CRD_KINDS.get((obj["apiVersion"], obj["kind"]))
+        if required is not None:
             assert obj["metadata"]["namespace"], path.name
-            assert obj["spec"]["groups"], path.name
+            for key in required:
+                assert obj["spec"][key], (path.name, key)
             continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)
