@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 PYTHON ?= python3
 
-.PHONY: preview test lint typecheck unit bench snapshots render clean
+.PHONY: preview test lint typecheck unit bench snapshots render docs clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(VENV)/.dev
 ## snapshots: rewrite snapshots/<stack>.json after an intended infrastructure change
 snapshots: $(VENV)/.runtime
 	$(VENV)/bin/blueprint preview --all --write-snapshots --quiet
+
+## docs: regenerate docs/components.md from the Args and config docstrings (a test fails when it is stale)
+docs: $(VENV)/.runtime
+	$(PY) -m blueprint.docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

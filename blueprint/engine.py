@@ -93,6 +93,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             out[phys_key] = f"{prefix}{key[:8]}" if prefix else f"{name}-{key[:7]}"
         phys = out.get(phys_key) if phys_key else name
         rid = f"{_ID_PREFIX[typ]}-{key}" if typ in _ID_PREFIX else (phys or name)
+        if args.resource_id:  # a read (`Resource.get`): the id is the one the program asked for
+            rid = str(args.resource_id)
         out.setdefault("id", rid)
         if typ.startswith("aws:"):
             self._aws(typ, name, phys or name, rid, inputs, out)
@@ -113,8 +115,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "aws:iam/policy:Policy":
             out.update(arn=f"arn:aws:iam::{acct}:policy/{phys}")
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            # A read (`OpenIdConnectProvider.get`) has the ARN as its id and no inputs.
             url = str(inputs.get("url", "")).removeprefix("https://")
-            out.update(arn=f"arn:aws:iam::{acct}:oidc-provider/{url}")
+            out.update(arn=rid if rid.startswith("arn:") else f"arn:aws:iam::{acct}:oidc-provider/{url}")
         elif typ == "aws:kms/key:Key":
             kid = (
                 f"{_h(name, n=8)}-{_h(name, 'a', n=4)}-{_h(name, 'b', n=4)}-{_h(name, 'c', n=4)}-{_h(name, 'd', n=12)}"

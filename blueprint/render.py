@@ -12,18 +12,21 @@ from typing import Any
 
 import yaml
 
-from blueprint.plan import MASK, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
+from blueprint.plan import MASK, RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
 
 _HELM = "kubernetes:helm.sh/v3:Release"
 
 
 def _clean(value: Any) -> Any:
-    """Wire values to plain YAML values: whole numbers back to ints, unknowns and secrets masked."""
-    if is_secret(value) and isinstance(value.get("value"), dict):
-        # A secret map (a k8s Secret's data/stringData) keeps its keys, so the object stays
-        # schema-valid and reviewable; only the values are masked.
-        return dict.fromkeys(value["value"], MASK)
-    if isinstance(value, dict) and SECRET_SIG_KEY not in value:
+    """Wire values to plain YAML values: whole numbers back to ints, unknowns and secrets masked.
+
+    A secret map (e.g. a Secret's whole ``stringData``) keeps its keys with each value masked, so
+    the object still validates against its schema and scanners see which keys it sets.
+    """
+    if is_secret(value):
+        inner = value.get("value")
+        return dict.fromkeys(inner, MASK) if isinstance(inner, dict) else MASK
+    if isinstance(value, dict) and value.get(SECRET_SIG_KEY) != RESOURCE_SIG:
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]

@@ -76,7 +76,13 @@ def gpu_placement(gpus: int) -> dict[str, Any]:
 def namespace(
     name: str, ns: str, *, parent: pulumi.Resource, enforce: str = "restricted", labels: Mapping[str, str] | None = None
 ) -> k8s.core.v1.Namespace:
-    """A namespace with Pod Security Admission labels: ``enforce`` as given, audit and warn at restricted."""
+    """A namespace that enforces a Pod Security Admission level and always audits and warns at ``restricted``.
+
+    Node agents (device plugin, DCGM exporter, node-exporter) mount host paths, so their namespaces
+    need ``privileged`` enforcement; everything else stays ``restricted``
+    (https://kubernetes.io/docs/concepts/security/pod-security-admission/). Auditing and warning at
+    ``restricted`` even there keeps every deviation visible (EKS Best Practices "use multiple PSA modes").
+    """
     psa = {
         "pod-security.kubernetes.io/enforce": enforce,
         "pod-security.kubernetes.io/enforce-version": "latest",
@@ -158,3 +164,20 @@ def from_namespace(ns: str, *ports: int | str) -> dict[str, Any]:
 def from_cidr(cidr: str, *ports: int | str) -> dict[str, Any]:
     """Ingress from an IP block (e.g. the VPC CIDR: ALB nodes and the EKS control plane ENIs)."""
     return {"from": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": p} for p in ports]}
+
+
+def _cpu_millis(quantity: str) -> int:
+    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
+
+
+def agent_resources(
+    cpu: str, memory: str, memory_limit: str | None = None, cpu_limit: str | None = None
+) -> dict[str, Any]:
+    """Requests and limits for a platform agent or controller (Burstable QoS).
+
+    The memory limit defaults to the request (the container OOMs before the node does). The CPU
+    limit defaults to four times the request: agents are bursty at start-up (WAL replay, cache
+    warm-up), and a limit at the request would throttle them, but every container still has one.
+    """
+    limit_cpu = cpu_limit or f"{_cpu_millis(cpu) * 4}m"
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": limit_cpu, "memory": memory_limit or memory}}

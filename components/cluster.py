@@ -121,7 +121,7 @@ def kubeconfig_json(name: str, endpoint: str, ca_data: str, region: str) -> str:
     )
 
 
-def addon(
+def _addon(
     name: str,
     cluster: aws.eks.Cluster,
     addon_name: str,
@@ -283,15 +283,15 @@ class Cluster(pulumi.ComponentResource):
         versions = self.addon_versions
         # DaemonSets that a node needs before it turns Ready: created before any node group.
         pre_node_addons = [
-            addon(
+            _addon(
                 f"{name}-vpc-cni", self.eks, "vpc-cni", versions, child, tags,
                 service_account_role_arn=cni_role.arn,
                 # Network policy enforcement in the VPC CNI (eBPF agent), so NetworkPolicies work
                 # (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html).
                 configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
             ),
-            addon(f"{name}-kube-proxy", self.eks, "kube-proxy", versions, child, tags),
-            addon(f"{name}-pod-identity-agent", self.eks, "eks-pod-identity-agent", versions, child, tags),
+            _addon(f"{name}-kube-proxy", self.eks, "kube-proxy", versions, child, tags),
+            _addon(f"{name}-pod-identity-agent", self.eks, "eks-pod-identity-agent", versions, child, tags),
         ]  # fmt: skip
         self.node_prerequisites = [*pre_node_addons, *node_policies]
 
@@ -432,13 +432,17 @@ class ClusterAddons(pulumi.ComponentResource):
         # An add-on whose pods cannot schedule stays DEGRADED and its create times out, so these
         # wait for every node pool explicitly (a parent's depends_on does not reach its children).
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.node_pools))
-        self.coredns = addon(f"{name}-coredns", c.eks, "coredns", c.addon_versions, after, c.tags)
+        self.coredns = _addon(f"{name}-coredns", c.eks, "coredns", c.addon_versions, after, c.tags)
         ebs_role = irsa_role(
             f"{name}-ebs-csi-role", c.irsa, "kube-system", "ebs-csi-controller-sa", parent=self,
             managed_policy_arns=[EBS_CSI_POLICY], tags=c.tags,
         )  # fmt: skip
-        self.ebs_csi_driver = addon(
+        self.ebs_csi_driver = _addon(
             f"{name}-ebs-csi-driver", c.eks, "aws-ebs-csi-driver", c.addon_versions, after, c.tags,
             service_account_role_arn=ebs_role.arn,
+            # The node plugin must run on the tainted GPU nodes too, or GPU pods cannot mount
+            # volumes. It is the chart default (aws-ebs-csi-driver values.yaml); stated so an
+            # add-on default change cannot silently drop it.
+            configuration_values=json.dumps({"node": {"tolerateAllTaints": True}}),
         )  # fmt: skip
         self.register_outputs({"coredns": self.coredns.arn, "ebs_csi_driver": self.ebs_csi_driver.arn})

@@ -131,7 +131,10 @@ def autoscaler_template_tags(pool: str, args: NodePoolArgs) -> dict[str, str]:
     """
     labels = {**node_labels(pool, args), CAPACITY_TYPE_LABEL: args.capacity_type}
     tags = {f"{CA_TEMPLATE}/label/{k}": v for k, v in labels.items()}
-    tags[f"{CA_TEMPLATE}/resources/ephemeral-storage"] = f"{args.disk_size_gib}Gi"
+    # What pods can actually request, not the raw volume: the kubelet evicts below 10% free nodefs
+    # and the OS and images take a few GiB more. Overstating it would let the autoscaler add a node
+    # that cannot take the pending pod.
+    tags[f"{CA_TEMPLATE}/resources/ephemeral-storage"] = f"{args.disk_size_gib * 85 // 100}Gi"
     if args.gpus_per_node:
         tags[f"{CA_TEMPLATE}/taint/{GPU_TAINT_KEY}"] = f"{GPU_TAINT_VALUE}:NoSchedule"
         tags[f"{CA_TEMPLATE}/resources/{GPU_RESOURCE}"] = str(args.advertised_gpus or args.gpus_per_node)

@@ -11,13 +11,23 @@ from components.artifacts import Artifacts, ArtifactsArgs
 from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterAddons, ClusterAddonsArgs, ClusterArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
 from components.serving import IngressSettings, Serving, ServingArgs, image_ref
-from infra.config import LABEL_POOL, PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, load_config
+from infra.config import (
+    LABEL_POOL,
+    PROJECT,
+    PULL_THROUGH_UPSTREAMS,
+    RUNNER_SERVICE_ACCOUNT,
+    deploy_role_name,
+    load_config,
+    preview_role_name,
+)
+from infra.observability import observability
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -104,7 +114,9 @@ node_pools = {
     )
     for pool in pools.values()
 }
-ClusterAddons("cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws)
+addons = ClusterAddons(
+    "cluster-addons", ClusterAddonsArgs(cluster=cluster, node_pools=list(node_pools.values())), on_aws
+)
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
@@ -123,6 +135,18 @@ ClusterAutoscaler(
     ),
     on_k8s,
 )
+
+# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
+# release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
+# operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
+monitoring, gpu_stack = observability(
+    cfg,
+    cluster.k8s_provider,
+    storage_class_name=cluster.storage_class_name,
+    cluster_name=cluster_name,
+    depends_on=[addons, *node_pools.values()],
+)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
@@ -186,12 +210,6 @@ pulumi.export("artifactBucket", artifacts.bucket_name)
 # --------------------------------------------------------------------------- workloads: ingress, serving, CI
 system_nodes = {LABEL_POOL: cfg.system_pool().name}
 
-# >>> lead: monitoring wiring. Replace these two stand-ins with the Monitoring component's
-# `monitoring.crds` (ServiceMonitors and KEDA's ServiceMonitors wait for it) and
-# `monitoring.prometheus_url` once it is composed above.
-monitoring_crds: pulumi.Resource | None = None
-prometheus_url = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-# <<< lead: monitoring wiring
 
 ingress_controller = IngressController(
     "ingress-controller",
@@ -220,8 +238,8 @@ serving = Serving(
         k8s_provider=cluster.k8s_provider,
         region=cfg.region,
         vpc_cidr=cfg.network.cidr,
-        prometheus_url=prometheus_url,
-        monitoring_crds=monitoring_crds,
+        prometheus_url=monitoring.prometheus_url,
+        monitoring_crds=monitoring.crds,
         model_sync_image=sv.model_sync_image.reference(cfg.account_id, cfg.region) if sv.model_sync_image else None,
         storage_class_name=cluster.storage_class_name,
         allow_scale_to_zero=sv.allow_scale_to_zero,
@@ -275,3 +293,33 @@ if ci.enabled:
         ),
         on_k8s,
     )
+
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config). Role names come from infra.config so the workflows'
+# `python -m blueprint.delivery` helper derives the same ARNs.
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            cluster=cluster.eks,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)

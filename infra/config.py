@@ -683,6 +683,86 @@ class ImagesConfig(_Model):
     """Also build ``images/model-server/`` into this repository (``build`` on); unset skips it."""
 
 
+# --------------------------------------------------------------------------- delivery
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KMS_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
+_GIT_BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
+
+
+class DeliveryConfig(_Model):
+    """GitHub Actions delivery: the OIDC provider and the roles the workflows assume (no long-lived keys)."""
+
+    enabled: bool = True
+    """Create the GitHub OIDC deploy identities (component ``DeployIdentity``)."""
+    github_repository: str = "example-org/ai-platform"
+    """``owner/repo`` whose workflows may assume the roles. Exact: wildcards are refused."""
+    create_oidc_provider: bool = True
+    """Create the account-wide GitHub OIDC provider. Set false when something else in the account owns it; the
+    program then reads the existing ``token.actions.githubusercontent.com`` provider by ARN."""
+    default_branch: str = "main"
+    """Branch whose runs (drift detection, preflight) may assume the read-only preview role."""
+    state_bucket: str = "example-org-pulumi-state"
+    """S3 bucket of the self-managed Pulumi backend (``blueprint bootstrap --bucket``); the roles read it."""
+    secrets_kms_alias: str = "alias/pulumi-secrets"
+    """KMS alias of the ``awskms://`` secrets provider; the roles may decrypt with the key behind it."""
+    state_kms_alias: str | None = None
+    """KMS alias of the state bucket's SSE-KMS key; unset means ``<secretsKmsAlias>-state``, the key
+    ``blueprint bootstrap`` creates next to the secrets key."""
+    deploy_policy_arns: list[str] = Field(default_factory=lambda: ["arn:aws:iam::aws:policy/PowerUserAccess"])
+    """Managed policies of the deploy role. IAM itself is granted separately, only on resources tagged with the
+    project (``project=ai-platform``), so the role cannot touch IAM outside the platform. AdministratorAccess and
+    IAMFullAccess are refused."""
+    max_session_seconds: int = Field(default=7200, ge=3600, le=43200)
+    """Longest session of the deploy role: a first ``pulumi up`` (EKS, node pools, charts) can take over an hour."""
+
+    @property
+    def state_key_alias(self) -> str:
+        """The effective alias of the state bucket's key."""
+        return self.state_kms_alias or f"{self.secrets_kms_alias}-state"
+
+    @field_validator("github_repository")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        if "*" in v or "?" in v:
+            raise ValueError("must name one repository exactly (owner/repo); wildcards would let any repository deploy")
+        if not _GITHUB_REPOSITORY.match(v):
+            raise ValueError("an owner/repo such as example-org/ai-platform")
+        return v
+
+    @field_validator("default_branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        if "*" in v or not _GIT_BRANCH.match(v):
+            raise ValueError("one branch name, without wildcards")
+        return v
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _bucket(cls, v: str) -> str:
+        if not _S3_BUCKET.match(v) or ".." in v:
+            raise ValueError("an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)")
+        return v
+
+    @field_validator("secrets_kms_alias", "state_kms_alias")
+    @classmethod
+    def _alias(cls, v: str | None) -> str | None:
+        if v is not None and (not _KMS_ALIAS.match(v) or v.startswith("alias/aws/")):
+            raise ValueError("a customer-managed KMS alias such as alias/pulumi-secrets (not alias/aws/...)")
+        return v
+
+    @field_validator("deploy_policy_arns")
+    @classmethod
+    def _policies(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if a.endswith((":policy/AdministratorAccess", ":policy/IAMFullAccess"))]
+        if bad:
+            raise ValueError(f"{bad} grant unrestricted IAM; IAM is granted on project-tagged resources only")
+        malformed = [a for a in v if not re.match(r"^arn:aws(-[a-z]+)?:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", a)]
+        if malformed:
+            raise ValueError(f"not IAM policy ARNs: {malformed}")
+        return v
+
+
 # --------------------------------------------------------------------------- root
 class PlatformConfig(_Model):
     """The whole stack configuration."""
@@ -719,6 +799,8 @@ class PlatformConfig(_Model):
     """CI runner settings."""
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     """Image build settings."""
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    """GitHub Actions deploy identities (OIDC provider, preview role, this environment's deploy role)."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret)."""
     alertmanager_slack_webhook_url: SecretStr | None = None
@@ -1258,7 +1340,48 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                 cfg.images.runner_image.repository,
             )
         )
+
+    # delivery: each cluster admits only its own environment's deploy role
+    d = cfg.delivery
+    if d.enabled:
+        own = deploy_role_arn(cfg.account_id, env.value)
+        if own not in cfg.cluster.admin_role_arns:
+            out.append(
+                _p(
+                    "cluster.adminRoleArns",
+                    f"must include this environment's deploy role {own}, or `pulumi up` from CI cannot manage the cluster",
+                    cfg.cluster.admin_role_arns,
+                )
+            )
+    for i, arn in enumerate(cfg.cluster.admin_role_arns):
+        match = _DEPLOY_ROLE.match(arn)
+        if match and match.group(1) != env.value:
+            out.append(
+                _p(
+                    f"cluster.adminRoleArns[{i}]",
+                    f"another environment's deploy role; the {env.value} cluster admits only {deploy_role_name(env.value)}",
+                    arn,
+                )
+            )
     return out
+
+
+_DEPLOY_ROLE = re.compile(rf"^arn:aws(?:-[a-z]+)?:iam::\d{{12}}:role/{PROJECT}-deploy-([a-z0-9-]+)$")
+
+
+def deploy_role_name(environment: str) -> str:
+    """Name of the role GitHub Actions assumes to deploy ``environment`` (``ai-platform-deploy-prod``)."""
+    return f"{PROJECT}-deploy-{environment}"
+
+
+def preview_role_name(environment: str) -> str:
+    """Name of the read-only role PR previews and drift detection assume in ``environment``'s account."""
+    return f"{PROJECT}-preview-{environment}"
+
+
+def deploy_role_arn(account_id: str, environment: str) -> str:
+    """ARN of :func:`deploy_role_name` in ``account_id``."""
+    return f"arn:aws:iam::{account_id}:role/{deploy_role_name(environment)}"
 
 
 # --------------------------------------------------------------------------- loading
@@ -1366,7 +1489,7 @@ def _secret_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Prob
                     isinstance(sub, str)
                     and sub
                     and _SECRETISH.search(str(k))
-                    and not str(k).endswith(("Arn", "Name", "Ref"))
+                    and not str(k).endswith(("Arn", "Name", "Ref", "Alias"))
                 ):
                     out.append(_p(p, "looks like a plaintext secret; use a `secure:` config value or a secret store"))
                 else:
@@ -1470,4 +1593,5 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "serving": ServingConfig,
     "ciRunners": CiRunnersConfig,
     "images": ImagesConfig,
+    "delivery": DeliveryConfig,
 }

@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from blueprint.ops import bootstrap
+from blueprint.ops import bootstrap, preflight, promote
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [bootstrap.register]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    bootstrap.register,
+    preflight.register,
+    promote.register,
+]

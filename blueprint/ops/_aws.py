@@ -33,6 +33,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 from rich.console import Console
+from rich.table import Table
 
 from infra.config import PlatformConfig
 
@@ -215,6 +216,27 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             return EXIT_ERROR
 
     return run
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a command's result table: what, its status, and why."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def print_rows(title: str, headers: tuple[str, str, str], rows: list[Row], styles: dict[str, str]) -> None:
+    """A three-column table on stdout; long details fold instead of being cut off."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(headers[0], no_wrap=True)
+    table.add_column(headers[1], no_wrap=True)
+    table.add_column(headers[2], overflow="fold")
+    for r in rows:
+        style = styles.get(r.status, "")
+        table.add_row(r.name, f"[{style}]{r.status}[/]" if style else r.status, r.detail)
+    stdout().print(table)
 
 
 def stdout() -> Console:

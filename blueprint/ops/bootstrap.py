@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from rich.table import Table
 
 from blueprint.ops._aws import (
     EXIT_OK,
     Aws,
     OpsError,
+    Row,
     add_common_arguments,
     connect_from_args,
     error_code,
     guarded,
+    print_rows,
     stdout,
 )
 
@@ -47,21 +47,13 @@ CREATED, UPDATED, IN_PLACE = "created", "updated", "in place"
 WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
 
 
-@dataclass
-class Item:
-    """One thing bootstrap manages and what happened to it."""
-
-    name: str
-    status: str
-    detail: str
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bootstrap`` to the CLI."""
     p = subparsers.add_parser(
         "bootstrap",
         help="create or verify the S3 state bucket and KMS keys of the self-managed Pulumi backend",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Create or verify the S3 state bucket and KMS keys of a self-managed Pulumi backend. "
+        "Idempotent; --dry-run only reads; never deletes.",
     )
     p.add_argument("--region", required=True, help="AWS region of the bucket and keys")
     p.add_argument("--bucket", required=True, help="state bucket name (globally unique)")
@@ -107,14 +99,8 @@ def run(args: argparse.Namespace) -> int:
     state_key = boot.key(state_alias, f"Pulumi state bucket encryption (s3://{args.bucket})")
     boot.bucket(args.bucket, args.region, state_key, args.noncurrent_days)
 
-    table = Table(title="Pulumi backend", title_justify="left")
-    table.add_column("item", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail")
-    for item in boot.items:
-        style = {CREATED: "green", UPDATED: "yellow", IN_PLACE: "dim"}.get(item.status, "cyan")
-        table.add_row(item.name, f"[{style}]{item.status}[/]", item.detail)
-    out.print(table)
+    styles = {CREATED: "green", UPDATED: "yellow", WOULD_CREATE: "cyan", WOULD_UPDATE: "cyan"}
+    print_rows("Pulumi backend", ("item", "status", "detail"), boot.items, styles)
     if all(i.status == IN_PLACE for i in boot.items):
         out.print("everything is in place; nothing was changed")
     elif args.dry_run:
@@ -143,12 +129,12 @@ class _Bootstrap:
         self.kms = aws.client("kms")
         self.s3 = aws.client("s3")
         self.dry_run = dry_run
-        self.items: list[Item] = []
+        self.items: list[Row] = []
 
     def _record(self, name: str, status: str, detail: str) -> None:
         if self.dry_run:
             status = {CREATED: WOULD_CREATE, UPDATED: WOULD_UPDATE}.get(status, status)
-        self.items.append(Item(name, status, detail))
+        self.items.append(Row(name, status, detail))
 
     # ------------------------------------------------------------------ KMS
     def key(self, alias: str, description: str) -> str:

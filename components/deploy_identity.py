@@ -1,0 +1,346 @@
+"""DeployIdentity: the IAM identities GitHub Actions assumes through OIDC, so CI holds no AWS keys.
+
+Provisions, in the stack's account:
+- the GitHub OIDC provider (``token.actions.githubusercontent.com``, client id ``sts.amazonaws.com``), or,
+  because it is account-wide and only one may exist, a read of the existing one by ARN
+  (``create_oidc_provider=False``);
+- a read-only preview role (``ReadOnlyAccess`` plus decrypt with the secrets-provider key and read of the
+  state bucket) for ``pulumi preview`` on pull requests and for drift detection / preflight on the default
+  branch. It is trusted for ``repo:ORG/REPO:pull_request`` and ``repo:ORG/REPO:ref:refs/heads/<branch>``,
+  and given a read-only EKS access entry on the stack's cluster;
+- the deploy role of THIS stack's environment, ``ai-platform-deploy-<env>``, trusted only for
+  ``repo:ORG/REPO:environment:<env>``: only a job that runs in that GitHub Environment (and so passed its
+  protection rules, e.g. required reviewers) can assume it. Its managed policies exclude IAM; IAM is granted
+  only on resources carrying the project tag (attribute-based access control), and role passing only to them.
+
+Every trust policy pins ``aud`` to ``sts.amazonaws.com`` and ``sub`` to exact values with ``StringEquals``
+(no ``StringLike``, no wildcard): a ``repo:ORG/*`` subject lets any repository, branch or fork PR of the
+organisation assume the role (GitHub docs, "Configuring OpenID Connect in Amazon Web Services";
+checkov CKV_AWS_358).
+
+Outputs: ``oidc_provider_arn``, ``preview_role`` and ``deploy_role`` (resources), ``preview_role_arn``,
+``deploy_role_arn``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components._common import assume_role_policy, policy_json
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+# Read-only on every Kubernetes resource, Secrets included (EKS "Review access policy permissions").
+PREVIEW_CLUSTER_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_WILDCARDS = ("*", "?")
+
+
+class TrustPolicyError(ValueError):
+    """A GitHub OIDC trust policy would admit more than the exact repository and context."""
+
+
+def _check_repository(repository: str) -> None:
+    if any(w in repository for w in _WILDCARDS) or not _REPOSITORY.match(repository):
+        raise TrustPolicyError(f"GitHub repository must be exactly owner/repo, without wildcards (got {repository!r})")
+
+
+def environment_subject(repository: str, environment: str) -> str:
+    """The ``sub`` claim of a job that runs in a GitHub Environment."""
+    _check_repository(repository)
+    return f"repo:{repository}:environment:{environment}"
+
+
+def pull_request_subject(repository: str) -> str:
+    """The ``sub`` claim of a ``pull_request`` run (no environment)."""
+    _check_repository(repository)
+    return f"repo:{repository}:pull_request"
+
+
+def branch_subject(repository: str, branch: str) -> str:
+    """The ``sub`` claim of a push or schedule run on ``branch`` (no environment)."""
+    _check_repository(repository)
+    return f"repo:{repository}:ref:refs/heads/{branch}"
+
+
+def github_trust_policy(provider_arn: str, subjects: Sequence[str]) -> str:
+    """A trust policy for GitHub's OIDC provider admitting exactly ``subjects`` with audience sts.
+
+    Raises :class:`TrustPolicyError` for an empty subject list or a subject with a wildcard, so a
+    mistake fails the preview instead of opening the role.
+    """
+    if not subjects:
+        raise TrustPolicyError("a GitHub OIDC role needs at least one exact subject")
+    for sub in subjects:
+        if any(w in sub for w in _WILDCARDS) or not sub.startswith("repo:") or sub.count(":") < 2:
+            raise TrustPolicyError(f"subject must be an exact repo:OWNER/REPO:<context> claim (got {sub!r})")
+    return assume_role_policy(
+        {"Federated": provider_arn},
+        action="sts:AssumeRoleWithWebIdentity",
+        condition={
+            "StringEquals": {
+                f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                f"{GITHUB_OIDC_HOST}:sub": list(subjects) if len(subjects) > 1 else subjects[0],
+            }
+        },
+    )
+
+
+@dataclass(frozen=True)
+class DeployIdentityArgs:
+    """Inputs of :class:`DeployIdentity`."""
+
+    github_repository: str
+    """``owner/repo`` whose workflows may assume the roles; wildcards are refused."""
+    environment: str
+    """The GitHub Environment (and stack environment) the deploy role serves, e.g. ``prod``."""
+    account_id: str
+    """The stack's AWS account (ARNs of the OIDC provider, keys and IAM resources)."""
+    region: str
+    """Region of the state bucket's and secrets provider's KMS keys."""
+    deploy_role_name: str
+    """Physical name of the deploy role, ``ai-platform-deploy-<env>``; ``cluster.adminRoleArns`` lists it."""
+    preview_role_name: str
+    """Physical name of the read-only preview role."""
+    state_bucket: str
+    """S3 bucket of the Pulumi state backend."""
+    kms_aliases: Sequence[str]
+    """Aliases of the keys the roles may decrypt with: the secrets provider's and the state bucket's."""
+    project_tag: tuple[str, str]
+    """Tag ``(key, value)`` every platform IAM resource carries (provider default tags); the deploy role may
+    manage IAM only on resources with it."""
+    create_oidc_provider: bool = True
+    """Create the account-wide OIDC provider; False reads the existing one by ARN."""
+    default_branch: str = "main"
+    """Branch whose runs (drift detection, preflight) may assume the preview role."""
+    deploy_policy_arns: Sequence[str] = ("arn:aws:iam::aws:policy/PowerUserAccess",)
+    """Managed policies of the deploy role (PowerUserAccess: everything but IAM and Organizations)."""
+    max_session_seconds: int = 7200
+    """Longest session of the deploy role."""
+    cluster: aws.eks.Cluster | None = None
+    """The stack's EKS cluster. The preview role gets a read-only access entry on it
+    (``AmazonEKSAdminViewPolicy``): a preview or refresh of Helm releases reads their state Secrets,
+    which the plain view policy cannot. Unset: no cluster access."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for every resource."""
+
+
+class DeployIdentity(pulumi.ComponentResource):
+    """GitHub OIDC provider, a read-only preview role and this environment's deploy role."""
+
+    oidc_provider_arn: pulumi.Output[str]
+    preview_role: aws.iam.Role
+    deploy_role: aws.iam.Role
+    preview_role_arn: pulumi.Output[str]
+    deploy_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DeployIdentityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:index:DeployIdentity", name, None, opts)
+        # Validate before registering anything: a bad repository must fail the preview, not open a role.
+        deploy_subjects = [environment_subject(args.github_repository, args.environment)]
+        preview_subjects = [
+            pull_request_subject(args.github_repository),
+            branch_subject(args.github_repository, args.default_branch),
+        ]
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        acct = args.account_id
+
+        if args.create_oidc_provider:
+            provider = aws.iam.OpenIdConnectProvider(
+                f"{name}-github-oidc",
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_id_lists=[STS_AUDIENCE],
+                # No thumbprint: for GitHub, IAM validates the certificate against its own trusted CAs and
+                # ignores configured thumbprints (pulumi-aws OpenIdConnectProvider docs, thumbprint_lists).
+                tags={**tags, "Name": f"{name}-github-oidc"},
+                opts=child,
+            )
+        else:
+            provider = aws.iam.OpenIdConnectProvider.get(
+                f"{name}-github-oidc",
+                f"arn:aws:iam::{acct}:oidc-provider/{GITHUB_OIDC_HOST}",
+                opts=child,
+            )
+        self.oidc_provider_arn = provider.arn
+
+        self.preview_role = aws.iam.Role(
+            f"{name}-preview-role",
+            name=args.preview_role_name,
+            description=f"Read-only: pulumi preview and drift detection from {args.github_repository}",
+            assume_role_policy=provider.arn.apply(lambda arn: github_trust_policy(arn, preview_subjects)),
+            max_session_duration=3600,
+            tags={**tags, "Name": args.preview_role_name},
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-preview-readonly",
+            role=self.preview_role.name,
+            policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess",
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-preview-state",
+            role=self.preview_role.id,
+            policy=policy_json(_state_statements(args, write=False)),
+            opts=child,
+        )
+
+        if args.cluster is not None:
+            entry = aws.eks.AccessEntry(
+                f"{name}-preview-access",
+                cluster_name=args.cluster.name,
+                principal_arn=self.preview_role.arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-preview-view",
+                cluster_name=args.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=PREVIEW_CLUSTER_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child,
+            )
+
+        self.deploy_role = aws.iam.Role(
+            f"{name}-deploy-role",
+            name=args.deploy_role_name,
+            description=f"pulumi up for the {args.environment} environment from {args.github_repository}",
+            assume_role_policy=provider.arn.apply(lambda arn: github_trust_policy(arn, deploy_subjects)),
+            max_session_duration=args.max_session_seconds,
+            tags={**tags, "Name": args.deploy_role_name},
+            opts=child,
+        )
+        for i, arn in enumerate(args.deploy_policy_arns):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-deploy-managed-{i}", role=self.deploy_role.name, policy_arn=arn, opts=child
+            )
+        aws.iam.RolePolicy(
+            f"{name}-deploy-iam",
+            role=self.deploy_role.id,
+            policy=policy_json([*_state_statements(args, write=True), *_tagged_iam_statements(args)]),
+            opts=child,
+        )
+
+        self.preview_role_arn = self.preview_role.arn
+        self.deploy_role_arn = self.deploy_role.arn
+        self.register_outputs(
+            {
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "preview_role_arn": self.preview_role_arn,
+                "deploy_role_arn": self.deploy_role_arn,
+            }
+        )
+
+
+def _state_statements(args: DeployIdentityArgs, *, write: bool) -> list[dict[str, object]]:
+    """Read (and for deploys write) the state bucket; decrypt (and encrypt) with the platform's keys.
+
+    The keys are matched by alias with ``kms:ResourceAliases`` (works for keys in this account), so the
+    policy does not need the key IDs that ``blueprint bootstrap`` created.
+    """
+    bucket = f"arn:aws:s3:::{args.state_bucket}"
+    object_actions = ["s3:GetObject", "s3:GetObjectVersion"]
+    kms_actions = ["kms:Decrypt", "kms:DescribeKey"]
+    if write:
+        object_actions += ["s3:PutObject", "s3:DeleteObject"]
+        kms_actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+    return [
+        {
+            "Sid": "StateBucketList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": bucket,
+        },
+        {"Sid": "StateObjects", "Effect": "Allow", "Action": object_actions, "Resource": f"{bucket}/*"},
+        {
+            "Sid": "PlatformKeys",
+            "Effect": "Allow",
+            "Action": kms_actions,
+            "Resource": f"arn:aws:kms:{args.region}:{args.account_id}:key/*",
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": sorted(set(args.kms_aliases))}},
+        },
+    ]
+
+
+# IAM actions `pulumi up` needs for the platform's roles, policies, instance profiles and the cluster's
+# OIDC provider. Creation requires the project tag in the request; every change requires it on the
+# resource (IAM supports aws:RequestTag / aws:ResourceTag on these resource types:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_iam-tags.html).
+_IAM_CREATE = (
+    "iam:CreateRole",
+    "iam:CreatePolicy",
+    "iam:CreateInstanceProfile",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:TagRole",
+    "iam:TagPolicy",
+    "iam:TagInstanceProfile",
+    "iam:TagOpenIDConnectProvider",
+)
+_IAM_MANAGE = (
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DeleteRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:UntagRole",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicy",
+    "iam:UntagPolicy",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:UntagInstanceProfile",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:PassRole",
+)
+
+
+def _tagged_iam_statements(args: DeployIdentityArgs) -> list[dict[str, object]]:
+    key, value = args.project_tag
+    acct = args.account_id
+    resources = [
+        f"arn:aws:iam::{acct}:role/*",
+        f"arn:aws:iam::{acct}:policy/*",
+        f"arn:aws:iam::{acct}:instance-profile/*",
+        f"arn:aws:iam::{acct}:oidc-provider/*",
+    ]
+    return [
+        {
+            "Sid": "IamRead",
+            "Effect": "Allow",
+            "Action": ["iam:Get*", "iam:List*"],
+            "Resource": f"arn:aws:iam::{acct}:*",
+        },
+        {
+            "Sid": "IamCreateProjectTagged",
+            "Effect": "Allow",
+            "Action": list(_IAM_CREATE),
+            "Resource": resources,
+            "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value}},
+        },
+        {
+            "Sid": "IamManageProjectTagged",
+            "Effect": "Allow",
+            "Action": list(_IAM_MANAGE),
+            "Resource": resources,
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{key}": value}},
+        },
+    ]

@@ -1,0 +1,39 @@
+"""The ai-platform CrossGuard policies, grouped by category.
+
+``ALL_POLICIES`` is what ``policy/__main__.py`` registers; ``blueprint.policy_eval`` evaluates the
+same objects offline. Each module lists its policies in ``POLICIES``.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from . import ci, cluster, cost, iam, monitoring, network, nodes, registry, storage, tagging, workloads
+from ._util import PlatformStackPolicy, TypedResourcePolicy, config_defaults
+
+PACK_NAME = "ai-platform-guardrails"
+
+CATEGORIES: dict[str, list[Policy]] = {
+    "registry": registry.POLICIES,
+    "cluster": cluster.POLICIES,
+    "nodes": nodes.POLICIES,
+    "network": network.POLICIES,
+    "iam": iam.POLICIES,
+    "storage": storage.POLICIES,
+    "workloads": workloads.POLICIES,
+    "monitoring": monitoring.POLICIES,
+    "ci": ci.POLICIES,
+    "cost": cost.POLICIES,
+    "tagging": tagging.POLICIES,
+}
+
+ALL_POLICIES: list[Policy] = [p for ps in CATEGORIES.values() for p in ps]
+
+__all__ = [
+    "ALL_POLICIES",
+    "CATEGORIES",
+    "PACK_NAME",
+    "PlatformStackPolicy",
+    "TypedResourcePolicy",
+    "config_defaults",
+]

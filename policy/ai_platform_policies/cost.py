@@ -1,0 +1,254 @@
+"""GPU cost guardrails, with the limits in policy config per environment (catalogue §3.11, COST-01…10)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+
+from ._util import (
+    STACK_FILE,
+    PlatformStackPolicy,
+    ReportViolation,
+    TypedResourcePolicy,
+    as_list,
+    get,
+    gpus_of,
+    is_gpu_instance,
+    is_gpu_node_group,
+    node_group_instance_types,
+    num,
+    pod_spec,
+    requests_gpu,
+)
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+AWS_PROVIDER = "pulumi:providers:aws"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def _pool(props: object, fallback: str) -> str:
+    labels = get(props, "labels") or {}
+    return str(labels.get("platform.ai/pool") or get(props, "nodeGroupName") or fallback)
+
+
+def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
+    if args.resource_type == NODE_GROUP:
+        types = node_group_instance_types(args.props)
+        where = f"nodePools.{_pool(args.props, args.name)}.instanceTypes in {STACK_FILE}"
+    else:
+        types = [str(args.props.get("instanceType") or "")]
+        where = "the launch template's instanceType"
+    bad = [t for t in types if is_gpu_instance(t) and not any(fnmatch.fnmatch(t, a) for a in allowed)]
+    if bad:
+        report(f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}")
+
+
+def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_gpu_node_group(args.props):
+        return
+    cap = num(args.get_config().get("maxNodesPerPool"), 2) or 0
+    size = num(get(args.props, "scalingConfig.maxSize"))
+    pool = _pool(args.props, args.name)
+    if size is None:
+        report(f"GPU node group '{pool}' has no scalingConfig.maxSize: set nodePools.{pool}.maxSize in {STACK_FILE}")
+    elif size > cap:
+        report(
+            f"GPU node group '{pool}' can grow to {size:g} nodes, above this environment's cap of {cap:g}: lower "
+            f"nodePools.{pool}.maxSize in {STACK_FILE} (or raise maxNodesPerPool in policy/config/<env>.json with approval)"
+        )
+
+
+def _gpu_groups(args: StackValidationArgs) -> list[PolicyResource]:
+    return [r for r in args.resources if r.resource_type == NODE_GROUP and is_gpu_node_group(r.props)]
+
+
+def _total(args: StackValidationArgs, report: ReportViolation) -> None:
+    cfg = args.get_config()
+    max_nodes = num(cfg.get("maxGpuNodesTotal"), 4) or 0
+    max_gpus = num(cfg.get("maxGpusTotal"))
+    nodes = gpus = 0.0
+    for r in _gpu_groups(args):
+        size = num(get(r.props, "scalingConfig.maxSize"), 0) or 0
+        nodes += size
+        gpus += size * max((gpus_of(t) for t in node_group_instance_types(r.props)), default=1)
+    if nodes > max_nodes:
+        report(
+            f"GPU node groups can grow to {nodes:g} nodes in total, above the budget of {max_nodes:g}: lower "
+            f"nodePools.<gpu pool>.maxSize in {STACK_FILE}"
+        )
+    if max_gpus is not None and gpus > max_gpus:
+        report(
+            f"GPU node groups can hold {gpus:g} GPUs in total, above the budget of {max_gpus:g}: lower nodePools.<gpu pool>.maxSize in {STACK_FILE}"
+        )
+
+
+def _spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if is_gpu_node_group(args.props) and args.props.get("capacityType") != "SPOT":
+        pool = _pool(args.props, args.name)
+        report(
+            f"GPU node group '{pool}' is {args.props.get('capacityType') or 'ON_DEMAND'}: set "
+            f"nodePools.{pool}.capacityType: SPOT in {STACK_FILE}"
+        )
+
+
+def _min_zero(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not is_gpu_node_group(args.props):
+        return
+    low = num(get(args.props, "scalingConfig.minSize"))
+    if low is None or low > 0:
+        pool = _pool(args.props, args.name)
+        report(
+            f"GPU node group '{pool}' keeps {'an unknown number of' if low is None else f'{low:g}'} GPU node(s) running "
+            f"when idle: set nodePools.{pool}.minSize: 0 in {STACK_FILE}"
+        )
+
+
+def _desired_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    desired = num(get(args.props, "scalingConfig.desiredSize"))
+    low = num(get(args.props, "scalingConfig.minSize"), 0) or 0
+    ignored = any(p in ("scalingConfig.desiredSize", "scalingConfig") for p in (args.opts.ignore_changes or []))
+    if desired is not None and desired > low and not ignored:
+        report(
+            f"node group '{_pool(args.props, args.name)}' pins desiredSize {desired:g}: every `pulumi up` resets what "
+            "the cluster-autoscaler scaled to; add ignore_changes=['scalingConfig.desiredSize'] (components/node_pool.py)"
+        )
+
+
+def _dev_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if not requests_gpu(spec):
+        return
+    cap = num(args.get_config().get("maxGpuReplicas"), 1) or 1
+    replicas = num(get(args.props, "spec.replicas"))
+    if replicas is not None and replicas > cap:
+        report(
+            f"GPU Deployment '{get(args.props, 'metadata.name') or args.name}' runs {replicas:g} replicas (cap {cap:g}): "
+            f"lower serving.models.<name>.minReplicas in {STACK_FILE} and let KEDA scale"
+        )
+
+
+def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    for b in as_list(args.props.get("blockDeviceMappings")):
+        t = get(b, "ebs.volumeType")
+        if t != "gp3":
+            report(
+                f"launch template '{args.name}' volume {b.get('deviceName')} is {t or 'gp2 (default)'}: set ebs.volumeType: gp3 (20% cheaper, 3000 IOPS baseline)"
+            )
+
+
+def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    allowed = [str(r) for r in as_list(args.get_config().get("allowedRegions"))]
+    region = str(args.props.get("region") or "")
+    if region not in allowed:
+        report(
+            f"AWS provider region '{region or 'unset'}' is not in the allowlist {allowed}: set region in {STACK_FILE}"
+        )
+
+
+def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    # Managed node groups publish labels/taints to the cluster-autoscaler through DescribeNodegroup;
+    # the ASG tags below are what it falls back to (cluster-autoscaler AWS README, "scale from 0").
+    if not is_gpu_node_group(args.props) or (num(get(args.props, "scalingConfig.minSize"), 1) or 0) > 0:
+        return
+    labels = get(args.props, "labels") or {}
+    if "platform.ai/accelerator" not in labels and "platform.ai/gpu-model" not in labels:
+        report(
+            f"GPU node group '{_pool(args.props, args.name)}' scales from zero but carries no platform.ai/accelerator or "
+            "platform.ai/gpu-model label: the autoscaler cannot tell which pending pod it fits (components/node_pool.py)"
+        )
+
+
+POLICIES: list[Policy] = [
+    TypedResourcePolicy(
+        "eks-node-group-gpu-instance-allowlist",
+        "GPU instance types come from the environment's allowlist (COST-01).",
+        Severity.HIGH,
+        [NODE_GROUP, LAUNCH_TEMPLATE],
+        _allowlist,
+        config={
+            "allowedGpuInstanceTypes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
+            }
+        },
+    ),
+    TypedResourcePolicy(
+        "eks-node-group-gpu-max-size",
+        "Each GPU node group's maxSize stays under the environment's per-pool cap (COST-02).",
+        Severity.HIGH,
+        [NODE_GROUP],
+        _max_size,
+        config={"maxNodesPerPool": {"type": "integer", "default": 2, "minimum": 0}},
+    ),
+    PlatformStackPolicy(
+        "eks-gpu-capacity-budget",
+        "All GPU node groups together stay under the environment's node (and GPU) budget (COST-02).",
+        Severity.HIGH,
+        _total,
+        config={
+            "maxGpuNodesTotal": {"type": "integer", "default": 4, "minimum": 0},
+            "maxGpusTotal": {"type": "integer", "minimum": 0},
+        },
+    ),
+    TypedResourcePolicy(
+        "eks-node-group-gpu-spot",
+        "GPU node groups use Spot capacity where the environment requires it (COST-03).",
+        Severity.MEDIUM,
+        [NODE_GROUP],
+        _spot,
+    ),
+    TypedResourcePolicy(
+        "eks-node-group-gpu-scale-to-zero",
+        "GPU node groups scale to zero when idle where the environment requires it (COST-04).",
+        Severity.MEDIUM,
+        [NODE_GROUP],
+        _min_zero,
+    ),
+    TypedResourcePolicy(
+        "eks-node-group-gpu-scale-from-zero-labels",
+        "Scale-to-zero GPU node groups carry the labels the autoscaler matches pending pods against (COST-04).",
+        Severity.MEDIUM,
+        [NODE_GROUP],
+        _scale_from_zero_labels,
+    ),
+    TypedResourcePolicy(
+        "eks-node-group-desired-size-unmanaged",
+        "desiredSize is not re-pinned on every update (ignore_changes on scalingConfig.desiredSize) (COST-05).",
+        Severity.LOW,
+        [NODE_GROUP],
+        _desired_pinned,
+    ),
+    TypedResourcePolicy(
+        "k8s-serving-gpu-replicas-capped",
+        "GPU serving Deployments run at most the environment's replica cap (KEDA scales beyond) (COST-06).",
+        Severity.LOW,
+        [DEPLOYMENT],
+        _dev_replicas,
+        config={"maxGpuReplicas": {"type": "integer", "default": 1}},
+    ),
+    TypedResourcePolicy(
+        "ec2-launch-template-gp3",
+        "Node volumes are gp3 (COST-07; finops requireEbsVolumeTypeGP3).",
+        Severity.LOW,
+        [LAUNCH_TEMPLATE],
+        _gp3,
+    ),
+    TypedResourcePolicy(
+        "aws-provider-region-allowlist",
+        "The AWS provider targets an allowlisted region (COST-10).",
+        Severity.MEDIUM,
+        [AWS_PROVIDER],
+        _region,
+        config={
+            "allowedRegions": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
+            }
+        },
+    ),
+]

@@ -1,0 +1,190 @@
+"""S3 (artifact bucket) and Kubernetes storage classes (catalogue §3.7 S3-01…05, COST-07, OBS-04)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+
+from ._util import STACK_FILE, PlatformStackPolicy, ReportViolation, TypedResourcePolicy, as_list, get, truthy
+
+BUCKET = "aws:s3/bucket:Bucket"
+PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _buckets_without(
+    args: StackValidationArgs, companion: str, ok: Callable[[PolicyResource], bool] = lambda r: True
+) -> list[PolicyResource]:
+    """Buckets that no ``companion`` resource (satisfying ``ok``) points at through its ``bucket`` input."""
+    covered: set[str] = set()
+    for r in args.resources:
+        if r.resource_type == companion and ok(r):
+            covered.update(d.urn for d in r.property_dependencies.get("bucket", []))
+            covered.add(str(r.props.get("bucket") or ""))
+    return [
+        r
+        for r in args.resources
+        if r.resource_type == BUCKET and r.urn not in covered and str(r.props.get("bucket") or "") not in covered
+    ]
+
+
+def _pab_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    for b in _buckets_without(args, PAB):
+        report(
+            f"bucket '{b.name}' has no public access block: create an aws.s3.BucketPublicAccessBlock with all four "
+            "flags true (components/artifacts.py)",
+            b.urn,
+        )
+
+
+def _pab_flags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    off = [f for f in PAB_FLAGS if args.props.get(f) is not True]
+    if off:
+        report(
+            f"public access block '{args.name}' leaves {', '.join(off)} off: set all four to true (components/artifacts.py)"
+        )
+
+
+def _sse_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    for b in _buckets_without(args, SSE):
+        report(
+            f"bucket '{b.name}' has no default encryption config: create an "
+            "aws.s3.BucketServerSideEncryptionConfiguration with SSE-KMS (components/artifacts.py)",
+            b.urn,
+        )
+
+
+def _sse_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    rules = as_list(args.props.get("rules"))
+    if not rules:
+        report(f"'{args.name}' has no rules: add one with applyServerSideEncryptionByDefault.sseAlgorithm: aws:kms")
+    for rule in rules:
+        algo = get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
+        if algo not in ("aws:kms", "aws:kms:dsse"):
+            report(
+                f"'{args.name}' encrypts with {algo or 'nothing'}: set applyServerSideEncryptionByDefault "
+                "{sseAlgorithm: aws:kms, kmsMasterKeyId: <artifact key>} (components/artifacts.py)"
+            )
+        elif not get(rule, "applyServerSideEncryptionByDefault.kmsMasterKeyId"):
+            report(f"'{args.name}' uses the AWS-managed S3 key: set kmsMasterKeyId to the artifact bucket's CMK")
+        elif not truthy(rule.get("bucketKeyEnabled")):
+            report(f"'{args.name}' calls KMS for every object: set bucketKeyEnabled: true (cuts KMS request cost)")
+
+
+def _versioning(args: StackValidationArgs, report: ReportViolation) -> None:
+    for b in _buckets_without(args, VERSIONING, lambda r: get(r.props, "versioningConfiguration.status") == "Enabled"):
+        report(
+            f"bucket '{b.name}' is not versioned: an overwritten model or dataset is lost; create an "
+            "aws.s3.BucketVersioning with status Enabled (components/artifacts.py)",
+            b.urn,
+        )
+
+
+def _has_abort(r: PolicyResource) -> bool:
+    return any(
+        get(rule, "abortIncompleteMultipartUpload.daysAfterInitiation") and rule.get("status", "Enabled") == "Enabled"
+        for rule in as_list(r.props.get("rules"))
+    )
+
+
+def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    for b in _buckets_without(args, LIFECYCLE, _has_abort):
+        report(
+            f"bucket '{b.name}' keeps incomplete multipart uploads (and old versions) forever: add a lifecycle rule "
+            f"with abortIncompleteMultipartUpload (artifacts.abortIncompleteUploadDays in {STACK_FILE})",
+            b.urn,
+        )
+
+
+def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
+    targets = {
+        d.urn
+        for r in args.resources
+        if r.resource_type == LOGGING
+        for d in r.property_dependencies.get("targetBucket", [])
+    }
+    for b in _buckets_without(args, LOGGING):
+        if b.urn in targets:
+            continue  # the log bucket itself
+        report(
+            f"bucket '{b.name}' has no access logging: create an aws.s3.BucketLogging to the platform's log bucket "
+            "(components/artifacts.py)",
+            b.urn,
+        )
+
+
+def _storage_class(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    prov = str(args.props.get("provisioner") or "")
+    if prov != "ebs.csi.aws.com":
+        return
+    params = args.props.get("parameters") or {}
+    if not truthy(params.get("encrypted")):
+        report(
+            f"StorageClass '{get(args.props, 'metadata.name') or args.name}' creates unencrypted EBS volumes: set parameters.encrypted: 'true'"
+        )
+    if str(params.get("type") or "gp3") != "gp3":
+        report(
+            f"StorageClass '{get(args.props, 'metadata.name') or args.name}' uses {params.get('type')}: set "
+            "parameters.type: gp3 (cheaper and faster than gp2)"
+        )
+
+
+POLICIES: list[Policy] = [
+    PlatformStackPolicy(
+        "s3-bucket-public-access-block",
+        "Every bucket has a public access block (S3-01; CKV2_AWS_6).",
+        Severity.CRITICAL,
+        _pab_exists,
+    ),
+    TypedResourcePolicy(
+        "s3-bucket-public-access-block-all-flags",
+        "Public access blocks set all four flags (S3-01; CKV_AWS_53–56).",
+        Severity.CRITICAL,
+        [PAB],
+        _pab_flags,
+    ),
+    PlatformStackPolicy(
+        "s3-bucket-encryption-configured",
+        "Every bucket has a default encryption configuration (S3-02; CKV_AWS_19).",
+        Severity.HIGH,
+        _sse_exists,
+    ),
+    TypedResourcePolicy(
+        "s3-bucket-sse-kms-bucket-key",
+        "Default encryption is SSE-KMS with a CMK and the S3 bucket key on (S3-02; CKV_AWS_145).",
+        Severity.HIGH,
+        [SSE],
+        _sse_kms,
+    ),
+    PlatformStackPolicy(
+        "s3-bucket-versioning",
+        "Artifact buckets are versioned (S3-03; CKV_AWS_21).",
+        Severity.MEDIUM,
+        _versioning,
+    ),
+    PlatformStackPolicy(
+        "s3-bucket-lifecycle",
+        "Every bucket has a lifecycle rule that aborts incomplete multipart uploads (S3-04; CKV_AWS_300).",
+        Severity.LOW,
+        _lifecycle,
+    ),
+    PlatformStackPolicy(
+        "s3-bucket-access-logging",
+        "Buckets log access to a log bucket (S3-05; CKV_AWS_18).",
+        Severity.LOW,
+        _logging,
+    ),
+    TypedResourcePolicy(
+        "k8s-storage-class-encrypted-gp3",
+        "EBS StorageClasses create encrypted gp3 volumes (COST-07, OBS-04).",
+        Severity.MEDIUM,
+        [STORAGE_CLASS],
+        _storage_class,
+    ),
+]

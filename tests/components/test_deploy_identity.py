@@ -1,0 +1,203 @@
+"""DeployIdentity: GitHub OIDC trust is exact, each environment's deploy role trusts only that environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from blueprint.plan import Plan, Resource
+from components.deploy_identity import TrustPolicyError, environment_subject, github_trust_policy
+from infra.config import ConfigError, deploy_role_arn, parse_config
+
+ROLE = "aws:iam/role:Role"
+HOST = "token.actions.githubusercontent.com"
+REPO = "example-org/ai-platform"
+SECRETS = [
+    "grafanaAdminPassword",
+    "alertmanagerSlackWebhookUrl",
+    "alertmanagerPagerdutyRoutingKey",
+    "githubAppPrivateKey",
+]
+
+
+def _role(plan: Plan, physical: str) -> Resource:
+    (role,) = [r for r in plan.by_type(ROLE) if r.inputs.get("name") == physical]
+    return role
+
+
+def _statement(role: Resource) -> dict[str, Any]:
+    (stmt,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    return stmt
+
+
+def _subjects(role: Resource) -> list[str]:
+    sub = _statement(role)["Condition"]["StringEquals"][f"{HOST}:sub"]
+    return [sub] if isinstance(sub, str) else sub
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_deploy_role_trusts_only_its_own_environment(stack: str) -> None:
+    from tests.conftest import plan_for
+
+    plan = plan_for(stack)
+    role = _role(plan, f"ai-platform-deploy-{stack}")
+    stmt = _statement(role)
+    assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert stmt["Principal"]["Federated"].endswith(f":oidc-provider/{HOST}")
+    assert set(stmt["Condition"]) == {"StringEquals"}, "exact matching only, never StringLike"
+    assert stmt["Condition"]["StringEquals"][f"{HOST}:aud"] == "sts.amazonaws.com"
+    assert _subjects(role) == [f"repo:{REPO}:environment:{stack}"]
+    # No other environment's deploy role exists in this stack.
+    others = [r.inputs["name"] for r in plan.by_type(ROLE) if "-deploy-" in str(r.inputs.get("name"))]
+    assert others == [f"ai-platform-deploy-{stack}"]
+
+
+def test_preview_role_is_read_only_and_trusted_for_prs_and_main(stack_plan: Plan) -> None:
+    role = _role(stack_plan, f"ai-platform-preview-{stack_plan.stack}")
+    assert sorted(_subjects(role)) == [f"repo:{REPO}:pull_request", f"repo:{REPO}:ref:refs/heads/main"]
+    attached = [
+        a.inputs["policyArn"]
+        for a in stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith("delivery-preview")
+    ]
+    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    (inline,) = [p for p in stack_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-preview-state"]
+    actions = {a for s in json.loads(inline.inputs["policy"])["Statement"] for a in s["Action"]}
+    assert not {a for a in actions if a.startswith(("s3:Put", "s3:Delete", "kms:Encrypt", "kms:GenerateDataKey"))}
+
+
+def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan) -> None:
+    (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-deploy-iam"]
+    stmts = {s["Sid"]: s for s in json.loads(inline.inputs["policy"])["Statement"]}
+    assert stmts["IamCreateProjectTagged"]["Condition"] == {"StringEquals": {"aws:RequestTag/project": "ai-platform"}}
+    assert stmts["IamManageProjectTagged"]["Condition"] == {"StringEquals": {"aws:ResourceTag/project": "ai-platform"}}
+    assert "iam:PassRole" in stmts["IamManageProjectTagged"]["Action"]
+    for s in stmts.values():
+        assert s["Resource"] != "*"
+        assert "iam:*" not in s["Action"]
+    attached = [
+        a.inputs["policyArn"]
+        for a in dev_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith("delivery-deploy")
+    ]
+    assert attached == ["arn:aws:iam::aws:policy/PowerUserAccess"]
+
+
+def test_oidc_provider_has_the_sts_audience(dev_plan: Plan) -> None:
+    (provider,) = [
+        o for o in dev_plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
+    ]
+    assert provider.inputs["url"] == f"https://{HOST}"
+    assert provider.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "repo:example-org/*",
+        "repo:example-org/*:*",
+        "repo:example-org/ai-platform:*",
+        "repo:example-org/ai-platform:environment:*",
+        "repo:example-org/ai-platform:ref:refs/heads/*",
+        "repo:example-org/ai-platform:environment:pro?",
+        "*",
+        "example-org/ai-platform",
+    ],
+)
+def test_trust_policy_rejects_wildcard_and_malformed_subjects(subject: str) -> None:
+    with pytest.raises(TrustPolicyError):
+        github_trust_policy("arn:aws:iam::111111111111:oidc-provider/" + HOST, [subject])
+
+
+def test_trust_policy_needs_a_subject() -> None:
+    with pytest.raises(TrustPolicyError):
+        github_trust_policy("arn:aws:iam::111111111111:oidc-provider/" + HOST, [])
+
+
+@pytest.mark.parametrize("repository", ["example-org/*", "*/ai-platform", "example-org", "example-org/ai platform"])
+def test_subject_helpers_reject_wildcard_repositories(repository: str) -> None:
+    with pytest.raises(TrustPolicyError):
+        environment_subject(repository, "prod")
+
+
+def _parse(raw: dict[str, Any]) -> Any:
+    plain = {k: ("x" if isinstance(v, dict) and set(v) == {"secure"} else v) for k, v in raw.items()}
+    return parse_config(plain, secret_keys=SECRETS, source="stacks/Pulumi.test.yaml")
+
+
+def _problems(raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as info:
+        _parse(raw)
+    return {p.path: p.message for p in info.value.problems}
+
+
+@pytest.mark.parametrize("repository", ["example-org/*", "*", "example-org/ai-*"])
+def test_wildcard_repository_is_a_config_error(raw_config: Callable[[str], dict[str, Any]], repository: str) -> None:
+    raw = raw_config("prod")
+    raw["delivery"]["githubRepository"] = repository
+    assert "wildcards" in _problems(raw)["delivery.githubRepository"]
+
+
+def test_cluster_admits_no_other_environments_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
+    raw = raw_config("prod")
+    raw["cluster"]["adminRoleArns"].append(deploy_role_arn("333333333333", "dev"))
+    msg = _problems(raw)["cluster.adminRoleArns[2]"]
+    assert "another environment's deploy role" in msg
+    assert "ai-platform-deploy-prod" in msg
+
+
+def test_cluster_must_admit_its_own_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
+    raw = raw_config("staging")
+    raw["cluster"]["adminRoleArns"] = ["arn:aws:iam::222222222222:role/ml-platform-admins"]
+    assert "ai-platform-deploy-staging" in _problems(raw)["cluster.adminRoleArns"]
+
+
+def test_admin_policies_are_refused_for_the_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
+    raw = raw_config("dev")
+    raw["delivery"]["deployPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    assert "unrestricted IAM" in _problems(raw)["delivery.deployPolicyArns"]
+
+
+def test_existing_oidc_provider_is_read_not_created() -> None:
+    import dataclasses
+
+    from blueprint.engine import run_stack
+    from blueprint.stackfiles import load_stack
+    from tests.conftest import ROOT
+
+    settings = load_stack("staging", ROOT)
+    delivery = json.loads(settings.config["ai-platform:delivery"])
+    delivery["createOidcProvider"] = False
+    config = {**settings.config, "ai-platform:delivery": json.dumps(delivery)}
+    plan = run_stack("staging", dataclasses.replace(settings, config=config))
+    assert [
+        o for o in plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
+    ] == []
+    principal = _statement(_role(plan, "ai-platform-deploy-staging"))["Principal"]["Federated"]
+    assert principal == f"arn:aws:iam::222222222222:oidc-provider/{HOST}"
+
+
+def test_preview_role_reads_the_cluster_and_only_the_deploy_role_administers_it(stack_plan: Plan) -> None:
+    env = stack_plan.stack
+    assoc = {
+        a.inputs["principalArn"]: a.inputs["policyArn"]
+        for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    account = _role(stack_plan, f"ai-platform-deploy-{env}").outputs["arn"].split(":")[4]
+    preview = f"arn:aws:iam::{account}:role/ai-platform-preview-{env}"
+    deploy = f"arn:aws:iam::{account}:role/ai-platform-deploy-{env}"
+    assert assoc[preview].endswith("/AmazonEKSAdminViewPolicy")
+    assert assoc[deploy].endswith("/AmazonEKSClusterAdminPolicy")
+    deploy_roles = [arn for arn in assoc if ":role/ai-platform-deploy-" in arn]
+    assert deploy_roles == [deploy], "a cluster admits only its own environment's deploy role"
+
+
+def test_roles_may_use_the_secrets_key_and_the_state_key_bootstrap_creates(dev_plan: Plan) -> None:
+    (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-preview-state"]
+    (kms,) = [s for s in json.loads(inline.inputs["policy"])["Statement"] if s["Sid"] == "PlatformKeys"]
+    aliases = kms["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]
+    assert aliases == ["alias/pulumi-secrets", "alias/pulumi-secrets-state"]
+    assert "kms:Encrypt" not in kms["Action"]

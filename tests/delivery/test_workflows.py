@@ -1,0 +1,304 @@
+"""The GitHub workflows: schema-valid, pinned, least-privilege, fork-safe, and deploying in the README's order."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from blueprint.stackfiles import stack_names
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+STACKS = stack_names(ROOT)
+SHA_PIN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+){0,2}\s*$")
+
+# Every write scope a job holds, and why. A new write grant fails this test until it is justified here.
+ALLOWED_WRITES: dict[tuple[str, str], set[str]] = {
+    ("preview.yml", "cloud"): {"id-token", "pull-requests"},  # OIDC preview role; pulumi/actions PR comment
+    ("preview-comment.yml", "comment"): {"pull-requests"},  # the one offline-preview comment
+    ("deploy.yml", "preflight"): {"id-token"},  # OIDC preview role (read-only)
+    ("deploy.yml", "dev"): {"id-token"},  # OIDC deploy role
+    ("deploy.yml", "staging"): {"id-token"},
+    ("deploy.yml", "prod"): {"id-token"},
+    ("drift.yml", "detect"): {"id-token"},  # OIDC preview role (read-only)
+    ("drift.yml", "report"): {"issues"},  # the one drift issue
+}
+
+
+def load(path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(path.read_text())
+    # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
+    if True in doc:
+        doc["on"] = doc.pop(True)
+    return doc
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return load(ROOT / ".github" / "workflows" / name)
+
+
+def steps_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    if "runs" in doc:
+        return list(doc["runs"].get("steps", []))
+    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
+
+
+def all_files() -> list[Path]:
+    return WORKFLOWS + ACTIONS
+
+
+def test_there_are_workflows_for_every_job_the_issue_names() -> None:
+    names = {p.name for p in WORKFLOWS}
+    assert {"ci.yml", "preview.yml", "deploy.yml", "drift.yml"} <= names
+
+
+@pytest.mark.parametrize(
+    ("schema", "files"),
+    [
+        ("vendor.github-workflows", WORKFLOWS),
+        ("vendor.github-actions", ACTIONS),
+        ("custom.github-workflows-require-timeout", WORKFLOWS),
+        ("vendor.dependabot", [ROOT / ".github" / "dependabot.yml"]),
+    ],
+)
+def test_files_validate_against_the_github_schemas(schema: str, files: list[Path]) -> None:
+    # check-jsonschema ships these schemas (vendored from SchemaStore), so this runs offline.
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("path", all_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_third_party_action_is_pinned_to_a_commit_with_its_version(path: Path) -> None:
+    lines = path.read_text().splitlines()
+    uses_lines = [ln for ln in lines if re.match(r"^\s*(-\s+)?uses:", ln)]
+    assert uses_lines, "no uses: found; the parser is wrong"
+    for line in uses_lines:
+        ref = line.split("uses:", 1)[1].split("#", 1)[0].strip()
+        if ref.startswith("./"):
+            assert (ROOT / ref / "action.yml").is_file(), f"local action {ref} does not exist"
+            continue
+        assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a full 40-hex commit SHA"
+        assert VERSION_COMMENT.search(line), f"{path.name}: {ref} needs its version in a comment (# vX.Y.Z)"
+
+
+def test_the_same_action_is_pinned_to_the_same_commit_everywhere() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in all_files():
+        for step in steps_of(load(path)):
+            uses = step.get("uses", "")
+            if "@" in uses:
+                name, sha = uses.split("@")
+                pins.setdefault(name, set()).add(sha)
+    assert pins
+    assert {k: v for k, v in pins.items() if len(v) > 1} == {}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_permissions_are_read_only_at_the_top_and_granted_per_job(path: Path) -> None:
+    doc = load(path)
+    assert "write-all" not in path.read_text()
+    assert "read-all" not in path.read_text()
+    top = doc.get("permissions")
+    assert isinstance(top, dict), "set top-level permissions explicitly ({} or contents: read)"
+    assert all(v in ("read", "none") for v in top.values()), f"top-level permissions must be read-only: {top}"
+    for job_id, job in doc["jobs"].items():
+        perms = job.get("permissions", top)
+        assert isinstance(perms, dict), f"{job_id}: permissions must be a mapping of scopes"
+        writes = {scope for scope, level in perms.items() if level == "write"}
+        assert writes <= ALLOWED_WRITES.get((path.name, job_id), set()), f"{job_id}: unexpected write scopes {writes}"
+
+
+def test_only_jobs_that_assume_an_aws_role_get_an_oidc_token() -> None:
+    for path in WORKFLOWS:
+        for job_id, job in load(path)["jobs"].items():
+            oidc = job.get("permissions", {}).get("id-token") == "write"
+            assumes = any(s.get("uses") == "./.github/actions/aws-stack" for s in job.get("steps", []))
+            assert oidc == assumes, f"{path.name}:{job_id}: id-token: write iff the job assumes an AWS role"
+
+
+def test_no_long_lived_aws_keys() -> None:
+    for path in all_files():
+        text = path.read_text()
+        for needle in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"):
+            assert needle not in text, f"{path.name} uses {needle}; authenticate with OIDC (aws-stack action)"
+    roles = [s for p in ACTIONS for s in steps_of(load(p)) if "configure-aws-credentials" in s.get("uses", "")]
+    assert roles
+    assert all("role-to-assume" in s["with"] for s in roles)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_privileged_triggers_never_check_out_pr_code(path: Path) -> None:
+    doc = load(path)
+    triggers = doc["on"] if isinstance(doc["on"], dict) else dict.fromkeys(doc["on"])
+    if not {"pull_request_target", "workflow_run"} & set(triggers):
+        return
+    for step in steps_of(doc):
+        assert "actions/checkout" not in step.get("uses", ""), f"{path.name} checks out code under a privileged trigger"
+        assert "./" not in step.get("uses", ""), "a local action would run code from the checkout"
+
+
+def test_pull_request_target_is_not_used() -> None:
+    for path in WORKFLOWS:
+        assert "pull_request_target" not in load(path)["on"], path.name
+
+
+@pytest.mark.parametrize("path", all_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_no_untrusted_expressions_inside_run_scripts(path: Path) -> None:
+    # Template injection: a PR title or branch name in `run:` becomes shell code. Pass through env instead.
+    for step in steps_of(load(path)):
+        script = step.get("run", "") + step.get("with", {}).get("script", "")
+        assert "${{" not in script, f"{path.name}: pass expressions to scripts through env: ({step.get('name')})"
+
+
+@pytest.mark.parametrize("path", all_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_checkout_does_not_persist_the_token(path: Path) -> None:
+    for step in steps_of(load(path)):
+        if "actions/checkout" in step.get("uses", ""):
+            assert step.get("with", {}).get("persist-credentials") is False
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_job_has_a_timeout(path: Path) -> None:
+    for job_id, job in load(path)["jobs"].items():
+        assert 0 < job.get("timeout-minutes", 0) <= 180, f"{path.name}:{job_id}"
+
+
+def _pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
+    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
+    return step
+
+
+def deploy_order() -> list[str]:
+    """Jobs of deploy.yml in `needs` order (a chain is required, so the order is unique)."""
+    jobs = workflow("deploy.yml")["jobs"]
+    order: list[str] = []
+    remaining = dict(jobs)
+    while remaining:
+        ready = [j for j, spec in remaining.items() if set(spec.get("needs", [])) <= set(order)]
+        assert len(ready) == 1, f"deploy jobs must form one chain; ready at once: {ready}"
+        order.append(ready[0])
+        del remaining[ready[0]]
+    return order
+
+
+def test_deploy_runs_preflight_then_dev_staging_prod_in_a_chain() -> None:
+    assert deploy_order() == ["preflight", *STACKS]
+    jobs = workflow("deploy.yml")["jobs"]
+    assert jobs["preflight"]["strategy"]["matrix"]["stack"] == STACKS
+    assert "blueprint preflight" in jobs["preflight"]["steps"][-1]["run"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_job_runs_in_its_environment_alone_with_the_policy_pack(stack: str) -> None:
+    job = workflow("deploy.yml")["jobs"][stack]
+    assert job["environment"] == stack  # the deploy role trusts only environment:<stack>
+    assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+    aws = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/aws-stack")
+    assert aws["with"]["role"] == "deploy"
+    assert aws["with"]["stack"] == stack
+    up = _pulumi_step(job)["with"]
+    assert up["command"] == "up"
+    assert up["stack-name"] == stack
+    assert up["policyPacks"] == "policy"
+    assert up["policyPackConfigs"] == f"policy/config/{stack}.json"
+
+
+def test_concurrency_groups_are_one_per_stack() -> None:
+    jobs = workflow("deploy.yml")["jobs"]
+    groups = [jobs[s]["concurrency"]["group"] for s in STACKS]
+    assert len(set(groups)) == len(STACKS)
+
+
+def test_offline_preview_runs_for_every_stack_and_uploads_a_report() -> None:
+    job = workflow("preview.yml")["jobs"]["offline"]
+    assert job["strategy"]["matrix"]["stack"] == STACKS
+    assert job["permissions"] == {"contents": "read"}
+    assert "if" not in job, "the offline preview must always run, forks included"
+    run = next(s for s in job["steps"] if s.get("id") == "preview")["run"]
+    assert 'blueprint preview "$STACK" --diff' in run
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "preview-${{ matrix.stack }}"
+
+
+def test_the_comment_workflow_consumes_the_preview_artifacts() -> None:
+    doc = workflow("preview-comment.yml")
+    assert doc["on"]["workflow_run"]["workflows"] == [workflow("preview.yml")["name"]]
+    download = next(s for s in steps_of(doc) if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["pattern"] == "preview-*"
+    assert download["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+    script = next(s for s in steps_of(doc) if "github-script" in s.get("uses", ""))["with"]["script"]
+    # One comment, found by its marker and updated in place.
+    assert "updateComment" in script
+    assert "createComment" in script
+    assert "MARKER" in script
+
+
+def test_cloud_preview_only_with_the_variable_and_never_for_forks() -> None:
+    job = workflow("preview.yml")["jobs"]["cloud"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    assert job["strategy"]["matrix"]["stack"] == STACKS
+    args = _pulumi_step(job)["with"]
+    assert args["command"] == "preview"
+    assert args["comment-on-pr"] is True
+    assert args["diff"] is True
+    assert args["refresh"] is True
+    assert args["policyPacks"] == "policy"
+    assert args["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+    assert "vars.PULUMI_BACKEND_URL" in args["cloud-url"]
+
+
+def test_drift_runs_nightly_with_expect_no_changes_and_keeps_one_issue() -> None:
+    doc = workflow("drift.yml")
+    assert doc["on"]["schedule"]
+    detect = doc["jobs"]["detect"]
+    assert detect["strategy"]["matrix"]["stack"] == STACKS
+    run = next(s["run"] for s in detect["steps"] if "pulumi preview" in s.get("run", ""))
+    assert "--refresh" in run
+    assert "--expect-no-changes" in run
+    report = doc["jobs"]["report"]
+    script = report["steps"][-1]["run"]
+    assert "gh issue list --label" in script  # finds the open issue first: one issue, updated
+    assert "gh issue edit" in script
+    assert "gh issue create" in script
+
+
+def test_cli_version_matches_the_sdk_pin() -> None:
+    pin = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    assert pin is not None
+    assert (ROOT / ".pulumi-version").read_text().strip() == pin.group(1)
+
+
+def readme_deploy_facts() -> tuple[list[str], list[str]]:
+    """The order and the gated environments the README's deploy section states."""
+    text = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Deploying for real\n(.*?)(?=^## )", text, re.M | re.S)
+    assert section, "README.md needs a '## Deploying for real' section"
+    order = re.search(r"^\*\*Order:\*\* (.+)$", section.group(1), re.M)
+    gated = re.search(r"^\*\*Gated by GitHub Environments:\*\* (.+)$", section.group(1), re.M)
+    assert order, "the deploy section states '**Order:** preflight → dev → …'"
+    assert gated, "the deploy section states '**Gated by GitHub Environments:** …'"
+    names = [s.strip(" `.") for s in order.group(1).split("→")]
+    return names, [s.strip(" `.") for s in gated.group(1).split(",")]
+
+
+def test_readme_states_the_deploy_order_and_gates_the_workflow_implements() -> None:
+    order, gated = readme_deploy_facts()
+    assert order == deploy_order()
+    jobs = workflow("deploy.yml")["jobs"]
+    # staging and prod are gated; the README names the environments whose reviewers must approve.
+    assert set(gated) == {"staging", "prod"}
+    assert all(jobs[env]["environment"] == env for env in gated)

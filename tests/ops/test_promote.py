@@ -1,0 +1,273 @@
+"""``blueprint promote`` between two accounts in moto over HTTP.
+
+staging (222222222222) and prod (333333333333) get one AWS profile each, so every call really
+goes to the account the stack names. moto 5.2 has no ``GetDownloadUrlForLayer`` (it raises
+NotImplementedError): the blob-copy test answers that one call from a ``before-call`` hook with
+a URL to the blob in moto's S3, exactly the shape ECR returns (a presigned S3 URL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from blueprint.ops import _aws
+from blueprint.ops.promote import tag_is_immutable
+from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
+
+STAGING, PROD = "222222222222", "333333333333"
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+BLOBS = [b'{"architecture":"amd64","os":"linux"}', b"layer-one" * 100, b"layer-two" * 100]
+ARGS = ("promote", "vllm:v1", "--from", "staging", "--to", "prod", "--from-profile", "staging", "--to-profile", "prod")
+
+
+@pytest.fixture
+def ecr(aws_env: str) -> dict[str, Any]:
+    """ECR clients per account, with the vllm repository in both (prod's tags are immutable)."""
+    clients = {
+        STAGING: client("ecr", aws_env, **account_profile(aws_env, STAGING, "staging")),
+        PROD: client("ecr", aws_env, **account_profile(aws_env, PROD, "prod")),
+    }
+    clients[STAGING].create_repository(repositoryName="vllm", imageTagMutability="MUTABLE")
+    clients[PROD].create_repository(repositoryName="vllm", imageTagMutability="IMMUTABLE")
+    return clients
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def upload_blobs(ecr: Any, blobs: list[bytes]) -> None:
+    for blob in blobs:
+        up = ecr.initiate_layer_upload(repositoryName="vllm")
+        ecr.upload_layer_part(repositoryName="vllm", uploadId=up["uploadId"], partFirstByte=0,
+                              partLastByte=len(blob) - 1, layerPartBlob=blob)  # fmt: skip
+        ecr.complete_layer_upload(repositoryName="vllm", uploadId=up["uploadId"], layerDigests=[_digest(blob)])
+
+
+def push(ecr: Any, tag: str, blobs: list[bytes] = BLOBS) -> str:
+    """Push an image (blobs + Docker v2 manifest) the way a registry client does; return its digest."""
+    upload_blobs(ecr, blobs)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_V2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(blobs[0]),
+                   "digest": _digest(blobs[0])},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": len(b),
+                    "digest": _digest(b)} for b in blobs[1:]],
+    }  # fmt: skip
+    resp = ecr.put_image(repositoryName="vllm", imageManifest=json.dumps(manifest),
+                         imageManifestMediaType=DOCKER_V2, imageTag=tag)  # fmt: skip
+    return str(resp["image"]["imageId"]["imageDigest"])
+
+
+def scan(moto_url: str, ecr: Any, account: str, digest: str, counts: dict[str, int], **found: Any) -> None:
+    """Give the image a completed scan with these findings (moto's API for scan results)."""
+    ecr.start_image_scan(repositoryName="vllm", imageId={"imageDigest": digest})
+    result = {
+        "registryId": account,
+        "repositoryName": "vllm",
+        "imageId": {"imageDigest": digest},
+        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+        "imageScanFindings": {"findingSeverityCounts": counts, **found},
+    }
+    body = json.dumps({"results": [result], "region": REGION, "account_id": account}).encode()
+    req = urllib.request.Request(f"{moto_url}/moto-api/static/ecr/scan-finding-results", data=body, method="POST")
+    urllib.request.urlopen(req)
+
+
+@pytest.fixture
+def clean_image(ecr: dict[str, Any], aws_env: str) -> str:
+    """vllm:v1 in staging, scanned clean; prod already holds its blobs (shared base layers)."""
+    digest = push(ecr[STAGING], "v1")
+    scan(aws_env, ecr[STAGING], STAGING, digest, {"LOW": 2})
+    upload_blobs(ecr[PROD], BLOBS)
+    return digest
+
+
+def _prod_digest(ecr: dict[str, Any], tag: str) -> str | None:
+    images = ecr[PROD].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": tag}])["images"]
+    return images[0]["imageId"]["imageDigest"] if images else None
+
+
+def test_promotes_by_digest(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert res.out.strip().splitlines()[-1] == clean_image
+    assert "from staging (222222222222, us-west-2) to prod (333333333333, us-west-2)" in res.out
+    assert _prod_digest(ecr, "v1") == clean_image
+    source = ecr[STAGING].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": "v1"}])["images"][0]
+    target = ecr[PROD].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": "v1"}])["images"][0]
+    assert target["imageManifest"] == source["imageManifest"]
+
+
+def test_promoting_again_is_a_no_op(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    assert cli(*ARGS).code == 0
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert "already points at this digest" in res.out
+    assert res.out.strip().splitlines()[-1] == clean_image
+
+
+def test_missing_blobs_are_copied_first(
+    cli: Callable[..., Result], ecr: dict[str, Any], aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = push(ecr[STAGING], "v1")
+    scan(aws_env, ecr[STAGING], STAGING, digest, {})
+    s3 = client("s3", aws_env)
+    s3.create_bucket(Bucket="ecr-layers", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for blob in BLOBS:
+        s3.put_object(Bucket="ecr-layers", Key=_digest(blob), Body=blob)
+
+    def download_url(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        # `params` is the serialized request; ECR speaks JSON.
+        layer = json.loads(params["body"])["layerDigest"]
+        http = AWSResponse(f"{aws_env}/", 200, {}, None)
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "ecr-layers", "Key": layer}, ExpiresIn=60)
+        return http, {"downloadUrl": url, "layerDigest": layer}
+
+    real = _aws.boto3.Session
+
+    def session(*a: Any, **kw: Any) -> Any:
+        s = real(*a, **kw)
+        s.events.register("before-call.ecr.GetDownloadUrlForLayer", download_url)
+        return s
+
+    monkeypatch.setattr(_aws.boto3, "Session", session)
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert "(3 blob(s) copied)" in res.out
+    layers = ecr[PROD].batch_check_layer_availability(repositoryName="vllm", layerDigests=[_digest(b) for b in BLOBS])
+    assert {layer["layerAvailability"] for layer in layers["layers"]} == {"AVAILABLE"}
+    assert _prod_digest(ecr, "v1") == digest
+
+
+@pytest.mark.parametrize(
+    ("counts", "found", "message"),
+    [
+        (
+            {"HIGH": 1},
+            {"findings": [{"name": "CVE-2026-0001", "severity": "HIGH"}]},
+            "1 HIGH finding(s) (CVE-2026-0001 (HIGH))",
+        ),
+        (
+            {"CRITICAL": 2, "MEDIUM": 3},
+            {
+                "enhancedFindings": [
+                    {"severity": "CRITICAL", "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2026-1111"}}
+                ]
+            },
+            "2 CRITICAL finding(s) (CVE-2026-1111 (CRITICAL))",
+        ),
+    ],
+    ids=["basic", "enhanced"],
+)
+def test_refuses_images_with_high_or_critical_findings(
+    cli: Callable[..., Result], ecr: dict[str, Any], aws_env: str, counts: dict[str, int], found: Any, message: str
+) -> None:
+    digest = push(ecr[STAGING], "v1")
+    scan(aws_env, ecr[STAGING], STAGING, digest, counts, **found)
+    upload_blobs(ecr[PROD], BLOBS)
+    res = cli(*ARGS)
+    assert_one_line_error(res, f"error: refusing: vllm@{digest} has {message}")
+    assert _prod_digest(ecr, "v1") is None
+
+    allowed = cli(*ARGS, "--allow-findings")
+    assert allowed.code == 0, allowed.err
+    assert "warning: --allow-findings" in allowed.out
+    assert _prod_digest(ecr, "v1") == digest
+
+
+def test_refuses_an_unscanned_image(cli: Callable[..., Result], ecr: dict[str, Any]) -> None:
+    digest = push(ecr[STAGING], "v1")
+    assert_one_line_error(cli(*ARGS), f"error: refusing: vllm@{digest} has no completed scan (status NOT_SCANNED)")
+
+
+def test_refuses_to_move_an_immutable_tag(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    other = push(ecr[PROD], "v1", [BLOBS[0], b"something else"])
+    res = cli(*ARGS)
+    assert_one_line_error(res, "error: refusing: vllm:v1 in prod (333333333333, us-west-2) is immutable")
+    assert f"points at {other}, not {clean_image}" in res.err
+    assert _prod_digest(ecr, "v1") == other
+
+
+def test_moves_a_mutable_tag(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    ecr[PROD].put_image_tag_mutability(repositoryName="vllm", imageTagMutability="MUTABLE")
+    push(ecr[PROD], "v1", [BLOBS[0], b"something else"])
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert "moving mutable tag vllm:v1" in res.out
+    assert _prod_digest(ecr, "v1") == clean_image
+
+
+def test_missing_target_repository(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    ecr[PROD].delete_repository(repositoryName="vllm", force=True)
+    assert_one_line_error(
+        cli(*ARGS), "error: repository vllm does not exist in prod (333333333333, us-west-2); run `pulumi up` for prod"
+    )
+
+
+def test_repository_not_in_the_stack_config(cli: Callable[..., Result], ecr: dict[str, Any]) -> None:
+    res = cli("promote", "nope:v1", "--from", "staging", "--to", "prod")
+    assert_one_line_error(res, "error: repository nope is not in stack staging's registry.repositories")
+
+
+def test_missing_tag(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
+    res = cli("promote", "vllm:v2", *ARGS[2:])
+    assert_one_line_error(res, "error: vllm:v2 does not exist in staging (222222222222, us-west-2)")
+
+
+def test_wrong_credentials_for_the_source_account(
+    cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str
+) -> None:
+    # The ambient credentials are another account's: ECR answers as for any foreign registry.
+    res = cli("promote", "vllm:v1", "--from", "staging", "--to", "prod", "--to-profile", "prod")
+    assert_one_line_error(res, "error: repository vllm does not exist in staging (222222222222, us-west-2)")
+    assert "the credentials are for account 123456789012: pass the --from-profile/--to-profile of staging" in res.err
+
+
+def test_throttled_ecr_calls_are_retried(
+    cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str, faults: Faults
+) -> None:
+    faults.add("ecr", "BatchGetImage", "ThrottlingException", status=400, times=3)
+    res = cli(*ARGS)
+    assert res.code == 0, res.err
+    assert faults.fired("ThrottlingException") == 3
+    assert _prod_digest(ecr, "v1") == clean_image
+
+
+def test_access_denied_is_one_line(cli: Callable[..., Result], ecr: dict[str, Any], faults: Faults) -> None:
+    faults.add("ecr", "DescribeRepositories", "AccessDeniedException", status=400)
+    assert_one_line_error(cli(*ARGS), "error: access denied calling DescribeRepositories (AccessDeniedException)")
+
+
+def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert_one_line_error(cli("promote", "vllm:v1", "--from", "staging", "--to", "prod"), "error: no AWS credentials")
+
+
+@pytest.mark.parametrize("ref", ["vllm", "vllm:", ":v1", "vllm@sha256:abc"])
+def test_bad_reference(cli: Callable[..., Result], ref: str) -> None:
+    assert_one_line_error(cli("promote", ref, "--from", "staging", "--to", "prod"), "error: expected REPOSITORY:TAG")
+
+
+@pytest.mark.parametrize(
+    ("mode", "filters", "tag", "immutable"),
+    [
+        ("IMMUTABLE", [], "v1", True),
+        ("MUTABLE", [], "v1", False),
+        ("IMMUTABLE_WITH_EXCLUSION", [{"filterType": "WILDCARD", "filter": "latest*"}], "latest-main", False),
+        ("IMMUTABLE_WITH_EXCLUSION", [{"filterType": "WILDCARD", "filter": "latest*"}], "v1", True),
+        ("MUTABLE_WITH_EXCLUSION", [{"filterType": "WILDCARD", "filter": "v*"}], "v1", True),
+    ],
+)
+def test_tag_mutability_with_exclusions(mode: str, filters: list[dict[str, str]], tag: str, immutable: bool) -> None:
+    repo = {"imageTagMutability": mode, "imageTagMutabilityExclusionFilters": filters}
+    assert tag_is_immutable(repo, tag) is immutable
