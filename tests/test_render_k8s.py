@@ -17,8 +17,13 @@ from tests.conftest import ROOT, STACKS
 from tests.k8s_layer import k8s_plan, stack_config
 
 # Custom resources are not in the core schema. PrometheusRule bodies are checked by promtool
-# (tests/monitoring/test_promtool.py, over the same rule files); here only their envelope.
-CRD_KINDS = {("monitoring.coreos.com/v1", "PrometheusRule")}
+# (tests/monitoring/test_promtool.py, over the same rule files); here only their envelope: the
+# spec keys each kind requires.
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "PrometheusRule"): ("groups",),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): ("selector", "endpoints"),
+    ("keda.sh/v1alpha1", "ScaledObject"): ("scaleTargetRef", "triggers"),
+}
 
 
 def _objects(out: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -44,7 +49,8 @@ def test_every_rendered_object_validates_strictly(stack: str, tmp_path: Path) ->
         kinds.add(obj["kind"])
         if (obj["apiVersion"], obj["kind"]) in CRD_KINDS:
             assert obj["metadata"]["namespace"], path.name
-            assert obj["spec"]["groups"], path.name
+            for key in CRD_KINDS[(obj["apiVersion"], obj["kind"])]:
+                assert obj["spec"][key], f"{path.name}: spec.{key}"
             continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)
