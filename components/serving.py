@@ -38,6 +38,10 @@ from components._common import Irsa, irsa_role, policy_json
 from components._helm import Chart, helm_release
 from infra.config import GPU_RESOURCE, Model
 
+# Objects are written as camelCase dicts (the wire form, as --render-k8s shows them); the SDK's
+# TypedDicts spell keys in snake_case, so constructor calls go through an untyped alias.
+_K8S: Any = k8s
+
 # kedacore/charts tag v2.20.2 (keda/Chart.yaml version and appVersion 2.20.2).
 KEDA_CHART = Chart(chart="keda", version="2.20.2", repo="https://kedacore.github.io/charts")
 
@@ -282,14 +286,14 @@ class Serving(pulumi.ComponentResource):
     def _guardrails(self, ns: pulumi.Output[str]) -> None:
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
-        k8s.core.v1.ResourceQuota(
+        _K8S.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata={"name": "serving-quota", "namespace": ns, "labels": dict(_k8s.MANAGED_BY)},
             spec={"hard": quota_for(args.models, INIT_CPU, INIT_MEMORY)},
             opts=child,
         )
         # Defaults for anything created without requests (debug pods); the quota requires them.
-        k8s.core.v1.LimitRange(
+        _K8S.core.v1.LimitRange(
             f"{name}-limits",
             metadata={"name": "serving-limits", "namespace": ns, "labels": dict(_k8s.MANAGED_BY)},
             spec={
@@ -384,7 +388,7 @@ class Serving(pulumi.ComponentResource):
             )
             self.model_roles[mname] = role
             annotations["eks.amazonaws.com/role-arn"] = role.arn
-        return k8s.core.v1.ServiceAccount(
+        return _K8S.core.v1.ServiceAccount(
             f"{name}-{mname}-sa",
             metadata={"name": mname, "namespace": ns, "labels": self._labels(mname), "annotations": annotations},
             automount_service_account_token=False,
@@ -393,6 +397,8 @@ class Serving(pulumi.ComponentResource):
 
     def _labels(self, mname: str, track: Track | None = None) -> dict[str, str]:
         labels = {**_k8s.MANAGED_BY, "app.kubernetes.io/name": mname, "platform.ai/model": mname}
+        # Ownership for cost allocation: the stack's `owner` tag.
+        labels["team"] = self._args.tags.get("owner", "ml-platform")
         if track:
             labels["platform.ai/track"] = track
         return labels
@@ -416,7 +422,7 @@ class Serving(pulumi.ComponentResource):
         selector = {"platform.ai/model": mname, "platform.ai/track": track}
         low, high = (m.min_replicas, m.max_replicas) if track == "primary" else canary_replicas(m)
 
-        deployment = k8s.apps.v1.Deployment(
+        deployment = _K8S.apps.v1.Deployment(
             f"{name}-{obj}",
             metadata={"name": obj, "namespace": ns, "labels": labels},
             spec={
@@ -433,7 +439,7 @@ class Serving(pulumi.ComponentResource):
             },
             opts=child,
         )
-        k8s.core.v1.Service(
+        _K8S.core.v1.Service(
             f"{name}-{obj}-service",
             metadata={
                 "name": obj,
@@ -451,11 +457,16 @@ class Serving(pulumi.ComponentResource):
             },
             opts=child,
         )
-        k8s.policy.v1.PodDisruptionBudget(
+        _K8S.policy.v1.PodDisruptionBudget(
             f"{name}-{obj}-pdb",
             metadata={"name": obj, "namespace": ns, "labels": labels},
             # maxUnavailable (not minAvailable) keeps node drains possible at one replica.
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            # AlwaysAllow: crash-looping (never Ready) pods must not block node drains.
+            spec={
+                "maxUnavailable": 1,
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": selector},
+            },
             opts=child,
         )
         if m.autoscaling.type == "keda":
@@ -495,7 +506,7 @@ class Serving(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[keda, deployment]),
             )
         else:
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            _K8S.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-{obj}-hpa",
                 metadata={"name": obj, "namespace": ns, "labels": labels},
                 spec={
@@ -616,7 +627,7 @@ class Serving(pulumi.ComponentResource):
         return spec
 
     def _pvc(self, mname: str, m: Model) -> k8s.core.v1.PersistentVolumeClaim:
-        return k8s.core.v1.PersistentVolumeClaim(
+        return _K8S.core.v1.PersistentVolumeClaim(
             f"{self._name}-{mname}-models",
             metadata={"name": f"{mname}-models", "namespace": self.ns.metadata.name, "labels": self._labels(mname)},
             spec={
@@ -684,7 +695,7 @@ class Serving(pulumi.ComponentResource):
                 }
             )
         deps = [args.ingress_controller] if args.ingress_controller is not None else []
-        return k8s.networking.v1.Ingress(
+        return _K8S.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={"name": "models", "namespace": ns, "labels": dict(_k8s.MANAGED_BY), "annotations": annotations},
             spec={"ingressClassName": "alb", "rules": [{"http": {"paths": paths}}]},
