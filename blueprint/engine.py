@@ -430,7 +430,7 @@ def run_program(
     ``run_stack`` runs ``infra/`` with it; component tests run a function that builds one
     component with hand-made inputs (e.g. a node role and IRSA provider the stacks may not wire).
     """
-    # KUBECONFIG and PULUMI_K8S_* would leak into Provider inputs (pulumi-notes §2.8).
+    # KUBECONFIG and PULUMI_K8S_* become default inputs of k8s.Provider (pulumi_kubernetes/provider.py).
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k == "KUBECONFIG" or k.startswith("PULUMI_K8S_")}
     try:
         pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))

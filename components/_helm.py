@@ -2,7 +2,7 @@
 
 ``helm.v3.Release`` is a single custom resource, so the offline preview, the policy pack and
 ``--render-k8s`` all see its chart, pinned version and values (helm v4 ``Chart`` is a remote
-component whose children are invisible under mocks; pulumi-notes §3).
+component whose children are invisible under mocks; docs/adr).
 """
 
 from __future__ import annotations

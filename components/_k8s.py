@@ -181,3 +181,40 @@ def agent_resources(
     """
     limit_cpu = cpu_limit or f"{_cpu_millis(cpu) * 4}m"
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": limit_cpu, "memory": memory_limit or memory}}
+
+
+def quota_and_limits(
+    name: str,
+    ns: k8s.core.v1.Namespace,
+    *,
+    parent: pulumi.Resource,
+    hard: Mapping[str, str],
+    default_cpu: str = "250m",
+    default_memory: str = "256Mi",
+) -> None:
+    """A ResourceQuota capping the namespace, and a LimitRange giving containers without resources defaults.
+
+    The quota turns a runaway controller or scale set into a scheduling error in its own namespace
+    instead of a starved cluster; the LimitRange keeps pods without requests admissible under it.
+    """
+    meta = {"namespace": ns.metadata.name, "labels": dict(MANAGED_BY)}
+    k8s.core.v1.ResourceQuota(
+        f"{name}-quota",
+        metadata={**meta, "name": "quota"},
+        spec={"hard": dict(hard)},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    k8s.core.v1.LimitRange(
+        f"{name}-limits",
+        metadata={**meta, "name": "limits"},
+        spec={
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": {"cpu": default_cpu, "memory": default_memory},
+                    "defaultRequest": {"cpu": default_cpu, "memory": default_memory},
+                }
+            ]
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -126,6 +126,20 @@ class CiRunners(pulumi.ComponentResource):
         runner_ns = _k8s.namespace(
             f"{name}-namespace", args.namespace, parent=self, enforce="privileged" if dind else "baseline"
         )
+        # Quotas count pods and GPUs only: a CPU/memory quota makes ARC's kubernetes-mode jobs fail
+        # instead of queueing when it is full (actions/runner-container-hooks#229). Each runner may
+        # run one workflow pod beside it, hence two pods per runner.
+        max_runners = sum(s.max_runners or 0 for s in args.scale_sets.values())
+        max_gpus = sum((s.max_runners or 0) * (s.gpus or 0) for s in args.scale_sets.values())
+        _k8s.quota_and_limits(f"{name}-controller", ctrl_ns, parent=self, hard={"pods": "20"})
+        _k8s.quota_and_limits(
+            f"{name}-runners",
+            runner_ns,
+            parent=self,
+            hard={"pods": str(2 * max_runners + 10), "requests.nvidia.com/gpu": str(max_gpus)},
+            default_cpu="500m",
+            default_memory="1Gi",
+        )
         for part, ns in (("controller", ctrl_ns), ("runners", runner_ns)):
             _k8s.default_deny(f"{name}-{part}-default-deny", ns, parent=self)
             # GitHub (API, actions, packages) and the EKS API endpoint are HTTPS; port 80 serves

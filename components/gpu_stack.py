@@ -38,8 +38,20 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components._helm import Chart, helm_release
-from components._k8s import agent_resources, namespace, with_provider
+from components._k8s import (
+    agent_resources,
+    default_deny,
+    dns_egress,
+    from_namespace,
+    namespace,
+    network_policy,
+    tcp_egress,
+    with_provider,
+)
 from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
+
+# The dcgm-exporter chart serves metrics on 9400 (its values.yaml `service.port`).
+DCGM_PORT = 9400
 
 # Versions from the charts' Chart.yaml at their release tags (values keys checked against each values.yaml):
 # NVIDIA/k8s-device-plugin v0.20.0, NVIDIA/gpu-operator v26.7.0 (NGC versions carry the "v"),
@@ -131,6 +143,8 @@ class GpuStackArgs:
     """DCGM exporter memory limit; the request stays at 512Mi. 512Mi limits OOM on 8-GPU nodes (pytorch/ci-infra#1011)."""
     namespace: str = "gpu-system"
     """Namespace of the GPU daemons."""
+    monitoring_namespace: str = "monitoring"
+    """Namespace whose Prometheus scrapes the DCGM exporter; nothing else may reach the daemons."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist first: the prometheus-operator CRDs (the DCGM ServiceMonitor; pulumi-kubernetes#1712)."""
 
@@ -151,6 +165,18 @@ class GpuStack(pulumi.ComponentResource):
             raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
         super().__init__("platform:index:GpuStack", name, None, with_provider(opts, args.provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
+        # Default deny; Prometheus may scrape the DCGM exporter, and the daemons reach DNS and the
+        # API server (device-plugin config manager, operator, NFD). Kubelet traffic from the pod's
+        # own node (the device-plugin socket is a hostPath, not the network) is never blocked.
+        default_deny(f"{name}-default-deny", ns, parent=self)
+        network_policy(
+            f"{name}-allow",
+            ns,
+            "allow-scrape-dns-apiserver",
+            parent=self,
+            ingress=[from_namespace(args.monitoring_namespace, DCGM_PORT)],
+            egress=[dns_egress(), tcp_egress(443)],
+        )
         after = [ns, *args.depends_on]
         plugin_config = device_plugin_config(args.mig_strategy, args.time_slicing_replicas)
 

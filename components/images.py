@@ -6,7 +6,7 @@ Consumers take ``digests[<name>]`` (``repo_digest``, ``<repository-url>@sha256:โ
 rebuild rolls out by digest, never by a moving tag.
 
 Building is off by default: the docker provider connects to a Docker daemon and hashes the
-build context even during preview (pulumi-notes ยง7; pulumi-docker ``provider.go`` Configure and
+build context even during preview (pulumi-docker ``provider.go`` Configure and
 Check), and a preview must work without one. With building off, the stack takes the digest
 from config (``images.runnerImage``).
 

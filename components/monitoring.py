@@ -41,7 +41,17 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components._helm import Chart, helm_release
-from components._k8s import agent_resources, namespace, with_provider
+from components._k8s import (
+    agent_resources,
+    default_deny,
+    dns_egress,
+    from_cidr,
+    from_namespace,
+    namespace,
+    network_policy,
+    tcp_egress,
+    with_provider,
+)
 from infra.config import LABEL_ACCELERATOR, LABEL_AMI_FAMILY, LABEL_GPU_MODEL, LABEL_POOL
 
 # prometheus-community/helm-charts at tag kube-prometheus-stack-88.5.3: kps 88.5.3 and
@@ -191,6 +201,11 @@ class MonitoringArgs:
     """PagerDuty Events v2 routing key (a secret); None (default) pages nobody."""
     namespace: str = "monitoring"
     """Namespace of the stack."""
+    cluster_cidr: str = "10.0.0.0/8"
+    """CIDR holding the nodes, pods and the EKS control-plane ENIs (the VPC CIDR): Prometheus scrapes it and
+    the API server calls the operator's admission webhook from it."""
+    prometheus_client_namespaces: Sequence[str] = ("keda",)
+    """Namespaces allowed to query Prometheus (KEDA's scalers); everything else is denied."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the charts need first: the EBS CSI driver (volumes) and nodes to run on."""
 
@@ -203,6 +218,33 @@ class Monitoring(pulumi.ComponentResource):
     prometheus_url: str
     namespace: str
 
+    def _network_policies(self, name: str, ns: k8s.core.v1.Namespace, args: MonitoringArgs) -> None:
+        """Default deny, then what the stack needs. Kubelet probes from a pod's own node are always allowed
+        (https://kubernetes.io/docs/concepts/services-networking/network-policies/#what-you-can-t-do-with-network-policies-at-least-not-yet);
+        node-exporter runs in the host network, which NetworkPolicies do not cover."""
+        default_deny(f"{name}-default-deny", ns, parent=self)
+        network_policy(
+            f"{name}-allow-stack",
+            ns,
+            "allow-stack",
+            parent=self,
+            # Grafana -> Prometheus/Alertmanager, Prometheus -> Alertmanager and its own exporters.
+            ingress=[
+                {"from": [{"podSelector": {}}]},
+                # The API server calls the operator's admission webhook (container port 10250).
+                from_cidr(args.cluster_cidr, 10250),
+                *[from_namespace(n, 9090) for n in args.prometheus_client_namespaces],
+            ],
+            # Scraping reaches pods and nodes anywhere in the cluster CIDR; HTTPS reaches the API
+            # server (service discovery, Grafana's sidecar) and Slack/PagerDuty (Alertmanager).
+            egress=[
+                {"to": [{"podSelector": {}}]},
+                dns_egress(),
+                {"to": [{"ipBlock": {"cidr": args.cluster_cidr}}]},
+                tcp_egress(443),
+            ],
+        )
+
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         if not 0 < args.retention_size_gib < args.prometheus_storage_gib:
             raise ValueError(
@@ -212,6 +254,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("platform:index:Monitoring", name, None, with_provider(opts, args.provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         self.namespace = args.namespace
+        self._network_policies(name, ns, args)
 
         self.crds = helm_release(
             f"{name}-crds",

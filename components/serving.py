@@ -337,6 +337,7 @@ class Serving(pulumi.ComponentResource):
     def _keda(self) -> pulumi.Resource:
         name, args = self._name, self._args
         ns = _k8s.namespace(f"{name}-keda-namespace", "keda", parent=self)
+        _k8s.quota_and_limits(f"{name}-keda", ns, parent=self, hard={"pods": "20"})
         _k8s.default_deny(f"{name}-keda-default-deny", ns, parent=self, egress=False)
         # The API server (control-plane ENIs in the VPC) calls the metrics API (6443) and the
         # admission webhooks (9443); Prometheus scrapes the metrics ports.

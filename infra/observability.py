@@ -45,6 +45,7 @@ def observability(
             provider=provider,
             grafana_admin_password=password,
             cluster_name=cluster_name,
+            cluster_cidr=cfg.network.cidr,
             storage_class_name=storage_class_name,
             prometheus_storage_gib=m.prometheus_storage_gib,
             retention=m.prometheus_retention,

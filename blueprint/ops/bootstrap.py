@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def login_url(bucket: str, region: str) -> str:
-    """The DIY backend URL (``awssdk=v2`` needs Pulumi >= 3.33.1; pulumi-notes §5)."""
+    """The DIY backend URL (``awssdk=v2`` needs Pulumi >= 3.33.1, per the DIY-backend docs)."""
     return f"s3://{bucket}?region={region}&awssdk=v2"
 
 

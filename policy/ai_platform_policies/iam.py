@@ -120,7 +120,10 @@ def _no_escalation(args: ResourceValidationArgs, report: ReportViolation) -> Non
 
 
 def _resource_star(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    allowed = [str(a).lower() for a in as_list(args.get_config().get("nonRestrictableActions"))]
+    cfg = args.get_config()
+    if any(e.get("name") == args.name and e.get("reason") for e in as_list(cfg.get("exemptPolicies"))):
+        return
+    allowed = [str(a).lower() for a in as_list(cfg.get("nonRestrictableActions"))]
     for st in _stmts(args):
         if "*" not in _resources(st) or st.get("Condition"):
             continue
@@ -264,7 +267,13 @@ POLICIES: list[Policy] = [
                 "items": {"type": "string"},
                 "default": NON_RESTRICTABLE,
                 "description": "Action patterns that AWS does not let you scope to a resource ARN.",
-            }
+            },
+            "exemptPolicies": {
+                "type": "array",
+                "default": [],
+                "description": "Policies (by resource name) taken verbatim from an upstream project, each "
+                "`{name, reason}`; they are reviewed upstream and re-synced on upgrade.",
+            },
         },
     ),
     TypedResourcePolicy(

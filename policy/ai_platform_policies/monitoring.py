@@ -2,7 +2,7 @@
 
 Chart values are read from the ``helm.v3.Release`` ``values`` prop (the rendered pods are not
 resources, so these policies check the values that produce them). Value paths follow the chart
-versions in /work/notes/charts.md (kube-prometheus-stack 88.x, dcgm-exporter 4.8, gpu-operator v26.7).
+versions the platform pins (kube-prometheus-stack 88.x, dcgm-exporter 4.8, gpu-operator v26.7).
 """
 
 from __future__ import annotations

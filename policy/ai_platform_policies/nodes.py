@@ -351,7 +351,7 @@ def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> No
         elif r.resource_type == HELM_RELEASE and chart_name(r.props) in ("nvidia-device-plugin", "dcgm-exporter"):
             spec = {"tolerations": helm_values(r.props).get("tolerations") or []}
             if chart_name(r.props) == "nvidia-device-plugin" and "tolerations" not in helm_values(r.props):
-                continue  # the chart's default tolerates nvidia.com/gpu:NoSchedule (charts.md §2)
+                continue  # the chart's default tolerates nvidia.com/gpu:NoSchedule (its values.yaml)
             if not tolerates_gpu_taint(spec, wanted):
                 report(
                     f"{chart_name(r.props)} release '{r.name}' does not tolerate the GPU node taints {wanted}: its "

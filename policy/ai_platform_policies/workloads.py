@@ -524,8 +524,28 @@ def _gpu_scheduling(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
+_RBAC_EXEMPT_CFG = {
+    "exemptRoles": {
+        "type": "array",
+        "default": [],
+        "description": "Roles allowed exec and unscoped Secret access, each `{namespace, name, reason}`; wildcards, "
+        "escalate/bind/impersonate are never exempt.",
+    }
+}
+
+
+def _rbac_exempt(args: ResourceValidationArgs) -> bool:
+    ns = str(get(args.props, "metadata.namespace") or "")
+    name = object_name(args.props, args.name)
+    return any(
+        e.get("namespace") == ns and e.get("name") == name and e.get("reason")
+        for e in as_list(args.get_config().get("exemptRoles"))
+    )
+
+
 def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
     name = object_name(args.props, args.name)
+    exempt_role = _rbac_exempt(args)
     for rule in as_list(args.props.get("rules")):
         verbs = [str(v) for v in as_list(rule.get("verbs"))]
         res = [str(r) for r in as_list(rule.get("resources"))]
@@ -537,6 +557,8 @@ def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
         danger = [v for v in verbs if v in ("escalate", "bind", "impersonate")]
         if danger:
             report(f"{k8s_kind(args.resource_type)} '{name}' grants {danger}: these let a subject raise its own rights")
+        if exempt_role:
+            continue
         if "create" in verbs and any(r in ("pods/exec", "pods/attach", "nodes/proxy") for r in res):
             report(f"{k8s_kind(args.resource_type)} '{name}' grants create on {res}: that is a shell on pods/nodes")
         if "secrets" in res and any(v in ("get", "list", "watch") for v in verbs) and not rule.get("resourceNames"):
@@ -805,6 +827,7 @@ POLICIES: list[Policy] = [
         Severity.HIGH,
         ROLE_TYPES,
         _rbac,
+        config=_RBAC_EXEMPT_CFG,
     ),
     TypedResourcePolicy(
         "k8s-rbac-no-cluster-admin-binding",
