@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="copy an image by digest from one environment's ECR to another's, gated on scan findings",
         description="Copy REPOSITORY:TAG by digest between two stacks' registries.",
     )
-    p.add_argument("image", metavar="REPOSITORY:TAG", help="e.g. vllm:v0.11.0")
+    p.add_argument("image", metavar="REPOSITORY:TAG", type=_image_arg, help="e.g. vllm:v0.11.0")
     p.add_argument("--from", dest="source", required=True, metavar="STACK", help="stack to promote from")
     p.add_argument("--to", dest="target", required=True, metavar="STACK", help="stack to promote to")
     p.add_argument("--from-profile", metavar="PROFILE", help="AWS profile for the source (default: ambient)")
@@ -76,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_common_arguments(p)
     p.set_defaults(handler=guarded(run))
+
+
+def _image_arg(ref: str) -> tuple[str, str]:
+    """argparse type: a malformed reference is a usage error (exit 2), like any bad argument."""
+    try:
+        return parse_ref(ref)
+    except OpsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -252,7 +260,7 @@ def _blobs(image: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``promote`` handler."""
-    repo, tag = parse_ref(args.image)
+    repo, tag = args.image
     if args.source == args.target:
         raise OpsError("--from and --to name the same stack")
     sides = []

@@ -296,8 +296,11 @@ def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pyt
 
 
 @pytest.mark.parametrize("ref", ["vllm", "vllm:", ":v1", "vllm@sha256:abc"])
-def test_bad_reference(cli: Callable[..., Result], ref: str) -> None:
-    assert_one_line_error(cli("promote", ref, "--from", "staging", "--to", "prod"), "error: expected REPOSITORY:TAG")
+def test_bad_reference_is_a_usage_error(cli: Callable[..., Result], ref: str) -> None:
+    res = cli("promote", ref, "--from", "staging", "--to", "prod")
+    assert res.code == 2, res.err
+    assert "expected REPOSITORY:TAG" in res.err
+    assert "Traceback" not in res.err
 
 
 @pytest.mark.parametrize(
