@@ -47,6 +47,7 @@ from components.network import Network
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 STORAGE_CLASS = "gp3-encrypted"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
@@ -83,6 +84,11 @@ class ClusterArgs:
     """CIDRs allowed to reach the public endpoint; required when it is on."""
     admin_role_arns: Sequence[str] = ()
     """IAM roles granted cluster admin through access entries. The identity that runs Pulumi must be one."""
+    viewer_role_arns: Sequence[pulumi.Input[str]] = ()
+    """IAM roles granted read-only access (AmazonEKSAdminViewPolicy), e.g. the CI preview role."""
+    access_depends_on: Sequence[pulumi.Resource] = ()
+    """Resources that create roles named in ``admin_role_arns`` (the deploy identities): EKS refuses an
+    access entry for a principal that does not exist yet, so the entries wait for them."""
     log_retention_days: int = 90
     """Retention of the control-plane log group."""
     addon_versions: Mapping[str, str] = field(default_factory=dict)
@@ -336,6 +342,24 @@ class Cluster(pulumi.ComponentResource):
     def _admins(self, name: str, args: ClusterArgs) -> list[pulumi.Resource]:
         """An access entry and a cluster-scoped admin policy association per admin role."""
         out: list[pulumi.Resource] = []
+        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.access_depends_on))
+        for i, viewer in enumerate(args.viewer_role_arns):
+            view = aws.eks.AccessEntry(
+                f"{name}-viewer-{i}",
+                cluster_name=self.eks.name,
+                principal_arn=viewer,
+                type="STANDARD",
+                tags=dict(args.tags),
+                opts=after,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-viewer-{i}-policy",
+                cluster_name=self.eks.name,
+                principal_arn=view.principal_arn,
+                policy_arn=VIEW_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         for arn in args.admin_role_arns:
             key = _role_key(arn)
             entry = aws.eks.AccessEntry(
@@ -344,7 +368,7 @@ class Cluster(pulumi.ComponentResource):
                 principal_arn=arn,
                 type="STANDARD",
                 tags=dict(args.tags),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=after,
             )
             out.append(
                 aws.eks.AccessPolicyAssociation(

@@ -66,6 +66,37 @@ network = Network(
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config). They come before the cluster, whose access entries
+# (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
+# from infra.config so the workflows' `python -m blueprint.delivery` helper derives the same ARNs.
+deploy_identity: DeployIdentity | None = None
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)
+
 # --------------------------------------------------------------------------- EKS cluster and node pools
 cluster = Cluster(
     "cluster",
@@ -78,6 +109,8 @@ cluster = Cluster(
         endpoint_public_access=cfg.cluster.endpoint_public_access,
         public_access_cidrs=cfg.cluster.public_access_cidrs,
         admin_role_arns=cfg.cluster.admin_role_arns,
+        viewer_role_arns=[deploy_identity.preview_role_arn] if deploy_identity else [],
+        access_depends_on=[deploy_identity] if deploy_identity else [],
         log_retention_days=cfg.cluster.log_retention_days,
         addon_versions=cfg.cluster.addon_versions,
         protect=cfg.protect_stateful_resources,
@@ -295,33 +328,3 @@ if ci.enabled:
         ),
         on_k8s,
     )
-
-# ----------------------------------------------------------------------------- delivery
-# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
-# cluster.adminRoleArns, checked by the config). Role names come from infra.config so the workflows'
-# `python -m blueprint.delivery` helper derives the same ARNs.
-if cfg.delivery.enabled:
-    delivery = cfg.delivery
-    deploy_identity = DeployIdentity(
-        "delivery",
-        DeployIdentityArgs(
-            github_repository=delivery.github_repository,
-            environment=cfg.environment.value,
-            account_id=cfg.account_id,
-            region=cfg.region,
-            deploy_role_name=deploy_role_name(cfg.environment.value),
-            preview_role_name=preview_role_name(cfg.environment.value),
-            state_bucket=delivery.state_bucket,
-            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
-            project_tag=("project", PROJECT),
-            create_oidc_provider=delivery.create_oidc_provider,
-            default_branch=delivery.default_branch,
-            deploy_policy_arns=delivery.deploy_policy_arns,
-            max_session_seconds=delivery.max_session_seconds,
-            cluster=cluster.eks,
-            tags=tags,
-        ),
-        on_aws,
-    )
-    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
-    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)

@@ -54,13 +54,11 @@ def test_access_is_api_only_with_admins_from_config(stack_plan: Plan) -> None:
     eks = _eks(stack_plan)
     assert eks.inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
     admins = stack_raw(stack_plan.stack)["cluster"]["adminRoleArns"]
-    # The cluster's own entries; DeployIdentity adds the preview role's read-only one.
-    entries = [e for e in stack_plan.by_type("aws:eks/accessEntry:AccessEntry") if "platform:index:Cluster" in e.parent]
+    # The cluster's admin entries (it also holds the preview role's read-only "viewer" entry).
+    entries = [e for e in stack_plan.by_type("aws:eks/accessEntry:AccessEntry") if "-admin-" in e.name]
     assert sorted(e.inputs["principalArn"] for e in entries) == sorted(admins)
     assocs = [
-        a
-        for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-        if "platform:index:Cluster" in a.parent
+        a for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation") if "-admin-" in a.name
     ]
     assert sorted(a.inputs["principalArn"] for a in assocs) == sorted(admins)
     for a in assocs:
@@ -120,7 +118,7 @@ def test_kubernetes_provider_gets_a_secret_exec_kubeconfig_after_admin_access(st
     assocs = {
         a.urn
         for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-        if "platform:index:Cluster" in a.parent  # not DeployIdentity's read-only preview entry
+        if "-admin-" in a.name  # the admins' associations, not the read-only viewer's
     }
     assert assocs
     assert assocs <= set(provider.dependencies)
@@ -177,3 +175,16 @@ def test_a_public_endpoint_without_an_allowlist_is_refused() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="explicit allowlist"):
         Cluster("c", args)
+
+
+def test_access_entries_wait_for_the_deploy_identities(stack_plan: Plan) -> None:
+    """EKS refuses an access entry for a role that does not exist yet: the entries depend on them."""
+    deploy_role = stack_plan.get("aws:iam/role:Role", "delivery-deploy-role")
+    preview_role = stack_plan.get("aws:iam/role:Role", "delivery-preview-role")
+    entries = stack_plan.by_type("aws:eks/accessEntry:AccessEntry")
+    assert entries
+    for e in entries:
+        assert deploy_role.urn in e.dependencies, e.name
+        assert preview_role.urn in e.dependencies, e.name
+    (viewer,) = [e for e in entries if "-viewer-" in e.name]
+    assert viewer.inputs["principalArn"].endswith(f":role/ai-platform-preview-{stack_plan.stack}")
