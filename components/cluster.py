@@ -340,47 +340,32 @@ class Cluster(pulumi.ComponentResource):
         )
 
     def _admins(self, name: str, args: ClusterArgs) -> list[pulumi.Resource]:
-        """An access entry and a cluster-scoped admin policy association per admin role."""
-        out: list[pulumi.Resource] = []
-        after = pulumi.ResourceOptions(parent=self, depends_on=list(args.access_depends_on))
+        """Access entries: cluster admin per admin role, read-only per viewer role. Returns the admin associations."""
         for i, viewer in enumerate(args.viewer_role_arns):
-            view = aws.eks.AccessEntry(
-                f"{name}-viewer-{i}",
-                cluster_name=self.eks.name,
-                principal_arn=viewer,
-                type="STANDARD",
-                tags=dict(args.tags),
-                opts=after,
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-viewer-{i}-policy",
-                cluster_name=self.eks.name,
-                principal_arn=view.principal_arn,
-                policy_arn=VIEW_POLICY,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-        for arn in args.admin_role_arns:
-            key = _role_key(arn)
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{key}",
-                cluster_name=self.eks.name,
-                principal_arn=arn,
-                type="STANDARD",
-                tags=dict(args.tags),
-                opts=after,
-            )
-            out.append(
-                aws.eks.AccessPolicyAssociation(
-                    f"{name}-admin-{key}-policy",
-                    cluster_name=self.eks.name,
-                    principal_arn=entry.principal_arn,
-                    policy_arn=CLUSTER_ADMIN_POLICY,
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-            )
-        return out
+            self._access(f"{name}-viewer-{i}", viewer, VIEW_POLICY, args)
+        return [
+            self._access(f"{name}-admin-{_role_key(arn)}", arn, CLUSTER_ADMIN_POLICY, args)
+            for arn in args.admin_role_arns
+        ]
+
+    def _access(self, name: str, principal: pulumi.Input[str], policy: str, args: ClusterArgs) -> pulumi.Resource:
+        """One access entry and its cluster-scoped policy association; the entry waits for ``access_depends_on``."""
+        entry = aws.eks.AccessEntry(
+            name,
+            cluster_name=self.eks.name,
+            principal_arn=principal,
+            type="STANDARD",
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.access_depends_on)),
+        )
+        return aws.eks.AccessPolicyAssociation(
+            f"{name}-policy",
+            cluster_name=self.eks.name,
+            principal_arn=entry.principal_arn,
+            policy_arn=policy,
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     @staticmethod
     def _key_policy(args: ClusterArgs, cluster_role_arn: str, log_group_name: str) -> str:
