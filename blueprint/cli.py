@@ -116,6 +116,12 @@ def _preview(args: argparse.Namespace) -> int:
             report.print_policy(out, plan.policy)
             if plan.policy.get("mandatory", 0):
                 worst = max(worst, EXIT_ERROR)
+        if plan.analyses is not None:
+            from blueprint.analyses import blocking
+
+            report.print_analyses(out, plan.analyses)
+            if blocking(plan.analyses):
+                worst = max(worst, EXIT_ERROR)
         snap = root / SNAPSHOT_DIR / f"{stack}.json"
         if args.diff:
             if not snap.exists():
@@ -180,6 +186,10 @@ def preview_plan(stack: str, *, policy: bool = True) -> Plan:
         except ModuleNotFoundError:
             return plan
         plan.policy = dict(policy_eval.evaluate_plan(plan))
+    from blueprint.analyses import run_all
+    from blueprint.stackfiles import project_root
+
+    plan.analyses = run_all(plan, project_root())
     return plan
 
 

@@ -64,6 +64,8 @@ class Plan:
     outputs: dict[str, Any]
     policy: dict[str, Any] | None = None
     """The policy report (``blueprint.policy_eval``), once evaluated."""
+    analyses: dict[str, Any] | None = None
+    """Name -> ``AnalysisResult`` of each behaviour analysis (``blueprint.analyses``), once run."""
 
     def by_type(self, type_: str) -> list[Resource]:
         """Resources of one type token."""
@@ -86,6 +88,8 @@ class Plan:
         }
         if self.policy is not None:
             doc["policy"] = self.policy
+        if self.analyses:
+            doc["analyses"] = {name: result.public() for name, result in sorted(self.analyses.items())}
         return doc
 
     def write_json(self, path: Path) -> None:

@@ -85,6 +85,17 @@ def print_policy(console: Console, report: dict[str, Any]) -> None:
         )
 
 
+def print_analyses(console: Console, results: dict[str, Any]) -> None:
+    """What each behaviour analysis checked, and every finding as one line (object, rule, fix)."""
+    for name, result in sorted(results.items()):
+        checked = ", ".join(f"{n} {what}" for what, n in result.checked.items()) or "nothing"
+        console.print(f"{name}: checked {checked}; {len(result.findings)} finding(s)", markup=False)
+        for f in result.findings:
+            style = "red" if f.blocking else "yellow"
+            console.print(f"  [{style}]{'blocking' if f.blocking else 'advisory'}[/] ", end="")
+            console.print(f.line(), markup=False)
+
+
 def print_diff(console: Console, stack: str, changes: Sequence[Change]) -> None:
     """``+`` create, ``-`` delete, ``~`` update with the input paths that changed."""
     if not changes:
