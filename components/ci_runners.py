@@ -29,7 +29,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _contracts, _k8s
 from components._helm import Chart, helm_release
 
 # The registry's CI push role trusts exactly <runner namespace>:RUNNER_SERVICE_ACCOUNT.
@@ -106,6 +106,26 @@ def runner_placement(spec: RunnerScaleSetSpec) -> dict[str, Any]:
     return placement
 
 
+def runner_flows(args: CiRunnersArgs) -> list[_contracts.Flow]:
+    """What the ARC controller, its listeners and the runners reach (components/_contracts.py).
+
+    GitHub is on the internet; ECR's API and registry are interface endpoints in the VPC and its
+    layers come from S3 (gateway endpoint, S3's public addresses); the EKS API endpoint is in the VPC.
+    """
+    ctrl, runners = _contracts.pods(args.controller_namespace, {}), _contracts.pods(args.namespace, {})
+    web, vpc, flow = _contracts.cidr(_contracts.INTERNET), _contracts.vpc(), _contracts.Flow
+    return [
+        *_contracts.dns(args.controller_namespace, what="ARC controller"),
+        *_contracts.dns(args.namespace, what="runners"),
+        flow("ARC controller and listeners -> GitHub", ctrl, web, 443),
+        flow("ARC controller -> API server", ctrl, vpc, 443),
+        flow("runners -> GitHub", runners, web, 443),
+        flow("runners -> ECR endpoints", runners, vpc, 443),
+        flow("runners -> ECR layers on S3", runners, web, 443),
+        flow("runners -> API server (kubernetes-mode hooks)", runners, vpc, 443),
+    ]
+
+
 class CiRunners(pulumi.ComponentResource):
     """ARC controller, GitHub App secret, runner identity and runner scale sets."""
 
@@ -114,7 +134,8 @@ class CiRunners(pulumi.ComponentResource):
     scale_sets: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:CiRunners", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        props = _contracts.declare(flows=runner_flows(args))
+        super().__init__("platform:index:CiRunners", name, props, _k8s.with_provider(opts, args.k8s_provider))
         child = pulumi.ResourceOptions(parent=self)
         dind = any(s.container_mode == "dind" for s in args.scale_sets.values())
 

@@ -37,6 +37,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components import _contracts
 from components._helm import Chart, helm_release
 from components._k8s import (
     agent_resources,
@@ -86,6 +87,47 @@ DCGM_FI_PROF_PIPE_TENSOR_ACTIVE, gauge, Ratio of cycles the tensor (HMMA) pipe i
 DCGM_FI_PROF_DRAM_ACTIVE, gauge, Ratio of cycles the device memory interface is active.
 DCGM_FI_DRIVER_VERSION, label, Driver version.
 """
+
+# dcgm-exporter 4.8.2 pods (templates/_helpers.tpl selector labels; container port "metrics").
+DCGM_POD_LABELS = {"app.kubernetes.io/name": "dcgm-exporter"}
+# Labels on every DCGM series once scraped: the exporter's own (gpu, UUID, pci_bus_id, device, modelName,
+# Hostname, and DCGM_FI_DRIVER_VERSION as a label field), pod attribution (pod, namespace, container for a
+# GPU a pod holds) and the `node` relabelling in dcgm_exporter_values.
+DCGM_LABELS = (
+    "gpu",
+    "UUID",
+    "pci_bus_id",
+    "device",
+    "modelName",
+    "Hostname",
+    "DCGM_FI_DRIVER_VERSION",
+    "pod",
+    "namespace",
+    "container",
+    "node",
+    "err_code",
+    "err_msg",
+)
+
+
+def dcgm_metrics() -> dict[str, tuple[str, ...]]:
+    """The DCGM exporter's series: every field of DCGM_COUNTERS that is not a label field."""
+    rows = [line.split(",") for line in DCGM_COUNTERS.splitlines() if line and not line.startswith("#")]
+    return {row[0].strip(): DCGM_LABELS for row in rows if row[1].strip() != "label"}
+
+
+def gpu_contracts(namespace: str) -> dict[str, Any]:
+    """Flows of the GPU daemons and the DCGM exporter's metric contract (components/_contracts.py)."""
+    dcgm = _contracts.pods(namespace, DCGM_POD_LABELS)
+    flows = [
+        *_contracts.dns(namespace, what="GPU daemons"),
+        _contracts.Flow(
+            "Prometheus -> DCGM exporter", _contracts.ref("prometheus"), dcgm, DCGM_PORT, port_name="metrics"
+        ),
+        _contracts.Flow("GPU daemons -> API server", _contracts.pods(namespace, {}), _contracts.vpc(), 443),
+    ]
+    return _contracts.declare(flows=flows, metrics=[_contracts.Series("DCGM exporter", dcgm_metrics())])
+
 
 GPU_TOLERATIONS: list[dict[str, str]] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
 """Tolerate the GPU pools' taint (any value), and nothing broader: a blanket ``operator: Exists``
@@ -163,7 +205,8 @@ class GpuStack(pulumi.ComponentResource):
             raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
         if args.time_slicing_replicas and args.mig_strategy != "none":
             raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
-        super().__init__("platform:index:GpuStack", name, None, with_provider(opts, args.provider))
+        props = gpu_contracts(args.namespace)
+        super().__init__("platform:index:GpuStack", name, props, with_provider(opts, args.provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         # Default deny; Prometheus may scrape the DCGM exporter, and the daemons reach DNS and the
         # API server (device-plugin config manager, operator, NFD). Kubelet traffic from the pod's

@@ -40,6 +40,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components import _contracts
 from components._helm import Chart, helm_release
 from components._k8s import (
     agent_resources,
@@ -78,6 +79,149 @@ RULES_DIR = _HERE / "rules"
 _NODE_LABELS = (LABEL_POOL, LABEL_ACCELERATOR, LABEL_GPU_MODEL, LABEL_AMI_FAMILY)
 # The served model a pod, Deployment or HPA belongs to (the serving metric contract).
 LABEL_MODEL = "platform.ai/model"
+
+
+# Pods of the stack (kps 88.5.3): the operator sets `app.kubernetes.io/name: prometheus` on Prometheus
+# pods (container port "http-web", values.yaml `prometheus.prometheusSpec.portName`); the operator
+# Deployment's pods carry `app: kube-prometheus-stack-operator` and serve the admission webhook on
+# 10250 (values.yaml `prometheusOperator.tls.internalPort`); kube-state-metrics (subchart 8.4.0) on 8080.
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
+OPERATOR_POD_LABELS = {"app": f"{KPS_FULLNAME}-operator"}
+KSM_POD_LABELS = {"app.kubernetes.io/name": "kube-state-metrics"}
+OPERATOR_WEBHOOK_PORT = 10250
+
+# kube-prometheus-stack 88.5.3 values.yaml `defaultRules.rules`: every key, with the scrape jobs its
+# rules read (templates/prometheus/rules-1.14/*.yaml, `job=` selectors). A group stays enabled only if
+# every job it needs exists on EKS (EKS_SCRAPE_JOBS); a chart bump that adds a key fails
+# tests/components/test_monitoring.py until the key is classified here.
+DEFAULT_RULE_GROUPS: Mapping[str, tuple[str, ...]] = {
+    "alertmanager": ("alertmanager",),
+    "etcd": ("kube-etcd",),
+    "configReloaders": ("prometheus",),
+    "general": (),
+    "k8sContainerCpuUsageSecondsTotal": ("kubelet",),
+    "k8sContainerMemoryCache": ("kubelet",),
+    "k8sContainerMemoryRss": ("kubelet",),
+    "k8sContainerMemorySwap": ("kubelet",),
+    "k8sContainerResource": ("kube-state-metrics",),
+    "k8sContainerMemoryWorkingSetBytes": ("kubelet",),
+    "k8sPodOwner": ("kube-state-metrics",),
+    "kubeApiserverAvailability": ("apiserver",),
+    "kubeApiserverBurnrate": ("apiserver",),
+    "kubeApiserverHistogram": ("apiserver",),
+    "kubeApiserverSlos": ("apiserver",),
+    "kubeControllerManager": ("kube-controller-manager",),
+    "kubelet": ("kubelet",),
+    "kubeProxy": ("kube-proxy",),
+    "kubePrometheusGeneral": (),
+    "kubePrometheusNodeRecording": ("node-exporter",),
+    "kubernetesApps": ("kube-state-metrics",),
+    "kubernetesResources": ("kube-state-metrics", "kubelet"),
+    "kubernetesStorage": ("kube-state-metrics", "kubelet"),
+    "kubernetesSystem": ("apiserver", "kubelet", "kube-state-metrics"),
+    "kubeSchedulerAlerting": ("kube-scheduler",),
+    "kubeSchedulerRecording": ("kube-scheduler",),
+    "kubeStateMetrics": ("kube-state-metrics",),
+    "network": ("node-exporter",),
+    "node": ("node-exporter", "kube-state-metrics"),
+    "nodeExporterAlerting": ("node-exporter",),
+    "nodeExporterRecording": ("node-exporter",),
+    "prometheus": ("prometheus",),
+    "prometheusOperator": ("prometheus-operator",),
+    "windows": ("windows-exporter",),
+}
+
+# Scrape jobs that exist on EKS with the values below. Not among them: the controller manager,
+# scheduler and etcd (EKS runs the control plane and does not expose their metrics endpoints), kube-proxy
+# (the EKS add-on binds metrics to 127.0.0.1:10249 and reconciles the ConfigMap back,
+# aws/containers-roadmap#657) and windows-exporter (no Windows nodes).
+EKS_SCRAPE_JOBS = frozenset(
+    {"alertmanager", "apiserver", "coredns", "kubelet", "kube-state-metrics", "node-exporter", "prometheus"}
+    | {"prometheus-operator"}
+)
+
+# kps exporters EKS hides: their ServiceMonitors would scrape nothing and their rules alert forever
+# (KubeControllerManagerDown/KubeSchedulerDown are critical).
+HIDDEN_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+
+
+def default_rules() -> dict[str, bool]:
+    """``defaultRules.rules``: a group is on only if every scrape job it reads exists on EKS."""
+    return {key: all(j in EKS_SCRAPE_JOBS for j in jobs) for key, jobs in DEFAULT_RULE_GROUPS.items()}
+
+
+def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
+    """Flows the stack needs, the metric contracts of kube-state-metrics, the kubelet and the drift evaluator."""
+    ns = args.namespace
+    prom = _contracts.pods(ns, PROMETHEUS_POD_LABELS)
+    any_pod = _contracts.pods(ns, {})
+    vpc, web = _contracts.cidr(args.cluster_cidr), _contracts.cidr(_contracts.INTERNET)
+    src = "prometheus-community/helm-charts kube-prometheus-stack-88.5.3"
+    flow = _contracts.Flow
+    flows = [
+        *_contracts.dns(ns, what="monitoring"),
+        flow(
+            "API server -> prometheus-operator admission webhook",
+            vpc,
+            _contracts.pods(ns, OPERATOR_POD_LABELS),
+            OPERATOR_WEBHOOK_PORT,
+            port_name="https",
+            source=src,
+        ),
+        flow(
+            "Prometheus -> kube-state-metrics",
+            prom,
+            _contracts.pods(ns, KSM_POD_LABELS),
+            8080,
+            port_name="http",
+            source=src,
+        ),
+        flow("Prometheus -> kubelets and node-exporter (node IPs)", prom, vpc, 10250),
+        flow("Prometheus -> API server", prom, vpc, 443),
+        flow("Grafana -> Prometheus", any_pod, prom, 9090, port_name="http-web", source=src),
+        flow("Alertmanager -> Slack/PagerDuty", any_pod, web, 443),
+    ]
+    ksm, node_labels = (
+        "kube-state-metrics (kube-prometheus-stack 88.5.3, subchart 8.4.0)",
+        ["label_" + lbl.replace(".", "_").replace("/", "_").replace("-", "_") for lbl in _NODE_LABELS],
+    )
+    model_label = "label_" + LABEL_MODEL.replace(".", "_").replace("/", "_")
+    metrics = [
+        # kube-state-metrics docs/metrics (node, daemonset, horizontalpodautoscaler, pod, deployment);
+        # label_* only for the labels metricLabelsAllowlist (kps_values) lets through.
+        _contracts.Series(
+            ksm,
+            {
+                "kube_node_status_condition": ("node", "condition", "status"),
+                "kube_node_status_allocatable": ("node", "resource", "unit"),
+                "kube_node_labels": ("node", *node_labels),
+                "kube_daemonset_status_number_unavailable": ("namespace", "daemonset"),
+                "kube_horizontalpodautoscaler_status_current_replicas": ("namespace", "horizontalpodautoscaler"),
+                "kube_horizontalpodautoscaler_spec_max_replicas": ("namespace", "horizontalpodautoscaler"),
+                "kube_horizontalpodautoscaler_labels": ("namespace", "horizontalpodautoscaler", model_label),
+                "kube_deployment_labels": ("namespace", "deployment", model_label),
+                "kube_pod_labels": ("namespace", "pod", "uid", model_label),
+            },
+        ),
+        # The kubelet's volume stats (kubelet job, /metrics).
+        _contracts.Series(
+            "kubelet",
+            {
+                f"kubelet_volume_stats_{m}_bytes": ("namespace", "persistentvolumeclaim", "node")
+                for m in ("available", "capacity", "used")
+            },
+        ),
+        # docs/metrics-contract.md: a drift evaluator per model, deployed by the model's team.
+        _contracts.Series(
+            "model drift evaluator (per model; docs/metrics-contract.md)",
+            {
+                "model_drift_score": ("model", "feature"),
+                "model_drift_last_evaluation_timestamp_seconds": ("model",),
+            },
+            external=True,
+        ),
+    ]
+    return _contracts.declare(flows=flows, metrics=metrics, peers={"prometheus": prom})
 
 
 def dashboards() -> dict[str, str]:
@@ -251,7 +395,9 @@ class Monitoring(pulumi.ComponentResource):
                 f"retention_size_gib ({args.retention_size_gib}) must be below prometheus_storage_gib "
                 f"({args.prometheus_storage_gib}), or the WAL can fill the volume"
             )
-        super().__init__("platform:index:Monitoring", name, None, with_provider(opts, args.provider))
+        super().__init__(
+            "platform:index:Monitoring", name, monitoring_contracts(args), with_provider(opts, args.provider)
+        )
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         self.namespace = args.namespace
         self._network_policies(name, ns, args)
@@ -362,7 +508,9 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
         "fullnameOverride": KPS_FULLNAME,
         # The CRDs come from the prometheus-operator-crds release (installed first, upgraded by helm).
         "crds": {"enabled": False},
-        "defaultRules": {"create": True},
+        "defaultRules": {"create": True, "rules": default_rules()},
+        # EKS runs the control plane and the kube-proxy add-on out of reach (see HIDDEN_ON_EKS).
+        **{component: {"enabled": False} for component in HIDDEN_ON_EKS},
         "prometheusOperator": {
             "resources": agent_resources("100m", "128Mi", "512Mi"),
             "prometheusConfigReloader": {"resources": agent_resources("10m", "32Mi", "64Mi")},

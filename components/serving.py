@@ -33,10 +33,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _contracts, _k8s
 from components._common import Irsa, irsa_role, policy_json
 from components._helm import Chart, helm_release
-from infra.config import GPU_RESOURCE, Model
+from infra.config import GPU_RESOURCE, Model, served_model_name
 
 # Objects are written as camelCase dicts (the wire form, as --render-k8s shows them); the SDK's
 # TypedDicts spell keys in snake_case, so constructor calls go through an untyped alias.
@@ -44,6 +44,143 @@ _K8S: Any = k8s
 
 # kedacore/charts tag v2.20.2 (keda/Chart.yaml version and appVersion 2.20.2).
 KEDA_CHART = Chart(chart="keda", version="2.20.2", repo="https://kedacore.github.io/charts")
+
+# KEDA 2.20.2 pods and ports (kedacore/charts v2.20.2: keda/templates/manager/deployment.yaml,
+# metrics-server/deployment.yaml, webhooks/deployment.yaml; values.yaml `service.portHttpsTarget`,
+# `prometheus.*.port`). The metrics apiserver asks the operator for every external metric over
+# gRPC on 9666 (manager/service.yaml `metricsservice`), pod to pod inside the namespace.
+KEDA_NAMESPACE = "keda"
+KEDA_OPERATOR = {"app": "keda-operator"}
+KEDA_METRICS_APISERVER = {"app": "keda-operator-metrics-apiserver"}
+KEDA_WEBHOOKS = {"app": "keda-admission-webhooks"}
+KEDA_OPERATOR_GRPC_PORT = 9666
+KEDA_METRICS_APISERVER_PORT = 6443
+KEDA_WEBHOOK_PORT = 9443
+KEDA_PROMETHEUS_PORT = 8080
+
+# vLLM's metric contract (vllm v0.11 vllm/v1/metrics/loggers.py, PrometheusStatLogger: every series has
+# labelnames ["model_name", "engine"], model_name = the served model name, which defaults to the
+# `--model` value; https://docs.vllm.ai/en/latest/design/metrics.html). prometheus_client adds
+# `_total` to counters and `_bucket`/`_sum`/`_count` to histograms. The HTTP series come from
+# prometheus-fastapi-instrumentator (status codes grouped as 2xx/4xx/5xx).
+_VLLM_LABELS = ("model_name", "engine")
+_VLLM_GAUGES = ("num_requests_running", "num_requests_waiting", "kv_cache_usage_perc", "gpu_cache_usage_perc")
+_VLLM_COUNTERS = ("prompt_tokens", "generation_tokens", "num_preemptions", "prefix_cache_queries", "prefix_cache_hits")
+_VLLM_HISTOGRAMS = (
+    "time_to_first_token_seconds",
+    "time_per_output_token_seconds",
+    "e2e_request_latency_seconds",
+    "request_queue_time_seconds",
+    "request_inference_time_seconds",
+    "request_prefill_time_seconds",
+    "request_decode_time_seconds",
+    "request_prompt_tokens",
+    "request_generation_tokens",
+)
+
+
+def vllm_metrics() -> dict[str, tuple[str, ...]]:
+    """vLLM's built-in contract: metric name -> labels, as the server emits them."""
+    out: dict[str, tuple[str, ...]] = {f"vllm:{g}": _VLLM_LABELS for g in _VLLM_GAUGES}
+    out.update({f"vllm:{c}_total": _VLLM_LABELS for c in _VLLM_COUNTERS})
+    out["vllm:request_success_total"] = (*_VLLM_LABELS, "finished_reason")
+    for h in _VLLM_HISTOGRAMS:
+        out.update({f"vllm:{h}_sum": _VLLM_LABELS, f"vllm:{h}_count": _VLLM_LABELS})
+        out[f"vllm:{h}_bucket"] = (*_VLLM_LABELS, "le")
+    out["http_requests_total"] = ("handler", "method", "status")
+    return out
+
+
+def server_args(mname: str, m: Model) -> list[str]:
+    """The server's args: for vLLM, ``--served-model-name <key>`` so its ``model_name`` label is the model key."""
+    args = list(m.args)
+    if m.server == "vllm" and served_model_name(m) is None:
+        args += ["--served-model-name", mname]
+    return args
+
+
+# Labels the serving ServiceMonitor adds to every series it scrapes (targetLabels, relabelings).
+SCRAPE_LABELS = ("model", "platform_ai_model", "platform_ai_track")
+
+
+def model_series(mname: str, m: Model, namespace: str) -> list[_contracts.Series]:
+    """The metric contract of each of a model's workloads (primary, canary): the server's series plus scrape labels."""
+    if m.server == "vllm":
+        served = served_model_name(m) or mname
+        metrics, values = vllm_metrics(), {"model_name": [served], "model": [mname]}
+    else:
+        metrics, values = {k: tuple(v) for k, v in m.metrics.items()}, {"model": [mname]}
+    scraped = {k: (*v, *SCRAPE_LABELS) for k, v in metrics.items()}
+    tracks = [mname] + ([f"{mname}-canary"] if m.canary else [])
+    return [
+        _contracts.Series(
+            producer=f"{m.server} server of model {mname}",
+            metrics=scraped,
+            values=values,
+            workload={"namespace": namespace, "kind": "Deployment", "name": obj},
+        )
+        for obj in tracks
+    ]
+
+
+def serving_contracts(args: ServingArgs) -> dict[str, Any]:
+    """The flows the models and KEDA need, and the models' metric contracts (see components/_contracts.py)."""
+    ns, vpc = args.namespace, _contracts.cidr(args.vpc_cidr)
+    flows: list[_contracts.Flow] = [*_contracts.dns(ns, what="models")]
+    metrics: list[_contracts.Series] = []
+    for mname, m in args.models.items():
+        model_pods = _contracts.pods(ns, {"platform.ai/model": mname})
+        flows += [
+            _contracts.Flow(f"ALB -> model {mname}", vpc, model_pods, m.port, port_name="http"),
+            # The S3 gateway endpoint routes to S3's public addresses; STS is an interface endpoint in the VPC.
+            _contracts.Flow(f"model {mname} -> S3", model_pods, _contracts.cidr(_contracts.INTERNET), 443),
+            _contracts.Flow(f"model {mname} -> STS endpoint", model_pods, vpc, 443),
+        ]
+        metrics += model_series(mname, m, ns)
+    if any(m.autoscaling.type == "keda" for m in args.models.values()):
+        flows += keda_flows(args)
+    return _contracts.declare(flows=flows, metrics=metrics)
+
+
+def keda_flows(args: ServingArgs) -> list[_contracts.Flow]:
+    """KEDA's own flows, from the chart's labels and ports at 2.20.2 (see the constants above)."""
+    src = "kedacore/charts v2.20.2 keda/templates"
+    op = _contracts.pods(KEDA_NAMESPACE, KEDA_OPERATOR)
+    mas = _contracts.pods(KEDA_NAMESPACE, KEDA_METRICS_APISERVER)
+    hooks = _contracts.pods(KEDA_NAMESPACE, KEDA_WEBHOOKS)
+    api, prom, flow = _contracts.cidr(args.vpc_cidr), _contracts.ref("prometheus"), _contracts.Flow
+    return [
+        *_contracts.dns(KEDA_NAMESPACE, what="KEDA"),
+        flow(
+            "API server -> KEDA metrics apiserver (external.metrics.k8s.io)",
+            api,
+            mas,
+            6443,
+            port_name="https",
+            source=src,
+        ),
+        flow("API server -> KEDA admission webhooks", api, hooks, KEDA_WEBHOOK_PORT, port_name="http", source=src),
+        flow(
+            "KEDA metrics apiserver -> operator gRPC",
+            mas,
+            op,
+            KEDA_OPERATOR_GRPC_PORT,
+            port_name="metricsservice",
+            source=src,
+        ),
+        flow("KEDA operator -> Prometheus (prometheus scaler)", op, prom, 9090, port_name="http-web"),
+        flow("KEDA operator -> API server", op, api, 443),
+        flow("Prometheus -> KEDA operator metrics", prom, op, KEDA_PROMETHEUS_PORT, port_name="metrics", source=src),
+        flow(
+            "Prometheus -> KEDA metrics apiserver metrics",
+            prom,
+            mas,
+            KEDA_PROMETHEUS_PORT,
+            port_name="metrics",
+            source=src,
+        ),
+    ]
+
 
 # Non-root UID the model servers run as (restricted PSA needs a non-zero UID; vLLM's image
 # runs fine as any UID when HOME and the caches point at writable emptyDirs).
@@ -241,7 +378,9 @@ class Serving(pulumi.ComponentResource):
     model_roles: dict[str, aws.iam.Role]
 
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:Serving", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        super().__init__(
+            "platform:index:Serving", name, serving_contracts(args), _k8s.with_provider(opts, args.k8s_provider)
+        )
         self._name, self._args = name, args
         for mname, m in args.models.items():
             if m.min_replicas == 0 and not (args.allow_scale_to_zero and m.autoscaling.type == "keda"):
@@ -336,7 +475,7 @@ class Serving(pulumi.ComponentResource):
     # ------------------------------------------------------------------ KEDA
     def _keda(self) -> pulumi.Resource:
         name, args = self._name, self._args
-        ns = _k8s.namespace(f"{name}-keda-namespace", "keda", parent=self)
+        ns = _k8s.namespace(f"{name}-keda-namespace", KEDA_NAMESPACE, parent=self)
         _k8s.quota_and_limits(f"{name}-keda", ns, parent=self, hard={"pods": "20"})
         _k8s.default_deny(f"{name}-keda-default-deny", ns, parent=self, egress=False)
         # The API server (control-plane ENIs in the VPC) calls the metrics API (6443) and the
@@ -346,7 +485,25 @@ class Serving(pulumi.ComponentResource):
             ns,
             "allow-apiserver-and-prometheus",
             parent=self,
-            ingress=[_k8s.from_cidr(args.vpc_cidr, 6443, 9443), _k8s.from_namespace(args.monitoring_namespace)],
+            ingress=[
+                _k8s.from_cidr(args.vpc_cidr, KEDA_METRICS_APISERVER_PORT, KEDA_WEBHOOK_PORT),
+                _k8s.from_namespace(args.monitoring_namespace),
+            ],
+        )
+        # The metrics apiserver fetches every external metric from the operator over gRPC (9666);
+        # without this the HPAs KEDA creates never get a value and never leave their minimum.
+        _k8s.network_policy(
+            f"{name}-keda-allow-operator-grpc",
+            ns,
+            "allow-metrics-apiserver-to-operator",
+            parent=self,
+            pod_selector={"matchLabels": dict(KEDA_OPERATOR)},
+            ingress=[
+                {
+                    "from": [{"podSelector": {"matchLabels": dict(KEDA_METRICS_APISERVER)}}],
+                    "ports": [{"protocol": "TCP", "port": KEDA_OPERATOR_GRPC_PORT}],
+                }
+            ],
         )
         small = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1000Mi"}}
         monitor = args.monitoring_crds is not None
@@ -588,7 +745,7 @@ class Serving(pulumi.ComponentResource):
         container = {
             "name": "server",
             "image": image,
-            "args": list(m.args),
+            "args": server_args(mname, m),
             "ports": [{"name": "http", "containerPort": m.port, "protocol": "TCP"}],
             "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
             "resources": _k8s.resources(m.cpu, m.memory, m.gpus),
@@ -650,7 +807,22 @@ class Serving(pulumi.ComponentResource):
                 # Both tracks: the canary's metrics carry platform_ai_track="canary" for A/B comparison.
                 "selector": {"matchLabels": {"platform.ai/model": mname}},
                 "targetLabels": ["platform.ai/model", "platform.ai/track"],
-                "endpoints": [{"port": "http", "path": m.metrics_path, "interval": "30s"}],
+                # `model` is the label the serving rules and dashboard group by (docs/metrics-contract.md),
+                # whatever the server calls the model itself.
+                "endpoints": [
+                    {
+                        "port": "http",
+                        "path": m.metrics_path,
+                        "interval": "30s",
+                        "relabelings": [
+                            {
+                                "sourceLabels": ["__meta_kubernetes_pod_label_platform_ai_model"],
+                                "targetLabel": "model",
+                                "action": "replace",
+                            }
+                        ],
+                    }
+                ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.monitoring_crds]),
         )

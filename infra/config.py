@@ -16,7 +16,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -512,6 +512,13 @@ class ModelSpec(_Model):
     """How long the startup probe waits for the model to load."""
     metrics_path: str | None = None
     """HTTP path of the Prometheus metrics on the model port (default ``/metrics``, as vLLM serves them)."""
+    server: Literal["vllm", "tgi", "triton", "custom"] | None = None
+    """The model server. ``vllm`` has a built-in metric contract and is started with
+    ``--served-model-name <model key>``; any other server declares its own ``metrics``
+    (docs/metrics-contract.md). Default ``custom``."""
+    metrics: dict[str, list[str]] | None = None
+    """Metric contract of a non-vLLM server: metric name -> the label names it carries as the server
+    emits it. Autoscaling queries and alerts are checked against it."""
     autoscaling: Autoscaling | None = None
     """Autoscaling signal."""
     canary: Canary | None = None
@@ -545,6 +552,8 @@ class Model:
     autoscaling: Autoscaling
     canary: Canary | None
     metrics_path: str = "/metrics"
+    server: str = "custom"
+    metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class IngressConfig(_Model):
@@ -956,7 +965,48 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         autoscaling=pick("autoscaling", Autoscaling()),
         canary=spec.canary,
         metrics_path=pick("metrics_path", "/metrics"),
+        server=pick("server", "custom"),
+        metrics={k: tuple(v) for k, v in (pick("metrics", None) or {}).items()},
     )
+
+
+def served_model_name(model: Model) -> str | None:
+    """The ``--served-model-name`` a model's args set (the last occurrence wins, as argparse does), or None."""
+    found = None
+    args = list(model.args)
+    for i, a in enumerate(args):
+        if a == "--served-model-name" and i + 1 < len(args):
+            found = args[i + 1]
+        elif a.startswith("--served-model-name="):
+            found = a.split("=", 1)[1]
+    return found
+
+
+def _served_name_problems(name: str, model: Model, base: str) -> list[Problem]:
+    """vLLM labels its metrics ``model_name=<served name>``; the platform sets it to the model key."""
+    out: list[Problem] = []
+    served = served_model_name(model)
+    if model.server == "vllm":
+        if served is not None and served != name:
+            out.append(
+                _p(
+                    f"{base}.args",
+                    f"--served-model-name must be the model key {name!r} (the platform sets it; "
+                    "queries and dashboards select model_name by the key); drop the flag",
+                    served,
+                )
+            )
+        if model.metrics:
+            out.append(_p(f"{base}.metrics", "vLLM's metric contract is built in; remove metrics"))
+    elif model.autoscaling.type == "keda" and not model.metrics:
+        out.append(
+            _p(
+                f"{base}.metrics",
+                f"a {model.server} server scaled by KEDA must declare the metrics it emits "
+                "(metric name -> labels), so its query can be checked",
+            )
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- cross-field rules
@@ -1259,6 +1309,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         if not model.metrics_path.startswith("/"):
             out.append(_p(f"{base}.metricsPath", "an absolute HTTP path", model.metrics_path))
+        out.extend(_served_name_problems(name, model, base))
 
     # CI runners
     ci = cfg.ci_runners

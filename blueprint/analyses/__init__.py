@@ -62,7 +62,10 @@ class AnalysisResult:
 Analysis = Callable[["Plan", Path], AnalysisResult]
 
 # Module paths, imported lazily so a preview pays only for what it runs. Each module has ``analyse``.
-ANALYSES: list[str] = []
+ANALYSES: list[str] = [
+    "blueprint.analyses.connectivity",
+    "blueprint.analyses.metric_contract",
+]
 
 
 def run_all(plan: Plan, root: Path) -> dict[str, AnalysisResult]:
