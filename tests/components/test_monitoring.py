@@ -10,7 +10,16 @@ import pytest
 import yaml
 
 from blueprint.plan import is_secret
-from components.monitoring import DASHBOARDS_DIR, RULES_DIR, Monitoring, MonitoringArgs
+from components.monitoring import (
+    DASHBOARDS_DIR,
+    DEFAULT_RULE_GROUPS,
+    EKS_SCRAPE_JOBS,
+    KPS_CHART,
+    RULES_DIR,
+    Monitoring,
+    MonitoringArgs,
+    default_rules,
+)
 from infra.config import GPU_TAINT_KEY
 from tests.conftest import STACKS
 from tests.k8s_layer import HELM, fake_provider, k8s_plan, release, run_program, stack_config, walk
@@ -188,3 +197,65 @@ def test_node_exporter_runs_on_tainted_gpu_nodes_too(stack: str) -> None:
         t.get("operator") == "Exists" and t.get("key") in (None, GPU_TAINT_KEY) and t.get("effect") == "NoSchedule"
         for t in tolerations
     )
+
+
+# kube-prometheus-stack 88.5.3 values.yaml `defaultRules.rules`: every key the chart has (in its order).
+KPS_88_5_3_DEFAULT_RULE_KEYS = [
+    "alertmanager",
+    "etcd",
+    "configReloaders",
+    "general",
+    "k8sContainerCpuUsageSecondsTotal",
+    "k8sContainerMemoryCache",
+    "k8sContainerMemoryRss",
+    "k8sContainerMemorySwap",
+    "k8sContainerResource",
+    "k8sContainerMemoryWorkingSetBytes",
+    "k8sPodOwner",
+    "kubeApiserverAvailability",
+    "kubeApiserverBurnrate",
+    "kubeApiserverHistogram",
+    "kubeApiserverSlos",
+    "kubeControllerManager",
+    "kubelet",
+    "kubeProxy",
+    "kubePrometheusGeneral",
+    "kubePrometheusNodeRecording",
+    "kubernetesApps",
+    "kubernetesResources",
+    "kubernetesStorage",
+    "kubernetesSystem",
+    "kubeSchedulerAlerting",
+    "kubeSchedulerRecording",
+    "kubeStateMetrics",
+    "network",
+    "node",
+    "nodeExporterAlerting",
+    "nodeExporterRecording",
+    "prometheus",
+    "prometheusOperator",
+    "windows",
+]
+
+
+def test_exporters_eks_hides_are_off_with_their_rules(stack: str) -> None:
+    """Regression (issue 11, defect 4): the chart's defaults scrape the controller manager, scheduler, etcd and
+    kube-proxy, which EKS does not expose; KubeControllerManagerDown/KubeSchedulerDown (critical) fired forever."""
+    values = release(k8s_plan(stack), KPS).inputs["values"]
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component] == {"enabled": False}, component
+    rules = values["defaultRules"]["rules"]
+    for key in ("kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "etcd", "kubeProxy"):
+        assert rules[key] is False, key
+    # Every rule group left on reads only scrape jobs that exist on EKS.
+    for key, on in rules.items():
+        if on:
+            assert set(DEFAULT_RULE_GROUPS[key]) <= EKS_SCRAPE_JOBS, key
+    assert rules["kubeApiserverAvailability"] is True
+    assert rules["nodeExporterAlerting"] is True
+
+
+def test_every_default_rule_group_of_the_pinned_chart_is_classified() -> None:
+    assert KPS_CHART.version == "88.5.3", "re-read defaultRules.rules in the new chart's values.yaml"
+    assert list(DEFAULT_RULE_GROUPS) == KPS_88_5_3_DEFAULT_RULE_KEYS
+    assert set(default_rules()) == set(KPS_88_5_3_DEFAULT_RULE_KEYS)
