@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from components import _k8s
+from components import _contracts, _k8s
 from components._common import Irsa, irsa_role
 from components._helm import Chart, helm_release
 
@@ -59,6 +59,21 @@ def controller_policy() -> str:
     return json.dumps(json.loads(POLICY_FILE.read_text()), sort_keys=True)
 
 
+def controller_flows() -> list[_contracts.Flow]:
+    """The API server calls the controller's webhooks (Ingress/Service/TargetGroupBinding, pod readiness gates).
+
+    aws/eks-charts stable/aws-load-balancer-controller templates/deployment.yaml: pods labelled
+    ``app.kubernetes.io/name: aws-load-balancer-controller``, container port ``webhook-server`` 9443.
+    """
+    pods = _contracts.pods(NAMESPACE, {"app.kubernetes.io/name": "aws-load-balancer-controller"})
+    return [
+        _contracts.Flow(
+            "API server -> LB controller webhooks", _contracts.vpc(), pods, 9443, port_name="webhook-server"
+        ),
+        _contracts.Flow("LB controller -> AWS APIs (ELB, EC2)", pods, _contracts.cidr(_contracts.INTERNET), 443),
+    ]
+
+
 class IngressController(pulumi.ComponentResource):
     """The AWS Load Balancer Controller with its IRSA role."""
 
@@ -66,7 +81,8 @@ class IngressController(pulumi.ComponentResource):
     role: aws.iam.Role
 
     def __init__(self, name: str, args: IngressControllerArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:IngressController", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        props = _contracts.declare(flows=controller_flows())
+        super().__init__("platform:index:IngressController", name, props, _k8s.with_provider(opts, args.k8s_provider))
         policy = aws.iam.Policy(
             f"{name}-policy",
             description="AWS Load Balancer Controller (official policy, v3.5.0)",

@@ -35,6 +35,7 @@ def test_every_stack_passes_its_network_policies(stack_plan: Plan) -> None:
     assert any(n.endswith("-> S3") for n in names)
     if stack_plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject"):
         assert {GRPC_FLOW, "API server -> KEDA metrics apiserver (external.metrics.k8s.io)"} <= names
+    assert "API server -> LB controller webhooks" in names
     if stack_plan.by_type("platform:index:CiRunners"):
         assert {"runners -> GitHub", "runners -> ECR endpoints"} <= names
 
