@@ -177,6 +177,8 @@ def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
             source=src,
         ),
         flow("Prometheus -> kubelets and node-exporter (node IPs)", prom, vpc, 10250),
+        # kps `coreDns` ServiceMonitor: EKS's CoreDNS pods (k8s-app: kube-dns) serve metrics on 9153.
+        flow("Prometheus -> CoreDNS metrics", prom, _contracts.pods("kube-system", {"k8s-app": "kube-dns"}), 9153),
         flow("Prometheus -> API server", prom, vpc, 443),
         flow("Grafana -> Prometheus", any_pod, prom, 9090, port_name="http-web", source=src),
         flow("Alertmanager -> Slack/PagerDuty", any_pod, web, 443),
