@@ -99,6 +99,8 @@ class Series:
     """Who emits them (``vLLM llama-3-8b``, ``DCGM exporter``)."""
     metrics: Mapping[str, Sequence[str]]
     """Metric name -> label names (histograms: list ``_bucket``/``_sum``/``_count`` separately)."""
+    labels: Sequence[str] = ()
+    """Labels every one of these series carries besides its own (e.g. what the scrape adds)."""
     values: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Label -> the only values it takes (e.g. ``model_name`` -> the served model name)."""
     workload: Mapping[str, str] | None = None
@@ -111,6 +113,8 @@ class Series:
             "producer": self.producer,
             "metrics": {k: sorted(set(v)) for k, v in sorted(self.metrics.items())},
         }
+        if self.labels:
+            doc["labels"] = sorted(set(self.labels))
         if self.values:
             doc["values"] = {k: sorted(set(v)) for k, v in sorted(self.values.items())}
         if self.workload:

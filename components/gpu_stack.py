@@ -111,9 +111,9 @@ DCGM_LABELS = (
 
 
 def dcgm_metrics() -> dict[str, tuple[str, ...]]:
-    """The DCGM exporter's series: every field of DCGM_COUNTERS that is not a label field."""
+    """The DCGM exporter's series: every field of DCGM_COUNTERS that is not a label field (all carry DCGM_LABELS)."""
     rows = [line.split(",") for line in DCGM_COUNTERS.splitlines() if line and not line.startswith("#")]
-    return {row[0].strip(): DCGM_LABELS for row in rows if row[1].strip() != "label"}
+    return {row[0].strip(): () for row in rows if row[1].strip() != "label"}
 
 
 def gpu_contracts(namespace: str) -> dict[str, Any]:
@@ -126,7 +126,9 @@ def gpu_contracts(namespace: str) -> dict[str, Any]:
         ),
         _contracts.Flow("GPU daemons -> API server", _contracts.pods(namespace, {}), _contracts.vpc(), 443),
     ]
-    return _contracts.declare(flows=flows, metrics=[_contracts.Series("DCGM exporter", dcgm_metrics())])
+    return _contracts.declare(
+        flows=flows, metrics=[_contracts.Series("DCGM exporter", dcgm_metrics(), labels=DCGM_LABELS)]
+    )
 
 
 GPU_TOLERATIONS: list[dict[str, str]] = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]

@@ -110,12 +110,12 @@ def model_series(mname: str, m: Model, namespace: str) -> list[_contracts.Series
         metrics, values = vllm_metrics(), {"model_name": [served], "model": [mname]}
     else:
         metrics, values = {k: tuple(v) for k, v in m.metrics.items()}, {"model": [mname]}
-    scraped = {k: (*v, *SCRAPE_LABELS) for k, v in metrics.items()}
     tracks = [mname] + ([f"{mname}-canary"] if m.canary else [])
     return [
         _contracts.Series(
             producer=f"{m.server} server of model {mname}",
-            metrics=scraped,
+            metrics=metrics,
+            labels=SCRAPE_LABELS,
             values=values,
             workload={"namespace": namespace, "kind": "Deployment", "name": obj},
         )

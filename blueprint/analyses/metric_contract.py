@@ -47,7 +47,7 @@ class _Query:
 
 
 def _labels_of(contracts: list[dict[str, Any]], metric: str) -> set[str] | None:
-    found = [set(c["metrics"][metric]) for c in contracts if metric in c["metrics"]]
+    found = [set(c["metrics"][metric]) | set(c.get("labels", [])) for c in contracts if metric in c["metrics"]]
     if not found:
         return None
     return set().union(*found) | set(TARGET_LABELS)
