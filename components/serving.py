@@ -81,14 +81,18 @@ _VLLM_HISTOGRAMS = (
 
 def vllm_metrics() -> dict[str, tuple[str, ...]]:
     """vLLM's built-in contract: metric name -> labels, as the server emits them."""
-    out: dict[str, tuple[str, ...]] = {f"vllm:{g}": _VLLM_LABELS for g in _VLLM_GAUGES}
-    out.update({f"vllm:{c}_total": _VLLM_LABELS for c in _VLLM_COUNTERS})
-    out["vllm:request_success_total"] = (*_VLLM_LABELS, "finished_reason")
+    engine, http = _vllm_groups()
+    return {**{k: (*_VLLM_LABELS, *v) for k, v in engine.items()}, **http}
+
+
+def _vllm_groups() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(engine series -> labels besides model_name and engine, HTTP series -> labels)."""
+    engine: dict[str, tuple[str, ...]] = {f"vllm:{g}": () for g in _VLLM_GAUGES}
+    engine.update({f"vllm:{c}_total": () for c in _VLLM_COUNTERS})
+    engine["vllm:request_success_total"] = ("finished_reason",)
     for h in _VLLM_HISTOGRAMS:
-        out.update({f"vllm:{h}_sum": _VLLM_LABELS, f"vllm:{h}_count": _VLLM_LABELS})
-        out[f"vllm:{h}_bucket"] = (*_VLLM_LABELS, "le")
-    out["http_requests_total"] = ("handler", "method", "status")
-    return out
+        engine.update({f"vllm:{h}_sum": (), f"vllm:{h}_count": (), f"vllm:{h}_bucket": ("le",)})
+    return engine, {"http_requests_total": ("handler", "method", "status")}
 
 
 def server_args(mname: str, m: Model) -> list[str]:
@@ -105,21 +109,25 @@ SCRAPE_LABELS = ("model", "platform_ai_model", "platform_ai_track")
 
 def model_series(mname: str, m: Model, namespace: str) -> list[_contracts.Series]:
     """The metric contract of each of a model's workloads (primary, canary): the server's series plus scrape labels."""
+    groups: list[tuple[str, dict[str, tuple[str, ...]], tuple[str, ...]]]
+    values: dict[str, list[str]] = {"model": [mname]}
     if m.server == "vllm":
-        served = served_model_name(m) or mname
-        metrics, values = vllm_metrics(), {"model_name": [served], "model": [mname]}
+        engine, http = _vllm_groups()
+        groups = [("vLLM engine", engine, _VLLM_LABELS), ("vLLM HTTP", http, ())]
+        values["model_name"] = [served_model_name(m) or mname]
     else:
-        metrics, values = {k: tuple(v) for k, v in m.metrics.items()}, {"model": [mname]}
+        groups = [(m.server, {k: tuple(v) for k, v in m.metrics.items()}, ())]
     tracks = [mname] + ([f"{mname}-canary"] if m.canary else [])
     return [
         _contracts.Series(
-            producer=f"{m.server} server of model {mname}",
+            producer=f"{what} of model {obj}",
             metrics=metrics,
-            labels=SCRAPE_LABELS,
-            values=values,
+            labels=(*common, *SCRAPE_LABELS),
+            values={k: v for k, v in values.items() if k in common or k in SCRAPE_LABELS},
             workload={"namespace": namespace, "kind": "Deployment", "name": obj},
         )
         for obj in tracks
+        for what, metrics, common in groups
     ]
 
 
