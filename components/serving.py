@@ -95,6 +95,15 @@ def _vllm_groups() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...
     return engine, {"http_requests_total": ("handler", "method", "status")}
 
 
+def scaling_query(query: str, mname: str, track: Track) -> str:
+    """The KEDA query of one track: ``$model`` is the model key, ``$track`` ``primary`` or ``canary``.
+
+    With ``platform_ai_track="$track"`` each track scales on its own load: a canary taking 10% of the
+    traffic must not scale to the primary's size.
+    """
+    return query.replace("$model", mname).replace("$track", track)
+
+
 def server_args(mname: str, m: Model) -> list[str]:
     """The server's args: for vLLM, ``--served-model-name <key>`` so its ``model_name`` label is the model key."""
     args = list(m.args)
@@ -117,16 +126,19 @@ def model_series(mname: str, m: Model, namespace: str) -> list[_contracts.Series
         values["model_name"] = [served_model_name(m) or mname]
     else:
         groups = [(m.server, {k: tuple(v) for k, v in m.metrics.items()}, ())]
-    tracks = [mname] + ([f"{mname}-canary"] if m.canary else [])
+    tracks = [(mname, "primary")] + ([(f"{mname}-canary", "canary")] if m.canary else [])
     return [
         _contracts.Series(
             producer=f"{what} of model {obj}",
             metrics=metrics,
             labels=(*common, *SCRAPE_LABELS),
-            values={k: v for k, v in values.items() if k in common or k in SCRAPE_LABELS},
+            values={
+                **{k: v for k, v in values.items() if k in common or k in SCRAPE_LABELS},
+                "platform_ai_track": [track],
+            },
             workload={"namespace": namespace, "kind": "Deployment", "name": obj},
         )
-        for obj in tracks
+        for obj, track in tracks
         for what, metrics, common in groups
     ]
 
@@ -662,7 +674,7 @@ class Serving(pulumi.ComponentResource):
                             "type": "prometheus",
                             "metadata": {
                                 "serverAddress": args.prometheus_url,
-                                "query": m.autoscaling.query.replace("$model", mname),
+                                "query": scaling_query(m.autoscaling.query, mname, track),
                                 # KEDA metadata values are strings.
                                 "threshold": f"{m.autoscaling.threshold:g}",
                             },

@@ -469,7 +469,8 @@ class Autoscaling(_Model):
     target_cpu_percent: int = Field(default=70, ge=10, le=100)
     """CPU target for ``cpu``."""
     query: str | None = None
-    """PromQL for ``keda`` (e.g. queue depth); the model's labels are available as ``$model``."""
+    """PromQL for ``keda`` (e.g. queue depth) per replica track: ``$model`` becomes the model key and ``$track``
+    ``primary`` or ``canary``, so each track scales on its own series (docs/metrics-contract.md)."""
     threshold: float = Field(default=5.0, gt=0)
     """Per-replica target for the ``keda`` query."""
 

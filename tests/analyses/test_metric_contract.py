@@ -11,6 +11,7 @@ from blueprint.analyses import metric_contract
 from blueprint.plan import Plan
 from components import _contracts
 from components.serving import server_args, vllm_metrics
+from infra.config import Canary, ImageRef
 from tests.analyses import helpers as h
 from tests.components.test_serving import model, serve
 from tests.test_config import RawFactory, problems
@@ -44,6 +45,22 @@ def test_vllm_is_served_under_its_model_key_so_the_keda_query_matches() -> None:
     args = _container_args(plan, "llm")
     assert args[-2:] == ["--served-model-name", "llm"]
     assert metric_contract.analyse(plan, ROOT).findings == []
+
+
+def test_each_track_scales_on_its_own_series() -> None:
+    q = 'sum(vllm:num_requests_waiting{model_name="$model", platform_ai_track="$track"})'
+    m = model(server="vllm", canary=Canary(image=ImageRef(repository="vllm", tag="v2"), weight=10))
+    plan = serve({"llm": replace(m, autoscaling=m.autoscaling.model_copy(update={"query": q}))})
+    queries = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]["triggers"][0]["metadata"]["query"]
+        for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject")
+    }
+    assert queries["llm-canary"] == 'sum(vllm:num_requests_waiting{model_name="llm", platform_ai_track="canary"})'
+    assert metric_contract.analyse(plan, ROOT).findings == []
+    wrong = q.replace("$track", "blue")
+    plan = serve({"llm": replace(m, autoscaling=m.autoscaling.model_copy(update={"query": wrong}))})
+    objects = sorted(f.object.split(":")[0] for f in metric_contract.analyse(plan, ROOT).findings)
+    assert objects == ["ScaledObject serving/llm trigger 0", "ScaledObject serving/llm-canary trigger 0"]
 
 
 def test_served_name_left_at_the_model_path_is_reported() -> None:
