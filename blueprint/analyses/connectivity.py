@@ -61,6 +61,8 @@ class Policy:
     namespace: str
     name: str
     spec: Mapping[str, Any]
+    owner: str = "?"
+    """The component (type name) that renders the policy, where the fix goes."""
 
     def types(self) -> list[str]:
         types = self.spec.get("policyTypes")
@@ -82,7 +84,11 @@ class _World:
                 **(obj.get("metadata", {}).get("labels") or {}),
                 "kubernetes.io/metadata.name": name,
             }
-        self.policies = [Policy(*meta(obj), obj.get("spec") or {}) for _, obj in k8s_objects(plan, "NetworkPolicy")]
+        owners = {r.urn: r.type.rsplit(":", 1)[-1] for r in plan.resources if not r.custom}
+        self.policies = [
+            Policy(*meta(obj), obj.get("spec") or {}, owners.get(r.parent, "?"))
+            for r, obj in k8s_objects(plan, "NetworkPolicy")
+        ]
         self.peers = peers(plan)
 
     def namespace_labels(self, ns: str) -> dict[str, str]:
@@ -167,7 +173,7 @@ class _World:
                     continue
                 if self.port_matches(rule.get("ports"), flow, dst):
                     return True, [p.name]
-        return False, [f"{p.namespace}/{p.name}" for p in selecting]
+        return False, [f"{p.namespace}/{p.name} ({p.owner})" for p in selecting]
 
 
 # --------------------------------------------------------------------------- derived flows
