@@ -12,10 +12,13 @@ on both sides, as Kubernetes evaluates NetworkPolicies
   (namespaces carry ``kubernetes.io/metadata.name``) and both together mean their intersection; an empty
   ``to``/``from`` or ``ports`` admits everything; a named port matches the destination container port's name;
 - ``ipBlock``: the VPC CNI's network policy agent enforces policies in eBPF on IP addresses
-  (aws/aws-network-policy-agent, pkg/ebpf: CIDRs go into LPM-trie maps), so an ``ipBlock`` matches
+  (aws/aws-network-policy-agent pkg/ebpf/bpf_client.go ``computeMapEntriesFromEndpointRules``: the
+  controller resolves selectors to pod IPs, and those and ipBlock CIDRs land alike in LPM-trie maps), so an ``ipBlock`` matches
   *any* address in it, pod IPs included (pods get VPC addresses); the Kubernetes docs leave in-cluster
   ipBlock matching to the implementation. A pod peer matches only a block holding the whole VPC CIDR
-  minus its ``except`` ranges (where in the VPC a pod lands is not known up front). Traffic from the
+  minus its ``except`` ranges (where in the VPC a pod lands is not known up front). Early agent
+  releases ignored ``except`` (aws-network-policy-agent#92, #105); this model honours it, as current
+  releases do, so a finding never depends on ``except`` being ignored. Traffic from the
   pod's own node (kubelet probes) is always allowed (aws-network-policy-agent#65) and is not a flow here.
 
 Declared pod labels are those the chart or component documents; a policy selecting pods by a label the
