@@ -17,8 +17,8 @@ on both sides, as Kubernetes evaluates NetworkPolicies
   *any* address in it, pod IPs included (pods get VPC addresses); the Kubernetes docs leave in-cluster
   ipBlock matching to the implementation. A pod peer matches only a block holding the whole VPC CIDR
   minus its ``except`` ranges (where in the VPC a pod lands is not known up front). Early agent
-  releases ignored ``except`` (aws-network-policy-agent#92, #105); this model honours it, as current
-  releases do, so a finding never depends on ``except`` being ignored. Traffic from the
+  releases ignored ``except`` (aws-network-policy-agent#92, #105); this model honours it as the API
+  defines it (check the agent version if IMDS isolation matters). Traffic from the
   pod's own node (kubelet probes) is always allowed (aws-network-policy-agent#65) and is not a flow here.
 
 Declared pod labels are those the chart or component documents; a policy selecting pods by a label the
