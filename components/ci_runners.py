@@ -21,7 +21,7 @@ See docs/ci-runners.md for the IRSA limits in job pods and the upgrade procedure
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,8 @@ class CiRunnersArgs:
     """StorageClass of the kubernetes-mode work volumes."""
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
     """Node selector of the system pool (controller and listeners)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The node pools and CoreDNS: the controller and listener pods need nodes before the releases can be ready."""
 
 
 def runner_placement(spec: RunnerScaleSetSpec) -> dict[str, Any]:
@@ -177,7 +179,7 @@ class CiRunners(pulumi.ComponentResource):
                 },
             },
             parent=self,
-            depends_on=[ctrl_ns, runner_ns],
+            depends_on=[ctrl_ns, runner_ns, *args.depends_on],
         )
 
         secret = k8s.core.v1.Secret(

@@ -112,6 +112,7 @@ cluster = Cluster(
         viewer_role_arns=[deploy_identity.preview_role_arn] if deploy_identity else [],
         access_depends_on=[deploy_identity] if deploy_identity else [],
         log_retention_days=cfg.cluster.log_retention_days,
+        support_type=cfg.cluster.support_type,
         addon_versions=cfg.cluster.addon_versions,
         protect=cfg.protect_stateful_resources,
         tags=tags,
@@ -244,6 +245,8 @@ pulumi.export("artifactBucket", artifacts.bucket_name)
 
 # --------------------------------------------------------------------------- workloads: ingress, serving, CI
 system_nodes = {LABEL_POOL: cfg.system_pool().name}
+# Every release whose pods need a node waits for the pools and CoreDNS (like monitoring above).
+needs_nodes = [addons, *node_pools.values()]
 
 
 ingress_controller = IngressController(
@@ -256,6 +259,7 @@ ingress_controller = IngressController(
         k8s_provider=cluster.k8s_provider,
         system_node_selector=system_nodes,
         tags=tags,
+        depends_on=needs_nodes,
     ),
     on_k8s,
 )
@@ -287,6 +291,7 @@ serving = Serving(
         ingress_controller=ingress_controller.release,
         system_node_selector=system_nodes,
         tags=tags,
+        depends_on=needs_nodes,
     ),
     on_k8s,
 )
@@ -325,6 +330,7 @@ if ci.enabled:
             namespace=ci.namespace,
             storage_class_name=cluster.storage_class_name,
             system_node_selector=system_nodes,
+            depends_on=needs_nodes,
         ),
         on_k8s,
     )

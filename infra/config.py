@@ -31,13 +31,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.eks_versions import supported_versions
+
 PROJECT = "ai-platform"
 
-# EKS Kubernetes versions in *standard* support on 2026-11-21 (1.34 leaves it on 2026-12-02).
-# Source: EKS Kubernetes release calendar,
-# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
-# Update this tuple when EKS moves a version to extended support.
-EKS_STANDARD_SUPPORT_VERSIONS: tuple[str, ...] = ("1.34", "1.35", "1.36")
+# EKS Kubernetes versions in standard (and extended) support: the dated, sourced table in
+# infra/eks_versions.py; update it there.
+EKS_STANDARD_SUPPORT_VERSIONS: tuple[str, ...] = supported_versions("STANDARD")
+EKS_EXTENDED_SUPPORT_VERSIONS: tuple[str, ...] = supported_versions("EXTENDED")
 
 # CloudWatch Logs accepts only these retention values (PutRetentionPolicy API).
 LOG_RETENTION_DAYS: tuple[int, ...] = (
@@ -256,7 +257,12 @@ class ClusterConfig(_Model):
     """The EKS control plane."""
 
     version: str
-    """Kubernetes minor version; must be in EKS standard support."""
+    """Kubernetes minor version; must be in EKS standard support (extended support with ``supportType: EXTENDED``)."""
+    support_type: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """EKS version policy (``upgradePolicy.supportType``). ``STANDARD``: no extended-support charges, but EKS
+    upgrades the control plane itself at the end of standard support (upgrade ``version`` before then;
+    the preview and ``blueprint preflight`` warn 60 days ahead). ``EXTENDED``: the version stays for 12
+    more months at the extended-support price."""
     endpoint_public_access: bool = False
     """Expose the public API endpoint. Off by default; needs ``publicAccessCidrs``; never in prod."""
     public_access_cidrs: list[str] = Field(default_factory=list)
@@ -271,7 +277,7 @@ class ClusterConfig(_Model):
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
-        if v not in EKS_STANDARD_SUPPORT_VERSIONS:
+        if v not in EKS_EXTENDED_SUPPORT_VERSIONS:
             raise ValueError(f"allowed (EKS standard support): {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)}")
         return v
 
@@ -516,6 +522,16 @@ class ModelSpec(_Model):
     """Autoscaling signal."""
     canary: Canary | None = None
     """Optional A/B canary."""
+    weights_size_gib: float | None = Field(default=None, gt=0, le=4096, alias="weightsSizeGiB")
+    """Size of the model weights in GiB (required with ``source.s3Prefix``): sizes the ``models``
+    emptyDir's ``sizeLimit`` and the pod's ephemeral-storage request, so weights never fill the node disk."""
+    deploy: bool | None = None
+    """Deploy the model's workloads (default true). Set false until its image and weights exist
+    (first ``up`` of an environment or a new model): everything else (namespace, IRSA role) is created,
+    the Deployment, Service, PDB, autoscaler, ServiceMonitor and Ingress path are not."""
+    rollout: Literal["surge", "replace"] | None = None
+    """``replace`` (maxSurge 0, maxUnavailable 1: no spare GPU needed; default for GPU models) or
+    ``surge`` (maxSurge 1, maxUnavailable 0: needs room for one more pod; default for CPU models)."""
 
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
@@ -545,6 +561,9 @@ class Model:
     autoscaling: Autoscaling
     canary: Canary | None
     metrics_path: str = "/metrics"
+    weights_size_gib: float | None = None
+    deploy: bool = True
+    rollout: Literal["surge", "replace"] = "replace"
 
 
 class IngressConfig(_Model):
@@ -956,6 +975,9 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         autoscaling=pick("autoscaling", Autoscaling()),
         canary=spec.canary,
         metrics_path=pick("metrics_path", "/metrics"),
+        weights_size_gib=pick("weights_size_gib", None),
+        deploy=pick("deploy", True),
+        rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
     )
 
 
@@ -1068,6 +1090,15 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(_p("cluster.publicAccessCidrs", "a public endpoint needs an explicit CIDR allowlist"))
     if env is Environment.PROD and c.endpoint_public_access:
         out.append(_p("cluster.endpointPublicAccess", "prod allows only the private endpoint", True))
+    if c.support_type == "STANDARD" and c.version not in EKS_STANDARD_SUPPORT_VERSIONS:
+        out.append(
+            _p(
+                "cluster.version",
+                f"out of EKS standard support; allowed: {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)} "
+                "(or cluster.supportType: EXTENDED to stay on it at the extended-support price)",
+                c.version,
+            )
+        )
 
     # node pools
     if not cfg.node_pools:
@@ -1245,6 +1276,8 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
         if model.source.s3_prefix and model.source.pvc_size_gib:
             out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
+        if model.source.s3_prefix and model.weights_size_gib is None:
+            out.append(_p(f"{base}.weightsSizeGiB", "required with source.s3Prefix: it sizes the models volume"))
         if model.source.pvc_size_gib and (model.max_replicas > 1 or model.canary):
             # An EBS volume attaches to one node: a shared RWO cache cannot serve several replicas.
             out.append(
