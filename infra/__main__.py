@@ -217,8 +217,10 @@ registry = Registry(
         cache_keep_tagged_count=reg.keep_tagged_count,
         pull_principal_arns=[cluster.node_role.arn],
         ci_push_identity=(
+            # Only the environment that builds images pushes from the cluster; staging and prod
+            # receive images through `blueprint promote` (its scan gate), never from their own CI.
             CiPushIdentity(cluster.irsa, cfg.ci_runners.namespace, RUNNER_SERVICE_ACCOUNT)
-            if cfg.ci_runners.enabled
+            if cfg.ci_runners.enabled and cfg.ci_runners.push_to_registry
             else None
         ),
         protect=cfg.protect_stateful_resources,
@@ -328,7 +330,8 @@ if ci.enabled:
             k8s_provider=cluster.k8s_provider,
             push_role=registry.ci_push_role,
             namespace=ci.namespace,
-            storage_class_name=cluster.storage_class_name,
+            job_namespace=ci.job_namespace,
+            runner_group=ci.runner_group,
             system_node_selector=system_nodes,
             depends_on=needs_nodes,
         ),

@@ -662,7 +662,21 @@ class RunnerScaleSetSpec(_Model):
     node_pool: str | None = None
     """Run the runners on this node pool only; unset means any CPU pool (GPU runners: any GPU pool)."""
     work_volume_gib: int | None = Field(default=None, ge=1, le=1024)
-    """Size of the per-runner work volume (an ephemeral encrypted gp3 PVC in kubernetes mode)."""
+    """Ephemeral storage of a runner (its ``_work`` directory lives in the container in kubernetes mode)."""
+    job_cpu: str | None = None
+    """CPU of each job pod the container hooks create (requests equal limits; default 4). Without it the
+    job namespace's LimitRange default (500m) would cap every build."""
+    job_memory: str | None = None
+    """Memory of each job pod (requests equal limits; default 8Gi)."""
+    job_ephemeral_storage_gib: int | None = Field(default=None, ge=1, le=1024)
+    """Ephemeral storage of each job pod: checkout, caches and build outputs (default 50)."""
+
+    @field_validator("cpu", "memory", "job_cpu", "job_memory")
+    @classmethod
+    def _quantity(cls, v: str | None) -> str | None:
+        if v is not None and not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+        return v
 
 
 # The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
@@ -673,10 +687,19 @@ RUNNER_SERVICE_ACCOUNT = "arc-runner"
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 
-    enabled: bool = True
-    """Install ARC."""
+    enabled: bool = False
+    """Install ARC and its runners in this stack's cluster. Off by default: only the stacks that run CI
+    say so (none in prod: images reach prod through ``blueprint promote``)."""
     namespace: str = "arc-runners"
-    """Namespace of the runner pods."""
+    """Namespace of the runner pods (and of the GitHub App secret, which ARC reads from there)."""
+    job_namespace: str = "arc-jobs"
+    """Namespace of the job pods the container hooks create. The runners' Role lives here only, so
+    neither runners nor job pods can read the GitHub App key in ``namespace``."""
+    push_to_registry: bool = False
+    """Give the runners an IRSA role that pushes to this stack's registry. Only the environment that
+    builds images sets it; the others receive images through ``blueprint promote`` (scan gate)."""
+    runner_group: str | None = None
+    """GitHub runner group the scale sets join (ARC ``runnerGroup``): limits which repositories may use them."""
     github_config_url: str = "https://github.com/example-org"
     """The GitHub organisation or repository the runners register with."""
     github_app_id: str = ""
@@ -885,6 +908,9 @@ class PlatformConfig(_Model):
             memory="4Gi",
             container_mode="kubernetes",
             work_volume_gib=20,
+            job_cpu="4",
+            job_memory="8Gi",
+            job_ephemeral_storage_gib=50,
         )
         out = {}
         for name, spec in self.ci_runners.scale_sets.items():
@@ -1316,6 +1342,17 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         if not ci.scale_sets:
             out.append(_p("ciRunners.scaleSets", "at least one scale set when ciRunners.enabled"))
+        for key, value in (("namespace", ci.namespace), ("jobNamespace", ci.job_namespace)):
+            if not _K8S_NAME.match(value):
+                out.append(_p(f"ciRunners.{key}", "a DNS label", value))
+        if ci.job_namespace == ci.namespace:
+            out.append(
+                _p(
+                    "ciRunners.jobNamespace",
+                    "must differ from ciRunners.namespace: job pods there could read the GitHub App key",
+                    ci.job_namespace,
+                )
+            )
         for name, rs in cfg.resolved_scale_sets().items():
             if (rs.min_runners or 0) > (rs.max_runners or 0):
                 out.append(
