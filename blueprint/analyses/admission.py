@@ -25,6 +25,7 @@ a chart container, checked against the namespace's LimitRanges and quotas (not P
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -199,10 +200,18 @@ def _hook_templates(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
         if HOOK_TEMPLATE_LABEL not in (meta.get("labels") or {}):
             continue
         for text in (obj.get("data") or {}).values():
-            doc = yaml.safe_load(text) if isinstance(text, str) else None
+            doc = _load(text) if isinstance(text, str) else None
             if isinstance(doc, dict):
                 out[(meta.get("namespace", "default"), meta.get("name", ""))] = doc
     return out
+
+
+def _load(text: str) -> Any:
+    """A hook template: JSON (what the platform writes, fast) or any YAML (what the hooks accept)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 def hook_job_pod(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -534,7 +543,32 @@ def check_pod(pod: PodTemplate, ns: NamespaceRules) -> list[Finding]:
     findings += _quota_findings(pod, ctrs, n_init, ns)
     if pod.psa:
         findings += _psa_findings(pod, ns.psa)
+        findings += _disk_findings(pod, ctrs)
     return findings
+
+
+def _disk_findings(pod: PodTemplate, ctrs: list[_Ctr]) -> list[Finding]:
+    """A disk-backed emptyDir without ``sizeLimit`` in a pod without an ephemeral-storage limit can fill the node.
+
+    The kubelet evicts a pod whose emptyDir passes its ``sizeLimit``, or whose total use passes the sum of
+    its containers' ephemeral-storage limits; with neither, only node disk pressure stops it, and then
+    the kubelet evicts whatever it picks on that node.
+    """
+    if any("ephemeral-storage" in c.limits for c in ctrs):
+        return []
+    return [
+        _finding(
+            pod,
+            f"volume {v.get('name')}",
+            "an emptyDir on the node disk without sizeLimit, in a pod without an ephemeral-storage limit, "
+            "can fill the node disk and get other pods evicted.",
+            "set emptyDir.sizeLimit (and an ephemeral-storage request and limit on the containers)",
+        )
+        for v in pod.spec.get("volumes") or []
+        if isinstance(v.get("emptyDir"), Mapping)
+        and v["emptyDir"].get("medium") != "Memory"
+        and "sizeLimit" not in v["emptyDir"]
+    ]
 
 
 def pod_templates(plan: Plan) -> list[PodTemplate]:

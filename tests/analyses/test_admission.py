@@ -166,3 +166,17 @@ def test_every_stack_has_no_admission_findings(stack: str) -> None:
     result = analyse(plan_for(stack), Path(ROOT))
     assert [f.line() for f in result.findings] == []
     assert result.checked["pod templates"] >= len(plan_for(stack).by_type("kubernetes:apps/v1:Deployment")) >= 1
+
+
+def test_an_unbounded_emptydir_is_found_unless_the_pod_limits_its_disk() -> None:
+    """Issue 12 item 8 / issue 11 defect 10: weights in an unbounded emptyDir can fill the node disk."""
+    volumes = [
+        {"name": "models", "emptyDir": {}},
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
+    ]
+    spec = {"securityContext": POD_SC, "containers": [restricted("server")], "volumes": volumes}
+    (finding,) = run(namespace("a"), deployment("d", "a", spec)).findings
+    assert finding.object == "Deployment a/d volume models"
+    assert "sizeLimit" in finding.fix
+    spec["containers"] = [restricted("server", resources={"limits": {"ephemeral-storage": "10Gi"}})]
+    assert not run(namespace("a"), deployment("d", "a", spec)).findings
