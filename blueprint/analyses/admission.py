@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,10 @@ class PodTemplate:
     spec: dict[str, Any]
     psa: bool = True
     """False for chart containers whose pod shape is unknown (resources only)."""
+    advisory: bool = False
+    """Findings do not fail the preview (a pod only some workflows create)."""
+    psa_fix: str | None = None
+    """What to do about a PSA refusal when the pod's shape is not ours to change."""
 
 
 def _dig(obj: Any, path: tuple[str, ...]) -> Any:
@@ -212,6 +216,15 @@ def _load(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return yaml.safe_load(text)
+
+
+def hook_step_pod(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod the hooks create for a container-action step (``createContainerStepPod``, v0.8.0): the
+    ``$job`` fields merged onto the step container, and a *privileged* ``fs-init`` init container."""
+    pod = hook_job_pod(template)
+    pod["initContainers"][0] = {"name": "fs-init", "securityContext": {"privileged": True, "runAsUser": 1001}}
+    pod["containers"] = pod["containers"][:1]
+    return pod
 
 
 def hook_job_pod(template: Mapping[str, Any]) -> dict[str, Any]:
@@ -279,6 +292,15 @@ def _scale_set_job_pods(
         if template is not None:
             yield PodTemplate(
                 f"{SCALE_SET_CHART} {job_ns}/{release} job pod (hook template)", job_ns, hook_job_pod(template)
+            )
+            yield PodTemplate(
+                f"{SCALE_SET_CHART} {job_ns}/{release} container-action step pod (hook template)",
+                job_ns,
+                hook_step_pod(template),
+                advisory=True,
+                psa_fix="Docker container actions (`uses: docker://...` or an action with `runs.using: docker`) cannot "
+                "run on this scale set: use JavaScript or composite actions, or a containerMode dind scale set in "
+                "a dedicated privileged namespace",
             )
 
 
@@ -515,7 +537,7 @@ def _restricted_container(sc: Mapping[str, Any], psc: Mapping[str, Any]) -> list
 
 
 def _psa_findings(pod: PodTemplate, level: str) -> list[Finding]:
-    fix = (
+    fix = pod.psa_fix or (
         f"give the pod the restricted securityContext (components/_k8s.py RESTRICTED_CONTAINER), "
         f"or run it in a namespace whose pod-security.kubernetes.io/enforce level allows it (now {level})"
     )
@@ -544,6 +566,8 @@ def check_pod(pod: PodTemplate, ns: NamespaceRules) -> list[Finding]:
     if pod.psa:
         findings += _psa_findings(pod, ns.psa)
         findings += _disk_findings(pod, ctrs)
+    if pod.advisory:
+        findings = [replace(f, blocking=False) for f in findings]
     return findings
 
 
@@ -584,7 +608,8 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
     for pod in pods:
         result.findings += check_pod(pod, rules.get(pod.namespace, NamespaceRules()))
     result.checked = {
-        "pod templates": sum(1 for p in pods if p.psa),
+        "pod templates": sum(1 for p in pods if p.psa and not p.advisory),
+        "optional pods": sum(1 for p in pods if p.advisory),
         "chart containers": sum(1 for p in pods if not p.psa),
     }
     return result
