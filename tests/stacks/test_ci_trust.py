@@ -115,3 +115,16 @@ def test_only_the_stack_that_builds_images_pushes_from_its_cluster(stack_plan: P
         and "arc-runner" in r.inputs["assumeRolePolicy"]
     ]
     assert bool(trusted) == push, "no IAM role trusts the runners unless the stack builds images"
+
+
+def test_job_pods_carry_their_own_resources_in_every_stack(stack_plan: Plan) -> None:
+    """Issue 11 defect 5: the job namespace's LimitRange default (500m / 1Gi) must not size builds."""
+    jobs = [p for p in pod_templates(stack_plan) if p.where.endswith("job pod (hook template)")]
+    sets = stack_raw(stack_plan.stack).get("ciRunners", {}).get("scaleSets", {})
+    enabled = stack_raw(stack_plan.stack).get("ciRunners", {}).get("enabled")
+    assert len(jobs) == (len(sets) if enabled else 0)
+    for pod in jobs:
+        job = next(c for c in pod.spec["containers"] if c["name"] == "job")
+        limits = job["resources"]["limits"]
+        assert {"cpu", "memory", "ephemeral-storage"} <= set(limits), pod.where
+        assert job["resources"]["requests"] == limits
