@@ -9,10 +9,13 @@ Provisions:
 - KEDA from its pinned chart (own namespace, restricted, default-deny ingress) when a model scales
   on a Prometheus query;
 - per model: a ServiceAccount with an IRSA role that may only read its own S3 prefix and decrypt
-  with the artifact key; a Deployment (GPU limits, Guaranteed QoS, memory-backed ``/dev/shm``, an
-  init container that copies the weights from S3 or a PVC cache, startup/readiness/liveness probes,
-  the restricted securityContext with a read-only root filesystem, zone spread, GPU tolerations
-  and affinity); a Service; a PDB; a CPU HPA or a KEDA ScaledObject; a ServiceMonitor;
+  with the artifact key; and, once the model is deployable (``deploy``, default true), a Deployment
+  (GPU limits, Guaranteed QoS, memory-backed ``/dev/shm``, an init container that copies the weights
+  from S3 into an emptyDir sized from ``weights_size_gib`` or a PVC cache, ephemeral storage
+  requested for every emptyDir, startup/readiness/liveness probes, the restricted securityContext
+  with a read-only root filesystem, zone spread, GPU tolerations and affinity, a ``replace`` or
+  ``surge`` rollout, and a rollout timeout derived from the startup budget); a Service; a PDB; a CPU
+  HPA or a KEDA ScaledObject; a ServiceMonitor;
 - per canary: a second Deployment, Service, PDB and autoscaler (``<model>-canary``);
 - one Ingress (class ``alb``) whose per-model forward action splits traffic between the primary's
   and the canary's target groups by weight (ALB weighted target groups).
