@@ -43,15 +43,18 @@ def restricted_pod(uid: int) -> dict[str, Any]:
     }
 
 
-def resources(cpu: str, memory: str, gpus: int = 0) -> dict[str, Any]:
+def resources(cpu: str, memory: str, gpus: int = 0, *, ephemeral_storage: str | None = None) -> dict[str, Any]:
     """Requests equal to limits (Guaranteed QoS: never CPU-throttled below its request, evicted last).
 
     Extended resources such as ``nvidia.com/gpu`` cannot be overcommitted; Kubernetes requires
-    their request to equal the limit, so both are set.
+    their request to equal the limit, so both are set. ``ephemeral_storage`` covers the pod's
+    emptyDirs on the node disk and the container's writable layer.
     """
     amounts: dict[str, Any] = {"cpu": cpu, "memory": memory}
     if gpus:
         amounts[GPU_RESOURCE] = str(gpus)
+    if ephemeral_storage:
+        amounts["ephemeral-storage"] = ephemeral_storage
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 

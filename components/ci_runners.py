@@ -1,27 +1,32 @@
 """CiRunners: GitHub Actions Runner Controller (ARC) with one runner scale set per config entry.
 
 Provisions:
-- the controller namespace (``arc-systems``, PSA baseline enforced, restricted audited) and the
-  runner namespace (PSA baseline, or privileged only when a scale set uses docker-in-docker),
-  each with a default-deny NetworkPolicy plus egress to DNS and the web (GitHub, the Kubernetes
-  API, registries);
+- the controller namespace (``arc-systems``, PSA baseline enforced, restricted audited), the runner
+  namespace (PSA restricted, or privileged only when a scale set uses docker-in-docker) and the job
+  namespace (PSA baseline: workflow containers often run as root), each with a default-deny
+  NetworkPolicy plus egress to DNS and the web (GitHub, the Kubernetes API, registries);
 - the ``gha-runner-scale-set-controller`` chart (0.14.2) on the system pool, watching the runner
   namespace only, with restricted security contexts and the ``eventual`` update strategy;
-- a Secret with the GitHub App credentials (from secret config) that every scale set references
-  by name, so the key never appears in Helm values;
-- the runners' ServiceAccount, annotated with the registry's push role (IRSA), and the Role the
-  kubernetes container mode needs (the chart's own ``kube-mode`` rules);
-- one ``gha-runner-scale-set`` release (0.14.2) per scale set: min/max runners, container mode
-  ``kubernetes`` by default with an encrypted gp3 RWO work volume per runner, requests/limits,
-  CPU runners on CPU pools and GPU runners on GPU pools (taint tolerated, GPUs requested).
+- a Secret with the GitHub App credentials (from secret config) in the runner namespace, where ARC
+  0.14.2 reads it (``secretresolver`` k8sResolver: the AutoscalingRunnerSet's namespace), referenced by
+  name so the key never appears in Helm values;
+- the runners' ServiceAccount (annotated with the registry's push role only where the stack builds
+  images) and the Role the container hooks need, in the *job* namespace only: job pods go there
+  (``ACTIONS_RUNNER_KUBERNETES_NAMESPACE``, honoured by the k8s-novolume hooks 0.8.0), so no runner
+  and no job pod holds any permission on the runner namespace's secrets;
+- per scale set: a ConfigMap with the hooks' job pod template (``ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE``):
+  explicit CPU, memory and ephemeral storage for job pods, placement, no API token; and one
+  ``gha-runner-scale-set`` release (0.14.2): min/max runners, container mode ``kubernetes-novolume``
+  (``dind`` on request), requests/limits, CPU runners on CPU pools and GPU runners on GPU pools.
 
-Outputs: ``namespace`` (runner namespace), ``controller`` (release), ``scale_sets`` (name -> release).
-See docs/ci-runners.md for the IRSA limits in job pods and the upgrade procedure.
+Outputs: ``namespace`` (runner namespace), ``job_namespace``, ``controller`` (release),
+``scale_sets`` (name -> release). See docs/ci-runners.md for the IRSA limits and the upgrade procedure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,15 +51,26 @@ GITHUB_SECRET = "github-app"  # noqa: S105 - the Secret's name, not a secret
 # work directory; ARC's kubernetes-mode docs set fsGroup 123 so the work volume is writable.
 RUNNER_UID, RUNNER_FS_GROUP = 1001, 123
 
-# The chart's kube-mode Role (charts/gha-runner-scale-set/templates/kube_mode_role.yaml @0.14.2):
-# the container hooks create job pods, exec into them, read their logs and pass secrets.
+# The chart's kube-mode Role for kubernetes-novolume (charts/gha-runner-scale-set/templates/
+# kube_mode_role.yaml @gha-runner-scale-set-0.14.2, no batch jobs in that mode): the hooks create job
+# pods, exec into them, read their logs, and create, list and delete the secrets they pass to them.
+# The hooks check exactly these verbs before a job starts (runner-container-hooks v0.8.0,
+# packages/k8s/src/k8s/index.ts requiredPermissions), so secrets get/list cannot be dropped; that is
+# why this Role is bound in the job namespace and never in the namespace of the GitHub App key.
 KUBE_MODE_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create", "delete"]},
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get", "create"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "create", "delete"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "delete"]},
 ]
+
+# The runner image (actions/runner images/Dockerfile @v2.329.0) ships hooks 0.7.0 in /home/runner/k8s
+# and 0.8.0 in /home/runner/k8s-novolume; ARC's kubernetes-novolume mode runs the latter, which copies
+# the workspace into the job pod instead of sharing a PVC, so job pods can live in another namespace.
+HOOK_TEMPLATE_DIR = "/home/runner/hook-template"
+HOOK_TEMPLATE_FILE = "job-pod.yaml"
+# The label the admission analysis reads hook templates by (blueprint/analyses/admission.py).
+HOOK_TEMPLATE_LABEL = "platform.ai/hook-template"
 
 
 @dataclass(frozen=True)
@@ -78,13 +94,17 @@ class CiRunnersArgs:
     push_role: aws.iam.Role | None = None
     """IAM role the runners assume (IRSA) to push to the platform's repositories; None: no AWS access."""
     namespace: str = "arc-runners"
-    """Namespace of the runner pods (and of kubernetes-mode job pods)."""
+    """Namespace of the runner pods and of the GitHub App secret."""
+    job_namespace: str = "arc-jobs"
+    """Namespace of the job pods the container hooks create; the runners' Role is bound here only."""
+    runner_group: str | None = None
+    """GitHub runner group the scale sets join (limits which repositories may use them)."""
     controller_namespace: str = "arc-systems"
     """Namespace of the controller and the listeners."""
-    storage_class_name: str = "gp3-encrypted"
-    """StorageClass of the kubernetes-mode work volumes."""
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
     """Node selector of the system pool (controller and listeners)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The node pools and CoreDNS: the controller and listener pods need nodes before the releases can be ready."""
 
 
 def runner_placement(spec: RunnerScaleSetSpec) -> dict[str, Any]:
@@ -113,10 +133,13 @@ def runner_flows(args: CiRunnersArgs) -> list[_contracts.Flow]:
     layers come from S3 (gateway endpoint, S3's public addresses); the EKS API endpoint is in the VPC.
     """
     ctrl, runners = _contracts.pods(args.controller_namespace, {}), _contracts.pods(args.namespace, {})
+    jobs = _contracts.pods(args.job_namespace, {})
     web, vpc, flow = _contracts.cidr(_contracts.INTERNET), _contracts.vpc(), _contracts.Flow
     return [
         *_contracts.dns(args.controller_namespace, what="ARC controller"),
         *_contracts.dns(args.namespace, what="runners"),
+        *_contracts.dns(args.job_namespace, what="job pods"),
+        flow("job pods -> GitHub and package registries", jobs, web, 443),
         flow("ARC controller and listeners -> GitHub", ctrl, web, 443),
         flow("ARC controller -> API server", ctrl, vpc, 443),
         flow("runners -> GitHub", runners, web, 443),
@@ -130,26 +153,62 @@ class CiRunners(pulumi.ComponentResource):
     """ARC controller, GitHub App secret, runner identity and runner scale sets."""
 
     namespace: str
+    job_namespace: str
     controller: pulumi.Resource
     scale_sets: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
         props = _contracts.declare(flows=runner_flows(args))
         super().__init__("platform:index:CiRunners", name, props, _k8s.with_provider(opts, args.k8s_provider))
-        child = pulumi.ResourceOptions(parent=self)
-        dind = any(s.container_mode == "dind" for s in args.scale_sets.values())
+        self._name, self._args = name, args
+        ctrl_ns, runner_ns, job_ns = self._namespaces()
+        self.controller = self._controller(ctrl_ns, runner_ns)
+        secret = k8s.core.v1.Secret(
+            f"{name}-github-app",
+            metadata={"name": GITHUB_SECRET, "namespace": runner_ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
+            type="Opaque",
+            # Keys ARC reads (apis/actions.github.com/v1alpha1/appconfig/appconfig.go).
+            string_data={
+                "github_app_id": args.github_app_id,
+                "github_app_installation_id": args.github_app_installation_id,
+                "github_app_private_key": pulumi.Output.secret(args.github_app_private_key),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        binding = self._identity(runner_ns, job_ns)
+        self.scale_sets = {}
+        for set_name, spec in args.scale_sets.items():
+            deps: list[pulumi.Resource] = [self.controller, secret, binding, *args.depends_on]
+            if spec.container_mode != "dind":
+                deps.append(self._hook_template(set_name, spec, runner_ns))
+            self.scale_sets[set_name] = helm_release(
+                f"{name}-{set_name}",
+                set_name,
+                SCALE_SET_CHART,
+                args.namespace,
+                self._scale_set_values(set_name, spec, args),
+                parent=self,
+                depends_on=deps,
+            )
+        self.namespace = args.namespace
+        self.job_namespace = args.job_namespace
+        self.register_outputs({"namespace": self.namespace, "job_namespace": self.job_namespace})
 
+    def _namespaces(self) -> tuple[k8s.core.v1.Namespace, k8s.core.v1.Namespace, k8s.core.v1.Namespace]:
+        name, args = self._name, self._args
+        dind = any(s.container_mode == "dind" for s in args.scale_sets.values())
         ctrl_ns = _k8s.namespace(
             f"{name}-controller-namespace", args.controller_namespace, parent=self, enforce="baseline"
         )
-        # Docker-in-docker needs privileged pods; kubernetes mode runs workflow containers (often
-        # root) as pods, which the restricted profile would reject.
+        # Runner pods run as uid 1001 with no privileges (restricted); docker-in-docker needs privileged.
         runner_ns = _k8s.namespace(
-            f"{name}-namespace", args.namespace, parent=self, enforce="privileged" if dind else "baseline"
+            f"{name}-namespace", args.namespace, parent=self, enforce="privileged" if dind else "restricted"
         )
+        # Workflow containers (often root) run as job pods, which the restricted profile would reject.
+        job_ns = _k8s.namespace(f"{name}-job-namespace", args.job_namespace, parent=self, enforce="baseline")
         # Quotas count pods and GPUs only: a CPU/memory quota makes ARC's kubernetes-mode jobs fail
-        # instead of queueing when it is full (actions/runner-container-hooks#229). Each runner may
-        # run one workflow pod beside it, hence two pods per runner.
+        # instead of queueing when it is full (actions/runner-container-hooks#229). Job pods get no
+        # GPU (GPU work runs on the GPU runners themselves).
         max_runners = sum(s.max_runners or 0 for s in args.scale_sets.values())
         max_gpus = sum((s.max_runners or 0) * (s.gpus or 0) for s in args.scale_sets.values())
         _k8s.quota_and_limits(f"{name}-controller", ctrl_ns, parent=self, hard={"pods": "20"})
@@ -157,11 +216,20 @@ class CiRunners(pulumi.ComponentResource):
             f"{name}-runners",
             runner_ns,
             parent=self,
-            hard={"pods": str(2 * max_runners + 10), "requests.nvidia.com/gpu": str(max_gpus)},
+            hard={"pods": str(max_runners + 10), "requests.nvidia.com/gpu": str(max_gpus)},
             default_cpu="500m",
             default_memory="1Gi",
         )
-        for part, ns in (("controller", ctrl_ns), ("runners", runner_ns)):
+        # A runner runs one job pod at a time; container-action steps add a short-lived second pod.
+        _k8s.quota_and_limits(
+            f"{name}-jobs",
+            job_ns,
+            parent=self,
+            hard={"pods": str(2 * max_runners + 10), "requests.nvidia.com/gpu": "0"},
+            default_cpu="500m",
+            default_memory="1Gi",
+        )
+        for part, ns in (("controller", ctrl_ns), ("runners", runner_ns), ("jobs", job_ns)):
             _k8s.default_deny(f"{name}-{part}-default-deny", ns, parent=self)
             # GitHub (API, actions, packages) and the EKS API endpoint are HTTPS; port 80 serves
             # distribution package mirrors (apt) that jobs install from.
@@ -173,10 +241,13 @@ class CiRunners(pulumi.ComponentResource):
                 parent=self,
                 egress=[_k8s.dns_egress(), _k8s.tcp_egress(*ports)],
             )
+        return ctrl_ns, runner_ns, job_ns
 
+    def _controller(self, ctrl_ns: k8s.core.v1.Namespace, runner_ns: k8s.core.v1.Namespace) -> pulumi.Resource:
+        name, args = self._name, self._args
         small = _k8s.resources("100m", "256Mi")
         small["limits"] = {"cpu": "500m", "memory": "512Mi"}
-        self.controller = helm_release(
+        return helm_release(
             f"{name}-controller",
             "arc",
             CONTROLLER_CHART,
@@ -198,21 +269,12 @@ class CiRunners(pulumi.ComponentResource):
                 },
             },
             parent=self,
-            depends_on=[ctrl_ns, runner_ns],
+            depends_on=[ctrl_ns, runner_ns, *args.depends_on],
         )
 
-        secret = k8s.core.v1.Secret(
-            f"{name}-github-app",
-            metadata={"name": GITHUB_SECRET, "namespace": runner_ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
-            type="Opaque",
-            # Keys ARC reads (apis/actions.github.com/v1alpha1/appconfig/appconfig.go).
-            string_data={
-                "github_app_id": args.github_app_id,
-                "github_app_installation_id": args.github_app_installation_id,
-                "github_app_private_key": pulumi.Output.secret(args.github_app_private_key),
-            },
-            opts=child,
-        )
+    def _identity(self, runner_ns: k8s.core.v1.Namespace, job_ns: k8s.core.v1.Namespace) -> pulumi.Resource:
+        """The runners' service account, and its Role in the job namespace only."""
+        name, args = self._name, self._args
         annotations: dict[str, Any] = {}
         if args.push_role is not None:
             annotations["eks.amazonaws.com/role-arn"] = args.push_role.arn
@@ -224,19 +286,16 @@ class CiRunners(pulumi.ComponentResource):
                 "labels": dict(_k8s.MANAGED_BY),
                 "annotations": annotations,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        rbac_meta: Any = {"name": "arc-runner-kube-mode", "namespace": runner_ns.metadata.name}
+        rbac_meta: Any = {"name": "arc-runner-kube-mode", "namespace": job_ns.metadata.name}
         rules: Any = KUBE_MODE_RULES
         role_ref: Any = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "arc-runner-kube-mode"}
         subjects: Any = [{"kind": "ServiceAccount", "name": RUNNER_SERVICE_ACCOUNT, "namespace": args.namespace}]
         role = k8s.rbac.v1.Role(
-            f"{name}-runner-role",
-            metadata=rbac_meta,
-            rules=rules,
-            opts=child,
+            f"{name}-runner-role", metadata=rbac_meta, rules=rules, opts=pulumi.ResourceOptions(parent=self)
         )
-        binding = k8s.rbac.v1.RoleBinding(
+        return k8s.rbac.v1.RoleBinding(
             f"{name}-runner-rolebinding",
             metadata=rbac_meta,
             role_ref=role_ref,
@@ -244,50 +303,25 @@ class CiRunners(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role, sa]),
         )
 
-        self.scale_sets = {}
-        for set_name, spec in args.scale_sets.items():
-            self.scale_sets[set_name] = helm_release(
-                f"{name}-{set_name}",
-                set_name,
-                SCALE_SET_CHART,
-                args.namespace,
-                self._scale_set_values(set_name, spec, args),
-                parent=self,
-                depends_on=[self.controller, secret, binding],
-            )
-        self.namespace = args.namespace
-        self.register_outputs({"namespace": self.namespace})
+    def _hook_template(
+        self, set_name: str, spec: RunnerScaleSetSpec, runner_ns: k8s.core.v1.Namespace
+    ) -> pulumi.Resource:
+        """The job pod template the hooks merge into every job pod of this scale set."""
+        return k8s.core.v1.ConfigMap(
+            f"{self._name}-{set_name}-hook-template",
+            metadata={
+                "name": f"{set_name}-hook-template",
+                "namespace": runner_ns.metadata.name,
+                "labels": {**_k8s.MANAGED_BY, HOOK_TEMPLATE_LABEL: set_name},
+            },
+            # JSON is YAML: the hooks read the file with js-yaml (readExtensionFromFile).
+            data={HOOK_TEMPLATE_FILE: json.dumps(job_pod_template(set_name, spec), indent=1, sort_keys=True)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     @staticmethod
     def _scale_set_values(set_name: str, spec: RunnerScaleSetSpec, args: CiRunnersArgs) -> dict[str, Any]:
-        gpus = spec.gpus or 0
-        env: list[dict[str, Any]] = []
-        if gpus:
-            # Kubernetes mode runs `container:` jobs in a separate pod without the GPU; GPU jobs
-            # run their steps on the runner itself, so job containers cannot be required here.
-            env.append({"name": "ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER", "value": "false"})
-        runner = {
-            "name": "runner",
-            "image": args.runner_image,
-            "command": ["/home/runner/run.sh"],
-            "resources": _k8s.resources(spec.cpu or "2", spec.memory or "4Gi", gpus),
-            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            "env": env,
-        }
-        pod: dict[str, Any] = {
-            "serviceAccountName": RUNNER_SERVICE_ACCOUNT,
-            # The dind sidecar runs as root (privileged), so only kubernetes mode pins the UID.
-            "securityContext": {"fsGroup": RUNNER_FS_GROUP, "seccompProfile": {"type": "RuntimeDefault"}}
-            if spec.container_mode == "dind"
-            else {
-                "runAsNonRoot": True,
-                "runAsUser": RUNNER_UID,
-                "fsGroup": RUNNER_FS_GROUP,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [runner],
-            **runner_placement(spec),
-        }
+        kube_mode = spec.container_mode != "dind"
         values: dict[str, Any] = {
             "githubConfigUrl": args.github_config_url,
             # A plain string names a pre-created Secret in the scale set's namespace.
@@ -297,34 +331,108 @@ class CiRunners(pulumi.ComponentResource):
             "maxRunners": spec.max_runners,
             # Required with the controller's watchSingleNamespace (chart values.yaml).
             "controllerServiceAccount": {"namespace": args.controller_namespace, "name": CONTROLLER_SERVICE_ACCOUNT},
-            "template": {"spec": pod},
-            "listenerTemplate": {
-                "spec": {
-                    "nodeSelector": dict(args.system_node_selector),
-                    "containers": [
-                        {
-                            "name": "listener",
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"cpu": "250m", "memory": "256Mi"},
-                            },
-                            "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
-                        }
-                    ],
-                }
-            },
+            "template": {"spec": runner_pod(set_name, spec, args.runner_image, kube_mode, args.job_namespace)},
+            "listenerTemplate": _listener_template(args.system_node_selector),
+            # kubernetes-novolume: no shared work PVC, so job pods may run in the job namespace.
+            "containerMode": {"type": "kubernetes-novolume" if kube_mode else "dind"},
         }
-        if spec.container_mode == "dind":
-            values["containerMode"] = {"type": "dind"}
-        else:
-            values["containerMode"] = {
-                "type": "kubernetes",
-                # Per-runner ephemeral RWO volume: RWX (EFS) is ~15x slower and RWO shared volumes
-                # hit Multi-Attach errors (actions/runner-container-hooks#166).
-                "kubernetesModeWorkVolumeClaim": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": args.storage_class_name,
-                    "resources": {"requests": {"storage": f"{spec.work_volume_gib or 20}Gi"}},
-                },
-            }
+        if args.runner_group:
+            values["runnerGroup"] = args.runner_group
         return values
+
+
+def _listener_template(node_selector: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "spec": {
+            "nodeSelector": dict(node_selector),
+            "containers": [
+                {
+                    "name": "listener",
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"cpu": "250m", "memory": "256Mi"},
+                    },
+                    "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
+                }
+            ],
+        }
+    }
+
+
+def runner_pod(
+    set_name: str, spec: RunnerScaleSetSpec, image: pulumi.Input[str], kube_mode: bool, job_namespace: str
+) -> dict[str, Any]:
+    """The runner pod of a scale set (the chart adds the hook and pod-name env in kubernetes-novolume mode)."""
+    gpus = spec.gpus or 0
+    env: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    if gpus:
+        # `container:` jobs run as job pods without the GPU; GPU jobs run their steps on the runner
+        # itself, so job containers cannot be required here.
+        env.append({"name": "ACTIONS_RUNNER_REQUIRE_JOB_CONTAINER", "value": "false"})
+    if kube_mode:
+        env += [
+            {"name": "ACTIONS_RUNNER_KUBERNETES_NAMESPACE", "value": job_namespace},
+            {"name": "ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE", "value": f"{HOOK_TEMPLATE_DIR}/{HOOK_TEMPLATE_FILE}"},
+        ]
+        mounts.append({"name": "hook-template", "mountPath": HOOK_TEMPLATE_DIR, "readOnly": True})
+        volumes.append({"name": "hook-template", "configMap": {"name": f"{set_name}-hook-template"}})
+    runner: dict[str, Any] = {
+        "name": "runner",
+        "image": image,
+        "command": ["/home/runner/run.sh"],
+        # The work directory lives in the container (no volume in kubernetes-novolume mode).
+        "resources": _k8s.resources(
+            spec.cpu or "2", spec.memory or "4Gi", gpus, ephemeral_storage=f"{spec.work_volume_gib or 20}Gi"
+        ),
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "env": env,
+    }
+    if mounts:
+        runner["volumeMounts"] = mounts
+    pod: dict[str, Any] = {
+        "serviceAccountName": RUNNER_SERVICE_ACCOUNT,
+        # The dind sidecar runs as root (privileged), so only kubernetes mode pins the UID.
+        "securityContext": {"fsGroup": RUNNER_FS_GROUP, "seccompProfile": {"type": "RuntimeDefault"}}
+        if not kube_mode
+        else {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "fsGroup": RUNNER_FS_GROUP,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [runner],
+        **runner_placement(spec),
+    }
+    if volumes:
+        pod["volumes"] = volumes
+    return pod
+
+
+def job_pod_template(set_name: str, spec: RunnerScaleSetSpec) -> dict[str, Any]:
+    """The hooks' pod template: ``$job`` fields merge onto the job container (runner-container-hooks
+    v0.8.0 packages/k8s/src/k8s/utils.ts mergeContainerWithOptions/mergePodSpecWithOptions).
+
+    Job pods get explicit resources (the namespace LimitRange default would cap builds at 500m/1Gi),
+    no Kubernetes API token, CPU nodes only (no GPU: the job namespace's quota allows none).
+    """
+    cpu_only = spec.model_copy(update={"gpus": 0, "node_pool": None if spec.gpus else spec.node_pool})
+    return {
+        "metadata": {"labels": {"app.kubernetes.io/part-of": "ai-platform", "platform.ai/scale-set": set_name}},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            **runner_placement(cpu_only),
+            "containers": [
+                {
+                    "name": "$job",
+                    "resources": _k8s.resources(
+                        spec.job_cpu or "4",
+                        spec.job_memory or "8Gi",
+                        ephemeral_storage=f"{spec.job_ephemeral_storage_gib or 50}Gi",
+                    ),
+                }
+            ],
+        },
+    }

@@ -8,7 +8,7 @@ Provisions:
   the cluster so EKS never creates an unmanaged one;
 - the EKS cluster on the private subnets: private endpoint always on, public endpoint only with a
   CIDR allowlist, all five log types, ``authentication_mode=API`` with no implicit admin for the
-  creator, standard support only, deletion protection when ``protect`` is set;
+  creator, the configured support policy (``STANDARD`` or ``EXTENDED``), deletion protection when ``protect`` is set;
 - an access entry plus a cluster-scoped ``AmazonEKSClusterAdminPolicy`` association per admin role;
 - the IAM OIDC provider for IRSA;
 - the node role shared by every node pool (worker policy, ECR pull-only and SSM core; no CNI
@@ -89,6 +89,8 @@ class ClusterArgs:
     access_depends_on: Sequence[pulumi.Resource] = ()
     """Resources that create roles named in ``admin_role_arns`` (the deploy identities): EKS refuses an
     access entry for a principal that does not exist yet, so the entries wait for them."""
+    support_type: str = "STANDARD"
+    """EKS version policy: ``STANDARD`` (auto-upgrade at the end of standard support) or ``EXTENDED``."""
     log_retention_days: int = 90
     """Retention of the control-plane log group."""
     addon_versions: Mapping[str, str] = field(default_factory=dict)
@@ -244,8 +246,9 @@ class Cluster(pulumi.ComponentResource):
             # No self-managed vpc-cni/kube-proxy/coredns for the managed add-ons to adopt: the
             # add-ons below are the only copies, with their versions and configuration in code.
             bootstrap_self_managed_addons=False,
-            # The config only admits versions in standard support; never slide into paid extended support.
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            # STANDARD: EKS auto-upgrades at the end of standard support; EXTENDED: the version stays,
+            # at the extended-support price (pulumi-aws aws.eks.Cluster upgradePolicy.supportType).
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.protect,
             tags=tags,
             # The role's policy must outlive the cluster, or EKS cannot clean up its ENIs and

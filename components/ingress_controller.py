@@ -15,7 +15,7 @@ Outputs: ``release`` (the Helm release, for ``depends_on``), ``role`` (the IAM r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,9 @@ class IngressControllerArgs:
     """Controller replicas (leader election; a PDB keeps one up during drains)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the IAM role and the load balancers the controller creates."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What its pods need before the release can become ready: the node pools and CoreDNS. Without
+    them a cold ``up`` relies on Helm's timeout to cover node-group creation."""
 
 
 def controller_policy() -> str:
@@ -139,6 +142,6 @@ class IngressController(pulumi.ComponentResource):
             NAMESPACE,
             values,
             parent=self,
-            depends_on=[attachment],
+            depends_on=[attachment, *args.depends_on],
         )
         self.register_outputs({"role_arn": self.role.arn})

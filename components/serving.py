@@ -9,10 +9,13 @@ Provisions:
 - KEDA from its pinned chart (own namespace, restricted, default-deny ingress) when a model scales
   on a Prometheus query;
 - per model: a ServiceAccount with an IRSA role that may only read its own S3 prefix and decrypt
-  with the artifact key; a Deployment (GPU limits, Guaranteed QoS, memory-backed ``/dev/shm``, an
-  init container that copies the weights from S3 or a PVC cache, startup/readiness/liveness probes,
-  the restricted securityContext with a read-only root filesystem, zone spread, GPU tolerations
-  and affinity); a Service; a PDB; a CPU HPA or a KEDA ScaledObject; a ServiceMonitor;
+  with the artifact key; and, once the model is deployable (``deploy``, default true), a Deployment
+  (GPU limits, Guaranteed QoS, memory-backed ``/dev/shm``, an init container that copies the weights
+  from S3 into an emptyDir sized from ``weights_size_gib`` or a PVC cache, ephemeral storage
+  requested for every emptyDir, startup/readiness/liveness probes, the restricted securityContext
+  with a read-only root filesystem, zone spread, GPU tolerations and affinity, a ``replace`` or
+  ``surge`` rollout, and a rollout timeout derived from the startup budget); a Service; a PDB; a CPU
+  HPA or a KEDA ScaledObject; a ServiceMonitor;
 - per canary: a second Deployment, Service, PDB and autoscaler (``<model>-canary``);
 - one Ingress (class ``alb``) whose per-model forward action splits traffic between the primary's
   and the canary's target groups by weight (ALB weighted target groups).
@@ -210,6 +213,15 @@ PROBE_PERIOD_SECONDS = 10
 # ALB deregistration is asynchronous: keep serving while the target drains
 # (https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/).
 PRESTOP_SLEEP_SECONDS = 15
+# Scratch volumes of every model pod, and headroom for its writable layer and logs (GiB).
+TMP_GIB, CACHE_GIB, WRITABLE_GIB = 2, 20, 2
+# Rollout budget: a GPU node from zero (launch, join, device plugin) and an image pull of a multi-GB
+# serving image, each an upper bound; weights copy at >= 100 MiB/s from S3 through the gateway endpoint.
+NODE_PROVISION_SECONDS, IMAGE_PULL_SECONDS, COPY_SECONDS_PER_GIB = 600, 900, 10
+# The Pulumi Kubernetes provider waits this long for a Deployment rollout instead of its 10-minute
+# default (pulumi-kubernetes provider/pkg/metadata/annotations.go AnnotationTimeoutSeconds; a
+# customTimeouts resource option would win over it, overrides.go TimeoutDuration).
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 
 Track = Literal["primary", "canary"]
 
@@ -268,6 +280,8 @@ class ServingArgs:
     """The AWS Load Balancer Controller release; the Ingress waits for its webhooks."""
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
     """Node selector of the system pool (KEDA runs there)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The node pools and CoreDNS: the KEDA release's pods need nodes before it can be ready."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for the IAM roles."""
 
@@ -291,6 +305,30 @@ def mebibytes(q: str) -> int:
     if not m or m.group(2) == "m":
         raise ValueError(f"not a memory quantity: {q!r}")
     return math.ceil(float(m.group(1)) * _BYTES[m.group(2)] / 2**20)
+
+
+def models_volume_gib(model: Model) -> int:
+    """``sizeLimit`` of the ``models`` emptyDir: the weights plus 10% (partial downloads, index files)."""
+    return math.ceil((model.weights_size_gib or 0) * 1.1) if model.source.s3_prefix else 0
+
+
+def ephemeral_gib(model: Model) -> int:
+    """Ephemeral storage a replica requests: its emptyDirs on the node disk plus its writable layer and logs."""
+    return TMP_GIB + CACHE_GIB + WRITABLE_GIB + models_volume_gib(model)
+
+
+def rollout_strategy(model: Model) -> dict[str, Any]:
+    """``replace`` needs no spare GPU (one pod down at a time); ``surge`` never drops below current capacity."""
+    surge, unavailable = (0, 1) if model.rollout == "replace" else (1, 0)
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}}
+
+
+def rollout_timeout_seconds(model: Model) -> int:
+    """How long ``pulumi up`` waits for a rollout: a node, an image pull, the weights copy and the startup
+    budget for the first pod, then one pod start per further replica (pods are replaced one at a time)."""
+    pod = IMAGE_PULL_SECONDS + math.ceil((model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB)
+    pod += model.startup_budget_seconds
+    return NODE_PROVISION_SECONDS + pod * max(1, model.max_replicas)
 
 
 def canary_replicas(model: Model) -> tuple[int, int]:
@@ -411,6 +449,8 @@ class Serving(pulumi.ComponentResource):
                 raise ValueError(f"model {mname}: images must come from the platform's repositories")
             if m.source.s3_prefix and not args.model_sync_image:
                 raise ValueError(f"model {mname}: an S3 source needs model_sync_image")
+            if m.source.s3_prefix and not m.weights_size_gib:
+                raise ValueError(f"model {mname}: an S3 source needs weights_size_gib (it sizes the models volume)")
 
         self.ns = _k8s.namespace(
             f"{name}-namespace",
@@ -424,18 +464,22 @@ class Serving(pulumi.ComponentResource):
         self._guardrails(ns_name)
         self._network_policies()
 
-        keda = self._keda() if any(m.autoscaling.type == "keda" for m in args.models.values()) else None
+        deployed = {n: m for n, m in args.models.items() if m.deploy}
+        keda = self._keda() if any(m.autoscaling.type == "keda" for m in deployed.values()) else None
 
         self.model_roles = {}
         for mname, m in args.models.items():
             sa = self._service_account(mname, m, ns_name)
+            if not m.deploy:
+                # Not yet deployable (image or weights missing): only its identity exists.
+                continue
             self._track(mname, m, "primary", sa, ns_name, keda)
             if m.canary:
                 self._track(mname, m, "canary", sa, ns_name, keda)
             if args.monitoring_crds is not None:
                 self._service_monitor(mname, m, ns_name)
 
-        self.ingress = self._ingress(ns_name) if args.models else None
+        self.ingress = self._ingress(ns_name, deployed) if deployed else None
         self.namespace = ns_name
         self.register_outputs(
             {"namespace": self.namespace, "model_roles": {k: r.arn for k, r in self.model_roles.items()}}
@@ -461,7 +505,10 @@ class Serving(pulumi.ComponentResource):
                         "type": "Container",
                         "default": {"cpu": "500m", "memory": "512Mi"},
                         "defaultRequest": {"cpu": "500m", "memory": "512Mi"},
-                        "max": {GPU_RESOURCE: "8"},
+                        # No `max` for GPUs: the API server copies a `max` without a `default` into
+                        # the default (SetDefaults_LimitRangeItem, kubernetes pkg/apis/core/v1/defaults.go),
+                        # so every container without a GPU (init containers, CPU models) would get 8.
+                        # The model spec bounds GPUs per replica; the quota bounds the namespace.
                     },
                     {"type": "PersistentVolumeClaim", "max": {"storage": "2Ti"}},
                 ]
@@ -544,7 +591,7 @@ class Serving(pulumi.ComponentResource):
                 for comp in ("operator", "metricServer")
             },
         }
-        deps = [ns] + ([args.monitoring_crds] if args.monitoring_crds is not None else [])
+        deps = [ns, *args.depends_on] + ([args.monitoring_crds] if args.monitoring_crds is not None else [])
         return helm_release(f"{name}-keda", "keda", KEDA_CHART, "keda", values, parent=self, depends_on=deps)
 
     # ------------------------------------------------------------------ per model
@@ -602,13 +649,17 @@ class Serving(pulumi.ComponentResource):
 
         deployment = _K8S.apps.v1.Deployment(
             f"{name}-{obj}",
-            metadata={"name": obj, "namespace": ns, "labels": labels},
+            metadata={
+                "name": obj,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": {TIMEOUT_ANNOTATION: str(rollout_timeout_seconds(m))},
+            },
             spec={
                 # No `replicas`: the HPA/ScaledObject owns it; a value here would be re-applied on
                 # every update and fight the autoscaler.
                 "selector": {"matchLabels": selector},
-                # Surge one pod, never drop below the current capacity (a GPU pod takes minutes to warm).
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "strategy": rollout_strategy(m),
                 "revisionHistoryLimit": 5,
                 "template": {
                     "metadata": {"labels": labels},
@@ -719,8 +770,8 @@ class Serving(pulumi.ComponentResource):
         args = self._args
         volumes: list[dict[str, Any]] = [
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": m.shm_size}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-            {"name": "cache", "emptyDir": {"sizeLimit": "20Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": f"{TMP_GIB}Gi"}},
+            {"name": "cache", "emptyDir": {"sizeLimit": f"{CACHE_GIB}Gi"}},
         ]
         mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},  # noqa: S108 - the container's shared memory
@@ -730,7 +781,7 @@ class Serving(pulumi.ComponentResource):
         init: list[dict[str, Any]] = []
         env = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "HF_HOME": "/cache/huggingface"}  # noqa: S108
         if m.source.s3_prefix:
-            volumes.append({"name": "models", "emptyDir": {}})
+            volumes.append({"name": "models", "emptyDir": {"sizeLimit": f"{models_volume_gib(m)}Gi"}})
             mounts.append({"name": "models", "mountPath": MODELS_DIR, "readOnly": True})
             env["HF_HUB_OFFLINE"] = "1"
             src = args.artifacts_bucket.bucket.apply(lambda b: f"s3://{b}/{prefix_of(m)}")
@@ -768,7 +819,9 @@ class Serving(pulumi.ComponentResource):
             "args": server_args(mname, m),
             "ports": [{"name": "http", "containerPort": m.port, "protocol": "TCP"}],
             "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
-            "resources": _k8s.resources(m.cpu, m.memory, m.gpus),
+            # Ephemeral storage counts the emptyDirs on the node disk: the scheduler places the pod
+            # where the weights fit, and the kubelet evicts it (not its neighbours) if it overflows.
+            "resources": _k8s.resources(m.cpu, m.memory, m.gpus, ephemeral_storage=f"{ephemeral_gib(m)}Gi"),
             # The budget is failureThreshold x period: large weights load before liveness starts.
             "startupProbe": {**probe, "failureThreshold": math.ceil(m.startup_budget_seconds / PROBE_PERIOD_SECONDS)},
             "readinessProbe": {**probe, "failureThreshold": 3},
@@ -848,7 +901,7 @@ class Serving(pulumi.ComponentResource):
         )
 
     # ------------------------------------------------------------------ ingress
-    def _ingress(self, ns: pulumi.Output[str]) -> k8s.networking.v1.Ingress:
+    def _ingress(self, ns: pulumi.Output[str], models: Mapping[str, Model]) -> k8s.networking.v1.Ingress:
         name, args = self._name, self._args
         ing = args.ingress
         a = "alb.ingress.kubernetes.io/"
@@ -876,7 +929,7 @@ class Serving(pulumi.ComponentResource):
         else:
             annotations[a + "listen-ports"] = json.dumps([{"HTTP": 80}])
         paths = []
-        for mname, m in args.models.items():
+        for mname, m in models.items():
             annotations[a + f"actions.{mname}"] = forward_action(mname, m.canary.weight if m.canary else None)
             annotations[a + f"transforms.{mname}"] = strip_prefix_transform(mname)
             paths.append(

@@ -112,6 +112,7 @@ cluster = Cluster(
         viewer_role_arns=[deploy_identity.preview_role_arn] if deploy_identity else [],
         access_depends_on=[deploy_identity] if deploy_identity else [],
         log_retention_days=cfg.cluster.log_retention_days,
+        support_type=cfg.cluster.support_type,
         addon_versions=cfg.cluster.addon_versions,
         protect=cfg.protect_stateful_resources,
         tags=tags,
@@ -216,8 +217,10 @@ registry = Registry(
         cache_keep_tagged_count=reg.keep_tagged_count,
         pull_principal_arns=[cluster.node_role.arn],
         ci_push_identity=(
+            # Only the environment that builds images pushes from the cluster; staging and prod
+            # receive images through `blueprint promote` (its scan gate), never from their own CI.
             CiPushIdentity(cluster.irsa, cfg.ci_runners.namespace, RUNNER_SERVICE_ACCOUNT)
-            if cfg.ci_runners.enabled
+            if cfg.ci_runners.enabled and cfg.ci_runners.push_to_registry
             else None
         ),
         protect=cfg.protect_stateful_resources,
@@ -244,6 +247,8 @@ pulumi.export("artifactBucket", artifacts.bucket_name)
 
 # --------------------------------------------------------------------------- workloads: ingress, serving, CI
 system_nodes = {LABEL_POOL: cfg.system_pool().name}
+# Every release whose pods need a node waits for the pools and CoreDNS (like monitoring above).
+needs_nodes = [addons, *node_pools.values()]
 
 
 ingress_controller = IngressController(
@@ -256,6 +261,7 @@ ingress_controller = IngressController(
         k8s_provider=cluster.k8s_provider,
         system_node_selector=system_nodes,
         tags=tags,
+        depends_on=needs_nodes,
     ),
     on_k8s,
 )
@@ -287,6 +293,7 @@ serving = Serving(
         ingress_controller=ingress_controller.release,
         system_node_selector=system_nodes,
         tags=tags,
+        depends_on=needs_nodes,
     ),
     on_k8s,
 )
@@ -323,8 +330,10 @@ if ci.enabled:
             k8s_provider=cluster.k8s_provider,
             push_role=registry.ci_push_role,
             namespace=ci.namespace,
-            storage_class_name=cluster.storage_class_name,
+            job_namespace=ci.job_namespace,
+            runner_group=ci.runner_group,
             system_node_selector=system_nodes,
+            depends_on=needs_nodes,
         ),
         on_k8s,
     )

@@ -31,13 +31,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.eks_versions import supported_versions
+
 PROJECT = "ai-platform"
 
-# EKS Kubernetes versions in *standard* support on 2026-11-21 (1.34 leaves it on 2026-12-02).
-# Source: EKS Kubernetes release calendar,
-# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
-# Update this tuple when EKS moves a version to extended support.
-EKS_STANDARD_SUPPORT_VERSIONS: tuple[str, ...] = ("1.34", "1.35", "1.36")
+# EKS Kubernetes versions in standard (and extended) support: the dated, sourced table in
+# infra/eks_versions.py; update it there.
+EKS_STANDARD_SUPPORT_VERSIONS: tuple[str, ...] = supported_versions("STANDARD")
+EKS_EXTENDED_SUPPORT_VERSIONS: tuple[str, ...] = supported_versions("EXTENDED")
 
 # CloudWatch Logs accepts only these retention values (PutRetentionPolicy API).
 LOG_RETENTION_DAYS: tuple[int, ...] = (
@@ -256,7 +257,12 @@ class ClusterConfig(_Model):
     """The EKS control plane."""
 
     version: str
-    """Kubernetes minor version; must be in EKS standard support."""
+    """Kubernetes minor version; must be in EKS standard support (extended support with ``supportType: EXTENDED``)."""
+    support_type: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """EKS version policy (``upgradePolicy.supportType``). ``STANDARD``: no extended-support charges, but EKS
+    upgrades the control plane itself at the end of standard support (upgrade ``version`` before then;
+    the preview and ``blueprint preflight`` warn 60 days ahead). ``EXTENDED``: the version stays for 12
+    more months at the extended-support price."""
     endpoint_public_access: bool = False
     """Expose the public API endpoint. Off by default; needs ``publicAccessCidrs``; never in prod."""
     public_access_cidrs: list[str] = Field(default_factory=list)
@@ -271,7 +277,7 @@ class ClusterConfig(_Model):
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
-        if v not in EKS_STANDARD_SUPPORT_VERSIONS:
+        if v not in EKS_EXTENDED_SUPPORT_VERSIONS:
             raise ValueError(f"allowed (EKS standard support): {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)}")
         return v
 
@@ -524,6 +530,16 @@ class ModelSpec(_Model):
     """Autoscaling signal."""
     canary: Canary | None = None
     """Optional A/B canary."""
+    weights_size_gib: float | None = Field(default=None, gt=0, le=4096, alias="weightsSizeGiB")
+    """Size of the model weights in GiB (required with ``source.s3Prefix``): sizes the ``models``
+    emptyDir's ``sizeLimit`` and the pod's ephemeral-storage request, so weights never fill the node disk."""
+    deploy: bool | None = None
+    """Deploy the model's workloads (default true). Set false until its image and weights exist
+    (first ``up`` of an environment or a new model): everything else (namespace, IRSA role) is created,
+    the Deployment, Service, PDB, autoscaler, ServiceMonitor and Ingress path are not."""
+    rollout: Literal["surge", "replace"] | None = None
+    """``replace`` (maxSurge 0, maxUnavailable 1: no spare GPU needed; default for GPU models) or
+    ``surge`` (maxSurge 1, maxUnavailable 0: needs room for one more pod; default for CPU models)."""
 
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
@@ -555,6 +571,9 @@ class Model:
     metrics_path: str = "/metrics"
     server: str = "custom"
     metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    weights_size_gib: float | None = None
+    deploy: bool = True
+    rollout: Literal["surge", "replace"] = "replace"
 
 
 class IngressConfig(_Model):
@@ -653,7 +672,21 @@ class RunnerScaleSetSpec(_Model):
     node_pool: str | None = None
     """Run the runners on this node pool only; unset means any CPU pool (GPU runners: any GPU pool)."""
     work_volume_gib: int | None = Field(default=None, ge=1, le=1024)
-    """Size of the per-runner work volume (an ephemeral encrypted gp3 PVC in kubernetes mode)."""
+    """Ephemeral storage of a runner (its ``_work`` directory lives in the container in kubernetes mode)."""
+    job_cpu: str | None = None
+    """CPU of each job pod the container hooks create (requests equal limits; default 4). Without it the
+    job namespace's LimitRange default (500m) would cap every build."""
+    job_memory: str | None = None
+    """Memory of each job pod (requests equal limits; default 8Gi)."""
+    job_ephemeral_storage_gib: int | None = Field(default=None, ge=1, le=1024)
+    """Ephemeral storage of each job pod: checkout, caches and build outputs (default 50)."""
+
+    @field_validator("cpu", "memory", "job_cpu", "job_memory")
+    @classmethod
+    def _quantity(cls, v: str | None) -> str | None:
+        if v is not None and not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+        return v
 
 
 # The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
@@ -664,10 +697,19 @@ RUNNER_SERVICE_ACCOUNT = "arc-runner"
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 
-    enabled: bool = True
-    """Install ARC."""
+    enabled: bool = False
+    """Install ARC and its runners in this stack's cluster. Off by default: only the stacks that run CI
+    say so (none in prod: images reach prod through ``blueprint promote``)."""
     namespace: str = "arc-runners"
-    """Namespace of the runner pods."""
+    """Namespace of the runner pods (and of the GitHub App secret, which ARC reads from there)."""
+    job_namespace: str = "arc-jobs"
+    """Namespace of the job pods the container hooks create. The runners' Role lives here only, so
+    neither runners nor job pods can read the GitHub App key in ``namespace``."""
+    push_to_registry: bool = False
+    """Give the runners an IRSA role that pushes to this stack's registry. Only the environment that
+    builds images sets it; the others receive images through ``blueprint promote`` (scan gate)."""
+    runner_group: str | None = None
+    """GitHub runner group the scale sets join (ARC ``runnerGroup``): limits which repositories may use them."""
     github_config_url: str = "https://github.com/example-org"
     """The GitHub organisation or repository the runners register with."""
     github_app_id: str = ""
@@ -876,6 +918,9 @@ class PlatformConfig(_Model):
             memory="4Gi",
             container_mode="kubernetes",
             work_volume_gib=20,
+            job_cpu="4",
+            job_memory="8Gi",
+            job_ephemeral_storage_gib=50,
         )
         out = {}
         for name, spec in self.ci_runners.scale_sets.items():
@@ -968,6 +1013,9 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         metrics_path=pick("metrics_path", "/metrics"),
         server=pick("server", "custom"),
         metrics={k: tuple(v) for k, v in (pick("metrics", None) or {}).items()},
+        weights_size_gib=pick("weights_size_gib", None),
+        deploy=pick("deploy", True),
+        rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
     )
 
 
@@ -1119,6 +1167,15 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(_p("cluster.publicAccessCidrs", "a public endpoint needs an explicit CIDR allowlist"))
     if env is Environment.PROD and c.endpoint_public_access:
         out.append(_p("cluster.endpointPublicAccess", "prod allows only the private endpoint", True))
+    if c.support_type == "STANDARD" and c.version not in EKS_STANDARD_SUPPORT_VERSIONS:
+        out.append(
+            _p(
+                "cluster.version",
+                f"out of EKS standard support; allowed: {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)} "
+                "(or cluster.supportType: EXTENDED to stay on it at the extended-support price)",
+                c.version,
+            )
+        )
 
     # node pools
     if not cfg.node_pools:
@@ -1296,6 +1353,8 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
         if model.source.s3_prefix and model.source.pvc_size_gib:
             out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
+        if model.source.s3_prefix and model.weights_size_gib is None:
+            out.append(_p(f"{base}.weightsSizeGiB", "required with source.s3Prefix: it sizes the models volume"))
         if model.source.pvc_size_gib and (model.max_replicas > 1 or model.canary):
             # An EBS volume attaches to one node: a shared RWO cache cannot serve several replicas.
             out.append(
@@ -1335,6 +1394,17 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         if not ci.scale_sets:
             out.append(_p("ciRunners.scaleSets", "at least one scale set when ciRunners.enabled"))
+        for key, value in (("namespace", ci.namespace), ("jobNamespace", ci.job_namespace)):
+            if not _K8S_NAME.match(value):
+                out.append(_p(f"ciRunners.{key}", "a DNS label", value))
+        if ci.job_namespace == ci.namespace:
+            out.append(
+                _p(
+                    "ciRunners.jobNamespace",
+                    "must differ from ciRunners.namespace: job pods there could read the GitHub App key",
+                    ci.job_namespace,
+                )
+            )
         for name, rs in cfg.resolved_scale_sets().items():
             if (rs.min_runners or 0) > (rs.max_runners or 0):
                 out.append(

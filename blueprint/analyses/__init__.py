@@ -63,8 +63,10 @@ Analysis = Callable[["Plan", Path], AnalysisResult]
 
 # Module paths, imported lazily so a preview pays only for what it runs. Each module has ``analyse``.
 ANALYSES: list[str] = [
+    "blueprint.analyses.admission",
     "blueprint.analyses.connectivity",
     "blueprint.analyses.metric_contract",
+    "blueprint.analyses.eks_support",
 ]
 
 

@@ -11,6 +11,7 @@ from blueprint.plan import Plan, is_secret
 from blueprint.stackfiles import load_stack
 from components.images import IMAGES_DIR, Images, ImagesArgs
 from tests.components.harness import StandIns, run_program
+from tests.conftest import stack_raw
 
 IMAGE = "docker:index/image:Image"
 
@@ -48,7 +49,7 @@ def test_stacks_build_nothing_by_default_and_take_the_runner_digest(stack_plan: 
         for r in stack_plan.by_type("kubernetes:helm.sh/v3:Release")
         if r.inputs["chart"].endswith("/gha-runner-scale-set")
     ]
-    assert sets
+    assert bool(sets) == bool(stack_raw(stack_plan.stack)["ciRunners"].get("enabled"))
     for r in sets:
         image = r.inputs["values"]["template"]["spec"]["containers"][0]["image"]
         assert re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/ci-runner@sha256:[0-9a-f]{64}", image), image

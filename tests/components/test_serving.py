@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ def model(name: str = "llm", **over: Any) -> Model:
         startup_budget_seconds=1205,
         autoscaling=Autoscaling(type="keda", query='sum(queue{model="$model"})', threshold=5),
         canary=None,
+        weights_size_gib=15.5,
     )
     return replace(base, **over)
 
@@ -101,7 +103,13 @@ def canary_plan() -> Plan:
 def test_gpu_model_requests_gpus_with_guaranteed_qos_and_gpu_placement(canary_plan: Plan) -> None:
     spec = obj(canary_plan, "Deployment", "llm")["spec"]["template"]["spec"]
     (server,) = spec["containers"]
-    assert server["resources"]["limits"] == {"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"}
+    # 2 GiB /tmp + 20 GiB cache + 2 GiB writable layer + 18 GiB weights volume (15.5 GiB + 10%).
+    assert server["resources"]["limits"] == {
+        "cpu": "4",
+        "memory": "16Gi",
+        "nvidia.com/gpu": "1",
+        "ephemeral-storage": "42Gi",
+    }
     assert server["resources"]["requests"] == server["resources"]["limits"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
     (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
@@ -287,3 +295,65 @@ def test_prefix_rewrite_strips_only_the_model_prefix() -> None:
     for path, want in (("/llama-3-8b/v1/completions", "/v1/completions"), ("/llama-3-8b", "/")):
         assert regex.sub(rule["replace"].replace("$2", r"\2"), path) == want
     assert not regex.match("/llama-3-8bx/v1")
+
+
+# --------------------------------------------------------------------------- issue 11: admission, storage, rollout
+def test_every_model_pod_passes_admission_init_containers_and_cpu_models_included(canary_plan: Plan) -> None:
+    """Defect 1: a GPU `max` without a default handed 8 GPUs to fetch-model and to CPU-only models."""
+    from blueprint.analyses.admission import analyse
+
+    result = analyse(canary_plan, Path("."))
+    assert [f.line() for f in result.findings] == []
+    assert result.checked["pod templates"] == 3  # llm, llm-canary, embed
+    for item in obj(canary_plan, "LimitRange", "serving-limits")["spec"]["limits"]:
+        if item["type"] == "Container":
+            assert not set(item.get("max", {})) - set(item.get("default", {})), "a max without a default"
+
+
+def test_weights_volume_and_ephemeral_storage_are_sized_from_the_model(canary_plan: Plan) -> None:
+    """Defect 10 and issue 12 item 8: no emptyDir without sizeLimit; pods request the disk they fill."""
+    spec = obj(canary_plan, "Deployment", "llm")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["models"]["emptyDir"] == {"sizeLimit": "18Gi"}  # 15.5 GiB weights + 10%
+    assert all("sizeLimit" in v["emptyDir"] for v in spec["volumes"] if "emptyDir" in v)
+    (server,) = spec["containers"]
+    disk = sum(
+        int(v["emptyDir"]["sizeLimit"][:-2])
+        for v in spec["volumes"]
+        if "medium" not in v.get("emptyDir", {"medium": 1})
+    )
+    assert int(server["resources"]["requests"]["ephemeral-storage"][:-2]) >= disk
+
+
+def test_an_s3_model_without_a_weights_size_is_refused() -> None:
+    with pytest.raises(Exception, match="weights_size_gib"):
+        serve({"llm": model(weights_size_gib=None)})
+
+
+def test_gpu_models_roll_in_place_and_cpu_models_surge(canary_plan: Plan) -> None:
+    """Defect 7: maxSurge 1 on one-GPU nodes needs a new GPU node for every rollout."""
+    gpu = obj(canary_plan, "Deployment", "llm")["spec"]["strategy"]["rollingUpdate"]
+    assert gpu == {"maxSurge": 0, "maxUnavailable": 1}
+    plan = serve({"llm": model(rollout="surge")})
+    assert obj(plan, "Deployment", "llm")["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+
+
+def test_rollout_timeout_covers_a_node_an_image_pull_the_weights_and_the_startup_budget(canary_plan: Plan) -> None:
+    """Defect 7: the provider's default 10-minute Deployment await is shorter than one cold GPU start."""
+    from components.serving import TIMEOUT_ANNOTATION
+
+    meta = obj(canary_plan, "Deployment", "llm")["metadata"]
+    timeout = int(meta["annotations"][TIMEOUT_ANNOTATION])
+    assert TIMEOUT_ANNOTATION == "pulumi.com/timeoutSeconds"
+    assert timeout >= 600 + 1205 * 4  # a node, then four replicas' startup budgets one after another
+
+
+def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
+    """Defect 7: `deploy: false` until the image and the weights exist (first `up`)."""
+    plan = serve({"llm": model(deploy=False), "embed": model("embed", gpus=0, source=ModelSource())})
+    names = {(r.type.rsplit(":", 1)[-1], r.name) for r in plan.resources}
+    assert ("ServiceAccount", "serving-llm-sa") in names
+    assert not any(kind == "Deployment" and "llm" in n for kind, n in names)
+    paths = [p["path"] for p in obj(plan, "Ingress", "models")["spec"]["rules"][0]["http"]["paths"]]
+    assert paths == ["/embed"]
+    assert not serve({"llm": model(deploy=False)}).by_type("kubernetes:networking.k8s.io/v1:Ingress")

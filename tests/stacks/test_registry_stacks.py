@@ -110,8 +110,10 @@ def test_push_is_granted_only_on_the_platform_repositories(stack_plan: Plan) -> 
     for s in push_grants:
         assert sorted(_as_list(s["Resource"])) == repo_arns
     if _cluster_wired(stack_plan):
-        # Once the cluster (and its OIDC provider) is composed, the CI runners get their push role.
-        assert len(push_grants) == 1
+        # Once the cluster (and its OIDC provider) is composed, the CI runners get their push role,
+        # in the stack that builds images only (ciRunners.pushToRegistry).
+        ci = stack_raw(stack_plan.stack).get("ciRunners", {})
+        assert len(push_grants) == (1 if ci.get("enabled") and ci.get("pushToRegistry") else 0)
 
 
 def test_no_registry_policy_allows_any_principal(stack_plan: Plan) -> None:

@@ -129,7 +129,10 @@ def test_every_workload_namespace_has_a_default_deny_network_policy(stack_plan: 
         for r in stack_plan.by_type("kubernetes:core/v1:Namespace")
         if any(t in r.parent for t in workload) and (obj := k8s_object(r))
     }
-    assert {"serving", "arc-runners", "arc-systems"} <= namespaces
+    runners = (
+        {"arc-runners", "arc-systems", "arc-jobs"} if stack_raw(stack_plan.stack)["ciRunners"].get("enabled") else set()
+    )
+    assert {"serving", *runners} <= namespaces
     policies = objects(stack_plan, "NetworkPolicy")
     for ns in namespaces:
         deny = [
@@ -187,6 +190,9 @@ def test_canary_weights_add_up_to_100_and_match_config(stack: str) -> None:
 
 
 def test_runner_role_can_push_only_to_the_platform_repositories(stack_plan: Plan) -> None:
+    ci = stack_raw(stack_plan.stack)["ciRunners"]
+    if not (ci.get("enabled") and ci.get("pushToRegistry")):
+        return  # no push role at all: tests/stacks/test_ci_trust.py
     (sa,) = [s for s in objects(stack_plan, "ServiceAccount") if s["metadata"]["name"] == "arc-runner"]
     role_arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     (role,) = [r for r in stack_plan.by_type("aws:iam/role:Role") if r.outputs.get("arn") == role_arn]

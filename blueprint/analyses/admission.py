@@ -1,0 +1,615 @@
+"""Admission simulation: what the API server does with every pod the program's objects would create.
+
+For every pod template in the plan (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+Pod; the runner pods of ``gha-runner-scale-set`` releases and the job pods their container hooks
+create from the hook template ConfigMap) this applies, in the order the API server does:
+
+1. **LimitRange defaulting of the LimitRange itself** (``SetDefaults_LimitRangeItem``,
+   kubernetes ``pkg/apis/core/v1/defaults.go``): for ``type: Container`` a ``max`` without a
+   ``default`` becomes the default limit, and a default limit without a ``defaultRequest`` becomes
+   the default request. A ``max: {nvidia.com/gpu: 8}`` therefore hands 8 GPUs to every container
+   that does not set one, init containers included.
+2. **LimitRanger** (``plugin/pkg/admission/limitranger/admission.go``): defaults merged into each
+   container and init container (``mergePodResourceRequirements``), then ``min``/``max``/
+   ``maxLimitRequestRatio`` per container and init container, and per pod (sum of containers,
+   or the largest init container if larger).
+3. **ResourceQuota** (``pkg/quota/v1/evaluator/core/pods.go``, ``Constraints``): a quota on
+   ``cpu``/``memory`` (``requests.*``/``limits.*``) makes every container and init container state
+   it; a single pod larger than a ``hard`` value can never be admitted.
+4. **Pod Security Admission** at the namespace's ``enforce`` level (the checks of
+   https://kubernetes.io/docs/concepts/security/pod-security-standards/ that matter here).
+
+Helm releases whose pod shape is not known contribute each ``resources`` block of their values as
+a chart container, checked against the namespace's LimitRanges and quotas (not PSA).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from blueprint.analyses import AnalysisResult, Finding
+from blueprint.plan import Plan
+from blueprint.render import k8s_object
+
+NAME = "admission"
+HELM = "kubernetes:helm.sh/v3:Release"
+SCALE_SET_CHART = "gha-runner-scale-set"
+# The ConfigMap key the runner's ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE points at (components/ci_runners.py).
+HOOK_TEMPLATE_LABEL = "platform.ai/hook-template"
+
+_TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+# --------------------------------------------------------------------------- quantities
+_SUFFIX = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+    "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40),
+    "Pi": Fraction(2**50),
+    "Ei": Fraction(2**60),
+}
+_QTY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
+
+
+def quantity(value: Any) -> Fraction:
+    """A Kubernetes quantity (``500m``, ``16Gi``, ``1e3``, ``8``) as an exact number."""
+    if isinstance(value, int | float):
+        return Fraction(value)
+    m = _QTY.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    number = Fraction(m.group(1))
+    if m.group(2):
+        return number * Fraction(10) ** int(m.group(2))
+    return number * _SUFFIX[m.group(3) or ""]
+
+
+def _show(q: Fraction) -> str:
+    return str(int(q)) if q.denominator == 1 else f"{int(q * 1000)}m"
+
+
+# --------------------------------------------------------------------------- namespace state
+@dataclass
+class NamespaceRules:
+    """What admission consults in one namespace."""
+
+    psa: str = "privileged"
+    limit_ranges: list[list[dict[str, Any]]] = field(default_factory=list)
+    """Each LimitRange's ``spec.limits``, already defaulted as the API server stores them."""
+    quotas: list[tuple[str, dict[str, Fraction]]] = field(default_factory=list)
+
+
+def default_limit_range_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``SetDefaults_LimitRangeItem`` (pkg/apis/core/v1/defaults.go): what the API server stores."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in item.items()}
+    if out.get("type") != "Container":
+        return out
+    default = out.setdefault("default", {})
+    default_request = out.setdefault("defaultRequest", {})
+    for key, value in (item.get("max") or {}).items():
+        default.setdefault(key, value)
+    for key, value in default.items():
+        default_request.setdefault(key, value)
+    for key, value in (item.get("min") or {}).items():
+        default_request.setdefault(key, value)
+    return out
+
+
+def namespace_rules(plan: Plan) -> dict[str, NamespaceRules]:
+    """PSA level, LimitRanges and quotas of every namespace the plan defines."""
+    rules: dict[str, NamespaceRules] = {}
+    for r in plan.resources:
+        kind = r.type.rsplit(":", 1)[-1]
+        if kind not in ("Namespace", "LimitRange", "ResourceQuota") or not r.type.startswith("kubernetes:core/v1"):
+            continue
+        obj = k8s_object(r) or {}
+        meta = obj.get("metadata") or {}
+        if kind == "Namespace":
+            ns = rules.setdefault(meta.get("name", ""), NamespaceRules())
+            ns.psa = (meta.get("labels") or {}).get("pod-security.kubernetes.io/enforce", "privileged")
+            continue
+        ns = rules.setdefault(meta.get("namespace", "default"), NamespaceRules())
+        spec = obj.get("spec") or {}
+        if kind == "LimitRange":
+            ns.limit_ranges.append([default_limit_range_item(i) for i in spec.get("limits") or []])
+        else:
+            hard = {k: quantity(v) for k, v in (spec.get("hard") or {}).items()}
+            ns.quotas.append((meta.get("name", r.name), hard))
+    return rules
+
+
+# --------------------------------------------------------------------------- pod templates
+@dataclass
+class PodTemplate:
+    """A pod the cluster would be asked to admit."""
+
+    where: str
+    """``Deployment serving/llama-3-8b`` or ``gha-runner-scale-set arc-runners/cpu-runners runner pod``."""
+    namespace: str
+    spec: dict[str, Any]
+    psa: bool = True
+    """False for chart containers whose pod shape is unknown (resources only)."""
+    advisory: bool = False
+    """Findings do not fail the preview (a pod only some workflows create)."""
+    psa_fix: str | None = None
+    """What to do about a PSA refusal when the pod's shape is not ours to change."""
+
+
+def _dig(obj: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _workload_templates(plan: Plan) -> Iterator[PodTemplate]:
+    for r in plan.resources:
+        if not r.type.startswith("kubernetes:") or r.type == HELM:
+            continue
+        kind = r.type.rsplit(":", 1)[-1]
+        if kind not in _TEMPLATE_PATHS and kind != "Pod":
+            continue
+        obj = k8s_object(r) or {}
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace", "default")
+        spec = obj.get("spec") if kind == "Pod" else (_dig(obj, _TEMPLATE_PATHS[kind]) or {}).get("spec")
+        if isinstance(spec, dict):
+            yield PodTemplate(f"{kind} {ns}/{meta.get('name')}", ns, spec)
+
+
+def _resource_blocks(values: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every ``resources: {requests, limits}`` block in a chart's values, with its key path."""
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if key == "resources" and isinstance(value, Mapping) and set(value) & {"requests", "limits"}:
+                yield sub, dict(value)
+            else:
+                yield from _resource_blocks(value, sub)
+    elif isinstance(values, list):
+        for i, value in enumerate(values):
+            yield from _resource_blocks(value, f"{path}[{i}]")
+
+
+def _hook_templates(plan: Plan) -> dict[tuple[str, str], dict[str, Any]]:
+    """Hook pod templates by (namespace, ConfigMap name), from ConfigMaps labelled as such."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in plan.by_type("kubernetes:core/v1:ConfigMap"):
+        obj = k8s_object(r) or {}
+        meta = obj.get("metadata") or {}
+        if HOOK_TEMPLATE_LABEL not in (meta.get("labels") or {}):
+            continue
+        for text in (obj.get("data") or {}).values():
+            doc = _load(text) if isinstance(text, str) else None
+            if isinstance(doc, dict):
+                out[(meta.get("namespace", "default"), meta.get("name", ""))] = doc
+    return out
+
+
+def _load(text: str) -> Any:
+    """A hook template: JSON (what the platform writes, fast) or any YAML (what the hooks accept)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.safe_load(text)
+
+
+def hook_step_pod(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The pod the hooks create for a container-action step (``createContainerStepPod``, v0.8.0): the
+    ``$job`` fields merged onto the step container, and a *privileged* ``fs-init`` init container."""
+    pod = hook_job_pod(template)
+    pod["initContainers"][0] = {"name": "fs-init", "securityContext": {"privileged": True, "runAsUser": 1001}}
+    pod["containers"] = pod["containers"][:1]
+    return pod
+
+
+def hook_job_pod(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The job pod runner-container-hooks build from a hook template (``createJobPod``, k8s-novolume).
+
+    The hooks add an ``fs-init`` init container without resources and two emptyDirs, then merge
+    the template: ``$job`` container fields onto the job container, other pod fields as given
+    (actions/runner-container-hooks packages/k8s/src/k8s/index.ts and utils.ts, v0.8.0).
+    """
+    spec = dict(template.get("spec") or {})
+    job: dict[str, Any] = {"name": "job"}
+    others = []
+    for c in spec.get("containers") or []:
+        if c.get("name") == "$job":
+            job.update({k: v for k, v in c.items() if k not in ("name", "image")})
+        elif not str(c.get("name", "")).startswith("$"):
+            others.append(c)
+    pod = {k: v for k, v in spec.items() if k not in ("containers", "volumes", "initContainers")}
+    pod["initContainers"] = [{"name": "fs-init"}, *list(spec.get("initContainers") or [])]
+    pod["containers"] = [job, *others]
+    pod["volumes"] = [
+        {"name": "externals", "emptyDir": {}},
+        {"name": "github", "emptyDir": {}},
+        *list(spec.get("volumes") or []),
+    ]
+    return pod
+
+
+def _chart_templates(plan: Plan) -> Iterator[PodTemplate]:
+    hooks = _hook_templates(plan)
+    for r in plan.by_type(HELM):
+        inputs = r.inputs
+        ns, release, values = inputs.get("namespace", "default"), inputs.get("name", r.name), inputs.get("values") or {}
+        if str(inputs.get("chart", "")).endswith(SCALE_SET_CHART):
+            spec = _dig(values, ("template", "spec"))
+            if isinstance(spec, dict):
+                yield PodTemplate(f"{SCALE_SET_CHART} {ns}/{release} runner pod", ns, spec)
+            yield from _scale_set_job_pods(ns, release, spec or {}, hooks)
+            listener = _dig(values, ("listenerTemplate", "spec"))
+            ctrl_ns = _dig(values, ("controllerServiceAccount", "namespace")) or ns
+            if isinstance(listener, dict):
+                yield PodTemplate(f"{SCALE_SET_CHART} {ctrl_ns}/{release} listener", ctrl_ns, listener, psa=False)
+            continue
+        for path, block in _resource_blocks(values):
+            spec = {"containers": [{"name": path, "resources": block}]}
+            yield PodTemplate(f"helm release {ns}/{release} values.{path}", ns, spec, psa=False)
+
+
+def _scale_set_job_pods(
+    ns: str, release: str, runner_spec: Mapping[str, Any], hooks: Mapping[tuple[str, str], dict[str, Any]]
+) -> Iterator[PodTemplate]:
+    """Kubernetes-mode job pods: where the runner's env sends them and what its hook template says."""
+    for c in runner_spec.get("containers") or []:
+        env = {e.get("name"): e.get("value") for e in c.get("env") or [] if isinstance(e, Mapping)}
+        path = env.get("ACTIONS_RUNNER_CONTAINER_HOOK_TEMPLATE")
+        if not path:
+            continue
+        job_ns = env.get("ACTIONS_RUNNER_KUBERNETES_NAMESPACE") or ns
+        mount = next((m for m in c.get("volumeMounts") or [] if str(path).startswith(m.get("mountPath", "\0"))), None)
+        volume: Mapping[str, Any] = next(
+            (v for v in runner_spec.get("volumes") or [] if mount and v.get("name") == mount.get("name")), {}
+        )
+        cm = (volume.get("configMap") or {}).get("name")
+        template = hooks.get((ns, cm)) if cm else None
+        if template is not None:
+            yield PodTemplate(
+                f"{SCALE_SET_CHART} {job_ns}/{release} job pod (hook template)", job_ns, hook_job_pod(template)
+            )
+            yield PodTemplate(
+                f"{SCALE_SET_CHART} {job_ns}/{release} container-action step pod (hook template)",
+                job_ns,
+                hook_step_pod(template),
+                advisory=True,
+                psa_fix="Docker container actions (`uses: docker://...` or an action with `runs.using: docker`) cannot "
+                "run on this scale set: use JavaScript or composite actions, or a containerMode dind scale set in "
+                "a dedicated privileged namespace",
+            )
+
+
+# --------------------------------------------------------------------------- LimitRanger
+def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for c in spec.get("initContainers") or []:
+        yield f"init container {c.get('name')}", c
+    for c in spec.get("containers") or []:
+        yield f"container {c.get('name')}", c
+
+
+def _resources(c: Mapping[str, Any]) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
+    res = c.get("resources") or {}
+    return (
+        {k: quantity(v) for k, v in (res.get("requests") or {}).items()},
+        {k: quantity(v) for k, v in (res.get("limits") or {}).items()},
+    )
+
+
+@dataclass
+class _Ctr:
+    label: str
+    requests: dict[str, Fraction]
+    limits: dict[str, Fraction]
+    defaulted: list[str] = field(default_factory=list)
+
+
+def _apply_defaults(ctrs: list[_Ctr], limits: list[dict[str, Any]]) -> None:
+    """``mergePodResourceRequirements``: a default fills only what a container leaves unset."""
+    for item in limits:
+        if item.get("type") != "Container":
+            continue
+        for c in ctrs:
+            for key, value in (item.get("default") or {}).items():
+                if key not in c.limits:
+                    c.limits[key] = quantity(value)
+                    c.defaulted.append(f"limit {key}={value}")
+            for key, value in (item.get("defaultRequest") or {}).items():
+                if key not in c.requests:
+                    c.requests[key] = quantity(value)
+                    c.defaulted.append(f"request {key}={value}")
+
+
+def _check_item(
+    kind: str, item: Mapping[str, Any], req: Mapping[str, Fraction], lim: Mapping[str, Fraction]
+) -> list[str]:
+    """minConstraint / maxConstraint / limitRequestRatioConstraint for one subject."""
+    errors = []
+    for key, value in (item.get("min") or {}).items():
+        q = quantity(value)
+        if key not in req:
+            errors.append(f"minimum {key} usage per {kind} is {value}. No request is specified.")
+        elif req[key] < q or (key in lim and lim[key] < q):
+            errors.append(f"minimum {key} usage per {kind} is {value}, but it asks for less.")
+    for key, value in (item.get("max") or {}).items():
+        q = quantity(value)
+        if key not in lim:
+            errors.append(f"maximum {key} usage per {kind} is {value}. No limit is specified.")
+        elif lim[key] > q or (key in req and req[key] > q):
+            errors.append(f"maximum {key} usage per {kind} is {value}, but limit is {_show(lim[key])}.")
+    for key, value in (item.get("maxLimitRequestRatio") or {}).items():
+        if not req.get(key) or not lim.get(key):
+            errors.append(f"{key} max limit to request ratio per {kind} is {value}, but no request or limit is set.")
+        elif lim[key] / req[key] > quantity(value):
+            errors.append(
+                f"{key} max limit to request ratio per {kind} is {value}, but it is {float(lim[key] / req[key]):g}."
+            )
+    return errors
+
+
+def pod_usage(ctrs: list[_Ctr], n_init: int) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
+    """Pod requests/limits: sum of the app containers, or the largest init container if larger."""
+    req: dict[str, Fraction] = {}
+    lim: dict[str, Fraction] = {}
+    for c in ctrs[n_init:]:
+        for key, v in c.requests.items():
+            req[key] = req.get(key, Fraction(0)) + v
+        for key, v in c.limits.items():
+            lim[key] = lim.get(key, Fraction(0)) + v
+    for c in ctrs[:n_init]:
+        for key, v in c.requests.items():
+            req[key] = max(req.get(key, Fraction(0)), v)
+        for key, v in c.limits.items():
+            lim[key] = max(lim.get(key, Fraction(0)), v)
+    return req, lim
+
+
+# --------------------------------------------------------------------------- the checks
+_QUOTA_VALIDATION = {"cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory"}
+
+
+def _quota_keys(c: _Ctr) -> set[str]:
+    """``podComputeUsageHelper``: the quota names one container's resources count towards."""
+    keys = set()
+    for key in c.requests:
+        keys |= {key, f"requests.{key}"} if key in ("cpu", "memory") else {f"requests.{key}"}
+    for key in c.limits:
+        keys.add(f"limits.{key}")
+    return keys
+
+
+def _limit_range_findings(pod: PodTemplate, ctrs: list[_Ctr], n_init: int, ns: NamespaceRules) -> list[Finding]:
+    out = []
+    for limits in ns.limit_ranges:
+        _apply_defaults(ctrs, limits)
+    for c in ctrs:
+        extended = [d for d in c.defaulted if "/" in d.split("=")[0]]
+        if extended:
+            out.append(
+                _finding(
+                    pod,
+                    c.label,
+                    f"the namespace's LimitRange gives it {', '.join(sorted(set(extended)))} it never asked for "
+                    "(a LimitRange `max` without `default` becomes the default; pkg/apis/core/v1/defaults.go).",
+                    "set that resource explicitly on the container, or drop the LimitRange `max` for it",
+                )
+            )
+    for limits in ns.limit_ranges:
+        for item in limits:
+            if item.get("type") == "Container":
+                for c in ctrs:
+                    out += [
+                        _finding(pod, c.label, e, _lr_fix(pod))
+                        for e in _check_item("Container", item, c.requests, c.limits)
+                    ]
+            elif item.get("type") == "Pod":
+                req, lim = pod_usage(ctrs, n_init)
+                out += [_finding(pod, "pod", e, _lr_fix(pod)) for e in _check_item("Pod", item, req, lim)]
+    return out
+
+
+def _lr_fix(pod: PodTemplate) -> str:
+    return f"give the container explicit resources within the LimitRange of namespace {pod.namespace}, or change the LimitRange"
+
+
+def _quota_findings(pod: PodTemplate, ctrs: list[_Ctr], n_init: int, ns: NamespaceRules) -> list[Finding]:
+    out = []
+    req, lim = pod_usage(ctrs, n_init)
+    usage = {"pods": Fraction(1)}
+    for key, v in req.items():
+        usage[f"requests.{key}"] = v
+        if key in ("cpu", "memory"):
+            usage[key] = v
+    usage.update({f"limits.{k}": v for k, v in lim.items()})
+    for qname, hard in ns.quotas:
+        required = set(hard) & _QUOTA_VALIDATION
+        for c in ctrs:
+            missing = sorted(required - _quota_keys(c))
+            if missing:
+                out.append(
+                    _finding(
+                        pod,
+                        c.label,
+                        f"ResourceQuota {qname} tracks {', '.join(missing)}, so the pod is refused: "
+                        f'"must specify {",".join(missing)}" (pkg/quota/v1/evaluator/core/pods.go).',
+                        "set requests and limits for cpu and memory on every container and init container, "
+                        f"or a LimitRange default in namespace {pod.namespace}",
+                    )
+                )
+        for key, limit in hard.items():
+            if key in usage and usage[key] > limit:
+                out.append(
+                    _finding(
+                        pod,
+                        "pod",
+                        f"one pod uses {key}={_show(usage[key])}, more than ResourceQuota {qname} allows in total "
+                        f'({_show(limit)}): "exceeded quota".',
+                        f"size the quota of namespace {pod.namespace} for this pod, or shrink the pod",
+                    )
+                )
+    return out
+
+
+def _finding(pod: PodTemplate, part: str, rule: str, fix: str) -> Finding:
+    return Finding(NAME, f"{pod.where} {part}", rule, f"{fix}.")
+
+
+# --------------------------------------------------------------------------- Pod Security Admission
+_BASELINE_CAPS = {
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
+    "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}  # fmt: skip
+_RESTRICTED_VOLUMES = {
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+}  # fmt: skip
+
+
+def psa_violations(spec: Mapping[str, Any], level: str) -> list[tuple[str, str]]:
+    """(part, rule) pairs a pod spec breaks at a PSA level (``baseline`` or ``restricted``)."""
+    if level not in ("baseline", "restricted"):
+        return []
+    out: list[tuple[str, str]] = []
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(key):
+            out.append(("pod", f"{key}: true is forbidden at {level}"))
+    for v in spec.get("volumes") or []:
+        if "hostPath" in v:
+            out.append(("pod", f"hostPath volume {v.get('name')} is forbidden at {level}"))
+        elif level == "restricted" and not (set(v) - {"name"}) <= _RESTRICTED_VOLUMES:
+            out.append(("pod", f"volume {v.get('name')} has a type the restricted profile forbids"))
+    psc = spec.get("securityContext") or {}
+    for part, c in _containers(spec):
+        sc = c.get("securityContext") or {}
+        if sc.get("privileged"):
+            out.append((part, f"privileged: true is forbidden at {level}"))
+        if any(p.get("hostPort") for p in c.get("ports") or []):
+            out.append((part, f"hostPort is forbidden at {level}"))
+        added = set((sc.get("capabilities") or {}).get("add") or [])
+        allowed = {"NET_BIND_SERVICE"} if level == "restricted" else _BASELINE_CAPS
+        if added - allowed:
+            out.append((part, f"capabilities.add {sorted(added - allowed)} is forbidden at {level}"))
+        if level == "restricted":
+            out += [(part, r) for r in _restricted_container(sc, psc)]
+    if level == "restricted" and psc.get("runAsUser") == 0:
+        out.append(("pod", "runAsUser: 0 is forbidden at restricted"))
+    return out
+
+
+def _restricted_container(sc: Mapping[str, Any], psc: Mapping[str, Any]) -> list[str]:
+    out = []
+    if sc.get("allowPrivilegeEscalation") is not False:
+        out.append("restricted needs securityContext.allowPrivilegeEscalation: false")
+    if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+        out.append("restricted needs securityContext.capabilities.drop: [ALL]")
+    non_root = sc.get("runAsNonRoot", psc.get("runAsNonRoot"))
+    if non_root is not True:
+        out.append("restricted needs runAsNonRoot: true (pod or container)")
+    if sc.get("runAsUser") == 0:
+        out.append("runAsUser: 0 is forbidden at restricted")
+    seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost"):
+        out.append("restricted needs seccompProfile.type RuntimeDefault or Localhost (pod or container)")
+    return out
+
+
+def _psa_findings(pod: PodTemplate, level: str) -> list[Finding]:
+    fix = pod.psa_fix or (
+        f"give the pod the restricted securityContext (components/_k8s.py RESTRICTED_CONTAINER), "
+        f"or run it in a namespace whose pod-security.kubernetes.io/enforce level allows it (now {level})"
+    )
+    return [
+        _finding(pod, part, f"Pod Security Admission refuses the pod: {rule}.", fix)
+        for part, rule in psa_violations(pod.spec, level)
+    ]
+
+
+# --------------------------------------------------------------------------- entry point
+def check_pod(pod: PodTemplate, ns: NamespaceRules) -> list[Finding]:
+    """Every admission finding for one pod template in its namespace."""
+    findings: list[Finding] = []
+    spec = pod.spec
+    ctrs = []
+    for label, c in _containers(spec):
+        try:
+            req, lim = _resources(c)
+        except ValueError as exc:
+            findings.append(_finding(pod, label, f"the API server rejects the pod: {exc}.", "use a valid quantity"))
+            return findings
+        ctrs.append(_Ctr(label, req, lim))
+    n_init = len(spec.get("initContainers") or [])
+    findings += _limit_range_findings(pod, ctrs, n_init, ns)
+    findings += _quota_findings(pod, ctrs, n_init, ns)
+    if pod.psa:
+        findings += _psa_findings(pod, ns.psa)
+        findings += _disk_findings(pod, ctrs)
+    if pod.advisory:
+        findings = [replace(f, blocking=False) for f in findings]
+    return findings
+
+
+def _disk_findings(pod: PodTemplate, ctrs: list[_Ctr]) -> list[Finding]:
+    """A disk-backed emptyDir without ``sizeLimit`` in a pod without an ephemeral-storage limit can fill the node.
+
+    The kubelet evicts a pod whose emptyDir passes its ``sizeLimit``, or whose total use passes the sum of
+    its containers' ephemeral-storage limits; with neither, only node disk pressure stops it, and then
+    the kubelet evicts whatever it picks on that node.
+    """
+    if any("ephemeral-storage" in c.limits for c in ctrs):
+        return []
+    return [
+        _finding(
+            pod,
+            f"volume {v.get('name')}",
+            "an emptyDir on the node disk without sizeLimit, in a pod without an ephemeral-storage limit, "
+            "can fill the node disk and get other pods evicted.",
+            "set emptyDir.sizeLimit (and an ephemeral-storage request and limit on the containers)",
+        )
+        for v in pod.spec.get("volumes") or []
+        if isinstance(v.get("emptyDir"), Mapping)
+        and v["emptyDir"].get("medium") != "Memory"
+        and "sizeLimit" not in v["emptyDir"]
+    ]
+
+
+def pod_templates(plan: Plan) -> list[PodTemplate]:
+    """Every pod template the plan renders (workloads, then charts)."""
+    return [*_workload_templates(plan), *_chart_templates(plan)]
+
+
+def analyse(plan: Plan, root: Path) -> AnalysisResult:
+    """Simulate admission of every pod template in the plan."""
+    rules = namespace_rules(plan)
+    result = AnalysisResult(NAME)
+    pods = pod_templates(plan)
+    for pod in pods:
+        result.findings += check_pod(pod, rules.get(pod.namespace, NamespaceRules()))
+    result.checked = {
+        "pod templates": sum(1 for p in pods if p.psa and not p.advisory),
+        "optional pods": sum(1 for p in pods if p.advisory),
+        "chart containers": sum(1 for p in pods if not p.psa),
+    }
+    return result
