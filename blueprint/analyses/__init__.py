@@ -62,7 +62,7 @@ class AnalysisResult:
 Analysis = Callable[["Plan", Path], AnalysisResult]
 
 # Module paths, imported lazily so a preview pays only for what it runs. Each module has ``analyse``.
-ANALYSES: list[str] = []
+ANALYSES: list[str] = ["blueprint.analyses.deploy_path"]
 
 
 def run_all(plan: Plan, root: Path) -> dict[str, AnalysisResult]:
