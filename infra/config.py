@@ -55,6 +55,10 @@ SECRET_KEYS: tuple[str, ...] = (
     "githubAppPrivateKey",
 )
 
+# Secrets a stack may leave unset: Pulumi.yaml declares them with `default: ""` (the CLI refuses an `up`
+# while a declared key without a default has no value; pkg/workspace/config.go, missingConfigurationKeys).
+OPTIONAL_SECRET_KEYS: tuple[str, ...] = ("alertmanagerPagerdutyRoutingKey",)
+
 # Any nested key whose name looks like one of these must not hold a plaintext value.
 _SECRETISH = re.compile(r"(password|passwd|secret|token|private[-_]?key|webhook|api[-_]?key)", re.I)
 
@@ -1615,6 +1619,9 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     Raises :class:`ConfigError` listing every problem.
     """
     secret_set = set(secret_keys)
+    # Pulumi.yaml gives optional secrets (a receiver that is off) the default "", so the CLI does not demand
+    # a value for them; "" is "not set".
+    raw = {k: v for k, v in raw.items() if not (k in OPTIONAL_SECRET_KEYS and v == "")}
     problems = _secret_problems(raw, secret_set)
     cfg: PlatformConfig | None = None
     try:
@@ -1634,6 +1641,8 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
 
     Objects and arrays arrive JSON-encoded, booleans and numbers as strings; foreign
     namespaces (``aws:``) are ignored because the program configures its providers itself.
+    Secrets (``SECRET_KEYS``) stay strings: a PEM key, password or webhook URL that happens to start
+    with ``{`` or equal ``true`` is still that string.
     """
     raw: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -1641,7 +1650,9 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
         ns, _, key = full.partition(":")
         if ns != PROJECT:
             continue
-        if isinstance(text, str) and text[:1] in "{[":
+        if key in SECRET_KEYS:
+            raw[key] = text
+        elif isinstance(text, str) and text[:1] in "{[":
             try:
                 raw[key] = json.loads(text)
             except json.JSONDecodeError as exc:
