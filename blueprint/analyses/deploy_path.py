@@ -22,6 +22,7 @@ action (``with.stack``) and runs ``pulumi/actions`` with ``command`` up/update/p
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,7 +163,7 @@ def _unreachable(job: Job, endpoint: Endpoint, runners: dict[str, str]) -> tuple
 def credentialed_jobs(root: Path, stack: str) -> Iterator[Job]:
     """Every job instance in ``.github/workflows`` that runs Pulumi with ``stack``'s credentials."""
     for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = _load(path, path.stat().st_mtime_ns)
         for job_id, job in (doc.get("jobs") or {}).items():
             if not isinstance(job, dict) or "steps" not in job:
                 continue
@@ -174,6 +175,13 @@ def credentialed_jobs(root: Path, stack: str) -> Iterator[Job]:
                     runs_on = inst.get("runs-on") or []
                     labels = (runs_on,) if isinstance(runs_on, str) else tuple(str(x) for x in runs_on)
                     yield Job(path.name, f"{job_id} ({leg})" if leg else job_id, labels)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """A workflow file, parsed once per process (every stack of ``preview --all`` reads the same files)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(path.read_text(), Loader=loader) or {}  # noqa: S506 - a safe loader
 
 
 def _expand(value: Any, stack: str) -> Any:
