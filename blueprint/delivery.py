@@ -10,6 +10,11 @@
     ``runner_label`` (the in-VPC runner's ``runs-on`` prefix) and ``lock_prefix`` (where the DIY backend
     keeps the stack's update locks).
 
+``python -m blueprint.delivery stacks``
+    Prints ``all=<JSON list>`` and ``ready=<JSON list>``: every stack file, and those handed over to CI. The
+    preview and drift workflows build their credentialed matrices from ``ready`` in a GitHub-hosted job, so
+    no job waits for the in-VPC runner of a stack whose cloud layer does not exist yet.
+
 Exit codes: 0 success, 1 invalid stack config, 2 usage error.
 """
 
@@ -62,6 +67,17 @@ def stack_env(stack: str, preview_role_template: str = "", root: Path | None = N
     }
 
 
+def stacks_facts(root: Path | None = None) -> dict[str, str]:
+    """Every committed stack and the ones handed over to CI (``handed_over`` in :func:`stack_env`)."""
+    import json
+
+    from blueprint.stackfiles import stack_names
+
+    names = stack_names(root)
+    ready = [n for n in names if {"secretsprovider", "encryptedkey"} <= set(secrets_fields(n, root))]
+    return {"all": json.dumps(names, separators=(",", ":")), "ready": json.dumps(ready, separators=(",", ":"))}
+
+
 def secrets_fields(stack: str, root: Path | None = None) -> dict[str, str]:
     """The secrets-provider fields ``pulumi stack init --secrets-provider`` wrote into the stack file.
 
@@ -86,9 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser("env", help="print a stack's CI facts as key=value lines")
     e.add_argument("stack")
     e.add_argument("--preview-role-arn", default="", help="ARN or template with {account} and {env}")
+    sub.add_parser("stacks", help="print every stack and the stacks handed over to CI as JSON lists")
     args = p.parse_args(argv)
     try:
-        for key, value in stack_env(args.stack, args.preview_role_arn).items():
+        facts = stack_env(args.stack, args.preview_role_arn) if args.command == "env" else stacks_facts()
+        for key, value in facts.items():
             print(f"{key}={value}")
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

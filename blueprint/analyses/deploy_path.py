@@ -17,7 +17,8 @@ action (``with.stack``) and runs ``pulumi/actions`` with ``command`` up/update/p
   group admits on 443 (``components/deploy_runner.py``); or
 - a GitHub-hosted label, if the public endpoint admits ``0.0.0.0/0``.
 
-``matrix.stack`` is expanded, so a matrix job is checked once per stack it lists.
+``matrix.stack`` is expanded, so a matrix job is checked once per stack it lists; a matrix computed at run
+time (``${{ fromJSON(...) }}``) may hold any stack, so it is checked for every stack file.
 """
 
 from __future__ import annotations
@@ -168,7 +169,11 @@ def credentialed_jobs(root: Path, stack: str) -> Iterator[Job]:
             if not isinstance(job, dict) or "steps" not in job:
                 continue
             matrix = ((job.get("strategy") or {}).get("matrix") or {}).get("stack")
-            legs = [str(s) for s in matrix] if isinstance(matrix, list) else [None]
+            legs: list[str | None] = [None]
+            if isinstance(matrix, list):
+                legs = [str(s) for s in matrix]
+            elif isinstance(matrix, str) and "${{" in matrix:
+                legs = [p.name[len("Pulumi.") : -len(".yaml")] for p in sorted((root / "stacks").glob("Pulumi.*.yaml"))]
             for leg in legs:
                 inst = _expand(job, leg) if leg else job
                 if _assumes(inst, stack) and _runs_pulumi(inst):

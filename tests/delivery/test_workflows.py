@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -282,6 +283,8 @@ def credentialed_pulumi_jobs() -> list[tuple[str, str, str, dict[str, Any]]]:
     for path in WORKFLOWS:
         for job_id, job in load(path)["jobs"].items():
             legs = job.get("strategy", {}).get("matrix", {}).get("stack") or [None]
+            if isinstance(legs, str):  # computed at run time: may be any stack
+                legs = STACKS
             for leg in legs:
                 inst = _expand(job, leg) if leg else job
                 for stack in STACKS:
@@ -322,6 +325,53 @@ def test_every_policy_pack_run_builds_the_pack_venv_first() -> None:
     (step,) = [s for s in action["runs"]["steps"] if "policy-venv" in s.get("run", "")]
     assert step["if"] == "inputs.policy-pack == 'true'"
     assert re.search(r"^policy-venv:", (ROOT / "Makefile").read_text(), re.M)
+
+
+def test_no_job_waits_for_the_runner_of_a_stack_that_is_not_handed_over() -> None:
+    # A stack's CodeBuild project exists only after its cloud-layer `up`; a job labelled for a missing
+    # project is never picked up and waits until GitHub drops it. So every job on a CodeBuild runner is
+    # reached only through a GitHub-hosted gate that lists the handed-over stacks.
+    on_codebuild = 0
+    for path in WORKFLOWS:
+        jobs = load(path)["jobs"]
+        for job_id, job in jobs.items():
+            if not str(job.get("runs-on", "")).startswith("codebuild-"):
+                continue
+            on_codebuild += 1
+            matrix = job.get("strategy", {}).get("matrix", {}).get("stack")
+            if matrix is not None:
+                assert matrix == "${{ fromJSON(needs.stacks.outputs.ready) }}", (path.name, job_id)
+                gate = jobs["stacks"]
+                assert gate["runs-on"].startswith("ubuntu-")
+                assert gate["steps"][-1]["run"].startswith(".venv/bin/python -m blueprint.delivery stacks")
+                assert job["if"] == "needs.stacks.outputs.ready != '[]'"
+            else:
+                assert job["if"] == f"needs.preflight-{job_id}.outputs.ready == 'true'", (path.name, job_id)
+                assert jobs[f"preflight-{job_id}"]["runs-on"].startswith("ubuntu-")
+    assert on_codebuild == len(STACKS) + 2
+
+
+def test_the_stacks_gate_lists_only_handed_over_stacks(tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("needs the project's .venv (make .venv/.runtime)")
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", project / "stacks")
+    for stack in STACKS:
+        path = project / "stacks" / f"Pulumi.{stack}.yaml"
+        doc = yaml.safe_load(path.read_text())
+        doc.pop("secretsprovider", None)
+        doc.pop("encryptedkey", None)
+        if stack == STACKS[0]:
+            doc.update(secretsprovider="awskms://alias/pulumi-secrets?region=us-west-2", encryptedkey="AQICAHh...")
+        path.write_text(yaml.safe_dump(doc))
+    step = workflow("drift.yml")["jobs"]["stacks"]["steps"][-1]
+    proc, output = run_step(step["run"], {"BLUEPRINT_PROJECT_DIR": str(project)}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    facts = dict(line.split("=", 1) for line in output.splitlines())
+    assert json.loads(facts["ready"]) == [STACKS[0]]
+    assert json.loads(facts["all"]) == STACKS
 
 
 def test_credentials_on_the_codebuild_runner_still_come_from_github_oidc() -> None:
@@ -409,9 +459,12 @@ def test_cloud_preview_only_with_the_variable_and_never_for_forks() -> None:
     # Issue 12 #2: the preview role trusts `environment:<stack>-preview` (reviewers on staging/prod) and the
     # default branch, not `pull_request`; the job must therefore run in that environment.
     assert job["environment"] == "${{ matrix.stack }}-preview"
-    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
-    assert job["strategy"]["matrix"]["stack"] == STACKS
+    gate = workflow("preview.yml")["jobs"]["stacks"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in gate["if"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in gate["if"]
+    assert job["needs"] == ["stacks"]
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.ready) }}"
+    assert job["if"] == "needs.stacks.outputs.ready != '[]'"  # an empty matrix is an error in GitHub
     args = _pulumi_step(job)["with"]
     assert args["command"] == "preview"
     assert args["comment-on-pr"] is True
@@ -426,7 +479,7 @@ def test_drift_runs_nightly_with_expect_no_changes_and_keeps_one_issue() -> None
     doc = workflow("drift.yml")
     assert doc["on"]["schedule"]
     detect = doc["jobs"]["detect"]
-    assert detect["strategy"]["matrix"]["stack"] == STACKS
+    assert detect["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.ready) }}"
     run = next(s["run"] for s in detect["steps"] if "pulumi preview" in s.get("run", ""))
     assert "--refresh" in run
     assert "--expect-no-changes" in run
