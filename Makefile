@@ -5,11 +5,25 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 PYTHON ?= python3
 
-.PHONY: preview test lint typecheck unit bench snapshots render docs clean
+POLICY_VENV := policy/venv
 
-$(VENV)/.runtime: requirements.txt pyproject.toml
+.PHONY: preview test lint typecheck unit bench snapshots render docs clean policy-venv
+
+# Exactly what `pulumi install` does with `main: infra/` (pulumi sdk/python/toolchain/pip.go,
+# InstallDependencies): `python -m pip install -r requirements.txt` with the program directory infra/ as
+# the working directory. infra/requirements.txt pulls in the pins and installs the project (`-e ..`).
+$(VENV)/.runtime: requirements.txt infra/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	cd infra && $(abspath $(PY)) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+## policy-venv: the policy pack's virtualenv; `--policy-pack policy` runs policy/venv/bin/python, which the CLI never creates
+policy-venv: $(POLICY_VENV)/.installed
+
+# The same command `pulumi install` runs inside policy/ (the pack directory is the working directory).
+$(POLICY_VENV)/.installed: policy/requirements.txt
+	test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	cd policy && venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
@@ -46,4 +60,4 @@ docs: $(VENV)/.runtime
 	$(PY) -m blueprint.docs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,10 +5,15 @@
     role ARNs (the names :mod:`components.deploy_identity` creates), and the backend URL derived from
     ``delivery.stateBucket``. ``TEMPLATE`` (the ``AWS_PREVIEW_ROLE_ARN`` repository variable) may be a
     literal ARN or contain ``{account}`` and ``{env}``, so one variable serves stacks in several accounts.
+    Also: ``handed_over`` (``true`` once the stack file carries the ``secretsprovider``/``encryptedkey`` that
+    ``pulumi stack init`` wrote, which CI needs to decrypt; workflows skip a stack that is not handed over),
+    ``runner_label`` (the in-VPC runner's ``runs-on`` prefix) and ``lock_prefix`` (where the DIY backend
+    keeps the stack's update locks).
 
-``python -m blueprint.delivery pr-section STACK REPORT --exit-code N``
-    Turns the text output of ``blueprint preview STACK --diff`` into one collapsible Markdown section of the
-    PR comment. The text goes in a fenced block, so nothing in it renders as Markdown or mentions anyone.
+``python -m blueprint.delivery stacks``
+    Prints ``all=<JSON list>`` and ``ready=<JSON list>``: every stack file, and those handed over to CI. The
+    preview and drift workflows build their credentialed matrices from ``ready`` in a GitHub-hosted job, so
+    no job waits for the in-VPC runner of a stack whose cloud layer does not exist yet.
 
 Exit codes: 0 success, 1 invalid stack config, 2 usage error.
 """
@@ -21,11 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from blueprint.ops.bootstrap import login_url, secrets_provider_url
-from infra.config import PlatformConfig, deploy_role_arn, parse_config, preview_role_name
-
-# A PR comment holds at most 65,536 characters; three stacks and the header must fit.
-SECTION_LIMIT = 20_000
-STATUS = {0: "passed", 1: "failed: mandatory policy violation, invalid config or program error"}
+from infra.config import PROJECT, PlatformConfig, deploy_role_arn, parse_config, preview_role_name, runner_project_name
 
 
 def stack_config(stack: str, root: Path | None = None) -> PlatformConfig:
@@ -44,6 +45,7 @@ def stack_config(stack: str, root: Path | None = None) -> PlatformConfig:
 def stack_env(stack: str, preview_role_template: str = "", root: Path | None = None) -> dict[str, str]:
     """What a workflow job needs to know about ``stack`` to authenticate and log in."""
     cfg = stack_config(stack, root)
+    provider = secrets_fields(stack, root)
     env = cfg.environment.value
     template = preview_role_template.strip() or f"arn:aws:iam::{{account}}:role/{preview_role_name('{env}')}"
     region = cfg.region
@@ -56,18 +58,39 @@ def stack_env(stack: str, preview_role_template: str = "", root: Path | None = N
         "deploy_role_arn": deploy_role_arn(cfg.account_id, env),
         # The same URLs `blueprint bootstrap` prints for a human.
         "backend_url": login_url(cfg.delivery.state_bucket, region),
-        "secrets_provider": secrets_provider_url(cfg.delivery.secrets_kms_alias, region),
+        "secrets_provider": provider.get("secretsprovider")
+        or secrets_provider_url(cfg.delivery.secrets_kms_aliases[0], region),
+        "handed_over": "true" if {"secretsprovider", "encryptedkey"} <= set(provider) else "false",
+        "runner_label": f"codebuild-{runner_project_name(stack)}",
+        # pkg/backend/diy/lock.go: <url>/.pulumi/locks/<organization/project/stack>/<lock id>.json
+        "lock_prefix": f"s3://{cfg.delivery.state_bucket}/.pulumi/locks/organization/{PROJECT}/{stack}/",
     }
 
 
-def pr_section(stack: str, report: str, exit_code: int) -> str:
-    """One stack's part of the offline-preview PR comment."""
-    text = report.replace("```", "`\u200b``")  # cannot close the fence early
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 200] + "\n… (truncated; the full report is in the job log)"
-    status = STATUS.get(exit_code, f"failed (exit {exit_code})")
-    mark = "✅" if exit_code == 0 else "❌"
-    return f"<details{' open' if exit_code else ''}><summary>{mark} <b>{stack}</b>: {status}</summary>\n\n```text\n{text.rstrip()}\n```\n\n</details>\n"
+def stacks_facts(root: Path | None = None) -> dict[str, str]:
+    """Every committed stack and the ones handed over to CI (``handed_over`` in :func:`stack_env`)."""
+    import json
+
+    from blueprint.stackfiles import stack_names
+
+    names = stack_names(root)
+    ready = [n for n in names if {"secretsprovider", "encryptedkey"} <= set(secrets_fields(n, root))]
+    return {"all": json.dumps(names, separators=(",", ":")), "ready": json.dumps(ready, separators=(",", ":"))}
+
+
+def secrets_fields(stack: str, root: Path | None = None) -> dict[str, str]:
+    """The secrets-provider fields ``pulumi stack init --secrets-provider`` wrote into the stack file.
+
+    The CLI takes the provider from the stack file (``secretsprovider`` + ``encryptedkey`` for cloud KMS,
+    ``encryptionsalt`` for a passphrase; pkg/secrets/cloud/manager.go, pkg/cmd/pulumi/stack/secrets.go). With
+    neither, a DIY backend falls back to the passphrase provider, so CI must not deploy such a stack.
+    """
+    import yaml
+
+    from blueprint.stackfiles import project_root
+
+    doc = yaml.safe_load(((root or project_root()) / "stacks" / f"Pulumi.{stack}.yaml").read_text()) or {}
+    return {k: str(doc[k]) for k in ("secretsprovider", "encryptedkey", "encryptionsalt") if doc.get(k)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,17 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser("env", help="print a stack's CI facts as key=value lines")
     e.add_argument("stack")
     e.add_argument("--preview-role-arn", default="", help="ARN or template with {account} and {env}")
-    s = sub.add_parser("pr-section", help="format a preview report as a PR comment section")
-    s.add_argument("stack")
-    s.add_argument("report", type=Path)
-    s.add_argument("--exit-code", type=int, required=True)
+    sub.add_parser("stacks", help="print every stack and the stacks handed over to CI as JSON lists")
     args = p.parse_args(argv)
     try:
-        if args.command == "env":
-            for key, value in stack_env(args.stack, args.preview_role_arn).items():
-                print(f"{key}={value}")
-        else:
-            print(pr_section(args.stack, args.report.read_text(errors="replace"), args.exit_code), end="")
+        facts = stack_env(args.stack, args.preview_role_arn) if args.command == "env" else stacks_facts()
+        for key, value in facts.items():
+            print(f"{key}={value}")
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1

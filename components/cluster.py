@@ -97,6 +97,9 @@ class ClusterArgs:
     """Pinned add-on versions by add-on name; unpinned add-ons take the EKS default for ``version``."""
     protect: bool = True
     """Protect the cluster, its KMS key and log group (and retain the key and logs on delete)."""
+    kubernetes_objects: bool = True
+    """Create the in-cluster objects (the StorageClass). False for a cloud-layer-only ``up`` from outside the
+    VPC, which must not talk to the API endpoint (``delivery.kubernetesLayer``, ADR 0008)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every AWS resource."""
 
@@ -319,17 +322,8 @@ class Cluster(pulumi.ComponentResource):
         self.storage_class_name = STORAGE_CLASS
         # EKS >= 1.30 no longer marks its gp2 class as default on new clusters (EKS 1.30 release
         # notes), so this is the only default class and gp2 needs no patch.
-        k8s.storage.v1.StorageClass(
-            f"{name}-gp3",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
-            provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
-            # Bind in the AZ the pod is scheduled to (EBS volumes are zonal).
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            reclaim_policy="Retain" if args.protect else "Delete",
-            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider),
-        )
+        if args.kubernetes_objects:
+            self._storage_class(name, args)
 
         self.register_outputs(
             {
@@ -340,6 +334,20 @@ class Cluster(pulumi.ComponentResource):
                 "node_role_arn": self.node_role.arn,
                 "storage_class_name": self.storage_class_name,
             }
+        )
+
+    def _storage_class(self, name: str, args: ClusterArgs) -> None:
+        """The default StorageClass: encrypted gp3 through the EBS CSI driver."""
+        k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            # Bind in the AZ the pod is scheduled to (EBS volumes are zonal).
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Retain" if args.protect else "Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider),
         )
 
     def _admins(self, name: str, args: ClusterArgs) -> list[pulumi.Resource]:

@@ -1,7 +1,13 @@
 """The ai-platform program: load the validated stack config, compose the components, export.
 
-Pulumi's language host runs this file with ``runpy.run_path("infra")``; the offline preview
-(``blueprint preview``) runs it the same way under the SDK's mock engine.
+``main: infra/`` makes ``infra/`` the program directory: Pulumi's Python language host changes into it
+and runs ``runpy.run_path(".")`` (so ``pulumi install`` reads ``infra/requirements.txt``); the offline
+preview (``blueprint preview``) runs this file under the SDK's mock engine.
+
+Two layers: the cloud layer (network, roles, cluster, node pools, registry, artifacts, the in-VPC deploy
+runner) talks only to AWS APIs; the Kubernetes layer talks to the cluster's API endpoint, which only the
+in-VPC runner reaches. ``delivery.kubernetesLayer: false`` deploys the cloud layer alone: the
+administrator's first ``up`` of a stack (README, "Deploying for real"; ADR 0008).
 """
 
 import pulumi
@@ -13,6 +19,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.deploy_identity import DeployIdentity, DeployIdentityArgs
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.network import Network, NetworkArgs
@@ -27,6 +34,7 @@ from infra.config import (
     deploy_role_name,
     load_config,
     preview_role_name,
+    runner_project_name,
 )
 from infra.observability import observability
 
@@ -84,7 +92,7 @@ if cfg.delivery.enabled:
             deploy_role_name=deploy_role_name(cfg.environment.value),
             preview_role_name=preview_role_name(cfg.environment.value),
             state_bucket=delivery.state_bucket,
-            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
+            kms_aliases=[*delivery.secrets_kms_aliases, delivery.state_key_alias],
             project_tag=("project", PROJECT),
             create_oidc_provider=delivery.create_oidc_provider,
             default_branch=delivery.default_branch,
@@ -115,10 +123,39 @@ cluster = Cluster(
         support_type=cfg.cluster.support_type,
         addon_versions=cfg.cluster.addon_versions,
         protect=cfg.protect_stateful_resources,
+        kubernetes_objects=cfg.delivery.kubernetes_layer,
         tags=tags,
     ),
     on_aws,
 )
+
+# The deploy path (ADR 0008): CI jobs that talk to the cluster run on this CodeBuild runner in the
+# private subnets, admitted to the API endpoint on 443. Cloud layer: the first `up` creates it.
+runner = cfg.delivery.deploy_runner
+if cfg.delivery.enabled and runner.enabled and runner.connection_arn:
+    deploy_runner = DeployRunner(
+        "deploy-runner",
+        DeployRunnerArgs(
+            project_name=runner_project_name(pulumi.get_stack()),
+            github_repository=cfg.delivery.github_repository,
+            connection_arn=runner.connection_arn,
+            network=network,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            compute_type=runner.compute_type,
+            image=runner.image,
+            build_timeout_minutes=runner.build_timeout_minutes,
+            workflows=runner.workflows,
+            # Deploy job logs are audit data, kept like the control-plane logs.
+            log_retention_days=cfg.cluster.log_retention_days,
+            protect=cfg.protect_stateful_resources,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("deployRunnerLabel", deploy_runner.runner_label)
+k8s_layer = cfg.delivery.kubernetes_layer
 subnet_by_az = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
 pools = cfg.resolved_node_pools()
 node_pools = {
@@ -155,34 +192,35 @@ addons = ClusterAddons(
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
-ClusterAutoscaler(
-    "cluster-autoscaler",
-    ClusterAutoscalerArgs(
-        cluster=cluster,
-        cluster_name=cluster_name,
-        kubernetes_version=cfg.cluster.version,
-        region=cfg.region,
-        account_id=cfg.account_id,
-        node_selector={LABEL_POOL: cfg.system_pool().name},
-        preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
-        # Its pod needs a node, and DNS (coredns) to reach the AWS APIs.
-        depends_on=[addons, *node_pools.values()],
-        tags=tags,
-    ),
-    on_k8s,
-)
+if k8s_layer:
+    ClusterAutoscaler(
+        "cluster-autoscaler",
+        ClusterAutoscalerArgs(
+            cluster=cluster,
+            cluster_name=cluster_name,
+            kubernetes_version=cfg.cluster.version,
+            region=cfg.region,
+            account_id=cfg.account_id,
+            node_selector={LABEL_POOL: cfg.system_pool().name},
+            preferred_pools=[p.name for p in pools.values() if p.capacity_type == "SPOT"],
+            # Its pod needs a node, and DNS (coredns) to reach the AWS APIs.
+            depends_on=[addons, *node_pools.values()],
+            tags=tags,
+        ),
+        on_k8s,
+    )
 
-# Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
-# release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
-# operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
-monitoring, gpu_stack = observability(
-    cfg,
-    cluster.k8s_provider,
-    storage_class_name=cluster.storage_class_name,
-    cluster_name=cluster_name,
-    depends_on=[addons, *node_pools.values()],
-)
-pulumi.export("prometheusUrl", monitoring.prometheus_url)
+    # Monitoring (prometheus-operator CRDs, kube-prometheus-stack, dashboards, rules) first: its CRD
+    # release gates every ServiceMonitor and PrometheusRule. Then the GPU stack (device plugin or GPU
+    # operator, DCGM exporter). Both wait for the EBS CSI add-on (their volumes) and the node pools.
+    monitoring, gpu_stack = observability(
+        cfg,
+        cluster.k8s_provider,
+        storage_class_name=cluster.storage_class_name,
+        cluster_name=cluster_name,
+        depends_on=[addons, *node_pools.values()],
+    )
+    pulumi.export("prometheusUrl", monitoring.prometheus_url)
 
 pulumi.export("clusterName", cluster.name)
 pulumi.export("clusterEndpoint", cluster.endpoint)
@@ -251,53 +289,54 @@ system_nodes = {LABEL_POOL: cfg.system_pool().name}
 needs_nodes = [addons, *node_pools.values()]
 
 
-ingress_controller = IngressController(
-    "ingress-controller",
-    IngressControllerArgs(
-        cluster_name=cluster.name,
-        region=cfg.region,
-        vpc_id=network.vpc_id,
-        irsa=cluster.irsa,
-        k8s_provider=cluster.k8s_provider,
-        system_node_selector=system_nodes,
-        tags=tags,
-        depends_on=needs_nodes,
-    ),
-    on_k8s,
-)
-
-sv = cfg.serving
-serving = Serving(
-    "serving",
-    ServingArgs(
-        namespace=sv.namespace,
-        models=cfg.resolved_models(),
-        repositories=registry.repositories,
-        artifacts_bucket=artifacts.bucket,
-        artifacts_key=artifacts.key,
-        irsa=cluster.irsa,
-        k8s_provider=cluster.k8s_provider,
-        region=cfg.region,
-        vpc_cidr=cfg.network.cidr,
-        prometheus_url=monitoring.prometheus_url,
-        monitoring_crds=monitoring.crds,
-        model_sync_image=sv.model_sync_image.reference(cfg.account_id, cfg.region) if sv.model_sync_image else None,
-        storage_class_name=cluster.storage_class_name,
-        allow_scale_to_zero=sv.allow_scale_to_zero,
-        ingress=IngressSettings(
-            scheme=sv.ingress.scheme,
-            certificate_arn=sv.ingress.certificate_arn,
-            inbound_cidrs=sv.ingress.inbound_cidrs,
-            group_name=sv.ingress.group_name,
+if k8s_layer:
+    ingress_controller = IngressController(
+        "ingress-controller",
+        IngressControllerArgs(
+            cluster_name=cluster.name,
+            region=cfg.region,
+            vpc_id=network.vpc_id,
+            irsa=cluster.irsa,
+            k8s_provider=cluster.k8s_provider,
+            system_node_selector=system_nodes,
+            tags=tags,
+            depends_on=needs_nodes,
         ),
-        ingress_controller=ingress_controller.release,
-        system_node_selector=system_nodes,
-        tags=tags,
-        depends_on=needs_nodes,
-    ),
-    on_k8s,
-)
-pulumi.export("servingNamespace", serving.namespace)
+        on_k8s,
+    )
+
+    sv = cfg.serving
+    serving = Serving(
+        "serving",
+        ServingArgs(
+            namespace=sv.namespace,
+            models=cfg.resolved_models(),
+            repositories=registry.repositories,
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            irsa=cluster.irsa,
+            k8s_provider=cluster.k8s_provider,
+            region=cfg.region,
+            vpc_cidr=cfg.network.cidr,
+            prometheus_url=monitoring.prometheus_url,
+            monitoring_crds=monitoring.crds,
+            model_sync_image=sv.model_sync_image.reference(cfg.account_id, cfg.region) if sv.model_sync_image else None,
+            storage_class_name=cluster.storage_class_name,
+            allow_scale_to_zero=sv.allow_scale_to_zero,
+            ingress=IngressSettings(
+                scheme=sv.ingress.scheme,
+                certificate_arn=sv.ingress.certificate_arn,
+                inbound_cidrs=sv.ingress.inbound_cidrs,
+                group_name=sv.ingress.group_name,
+            ),
+            ingress_controller=ingress_controller.release,
+            system_node_selector=system_nodes,
+            tags=tags,
+            depends_on=needs_nodes,
+        ),
+        on_k8s,
+    )
+    pulumi.export("servingNamespace", serving.namespace)
 
 # Platform images: built and pushed only with images.build (needs a Docker daemon even to
 # preview); otherwise the runner image comes from config, pinned by digest.
@@ -316,7 +355,7 @@ elif im.runner_image is not None:
     )
 
 ci = cfg.ci_runners
-if ci.enabled:
+if k8s_layer and ci.enabled:
     assert cfg.github_app_private_key is not None  # config validation requires it when enabled
     CiRunners(
         "ci-runners",

@@ -56,6 +56,10 @@ SECRET_KEYS: tuple[str, ...] = (
     "githubAppPrivateKey",
 )
 
+# Secrets a stack may leave unset: Pulumi.yaml declares them with `default: ""` (the CLI refuses an `up`
+# while a declared key without a default has no value; pkg/workspace/config.go, missingConfigurationKeys).
+OPTIONAL_SECRET_KEYS: tuple[str, ...] = ("alertmanagerPagerdutyRoutingKey",)
+
 # Any nested key whose name looks like one of these must not hold a plaintext value.
 _SECRETISH = re.compile(r"(password|passwd|secret|token|private[-_]?key|webhook|api[-_]?key)", re.I)
 
@@ -742,6 +746,62 @@ _KMS_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _GIT_BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 
 
+_CODECONNECTIONS_ARN = re.compile(
+    r"^arn:aws(-[a-z]+)?:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
+)
+# Compute types of CodeBuild's container fleet that run the GitHub Actions runner
+# (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html).
+CODEBUILD_COMPUTE_TYPES: tuple[str, ...] = (
+    "BUILD_GENERAL1_SMALL",
+    "BUILD_GENERAL1_MEDIUM",
+    "BUILD_GENERAL1_LARGE",
+    "BUILD_GENERAL1_XLARGE",
+    "BUILD_GENERAL1_2XLARGE",
+)
+
+
+class DeployRunnerConfig(_Model):
+    """The in-VPC GitHub Actions runner (CodeBuild) that reaches the cluster's private API endpoint (ADR 0008)."""
+
+    enabled: bool = True
+    """Create the runner. Without it, only a cluster whose public endpoint admits 0.0.0.0/0 is reachable from CI."""
+    connection_arn: str | None = None
+    """ARN of an AWS CodeConnections connection to GitHub, created and authorised once in the console (the GitHub
+    App handshake cannot be automated). CodeBuild uses it to register the repository webhook and the runner."""
+    compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    """CodeBuild compute type (MEDIUM: 4 vCPU, 7 GiB; enough for ``pulumi up`` with the policy pack)."""
+    image: str = "aws/codebuild/standard:7.0"
+    """Managed build image: Ubuntu 22.04 with the AWS CLI v2 (``aws eks get-token``), where actions/setup-python's
+    Ubuntu builds work."""
+    build_timeout_minutes: int = Field(default=180, ge=30, le=480)
+    """CodeBuild's limit for one job; longer than the longest workflow job timeout (deploy: 120 minutes)."""
+    workflows: list[str] = Field(default_factory=lambda: ["deploy", "preview", "drift"])
+    """Names of the workflows whose queued jobs may start this runner (webhook ``WORKFLOW_NAME`` filter)."""
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, v: str | None) -> str | None:
+        if v is not None and not _CODECONNECTIONS_ARN.match(v):
+            raise ValueError(
+                "a CodeConnections connection ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>)"
+            )
+        return v
+
+    @field_validator("compute_type")
+    @classmethod
+    def _compute(cls, v: str) -> str:
+        if v not in CODEBUILD_COMPUTE_TYPES:
+            raise ValueError(f"one of {list(CODEBUILD_COMPUTE_TYPES)}")
+        return v
+
+    @field_validator("workflows")
+    @classmethod
+    def _workflows(cls, v: list[str]) -> list[str]:
+        if not v or any(not re.fullmatch(r"[A-Za-z0-9 ._-]{1,100}", w) for w in v):
+            raise ValueError("one or more workflow names (the `name:` of .github/workflows/*.yml)")
+        return v
+
+
 class DeliveryConfig(_Model):
     """GitHub Actions delivery: the OIDC provider and the roles the workflows assume (no long-lived keys)."""
 
@@ -756,11 +816,19 @@ class DeliveryConfig(_Model):
     """Branch whose runs (drift detection, preflight) may assume the read-only preview role."""
     state_bucket: str = "example-org-pulumi-state"
     """S3 bucket of the self-managed Pulumi backend (``blueprint bootstrap --bucket``); the roles read it."""
-    secrets_kms_alias: str = "alias/pulumi-secrets"
-    """KMS alias of the ``awskms://`` secrets provider; the roles may decrypt with the key behind it."""
+    secrets_kms_alias: str | list[str] = "alias/pulumi-secrets"
+    """KMS alias of the ``awskms://`` secrets provider; the roles may use the key behind it. A list while the
+    stack moves to another key: grant both, run ``pulumi stack change-secrets-provider``, then drop the old one
+    (README, "Move a stack to another secrets key"). The first alias is the one the stack file should name."""
     state_kms_alias: str | None = None
-    """KMS alias of the state bucket's SSE-KMS key; unset means ``<secretsKmsAlias>-state``, the key
-    ``blueprint bootstrap`` creates next to the secrets key."""
+    """KMS alias of the state bucket's SSE-KMS key; unset means ``<first secretsKmsAlias>-state``, the key
+    ``blueprint bootstrap`` creates next to the secrets key. Set it explicitly before moving the secrets key."""
+    kubernetes_layer: bool = True
+    """Deploy the in-cluster components (everything through the cluster's Kubernetes provider). false only for
+    the administrator's first ``up`` of a stack, which creates the cloud layer (VPC, cluster, node pools, roles,
+    the in-VPC deploy runner) from outside the VPC; the Kubernetes layer then deploys from the runner (ADR 0008)."""
+    deploy_runner: DeployRunnerConfig = Field(default_factory=lambda: DeployRunnerConfig())
+    """The CodeBuild-hosted GitHub Actions runner inside the VPC that deploy, preview and drift jobs run on."""
     deploy_policy_arns: list[str] = Field(default_factory=lambda: ["arn:aws:iam::aws:policy/PowerUserAccess"])
     """Managed policies of the deploy role. IAM itself is granted separately, only on resources tagged with the
     project (``project=ai-platform``), so the role cannot touch IAM outside the platform. AdministratorAccess and
@@ -769,9 +837,14 @@ class DeliveryConfig(_Model):
     """Longest session of the deploy role: a first ``pulumi up`` (EKS, node pools, charts) can take over an hour."""
 
     @property
+    def secrets_kms_aliases(self) -> list[str]:
+        """Every secrets-provider alias the roles are granted (one, or two during a key move)."""
+        return [self.secrets_kms_alias] if isinstance(self.secrets_kms_alias, str) else list(self.secrets_kms_alias)
+
+    @property
     def state_key_alias(self) -> str:
         """The effective alias of the state bucket's key."""
-        return self.state_kms_alias or f"{self.secrets_kms_alias}-state"
+        return self.state_kms_alias or f"{self.secrets_kms_aliases[0]}-state"
 
     @field_validator("github_repository")
     @classmethod
@@ -798,9 +871,13 @@ class DeliveryConfig(_Model):
 
     @field_validator("secrets_kms_alias", "state_kms_alias")
     @classmethod
-    def _alias(cls, v: str | None) -> str | None:
-        if v is not None and (not _KMS_ALIAS.match(v) or v.startswith("alias/aws/")):
-            raise ValueError("a customer-managed KMS alias such as alias/pulumi-secrets (not alias/aws/...)")
+    def _alias(cls, v: str | list[str] | None) -> str | list[str] | None:
+        aliases = [] if v is None else [v] if isinstance(v, str) else v
+        if (isinstance(v, list) and not 1 <= len(v) <= 2) or len(set(aliases)) != len(aliases):
+            raise ValueError("one alias, or two different aliases while moving the stack to another key")
+        bad = [a for a in aliases if not _KMS_ALIAS.match(a) or a.startswith("alias/aws/")]
+        if bad:
+            raise ValueError(f"{bad}: customer-managed KMS aliases such as alias/pulumi-secrets (not alias/aws/...)")
         return v
 
     @field_validator("deploy_policy_arns")
@@ -1475,6 +1552,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                     cfg.cluster.admin_role_arns,
                 )
             )
+        out.extend(_deploy_path_problems(cfg))
     for i, arn in enumerate(cfg.cluster.admin_role_arns):
         match = _DEPLOY_ROLE.match(arn)
         if match and match.group(1) != env.value:
@@ -1486,6 +1564,37 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                 )
             )
     return out
+
+
+def _deploy_path_problems(cfg: PlatformConfig) -> list[Problem]:
+    """CI must reach the API endpoint: GitHub-hosted runners only reach a public endpoint open to 0.0.0.0/0."""
+    runner = cfg.delivery.deploy_runner
+    open_to_all = cfg.cluster.endpoint_public_access and "0.0.0.0/0" in cfg.cluster.public_access_cidrs
+    if not runner.enabled:
+        if open_to_all:
+            return []
+        return [
+            _p(
+                "delivery.deployRunner.enabled",
+                "CI jobs cannot reach this cluster's API endpoint (private, or public only to an allowlist GitHub-hosted "
+                "runners are not in); enable the in-VPC deploy runner (ADR 0008)",
+                False,
+            )
+        ]
+    if runner.connection_arn is None:
+        return [
+            _p(
+                "delivery.deployRunner.connectionArn",
+                "required: the CodeConnections connection to GitHub the in-VPC runner registers through "
+                "(create it once in the console, docs/operations.md)",
+            )
+        ]
+    return []
+
+
+def runner_project_name(stack: str) -> str:
+    """CodeBuild project of a stack's in-VPC runner; jobs select it with ``runs-on: codebuild-<name>-<run id>-<attempt>``."""
+    return f"{PROJECT}-deployer-{stack}"
 
 
 _DEPLOY_ROLE = re.compile(rf"^arn:aws(?:-[a-z]+)?:iam::\d{{12}}:role/{PROJECT}-deploy-([a-z0-9-]+)$")
@@ -1632,6 +1741,9 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     Raises :class:`ConfigError` listing every problem.
     """
     secret_set = set(secret_keys)
+    # Pulumi.yaml gives optional secrets (a receiver that is off) the default "", so the CLI does not demand
+    # a value for them; "" is "not set".
+    raw = {k: v for k, v in raw.items() if not (k in OPTIONAL_SECRET_KEYS and v == "")}
     problems = _secret_problems(raw, secret_set)
     cfg: PlatformConfig | None = None
     try:
@@ -1651,6 +1763,8 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
 
     Objects and arrays arrive JSON-encoded, booleans and numbers as strings; foreign
     namespaces (``aws:``) are ignored because the program configures its providers itself.
+    Secrets (``SECRET_KEYS``) stay strings: a PEM key, password or webhook URL that happens to start
+    with ``{`` or equal ``true`` is still that string.
     """
     raw: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -1658,7 +1772,9 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
         ns, _, key = full.partition(":")
         if ns != PROJECT:
             continue
-        if isinstance(text, str) and text[:1] in "{[":
+        if key in SECRET_KEYS:
+            raw[key] = text
+        elif isinstance(text, str) and text[:1] in "{[":
             try:
                 raw[key] = json.loads(text)
             except json.JSONDecodeError as exc:

@@ -67,6 +67,7 @@ ANALYSES: list[str] = [
     "blueprint.analyses.connectivity",
     "blueprint.analyses.metric_contract",
     "blueprint.analyses.eks_support",
+    "blueprint.analyses.deploy_path",
 ]
 
 

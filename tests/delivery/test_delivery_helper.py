@@ -1,10 +1,15 @@
-"""`python -m blueprint.delivery`: stack facts for the workflows, and the PR comment sections."""
+"""`python -m blueprint.delivery`: stack facts for the workflows."""
 
 from __future__ import annotations
 
-import pytest
+import shutil
+from pathlib import Path
 
-from blueprint.delivery import SECTION_LIMIT, main, pr_section, stack_env
+import pytest
+import yaml
+
+from blueprint.delivery import main, stack_env
+from blueprint.stackfiles import stack_names
 from tests.conftest import ROOT
 
 
@@ -37,15 +42,43 @@ def test_unknown_stack_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -
     assert "no such stack file" in capsys.readouterr().err
 
 
-def test_pr_section_keeps_report_text_inside_its_fence() -> None:
-    section = pr_section("dev", "ok\n```\n@everyone <b>x</b>\n", 0)
-    body = section.split("```text\n", 1)[1].rsplit("\n```", 1)[0]
-    assert "```" not in body, "the report must not be able to close the code fence"
-    assert section.startswith("<details><summary>✅ <b>dev</b>: passed")
+@pytest.mark.parametrize("stack", stack_names(ROOT))
+def test_runner_label_and_lock_prefix_follow_the_stack(stack: str) -> None:
+    env = stack_env(stack, root=ROOT)
+    assert env["runner_label"] == f"codebuild-ai-platform-deployer-{stack}"
+    # pulumi pkg/backend/diy/lock.go: .pulumi/locks/<organization/project/stack>/<id>.json in the state bucket.
+    bucket = env["backend_url"].removeprefix("s3://").split("?")[0]
+    assert env["lock_prefix"] == f"s3://{bucket}/.pulumi/locks/organization/ai-platform/{stack}/"
 
 
-def test_pr_section_marks_failures_open_and_truncates() -> None:
-    section = pr_section("prod", "x" * (SECTION_LIMIT * 2), 1)
-    assert section.startswith("<details open><summary>❌ <b>prod</b>: failed")
-    assert len(section) < SECTION_LIMIT + 500
-    assert "truncated" in section
+def _copy_project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    return tmp_path
+
+
+def test_a_stack_is_handed_over_once_its_file_names_the_kms_provider_and_data_key(tmp_path: Path) -> None:
+    # The CLI takes the secrets provider from the stack file: `stack init --secrets-provider awskms://...`
+    # writes `secretsprovider:` and `encryptedkey:` there (pulumi pkg/cmd/pulumi/stack/secrets.go,
+    # pkg/secrets/cloud/manager.go). Without them a DIY backend falls back to the passphrase provider, so
+    # the workflows must not run the stack; with them, CI needs no `secrets-provider` input.
+    root = _copy_project(tmp_path)
+    path = root / "stacks" / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc.pop("secretsprovider", None)
+    doc.pop("encryptedkey", None)
+    path.write_text(yaml.safe_dump(doc))
+    env = stack_env("staging", root=root)
+    assert env["handed_over"] == "false"
+    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets?region=us-west-2"  # derived from config
+
+    doc["secretsprovider"] = "awskms://alias/pulumi-secrets-2?region=us-west-2"
+    doc["encryptedkey"] = "AQICAHh..."  # what `stack init` writes: the data key, encrypted by KMS
+    path.write_text(yaml.safe_dump(doc))
+    env = stack_env("staging", root=root)
+    assert env["handed_over"] == "true"
+    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets-2?region=us-west-2"  # what the CLI will use
+
+    doc.pop("encryptedkey")  # a provider without its data key cannot decrypt anything
+    path.write_text(yaml.safe_dump(doc))
+    assert stack_env("staging", root=root)["handed_over"] == "false"

@@ -52,3 +52,85 @@ def test_architecture_diagram_is_mermaid() -> None:
 def test_every_workflow_is_in_the_readme_table() -> None:
     for wf in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
         assert f"| `{wf.name}` |" in README, wf.name
+
+
+def _positions(text: str, needles: list[str]) -> list[int]:
+    found = [text.find(n) for n in needles]
+    missing = [n for n, i in zip(needles, found, strict=True) if i < 0]
+    assert not missing, f"README's deploy section lacks {missing}"
+    return found
+
+
+def test_first_deploy_steps_come_in_an_order_that_works() -> None:
+    # Issue 19: install (make and pulumi install), bootstrap, login with ?region=, stack init (commit the
+    # provider fields), secrets, preflight with the caller's admission, the cloud-layer `up` by an admitted
+    # administrator, hand-over (environments, then the variable) and CI's Kubernetes layer.
+    text = section("Deploying for real")
+    steps = [
+        "make .venv/.runtime policy-venv",
+        "pulumi install ",
+        "(cd policy && pulumi install)",
+        "blueprint bootstrap",
+        "delivery.deployRunner.connectionArn",
+        "pulumi login 's3://example-org-pulumi-state-dev?region=us-west-2",
+        "**Commit both fields**",
+        "pulumi stack init dev --secrets-provider 'awskms://",
+        "pulumi config set --secret",
+        "blueprint preflight dev",
+        "pulumi config set --path delivery.kubernetesLayer false",
+        "pulumi up      --stack dev",
+        "pulumi config rm --path delivery.kubernetesLayer",
+        "`dev-preview`, `staging-preview` and `prod-preview`",
+        "`AWS_PREVIEW_ROLE_ARN`",
+        "Merging it runs the deploy workflow",
+    ]
+    positions = _positions(text, steps)
+    assert positions == sorted(positions), [
+        s for s, _ in sorted(zip(steps, positions, strict=True), key=lambda x: x[1])
+    ]
+    assert "one of `cluster.adminRoleArns`" in text
+    assert "AWS CLI v2" in text
+
+
+def test_the_readme_commands_exist() -> None:
+    from infra.config import DeliveryConfig
+
+    makefile = (ROOT / "Makefile").read_text()
+    for target in (".venv/.runtime", "policy-venv"):
+        assert re.search(rf"^(\$\(VENV\)/\.runtime|{re.escape(target)}):", makefile, re.M), target
+    # `pulumi config set --path delivery.kubernetesLayer` must name a real key of the delivery config.
+    assert DeliveryConfig.model_fields["kubernetes_layer"].alias == "kubernetesLayer"
+    assert DeliveryConfig.model_fields["kubernetes_layer"].default is True
+
+
+def test_readme_environments_and_runner_labels_are_the_ones_the_workflows_use() -> None:
+    import yaml
+
+    from infra.config import runner_project_name
+    from tests.conftest import STACKS
+
+    text = section("Deploying for real")
+    preview = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())["jobs"]["cloud"]
+    assert preview["environment"] == "${{ matrix.stack }}-preview"
+    assert ", ".join(f"`{s}-preview`" for s in STACKS[:-1]) + f" and `{STACKS[-1]}-preview`" in text
+    assert f"codebuild-{runner_project_name('<stack>')}-" in text
+
+
+def test_the_key_move_grants_both_aliases_before_switching() -> None:
+    day2 = section("Day-2 tasks")
+    start = day2.index("**Move a stack to another secrets key.**")
+    block = day2[start : day2.index("**Upgrade EKS", start)]
+    order = _positions(
+        block, ["[alias/<old>, alias/<new>]", "pulumi stack change-secrets-provider", "secretsKmsAlias: alias/<new>`"]
+    )
+    assert order == sorted(order)
+
+
+def test_operations_doc_no_longer_claims_the_workflows_pass_a_secrets_provider() -> None:
+    ops = (ROOT / "docs" / "operations.md").read_text()
+    assert "the same value as `secrets-provider`" not in ops
+    assert "pulumi cancel --stack" in ops
+    policy_doc = (ROOT / "docs" / "policy-pack.md").read_text()
+    assert "The first run creates `policy/venv`" not in policy_doc
+    assert "pulumi login s3://<state-bucket> " not in policy_doc
+    assert "?region=" in policy_doc

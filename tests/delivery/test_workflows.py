@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +27,8 @@ VERSION_COMMENT = re.compile(r"#\s*v\d+(\.\d+){0,2}\s*$")
 ALLOWED_WRITES: dict[tuple[str, str], set[str]] = {
     ("preview.yml", "cloud"): {"id-token", "pull-requests"},  # OIDC preview role; pulumi/actions PR comment
     ("preview-comment.yml", "comment"): {"pull-requests"},  # the one offline-preview comment
-    ("deploy.yml", "preflight"): {"id-token"},  # OIDC preview role (read-only)
-    ("deploy.yml", "dev"): {"id-token"},  # OIDC deploy role
-    ("deploy.yml", "staging"): {"id-token"},
-    ("deploy.yml", "prod"): {"id-token"},
+    **{("deploy.yml", f"preflight-{s}"): {"id-token"} for s in STACKS},  # OIDC preview role (read-only)
+    **{("deploy.yml", s): {"id-token"} for s in STACKS},  # OIDC deploy role of that stack
     ("drift.yml", "detect"): {"id-token"},  # OIDC preview role (read-only)
     ("drift.yml", "report"): {"issues"},  # the one drift issue
 }
@@ -182,30 +183,83 @@ def _pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def deploy_order() -> list[str]:
-    """Jobs of deploy.yml in `needs` order (a chain is required, so the order is unique)."""
+    """The deploy jobs of deploy.yml in `needs` order, each needing exactly its own preflight and the previous deploy."""
     jobs = workflow("deploy.yml")["jobs"]
+    deploys = {j: spec for j, spec in jobs.items() if not j.startswith("preflight-")}
     order: list[str] = []
-    remaining = dict(jobs)
-    while remaining:
-        ready = [j for j, spec in remaining.items() if set(spec.get("needs", [])) <= set(order)]
-        assert len(ready) == 1, f"deploy jobs must form one chain; ready at once: {ready}"
+    while len(order) < len(deploys):
+        ready = [
+            j for j, spec in deploys.items() if j not in order and set(spec["needs"]) == {f"preflight-{j}", *order[-1:]}
+        ]
+        assert len(ready) == 1, f"deploy jobs must form one chain after {order}; candidates: {ready}"
         order.append(ready[0])
-        del remaining[ready[0]]
     return order
 
 
-def test_deploy_runs_preflight_then_dev_staging_prod_in_a_chain() -> None:
-    assert deploy_order() == ["preflight", *STACKS]
+def test_each_stack_deploys_after_its_own_preflight_and_the_previous_stack_only() -> None:
+    # Issue 19 #4: a fail-fast preflight matrix made dev wait for staging's and prod's accounts.
+    assert deploy_order() == STACKS
     jobs = workflow("deploy.yml")["jobs"]
-    assert jobs["preflight"]["strategy"]["matrix"]["stack"] == STACKS
-    assert "blueprint preflight" in jobs["preflight"]["steps"][-1]["run"]
+    assert set(jobs) == {*STACKS, *(f"preflight-{s}" for s in STACKS)}
+    for stack in STACKS:
+        pre = jobs[f"preflight-{stack}"]
+        assert "needs" not in pre, "a preflight waits for nothing: another account must never block it"
+        assert "strategy" not in pre
+        assert pre["outputs"]["ready"] == "${{ steps.gate.outputs.handed_over }}"
+        assert jobs[stack]["if"] == f"needs.preflight-{stack}.outputs.ready == 'true'"
+        aws = next(s for s in pre["steps"] if s.get("uses") == "./.github/actions/aws-stack")
+        assert aws["with"] == {
+            "stack": stack,
+            "role": "preview",
+            "preview-role-arn": "${{ vars.AWS_PREVIEW_ROLE_ARN }}",
+        }
+        assert aws["if"] == "steps.gate.outputs.handed_over == 'true'"
+        assert pre["steps"][-1]["run"] == '.venv/bin/blueprint preflight "$STACK"'
+        assert pre["steps"][-1]["if"] == "steps.gate.outputs.handed_over == 'true'"
+
+
+def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run a workflow step's bash script from the repository root, as the runner would; returns (proc, GITHUB_OUTPUT)."""
+    out = tmp_path / "github_output"
+    out.write_text("")
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **env, "GITHUB_OUTPUT": str(out)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc, out.read_text()
+
+
+@pytest.mark.parametrize("handed_over", [True, False])
+def test_preflight_gate_skips_a_stack_that_is_not_handed_over_with_a_notice(handed_over: bool, tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("needs the project's .venv (make .venv/.runtime)")
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", project / "stacks")
+    stack_file = project / "stacks" / "Pulumi.staging.yaml"
+    doc = yaml.safe_load(stack_file.read_text())
+    for key in ("secretsprovider", "encryptedkey"):
+        doc.pop(key, None)
+    if handed_over:
+        doc.update(secretsprovider="awskms://alias/pulumi-secrets?region=us-west-2", encryptedkey="AQICAHh...")
+    stack_file.write_text(yaml.safe_dump(doc))
+    gate = next(s for s in workflow("deploy.yml")["jobs"]["preflight-staging"]["steps"] if s.get("id") == "gate")
+    proc, output = run_step(gate["run"], {**gate["env"], "BLUEPRINT_PROJECT_DIR": str(project)}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert output.strip() == f"handed_over={'true' if handed_over else 'false'}"
+    assert ("::notice title=staging skipped::" in proc.stdout) is not handed_over
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_deploy_job_runs_in_its_environment_alone_with_the_policy_pack(stack: str) -> None:
     job = workflow("deploy.yml")["jobs"][stack]
     assert job["environment"] == stack  # the deploy role trusts only environment:<stack>
-    assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+    assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}
     aws = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/aws-stack")
     assert aws["with"]["role"] == "deploy"
     assert aws["with"]["stack"] == stack
@@ -214,12 +268,165 @@ def test_each_deploy_job_runs_in_its_environment_alone_with_the_policy_pack(stac
     assert up["stack-name"] == stack
     assert up["policyPacks"] == "policy"
     assert up["policyPackConfigs"] == f"policy/config/{stack}.json"
+    # pulumi/actions passes `secrets-provider` only to LocalWorkspaceOptions, which matters only when it
+    # creates a stack (`upsert`; pulumi/actions src/main.ts at v7.0.0). The provider comes from the
+    # committed stack file, so neither input may appear: they would suggest otherwise.
+    assert "secrets-provider" not in up
+    assert "upsert" not in up
 
 
-def test_concurrency_groups_are_one_per_stack() -> None:
-    jobs = workflow("deploy.yml")["jobs"]
-    groups = [jobs[s]["concurrency"]["group"] for s in STACKS]
-    assert len(set(groups)) == len(STACKS)
+def credentialed_pulumi_jobs() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(workflow, job id, stack, job with matrix.stack expanded) for every job leg that runs Pulumi with credentials."""
+    from blueprint.analyses.deploy_path import _assumes, _expand, _runs_pulumi
+
+    found = []
+    for path in WORKFLOWS:
+        for job_id, job in load(path)["jobs"].items():
+            legs = job.get("strategy", {}).get("matrix", {}).get("stack") or [None]
+            if isinstance(legs, str):  # computed at run time: may be any stack
+                legs = STACKS
+            for leg in legs:
+                inst = _expand(job, leg) if leg else job
+                for stack in STACKS:
+                    if "steps" in inst and _assumes(inst, stack) and _runs_pulumi(inst):
+                        found.append((path.name, job_id, stack, inst))
+    return found
+
+
+def test_one_concurrency_group_per_stack_across_deploy_drift_and_credentialed_preview() -> None:
+    # Issue 19 #6: a drift refresh reading state in the middle of an `up` reports phantom drift.
+    jobs = credentialed_pulumi_jobs()
+    assert {wf for wf, *_ in jobs} == {"deploy.yml", "drift.yml", "preview.yml"}
+    for wf, job_id, stack, job in jobs:
+        assert job.get("concurrency") == {"group": f"pulumi-{stack}", "cancel-in-progress": False}, (wf, job_id, stack)
+    for path in WORKFLOWS:
+        top = load(path).get("concurrency")
+        if top and path.name != "preview.yml":  # preview's per-PR group only cancels a superseded offline run
+            assert not str(top["group"]).startswith("pulumi-"), path.name
+
+
+def test_every_policy_pack_run_builds_the_pack_venv_first() -> None:
+    # The CLI starts a local Python pack as <pack>/<virtualenv>/bin/python -u -m pulumi.policy and never
+    # installs it (pulumi sdk/python/cmd/pulumi-language-python/main.go, RunPlugin: the analyzer branch
+    # runs `tc.Command("-u", "-m", "pulumi.policy", ...)` with the pack's toolchain; only `pulumi install`
+    # or `pulumi policy new` fill the venv). So every job that passes a pack must build policy/venv before.
+    uses_pack = 0
+    for path in WORKFLOWS:
+        for job_id, job in load(path)["jobs"].items():
+            for i, step in enumerate(job.get("steps", [])):
+                if "policyPacks" in step.get("with", {}) or "--policy-pack" in step.get("run", ""):
+                    uses_pack += 1
+                    before = job["steps"][:i]
+                    setup = [s for s in before if s.get("uses") == "./.github/actions/setup"]
+                    assert setup, f"{path.name}:{job_id} runs the pack without the setup action"
+                    assert setup[-1].get("with", {}).get("policy-pack") == "true", f"{path.name}:{job_id}"
+    assert uses_pack >= 3
+    action = load(ROOT / ".github" / "actions" / "setup" / "action.yml")
+    (step,) = [s for s in action["runs"]["steps"] if "policy-venv" in s.get("run", "")]
+    assert step["if"] == "inputs.policy-pack == 'true'"
+    assert re.search(r"^policy-venv:", (ROOT / "Makefile").read_text(), re.M)
+
+
+def test_no_job_waits_for_the_runner_of_a_stack_that_is_not_handed_over() -> None:
+    # A stack's CodeBuild project exists only after its cloud-layer `up`; a job labelled for a missing
+    # project is never picked up and waits until GitHub drops it. So every job on a CodeBuild runner is
+    # reached only through a GitHub-hosted gate that lists the handed-over stacks.
+    on_codebuild = 0
+    for path in WORKFLOWS:
+        jobs = load(path)["jobs"]
+        for job_id, job in jobs.items():
+            if not str(job.get("runs-on", "")).startswith("codebuild-"):
+                continue
+            on_codebuild += 1
+            matrix = job.get("strategy", {}).get("matrix", {}).get("stack")
+            if matrix is not None:
+                assert matrix == "${{ fromJSON(needs.stacks.outputs.ready) }}", (path.name, job_id)
+                gate = jobs["stacks"]
+                assert gate["runs-on"].startswith("ubuntu-")
+                assert gate["steps"][-1]["run"].startswith(".venv/bin/python -m blueprint.delivery stacks")
+                assert job["if"] == "needs.stacks.outputs.ready != '[]'"
+            else:
+                assert job["if"] == f"needs.preflight-{job_id}.outputs.ready == 'true'", (path.name, job_id)
+                assert jobs[f"preflight-{job_id}"]["runs-on"].startswith("ubuntu-")
+    assert on_codebuild == len(STACKS) + 2
+
+
+def test_the_stacks_gate_lists_only_handed_over_stacks(tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("needs the project's .venv (make .venv/.runtime)")
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", project / "stacks")
+    for stack in STACKS:
+        path = project / "stacks" / f"Pulumi.{stack}.yaml"
+        doc = yaml.safe_load(path.read_text())
+        doc.pop("secretsprovider", None)
+        doc.pop("encryptedkey", None)
+        if stack == STACKS[0]:
+            doc.update(secretsprovider="awskms://alias/pulumi-secrets?region=us-west-2", encryptedkey="AQICAHh...")
+        path.write_text(yaml.safe_dump(doc))
+    step = workflow("drift.yml")["jobs"]["stacks"]["steps"][-1]
+    proc, output = run_step(step["run"], {"BLUEPRINT_PROJECT_DIR": str(project)}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    facts = dict(line.split("=", 1) for line in output.splitlines())
+    assert json.loads(facts["ready"]) == [STACKS[0]]
+    assert json.loads(facts["all"]) == STACKS
+
+
+def test_credentials_on_the_codebuild_runner_still_come_from_github_oidc() -> None:
+    # On CodeBuild the build container has its service role's credentials. configure-aws-credentials
+    # (v6.2.3, src/index.ts, useGitHubOIDCProvider) still uses OIDC when role-to-assume is set, the
+    # id-token permission put ACTIONS_ID_TOKEN_REQUEST_TOKEN in the env, and no access key,
+    # web-identity-token-file or role-chaining input is given. So the stack's role trust (repo +
+    # environment subject) gates the runner's jobs too, and the CodeBuild role grants nothing.
+    action = load(ROOT / ".github" / "actions" / "aws-stack" / "action.yml")
+    (step,) = [s for s in action["runs"]["steps"] if "configure-aws-credentials" in s.get("uses", "")]
+    assert set(step["with"]) & {"aws-access-key-id", "web-identity-token-file", "role-chaining"} == set()
+    assert step["with"]["role-to-assume"]
+    for wf, job_id, _stack, job in credentialed_pulumi_jobs():
+        assert job["permissions"]["id-token"] == "write", (wf, job_id)
+
+
+def test_lock_check_prints_the_exact_cancel_command(tmp_path: Path) -> None:
+    # A DIY `up` writes .pulumi/locks/organization/<project>/<stack>/<id>.json and a killed job leaves it
+    # (pulumi pkg/backend/diy/lock.go); the deploy job must say how to recover, before and after `up`.
+    for stack in STACKS:
+        steps = workflow("deploy.yml")["jobs"][stack]["steps"]
+        checks = [i for i, s in enumerate(steps) if s.get("run") == ".github/scripts/check-lock.sh"]
+        up = steps.index(_pulumi_step(workflow("deploy.yml")["jobs"][stack]))
+        assert len(checks) == 2, stack
+        assert checks[0] < up < checks[1], stack
+        assert steps[checks[1]]["if"] == "failure() || cancelled()"
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "aws").write_text(
+        '#!/bin/sh\n[ -n "$FAKE_LOCKS" ] && printf "%s\\n" "2026-12-01 10:00:00 312 $FAKE_LOCKS"\nexit 0\n'
+    )
+    (fake / "aws").chmod(0o755)
+    env = {
+        "PATH": f"{fake}:{os.environ['PATH']}",
+        "STACK": "prod",
+        "LOCK_PREFIX": "s3://example-org-pulumi-state-prod/.pulumi/locks/organization/ai-platform/prod/",
+        "BACKEND_URL": "s3://example-org-pulumi-state-prod?region=us-west-2&awssdk=v2",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    script = ROOT / ".github" / "scripts" / "check-lock.sh"
+    clean = subprocess.run(
+        [str(script)], env={**os.environ, **env, "FAKE_LOCKS": ""}, capture_output=True, text=True, check=False
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    locked = subprocess.run(
+        [str(script)],
+        env={**os.environ, **env, "FAKE_LOCKS": "1b2c3d.json"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert locked.returncode == 1
+    command = "pulumi login 's3://example-org-pulumi-state-prod?region=us-west-2&awssdk=v2' && pulumi cancel --stack prod --yes"
+    assert command in locked.stdout
+    assert command in (tmp_path / "summary.md").read_text()
 
 
 def test_offline_preview_runs_for_every_stack_and_uploads_a_report() -> None:
@@ -231,6 +438,7 @@ def test_offline_preview_runs_for_every_stack_and_uploads_a_report() -> None:
     assert 'blueprint preview "$STACK" --diff' in run
     upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["with"]["name"] == "preview-${{ matrix.stack }}"
+    assert upload["with"]["path"] == "out/preview/${{ matrix.stack }}.txt"  # plain text; the comment job fences it
 
 
 def test_the_comment_workflow_consumes_the_preview_artifacts() -> None:
@@ -248,9 +456,15 @@ def test_the_comment_workflow_consumes_the_preview_artifacts() -> None:
 
 def test_cloud_preview_only_with_the_variable_and_never_for_forks() -> None:
     job = workflow("preview.yml")["jobs"]["cloud"]
-    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in job["if"]
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
-    assert job["strategy"]["matrix"]["stack"] == STACKS
+    # Issue 12 #2: the preview role trusts `environment:<stack>-preview` (reviewers on staging/prod) and the
+    # default branch, not `pull_request`; the job must therefore run in that environment.
+    assert job["environment"] == "${{ matrix.stack }}-preview"
+    gate = workflow("preview.yml")["jobs"]["stacks"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in gate["if"]
+    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in gate["if"]
+    assert job["needs"] == ["stacks"]
+    assert job["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.ready) }}"
+    assert job["if"] == "needs.stacks.outputs.ready != '[]'"  # an empty matrix is an error in GitHub
     args = _pulumi_step(job)["with"]
     assert args["command"] == "preview"
     assert args["comment-on-pr"] is True
@@ -265,7 +479,7 @@ def test_drift_runs_nightly_with_expect_no_changes_and_keeps_one_issue() -> None
     doc = workflow("drift.yml")
     assert doc["on"]["schedule"]
     detect = doc["jobs"]["detect"]
-    assert detect["strategy"]["matrix"]["stack"] == STACKS
+    assert detect["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.ready) }}"
     run = next(s["run"] for s in detect["steps"] if "pulumi preview" in s.get("run", ""))
     assert "--refresh" in run
     assert "--expect-no-changes" in run
