@@ -13,6 +13,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.deploy_identity import DeployIdentity, DeployIdentityArgs
+from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.network import Network, NetworkArgs
@@ -291,6 +292,42 @@ serving = Serving(
     on_k8s,
 )
 pulumi.export("servingNamespace", serving.namespace)
+
+# --------------------------------------------------------------------------- ML lifecycle: drift evaluation
+dr = cfg.drift
+drift_image: pulumi.Input[str] = ""
+if dr.image is not None:
+    drift_ref = dr.image
+    drift_image = registry.repositories[drift_ref.repository].repository_url.apply(
+        lambda url: image_ref(url, drift_ref.tag, drift_ref.digest)
+    )
+drift = DriftMonitoring(
+    "drift",
+    DriftMonitoringArgs(
+        k8s_provider=cluster.k8s_provider,
+        irsa=cluster.irsa,
+        artifacts_bucket=artifacts.bucket,
+        artifacts_key=artifacts.key,
+        region=cfg.region,
+        image=drift_image,
+        jobs={
+            n: DriftJob(m.drift.reference, m.drift.current, m.drift.schedule)
+            for n, m in cfg.resolved_models().items()
+            if m.drift
+        },
+        namespace=dr.namespace,
+        monitoring_crds=monitoring.crds,
+        storage_class_name=cluster.storage_class_name,
+        pushgateway_storage_gib=dr.pushgateway_storage_gib,
+        cpu=dr.cpu,
+        memory=dr.memory,
+        deadline_seconds=dr.deadline_seconds,
+        system_node_selector=system_nodes,
+        tags=tags,
+    ),
+    on_k8s,
+)
+pulumi.export("pushgatewayUrl", drift.pushgateway_url)
 
 # Platform images: built and pushed only with images.build (needs a Docker daemon even to
 # preview); otherwise the runner image comes from config, pinned by digest.

@@ -53,6 +53,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "alertmanagerSlackWebhookUrl",
     "alertmanagerPagerdutyRoutingKey",
     "githubAppPrivateKey",
+    "mlflowAdminPassword",
 )
 
 # Any nested key whose name looks like one of these must not hold a plaintext value.
@@ -483,6 +484,39 @@ class Canary(_Model):
     """Percent of traffic for the canary; the primary gets the rest."""
 
 
+_CRON = re.compile(r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
+
+
+def _check_prefix(v: str) -> str:
+    if not v or v.startswith("/") or "*" in v or "://" in v:
+        raise ValueError("a key prefix in the artifact bucket, without s3://, a leading '/' or wildcards")
+    return v.strip("/") + "/"
+
+
+class DriftSpec(_Model):
+    """Drift evaluation of one model: its live inputs (``current``) against its reference data."""
+
+    reference: str
+    """Key prefix in the artifact bucket of the reference data (CSV or Parquet), e.g. ``drift/llama/reference/``."""
+    current: str
+    """Key prefix of the live inputs, written by the serving application or a request-logging sidecar
+    (docs/metrics-contract.md)."""
+    schedule: str = "0 * * * *"
+    """Cron schedule of the drift CronJob (UTC). At least daily, or ModelDriftNotEvaluated fires."""
+
+    @field_validator("reference", "current")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return _check_prefix(v)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        if not _CRON.match(v.strip()) or v.strip() in ("@weekly", "@monthly"):
+            raise ValueError("a five-field cron expression (or @hourly/@daily); the job must run at least daily")
+        return v.strip()
+
+
 class ModelSpec(_Model):
     """A served model. In ``serving.models`` unset fields fall back to ``serving.modelDefaults``."""
 
@@ -516,6 +550,8 @@ class ModelSpec(_Model):
     """Autoscaling signal."""
     canary: Canary | None = None
     """Optional A/B canary."""
+    drift: DriftSpec | None = None
+    """Drift evaluation (a CronJob per model pushing ``model_drift_score``); unset: not evaluated."""
 
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
@@ -545,6 +581,7 @@ class Model:
     autoscaling: Autoscaling
     canary: Canary | None
     metrics_path: str = "/metrics"
+    drift: DriftSpec | None = None
 
 
 class IngressConfig(_Model):
@@ -763,6 +800,89 @@ class DeliveryConfig(_Model):
         return v
 
 
+# --------------------------------------------------------------------------- ML lifecycle: drift, MLflow, DVC
+class DriftConfig(_Model):
+    """Drift evaluation: a Prometheus Pushgateway and a CronJob per model that has a ``drift`` section."""
+
+    namespace: str = "model-drift"
+    """Namespace of the Pushgateway and the drift CronJobs."""
+    image: ImageRef | None = None
+    """The ``images/drift-job`` image in the platform's registry; required when a model has ``drift``."""
+    cpu: str = "1"
+    """CPU of a drift job (requests equal limits)."""
+    memory: str = "2Gi"
+    """Memory of a drift job: both samples are loaded whole, so size it to the prefixes."""
+    deadline_seconds: int = Field(default=3600, ge=60, le=86400)
+    """A run still going after this long is killed (``activeDeadlineSeconds``)."""
+    pushgateway_storage_gib: int = Field(default=2, ge=1, le=100)
+    """The Pushgateway's encrypted volume: pushed scores survive its restarts (``--persistence.file``)."""
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 1, 500m, 2Gi")
+        return v
+
+
+class MlflowConfig(_Model):
+    """The MLflow tracking server and model registry: RDS PostgreSQL backend, artifacts under ``s3://<artifacts>/mlflow/``."""
+
+    enabled: bool = True
+    """Deploy MLflow (needs the ``mlflowAdminPassword`` secret)."""
+    namespace: str = "mlflow"
+    """Namespace of the tracking server."""
+    replicas: int = Field(default=1, ge=1, le=10)
+    """Server replicas; 2 or more get a PodDisruptionBudget."""
+    client_namespaces: list[str] = Field(default_factory=lambda: ["arc-runners"])
+    """Namespaces whose pods may call the server (port 5000); everything else is denied."""
+    db_instance_class: str = "db.t4g.medium"
+    """RDS instance class of the backend store."""
+    db_engine_version: str = "17"
+    """PostgreSQL major version; RDS applies minor versions (``autoMinorVersionUpgrade``)."""
+    db_storage_gib: int = Field(default=20, ge=20, le=65536)
+    """Allocated gp3 storage."""
+    db_max_storage_gib: int = Field(default=100, ge=20, le=65536)
+    """Storage autoscaling ceiling."""
+    db_multi_az: bool = False
+    """A standby in a second AZ. Required in prod."""
+    db_backup_retention_days: int = Field(default=7, ge=1, le=35)
+    """Automated backup retention; prod needs at least 7 days."""
+    db_deletion_protection: bool = True
+    """RDS deletion protection. Required in prod."""
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _class(cls, v: str) -> str:
+        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", v):
+            raise ValueError("an RDS instance class such as db.t4g.medium")
+        return v
+
+    @field_validator("db_engine_version")
+    @classmethod
+    def _engine(cls, v: str) -> str:
+        if not re.fullmatch(r"1[4-9](\.\d+)?", v):
+            raise ValueError("a supported PostgreSQL version: 14 to 19, optionally with a minor (17.6)")
+        return v
+
+
+class DvcConfig(_Model):
+    """The artifact bucket's ``dvc/`` prefix as a DVC remote, and the role that may use it."""
+
+    enabled: bool = True
+    """Export ``dvcRemote`` and create the DVC role."""
+    principal_arns: list[str] = Field(default_factory=list)
+    """IAM roles (data scientists' SSO roles) that may assume the DVC role, besides GitHub Actions."""
+
+    @field_validator("principal_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _ROLE_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {bad}")
+        return v
+
+
 # --------------------------------------------------------------------------- root
 class PlatformConfig(_Model):
     """The whole stack configuration."""
@@ -801,6 +921,12 @@ class PlatformConfig(_Model):
     """Image build settings."""
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     """GitHub Actions deploy identities (OIDC provider, preview role, this environment's deploy role)."""
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    """Drift evaluation (Pushgateway, CronJobs)."""
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    """MLflow tracking server and model registry."""
+    dvc: DvcConfig = Field(default_factory=DvcConfig)
+    """DVC remote on the artifact bucket."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret)."""
     alertmanager_slack_webhook_url: SecretStr | None = None
@@ -809,6 +935,8 @@ class PlatformConfig(_Model):
     """PagerDuty Events v2 routing key (secret)."""
     github_app_private_key: SecretStr | None = None
     """GitHub App private key (PEM) for ARC (secret)."""
+    mlflow_admin_password: SecretStr | None = None
+    """Password of MLflow's ``admin`` user (basic-auth app) (secret)."""
 
     @field_validator("region")
     @classmethod
@@ -956,6 +1084,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         autoscaling=pick("autoscaling", Autoscaling()),
         canary=spec.canary,
         metrics_path=pick("metrics_path", "/metrics"),
+        drift=spec.drift,
     )
 
 
@@ -1341,6 +1470,8 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         )
 
+    out.extend(_ml_lifecycle_problems(cfg))
+
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
     if d.enabled:
@@ -1363,6 +1494,70 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                     arn,
                 )
             )
+    return out
+
+
+def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Drift, MLflow and DVC rules."""
+    out: list[Problem] = []
+    models = cfg.resolved_models()
+    d, mf = cfg.drift, cfg.mlflow
+    repos = cfg.registry.repositories
+    for key, ns in (("drift.namespace", d.namespace), ("mlflow.namespace", mf.namespace)):
+        if not _K8S_NAME.match(ns):
+            out.append(_p(key, "a DNS label", ns))
+    drifting = [n for n, m in models.items() if m.drift]
+    if drifting and d.image is None:
+        out.append(_p("drift.image", f"required: models {drifting} have a drift section (the images/drift-job image)"))
+    if d.image is not None:
+        if d.image.repository not in repos:
+            out.append(
+                _p(
+                    "drift.image.repository",
+                    f"must be one of registry.repositories: {sorted(repos)}",
+                    d.image.repository,
+                )
+            )
+        if not d.image.tag and not d.image.digest:
+            out.append(_p("drift.image", "pin the image with a digest or an immutable tag"))
+    for name in drifting:
+        spec = models[name].drift
+        assert spec is not None
+        if spec.reference == spec.current:
+            out.append(_p(f"serving.models.{name}.drift.current", "must differ from drift.reference", spec.current))
+    if mf.enabled:
+        if cfg.mlflow_admin_password is None:
+            out.append(
+                _p("mlflowAdminPassword", "required when mlflow.enabled: set it with `pulumi config set --secret`")
+            )
+        if mf.db_max_storage_gib < mf.db_storage_gib:
+            out.append(
+                _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
+            )
+        if cfg.environment is Environment.PROD:
+            if not mf.db_multi_az:
+                out.append(_p("mlflow.dbMultiAz", "prod needs a multi-AZ database", False))
+            if not mf.db_deletion_protection:
+                out.append(_p("mlflow.dbDeletionProtection", "prod needs deletion protection", False))
+            if mf.db_backup_retention_days < 7:
+                out.append(
+                    _p(
+                        "mlflow.dbBackupRetentionDays",
+                        "prod keeps backups at least 7 days",
+                        mf.db_backup_retention_days,
+                    )
+                )
+            if not cfg.protect_stateful_resources:
+                out.append(
+                    _p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False)
+                )
+        for i, ns in enumerate(mf.client_namespaces):
+            if not _K8S_NAME.match(ns):
+                out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
+    if cfg.dvc.enabled and not cfg.delivery.enabled and not cfg.dvc.principal_arns:
+        out.append(
+            _p("dvc.principalArns", "nobody could assume the DVC role: enable delivery (GitHub OIDC) or list roles")
+        )
     return out
 
 
@@ -1594,4 +1789,7 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "ciRunners": CiRunnersConfig,
     "images": ImagesConfig,
     "delivery": DeliveryConfig,
+    "drift": DriftConfig,
+    "mlflow": MlflowConfig,
+    "dvc": DvcConfig,
 }

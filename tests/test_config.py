@@ -24,6 +24,7 @@ SECRETS = [
     "alertmanagerSlackWebhookUrl",
     "alertmanagerPagerdutyRoutingKey",
     "githubAppPrivateKey",
+    "mlflowAdminPassword",
 ]
 
 
