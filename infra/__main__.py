@@ -12,10 +12,12 @@ from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.deploy_identity import DeployIdentity, DeployIdentityArgs
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branch_subject, pull_request_subject
 from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
+from components.dvc_remote import DvcRemote, DvcRemoteArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
+from components.mlflow import DatabaseSettings, Mlflow, MlflowArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
@@ -328,6 +330,69 @@ drift = DriftMonitoring(
     on_k8s,
 )
 pulumi.export("pushgatewayUrl", drift.pushgateway_url)
+
+# --------------------------------------------------------------------------- ML lifecycle: MLflow and DVC
+mf = cfg.mlflow
+if mf.enabled:
+    assert cfg.mlflow_admin_password is not None  # config validation requires it when enabled
+    mlflow = Mlflow(
+        "mlflow",
+        MlflowArgs(
+            k8s_provider=cluster.k8s_provider,
+            irsa=cluster.irsa,
+            identifier=f"{cluster_name}-mlflow",
+            vpc_id=network.vpc_id,
+            vpc_cidr=cfg.network.cidr,
+            private_subnet_ids=network.private_subnet_ids,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            admin_password=pulumi.Output.secret(cfg.mlflow_admin_password.get_secret_value()),
+            database=DatabaseSettings(
+                instance_class=mf.db_instance_class,
+                engine_version=mf.db_engine_version,
+                storage_gib=mf.db_storage_gib,
+                max_storage_gib=mf.db_max_storage_gib,
+                multi_az=mf.db_multi_az,
+                backup_retention_days=mf.db_backup_retention_days,
+                deletion_protection=mf.db_deletion_protection,
+            ),
+            namespace=mf.namespace,
+            replicas=mf.replicas,
+            client_namespaces=mf.client_namespaces,
+            protect=cfg.protect_stateful_resources,
+            system_node_selector=system_nodes,
+            tags=tags,
+        ),
+        on_k8s,
+    )
+    pulumi.export("mlflowUrl", mlflow.url)
+    pulumi.export("mlflowArtifactUri", mlflow.artifact_uri)
+
+if cfg.dvc.enabled:
+    gh = cfg.delivery
+    dvc = DvcRemote(
+        "dvc",
+        DvcRemoteArgs(
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            region=cfg.region,
+            role_name=f"{PROJECT}-dvc-{cfg.environment.value}",
+            github_provider_arn=deploy_identity.oidc_provider_arn if deploy_identity else None,
+            github_subjects=(
+                [branch_subject(gh.github_repository, gh.default_branch), pull_request_subject(gh.github_repository)]
+                if deploy_identity
+                else []
+            ),
+            principal_arns=cfg.dvc.principal_arns,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("dvcRemote", dvc.remote_url)
+    pulumi.export("dvcRoleArn", dvc.role.arn)
 
 # Platform images: built and pushed only with images.build (needs a Docker daemon even to
 # preview); otherwise the runner image comes from config, pinned by digest.
