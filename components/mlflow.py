@@ -157,15 +157,22 @@ def db_secret_data(secret_string: str) -> tuple[dict[str, str], dict[str, str]]:
     """The Kubernetes Secrets' data from the RDS-managed secret (``{"username": …, "password": …}``).
 
     The first is for libpq's environment (``PGUSER``/``PGPASSWORD``), the password as is. The chart
-    splices the second into the auth database URL with ``sed`` (templates/deployment.yaml,
-    ini-file-initializer), so its password is percent-encoded: RDS-generated passwords may hold
-    ``#``, ``%``, ``&`` or ``:``, which would break the URL or the ``sed`` replacement.
+    splices the second into the auth database URL of an INI file with ``sed`` (templates/deployment.yaml,
+    ini-file-initializer), and MLflow reads that file with ``configparser.ConfigParser()``, whose
+    interpolation treats ``%`` as special (mlflow/server/auth/config.py). RDS-generated passwords may
+    hold ``#``, ``%``, ``&`` or ``:``, so the value is percent-encoded for the URL (SQLAlchemy decodes
+    it), which leaves only ``[A-Za-z0-9_.~-]`` and ``%`` for ``sed``, and each ``%`` is doubled for
+    configparser.
     """
     doc = json.loads(secret_string)
     user, password = doc["username"], doc["password"]
+
+    def ini_url_part(v: str) -> str:
+        return urllib.parse.quote(v, safe="").replace("%", "%%")
+
     return {"username": user, "password": password}, {
-        "username": urllib.parse.quote(user, safe=""),
-        "password": urllib.parse.quote(password, safe=""),
+        "username": ini_url_part(user),
+        "password": ini_url_part(password),
     }
 
 
@@ -200,7 +207,16 @@ class Mlflow(pulumi.ComponentResource):
         )
         self.artifact_uri = args.artifacts_bucket.bucket.apply(lambda b: f"s3://{b}/{ARTIFACT_PREFIX}")
         self.ns = _k8s.namespace(f"{name}-namespace", args.namespace, parent=self)
-        _k8s.quota_and_limits(name, self.ns, parent=self, hard={"pods": str(4 * args.replicas + 6)})
+        # The chart's init containers (connection check, schema migration, INI writer) set no resources:
+        # the LimitRange's defaults apply, and the migration imports MLflow, so 256Mi would OOM it.
+        _k8s.quota_and_limits(
+            name,
+            self.ns,
+            parent=self,
+            hard={"pods": str(4 * args.replicas + 6)},
+            default_cpu="500m",
+            default_memory="1Gi",
+        )
         self._network_policies()
         secrets = self._secrets()
         release = self._server(secrets)

@@ -1497,6 +1497,12 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     return out
 
 
+def _ini_safe_password(v: str) -> bool:
+    """Whether the chart can write ``v`` into MLflow's INI file: it splices it in with ``sed`` (``&``, ``/`` and
+    ``\\`` are special there) and MLflow reads the file with configparser (``%`` is special there)."""
+    return not re.search(r"[%&/\\\n\r]", v)
+
+
 def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
     """Drift, MLflow and DVC rules."""
     out: list[Problem] = []
@@ -1529,6 +1535,13 @@ def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
         if cfg.mlflow_admin_password is None:
             out.append(
                 _p("mlflowAdminPassword", "required when mlflow.enabled: set it with `pulumi config set --secret`")
+            )
+        elif not _ini_safe_password(cfg.mlflow_admin_password.get_secret_value()):
+            out.append(
+                _p(
+                    "mlflowAdminPassword",
+                    "must not contain % & / \\ or line breaks (the chart writes it into an INI file with sed)",
+                )
             )
         if mf.db_max_storage_gib < mf.db_storage_gib:
             out.append(

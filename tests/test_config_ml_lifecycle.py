@@ -100,3 +100,12 @@ def test_mlflow_can_be_disabled_without_a_password(raw_config: RawFactory) -> No
     raw["mlflow"]["enabled"] = False
     raw.pop("mlflowAdminPassword")
     assert not parse(raw).mlflow.enabled
+
+
+@pytest.mark.parametrize("password", ["has%percent-sign", "amp&ersand-123", "slash/in-the-middle", "back\\slash-1234"])
+def test_mlflow_admin_password_must_survive_the_charts_ini_file(raw_config: RawFactory, password: str) -> None:
+    raw = raw_config("dev")
+    raw["mlflowAdminPassword"] = password
+    found = problems(raw)
+    assert "must not contain % & /" in found["mlflowAdminPassword"]
+    assert password not in repr(found)

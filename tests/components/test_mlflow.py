@@ -146,10 +146,23 @@ def test_network_policies_admit_clients_and_reach_only_dns_https_and_the_databas
     assert db_rule == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
 
 
-def test_db_secret_data_percent_encodes_the_auth_url_password() -> None:
-    raw, url = db_secret_data(json.dumps({"username": "mlflow", "password": "a#b%c&d:e/f"}))
-    assert raw == {"username": "mlflow", "password": "a#b%c&d:e/f"}
-    assert url == {"username": "mlflow", "password": "a%23b%25c%26d%3Ae%2Ff"}
+def test_db_secret_data_survives_sed_configparser_and_the_url() -> None:
+    """What the chart and MLflow do with the auth password: sed into an INI, configparser, then the URL
+    (SQLAlchemy's make_url percent-decodes the password, as urllib does here)."""
+    import configparser
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    password = "a#b%c&d:e/f\\g@h"
+    raw, url = db_secret_data(json.dumps({"username": "mlflow", "password": password}))
+    assert raw == {"username": "mlflow", "password": password}
+    assert not re.search(r"[&/\\]", url["password"])  # nothing sed's replacement would interpret
+    ini = "[mlflow]\ndatabase_uri = postgresql+psycopg2://$(U):$(P)@db.example:5432/mlflow\n"
+    ini = ini.replace("$(U)", url["username"]).replace("$(P)", url["password"])
+    parser = configparser.ConfigParser()
+    parser.read_string(ini)
+    parsed = urlsplit(parser["mlflow"]["database_uri"])
+    assert (parsed.username, unquote(parsed.password or ""), parsed.hostname) == ("mlflow", password, "db.example")
 
 
 def test_storage_ceiling_below_allocation_is_refused() -> None:
