@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,17 +52,49 @@ class DriftReport:
 
 
 # --------------------------------------------------------------------------- loading
+def _s3(uri: str) -> tuple[pafs.FileSystem, str]:
+    """An S3 filesystem for ``s3://bucket/key``, configured from the environment the pod gets.
+
+    The region comes from ``AWS_REGION`` (set by the CronJob) so no bucket-region lookup is needed;
+    credentials come from the AWS SDK's default chain, which includes the IRSA web identity
+    (``AWS_ROLE_ARN`` + ``AWS_WEB_IDENTITY_TOKEN_FILE``). ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``
+    override the endpoint (an S3-compatible store, or a test emulator).
+    """
+    options: dict[str, str] = {}
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_override"] = endpoint
+        options["scheme"] = endpoint.split("://", 1)[0] if "://" in endpoint else "https"
+    return pafs.S3FileSystem(**options), uri.removeprefix("s3://")
+
+
 def _files(uri: str) -> tuple[pafs.FileSystem, list[str]]:
     try:
-        fs, path = pafs.FileSystem.from_uri(uri) if "://" in uri else (pafs.LocalFileSystem(), uri)
-        info = fs.get_file_info(path)
+        if uri.startswith("s3://"):
+            fs, path = _s3(uri)
+        elif "://" in uri:
+            fs, path = pafs.FileSystem.from_uri(uri)
+        else:
+            fs, path = pafs.LocalFileSystem(), uri
+        if uri.startswith("s3://") and uri.endswith("/"):
+            # A prefix is only listed: a HEAD on the "directory" key would need s3:GetObject outside the
+            # prefix (and S3 answers 403, not 404, to a role whose ListBucket is limited to the prefix).
+            found = fs.get_file_info(pafs.FileSelector(path.rstrip("/"), recursive=True, allow_not_found=True))
+            info_type = pafs.FileType.Directory
+        else:
+            info_type = fs.get_file_info(path).type
+            found = []
+            if info_type == pafs.FileType.Directory:
+                found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     except (OSError, pa.ArrowInvalid) as exc:
         raise DriftError(f"{uri}: cannot open ({_first_line(exc)})") from None
-    if info.type == pafs.FileType.NotFound:
+    if info_type == pafs.FileType.NotFound:
         raise DriftError(f"{uri}: no such file or prefix")
-    if info.type == pafs.FileType.File:
+    if info_type == pafs.FileType.File:
         return fs, [path]
-    found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     files = sorted(f.path for f in found if f.type == pafs.FileType.File and f.path.lower().endswith(SUFFIXES))
     if not files:
         raise DriftError(f"{uri}: no {', '.join(SUFFIXES)} files under this prefix")
