@@ -116,7 +116,10 @@ class MlflowArgs:
     replicas: int = 1
     """Server replicas; more than one adds a PodDisruptionBudget."""
     client_namespaces: Sequence[str] = ()
-    """Namespaces whose pods may call the server."""
+    """Namespaces whose pods may call the server. Each also gets an egress allow to it (their own
+    default-deny would drop the flow otherwise); they must exist, see ``clients_depend_on``."""
+    clients_depend_on: Sequence[pulumi.Resource] = ()
+    """What creates the client namespaces (e.g. the CI runners component)."""
     protect: bool = True
     """Protect and retain the database and its key."""
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
@@ -329,6 +332,30 @@ class Mlflow(pulumi.ComponentResource):
             # HTTPS reaches S3 (artifacts) and STS (IRSA); 5432 the RDS instance in the VPC.
             egress=[_k8s.dns_egress(), _k8s.tcp_egress(443), _k8s.tcp_egress(5432, cidr=args.vpc_cidr)],
         )
+        # NetworkPolicies are enforced at both ends: the clients' namespaces need an egress allow too.
+        for ns in clients:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{ns}-egress",
+                metadata={"name": "allow-egress-to-mlflow", "namespace": ns, "labels": dict(_k8s.MANAGED_BY)},
+                spec={
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": args.namespace}
+                                    },
+                                    "podSelector": {"matchLabels": dict(POD_LABELS)},
+                                }
+                            ],
+                            "ports": [{"protocol": "TCP", "port": MLFLOW_PORT}],
+                        }
+                    ],
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.clients_depend_on)),
+            )
 
     def _secrets(self) -> list[pulumi.Resource]:
         name, args = self._name, self._args

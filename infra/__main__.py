@@ -331,6 +331,44 @@ drift = DriftMonitoring(
 )
 pulumi.export("pushgatewayUrl", drift.pushgateway_url)
 
+# Platform images: built and pushed only with images.build (needs a Docker daemon even to
+# preview); otherwise the runner image comes from config, pinned by digest.
+im = cfg.images
+if im.build:
+    built = {"ci-runner": registry.repositories[im.runner_repository]}
+    if im.model_server_repository:
+        built["model-server"] = registry.repositories[im.model_server_repository]
+    images = Images("images", ImagesArgs(images=built, tag=f"{pulumi.get_stack()}-build"), on_aws)
+    runner_image: pulumi.Input[str] = images.digests["ci-runner"]
+    pulumi.export("imageDigests", images.digests)
+elif im.runner_image is not None:
+    ref = im.runner_image
+    runner_image = registry.repositories[ref.repository].repository_url.apply(
+        lambda url: image_ref(url, ref.tag, ref.digest)
+    )
+
+ci = cfg.ci_runners
+ci_runners: CiRunners | None = None
+if ci.enabled:
+    assert cfg.github_app_private_key is not None  # config validation requires it when enabled
+    ci_runners = CiRunners(
+        "ci-runners",
+        CiRunnersArgs(
+            github_config_url=ci.github_config_url,
+            github_app_id=ci.github_app_id,
+            github_app_installation_id=ci.github_app_installation_id,
+            github_app_private_key=pulumi.Output.secret(cfg.github_app_private_key.get_secret_value()),
+            scale_sets=cfg.resolved_scale_sets(),
+            runner_image=runner_image,
+            k8s_provider=cluster.k8s_provider,
+            push_role=registry.ci_push_role,
+            namespace=ci.namespace,
+            storage_class_name=cluster.storage_class_name,
+            system_node_selector=system_nodes,
+        ),
+        on_k8s,
+    )
+
 # --------------------------------------------------------------------------- ML lifecycle: MLflow and DVC
 mf = cfg.mlflow
 if mf.enabled:
@@ -362,6 +400,8 @@ if mf.enabled:
             namespace=mf.namespace,
             replicas=mf.replicas,
             client_namespaces=mf.client_namespaces,
+            # The client namespaces' egress allows need the namespaces (the CI runners' one).
+            clients_depend_on=[ci_runners] if ci_runners else [],
             protect=cfg.protect_stateful_resources,
             system_node_selector=system_nodes,
             tags=tags,
@@ -393,40 +433,3 @@ if cfg.dvc.enabled:
     )
     pulumi.export("dvcRemote", dvc.remote_url)
     pulumi.export("dvcRoleArn", dvc.role.arn)
-
-# Platform images: built and pushed only with images.build (needs a Docker daemon even to
-# preview); otherwise the runner image comes from config, pinned by digest.
-im = cfg.images
-if im.build:
-    built = {"ci-runner": registry.repositories[im.runner_repository]}
-    if im.model_server_repository:
-        built["model-server"] = registry.repositories[im.model_server_repository]
-    images = Images("images", ImagesArgs(images=built, tag=f"{pulumi.get_stack()}-build"), on_aws)
-    runner_image: pulumi.Input[str] = images.digests["ci-runner"]
-    pulumi.export("imageDigests", images.digests)
-elif im.runner_image is not None:
-    ref = im.runner_image
-    runner_image = registry.repositories[ref.repository].repository_url.apply(
-        lambda url: image_ref(url, ref.tag, ref.digest)
-    )
-
-ci = cfg.ci_runners
-if ci.enabled:
-    assert cfg.github_app_private_key is not None  # config validation requires it when enabled
-    CiRunners(
-        "ci-runners",
-        CiRunnersArgs(
-            github_config_url=ci.github_config_url,
-            github_app_id=ci.github_app_id,
-            github_app_installation_id=ci.github_app_installation_id,
-            github_app_private_key=pulumi.Output.secret(cfg.github_app_private_key.get_secret_value()),
-            scale_sets=cfg.resolved_scale_sets(),
-            runner_image=runner_image,
-            k8s_provider=cluster.k8s_provider,
-            push_role=registry.ci_push_role,
-            namespace=ci.namespace,
-            storage_class_name=cluster.storage_class_name,
-            system_node_selector=system_nodes,
-        ),
-        on_k8s,
-    )

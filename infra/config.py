@@ -1567,6 +1567,11 @@ def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
         for i, ns in enumerate(mf.client_namespaces):
             if not _K8S_NAME.match(ns):
                 out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
+            elif ns == cfg.ci_runners.namespace and not cfg.ci_runners.enabled:
+                # The egress allow MLflow adds there needs the namespace, which only the CI runners create.
+                out.append(
+                    _p(f"mlflow.clientNamespaces[{i}]", "the CI runners' namespace, but ciRunners.enabled is false", ns)
+                )
     if cfg.dvc.enabled and not cfg.delivery.enabled and not cfg.dvc.principal_arns:
         out.append(
             _p("dvc.principalArns", "nobody could assume the DVC role: enable delivery (GitHub OIDC) or list roles")

@@ -54,9 +54,10 @@ def test_drift_prefixes_are_normalised_to_directories(raw_config: RawFactory) ->
         (lambda r: r["mlflow"].update(dbMaxStorageGib=20, dbStorageGib=50), "mlflow.dbMaxStorageGib", ">= dbStorageGib"),
         (lambda r: r["mlflow"].update(clientNamespaces=["Bad_NS"]), "mlflow.clientNamespaces[0]", "DNS label"),
         (lambda r: r.setdefault("dvc", {}).update(principalArns=["not-an-arn"]), "dvc.principalArns", "not IAM role ARNs"),
+        (lambda r: r["ciRunners"].update(enabled=False), "mlflow.clientNamespaces[0]", "ciRunners.enabled is false"),
     ],
     ids=["ref-s3-uri", "cur-leading-slash", "weekly", "not-cron", "same-prefix", "no-image", "image-repo",
-         "image-unpinned", "memory", "no-password", "instance-class", "engine", "storage", "client-ns", "dvc-arn"],
+         "image-unpinned", "memory", "no-password", "instance-class", "engine", "storage", "client-ns", "dvc-arn", "client-ns-without-ci"],
 )  # fmt: skip
 def test_rules_report_their_path(
     raw_config: RawFactory, mutate: Callable[[dict[str, Any]], Any], path: str, message: str

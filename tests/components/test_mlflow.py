@@ -146,6 +146,14 @@ def test_network_policies_admit_clients_and_reach_only_dns_https_and_the_databas
     assert db_rule == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
 
 
+def test_client_namespaces_get_an_egress_allow_to_the_server(prod_like: Plan) -> None:
+    (pol,) = [o for o in objects(prod_like, "NetworkPolicy").values() if o["metadata"]["namespace"] == "arc-runners"]
+    assert pol["spec"]["policyTypes"] == ["Egress"]
+    (rule,) = pol["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+    assert rule["to"][0]["podSelector"] == {"matchLabels": POD_LABELS}
+
+
 def test_db_secret_data_survives_sed_configparser_and_the_url() -> None:
     """What the chart and MLflow do with the auth password: sed into an INI, configparser, then the URL
     (SQLAlchemy's make_url percent-decodes the password, as urllib does here)."""
