@@ -41,7 +41,7 @@ from components._helm import Chart, helm_release
 
 # community-charts/helm-charts at tag mlflow-1.11.5 (commit 9d23d003), appVersion 3.15.1. Values used
 # below, as named in that version's charts/mlflow/values.yaml: replicaCount, serviceAccount.{create,name,
-# annotations}, podSecurityContext, securityContext, service.{type,port,containerPort}, backendStore.
+# automount,annotations}, podSecurityContext, securityContext, service.{type,port,containerPort}, backendStore.
 # {databaseMigration,databaseConnectionCheck,postgres.*,existingDatabaseSecret.*}, artifactRoot.
 # {proxiedArtifactStorage,s3.{enabled,bucket,path}}, auth.{enabled,appName,defaultPermission,
 # existingAdminSecret.*,postgres.*}, resources, nodeSelector, extraEnvVars, serviceMonitor.
@@ -393,6 +393,8 @@ class Mlflow(pulumi.ComponentResource):
             "serviceAccount": {
                 "create": True,
                 "name": MLFLOW_RELEASE,
+                # The server never calls the Kubernetes API; the IRSA token is projected separately.
+                "automount": False,
                 "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
             },
             "podSecurityContext": _k8s.restricted_pod(1001),

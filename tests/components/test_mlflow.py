@@ -118,6 +118,8 @@ def test_server_is_internal_authenticated_and_stores_artifacts_in_s3(prod_like: 
     assert v["resources"]["limits"]["memory"] == "2Gi"
     assert v["nodeSelector"] == {"platform.ai/pool": "system"}
     assert v["replicaCount"] == 2
+    assert v["serviceAccount"]["automount"] is False
+    assert v["serviceAccount"]["name"] == "mlflow"  # the subject the IRSA role trusts
 
 
 def test_pdb_only_with_several_replicas(prod_like: Plan) -> None:
