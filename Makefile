@@ -26,7 +26,7 @@ $(POLICY_VENV)/.installed: policy/requirements.txt
 	cd policy && venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt images/drift-job/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 

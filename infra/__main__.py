@@ -18,10 +18,13 @@ from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.deploy_identity import DeployIdentity, DeployIdentityArgs
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branch_subject, pull_request_subject
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
+from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
+from components.dvc_remote import DvcRemote, DvcRemoteArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
+from components.mlflow import DatabaseSettings, Mlflow, MlflowArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
@@ -338,6 +341,44 @@ if k8s_layer:
     )
     pulumi.export("servingNamespace", serving.namespace)
 
+# --------------------------------------------------------------------------- ML lifecycle: drift evaluation
+if k8s_layer:
+    dr = cfg.drift
+    drift_image: pulumi.Input[str] = ""
+    if dr.image is not None:
+        drift_ref = dr.image
+        drift_image = registry.repositories[drift_ref.repository].repository_url.apply(
+            lambda url: image_ref(url, drift_ref.tag, drift_ref.digest)
+        )
+    drift = DriftMonitoring(
+        "drift",
+        DriftMonitoringArgs(
+            k8s_provider=cluster.k8s_provider,
+            irsa=cluster.irsa,
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            region=cfg.region,
+            image=drift_image,
+            jobs={
+                n: DriftJob(m.drift.reference, m.drift.current, m.drift.schedule)
+                for n, m in cfg.resolved_models().items()
+                if m.drift
+            },
+            namespace=dr.namespace,
+            monitoring_crds=monitoring.crds,
+            storage_class_name=cluster.storage_class_name,
+            pushgateway_storage_gib=dr.pushgateway_storage_gib,
+            cpu=dr.cpu,
+            memory=dr.memory,
+            deadline_seconds=dr.deadline_seconds,
+            depends_on=needs_nodes,
+            system_node_selector=system_nodes,
+            tags=tags,
+        ),
+        on_k8s,
+    )
+    pulumi.export("pushgatewayUrl", drift.pushgateway_url)
+
 # Platform images: built and pushed only with images.build (needs a Docker daemon even to
 # preview); otherwise the runner image comes from config, pinned by digest.
 im = cfg.images
@@ -355,9 +396,10 @@ elif im.runner_image is not None:
     )
 
 ci = cfg.ci_runners
+ci_runners: CiRunners | None = None
 if k8s_layer and ci.enabled:
     assert cfg.github_app_private_key is not None  # config validation requires it when enabled
-    CiRunners(
+    ci_runners = CiRunners(
         "ci-runners",
         CiRunnersArgs(
             github_config_url=ci.github_config_url,
@@ -376,3 +418,71 @@ if k8s_layer and ci.enabled:
         ),
         on_k8s,
     )
+
+# --------------------------------------------------------------------------- ML lifecycle: MLflow and DVC
+mf = cfg.mlflow
+# MLflow's database is reached through AWS APIs, but its server is in-cluster: both come with the
+# Kubernetes layer (the second `up`, from the in-VPC runner, ADR 0008).
+if k8s_layer and mf.enabled:
+    assert cfg.mlflow_admin_password is not None  # config validation requires it when enabled
+    mlflow = Mlflow(
+        "mlflow",
+        MlflowArgs(
+            k8s_provider=cluster.k8s_provider,
+            irsa=cluster.irsa,
+            identifier=f"{cluster_name}-mlflow",
+            vpc_id=network.vpc_id,
+            vpc_cidr=cfg.network.cidr,
+            private_subnet_ids=network.private_subnet_ids,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            admin_password=pulumi.Output.secret(cfg.mlflow_admin_password.get_secret_value()),
+            database=DatabaseSettings(
+                instance_class=mf.db_instance_class,
+                engine_version=mf.db_engine_version,
+                storage_gib=mf.db_storage_gib,
+                max_storage_gib=mf.db_max_storage_gib,
+                multi_az=mf.db_multi_az,
+                backup_retention_days=mf.db_backup_retention_days,
+                deletion_protection=mf.db_deletion_protection,
+            ),
+            namespace=mf.namespace,
+            replicas=mf.replicas,
+            client_namespaces=cfg.mlflow_client_namespaces(),
+            # The client namespaces' egress allows need the namespaces (the CI runners' one).
+            clients_depend_on=[ci_runners] if ci_runners else [],
+            depends_on=needs_nodes,
+            protect=cfg.protect_stateful_resources,
+            system_node_selector=system_nodes,
+            tags=tags,
+        ),
+        on_k8s,
+    )
+    pulumi.export("mlflowUrl", mlflow.url)
+    pulumi.export("mlflowArtifactUri", mlflow.artifact_uri)
+
+if cfg.dvc.enabled:
+    gh = cfg.delivery
+    dvc = DvcRemote(
+        "dvc",
+        DvcRemoteArgs(
+            artifacts_bucket=artifacts.bucket,
+            artifacts_key=artifacts.key,
+            region=cfg.region,
+            role_name=f"{PROJECT}-dvc-{cfg.environment.value}",
+            github_provider_arn=deploy_identity.oidc_provider_arn if deploy_identity else None,
+            github_subjects=(
+                [branch_subject(gh.github_repository, gh.default_branch), pull_request_subject(gh.github_repository)]
+                if deploy_identity
+                else []
+            ),
+            principal_arns=cfg.dvc.principal_arns,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("dvcRemote", dvc.remote_url)
+    pulumi.export("dvcRoleArn", dvc.role.arn)

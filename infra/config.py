@@ -54,6 +54,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "alertmanagerSlackWebhookUrl",
     "alertmanagerPagerdutyRoutingKey",
     "githubAppPrivateKey",
+    "mlflowAdminPassword",
 )
 
 # Secrets a stack may leave unset: Pulumi.yaml declares them with `default: ""` (the CLI refuses an `up`
@@ -494,6 +495,39 @@ class Canary(_Model):
     """Percent of traffic for the canary; the primary gets the rest."""
 
 
+_CRON = re.compile(r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
+
+
+def _check_prefix(v: str) -> str:
+    if not v or v.startswith("/") or "*" in v or "://" in v:
+        raise ValueError("a key prefix in the artifact bucket, without s3://, a leading '/' or wildcards")
+    return v.strip("/") + "/"
+
+
+class DriftSpec(_Model):
+    """Drift evaluation of one model: its live inputs (``current``) against its reference data."""
+
+    reference: str
+    """Key prefix in the artifact bucket of the reference data (CSV or Parquet), e.g. ``drift/llama/reference/``."""
+    current: str
+    """Key prefix of the live inputs, written by the serving application or a request-logging sidecar
+    (docs/metrics-contract.md)."""
+    schedule: str = "0 * * * *"
+    """Cron schedule of the drift CronJob (UTC). At least daily, or ModelDriftNotEvaluated fires."""
+
+    @field_validator("reference", "current")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        return _check_prefix(v)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        if not _CRON.match(v.strip()) or v.strip() in ("@weekly", "@monthly"):
+            raise ValueError("a five-field cron expression (or @hourly/@daily); the job must run at least daily")
+        return v.strip()
+
+
 class ModelSpec(_Model):
     """A served model. In ``serving.models`` unset fields fall back to ``serving.modelDefaults``."""
 
@@ -544,6 +578,8 @@ class ModelSpec(_Model):
     rollout: Literal["surge", "replace"] | None = None
     """``replace`` (maxSurge 0, maxUnavailable 1: no spare GPU needed; default for GPU models) or
     ``surge`` (maxSurge 1, maxUnavailable 0: needs room for one more pod; default for CPU models)."""
+    drift: DriftSpec | None = None
+    """Drift evaluation (a CronJob per model pushing ``model_drift_score``); unset: not evaluated."""
 
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
@@ -578,6 +614,7 @@ class Model:
     weights_size_gib: float | None = None
     deploy: bool = True
     rollout: Literal["surge", "replace"] = "replace"
+    drift: DriftSpec | None = None
 
 
 class IngressConfig(_Model):
@@ -892,6 +929,90 @@ class DeliveryConfig(_Model):
         return v
 
 
+# --------------------------------------------------------------------------- ML lifecycle: drift, MLflow, DVC
+class DriftConfig(_Model):
+    """Drift evaluation: a Prometheus Pushgateway and a CronJob per model that has a ``drift`` section."""
+
+    namespace: str = "model-drift"
+    """Namespace of the Pushgateway and the drift CronJobs."""
+    image: ImageRef | None = None
+    """The ``images/drift-job`` image in the platform's registry; required when a model has ``drift``."""
+    cpu: str = "1"
+    """CPU of a drift job (requests equal limits)."""
+    memory: str = "2Gi"
+    """Memory of a drift job: both samples are loaded whole, so size it to the prefixes."""
+    deadline_seconds: int = Field(default=3600, ge=60, le=86400)
+    """A run still going after this long is killed (``activeDeadlineSeconds``)."""
+    pushgateway_storage_gib: int = Field(default=2, ge=1, le=100)
+    """The Pushgateway's encrypted volume: pushed scores survive its restarts (``--persistence.file``)."""
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 1, 500m, 2Gi")
+        return v
+
+
+class MlflowConfig(_Model):
+    """The MLflow tracking server and model registry: RDS PostgreSQL backend, artifacts under ``s3://<artifacts>/mlflow/``."""
+
+    enabled: bool = True
+    """Deploy MLflow (needs the ``mlflowAdminPassword`` secret)."""
+    namespace: str = "mlflow"
+    """Namespace of the tracking server."""
+    replicas: int = Field(default=1, ge=1, le=10)
+    """Server replicas; 2 or more get a PodDisruptionBudget."""
+    client_namespaces: list[str] | None = None
+    """Namespaces whose pods may call the server (port 5000); everything else is denied. Unset: the CI
+    runners' job namespace (``ciRunners.jobNamespace``) where runners are enabled, else none."""
+    db_instance_class: str = "db.t4g.medium"
+    """RDS instance class of the backend store."""
+    db_engine_version: str = "17"
+    """PostgreSQL major version; RDS applies minor versions (``autoMinorVersionUpgrade``)."""
+    db_storage_gib: int = Field(default=20, ge=20, le=65536)
+    """Allocated gp3 storage."""
+    db_max_storage_gib: int = Field(default=100, ge=20, le=65536)
+    """Storage autoscaling ceiling."""
+    db_multi_az: bool = False
+    """A standby in a second AZ. Required in prod."""
+    db_backup_retention_days: int = Field(default=7, ge=1, le=35)
+    """Automated backup retention; prod needs at least 7 days."""
+    db_deletion_protection: bool = True
+    """RDS deletion protection. Required in prod."""
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _class(cls, v: str) -> str:
+        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", v):
+            raise ValueError("an RDS instance class such as db.t4g.medium")
+        return v
+
+    @field_validator("db_engine_version")
+    @classmethod
+    def _engine(cls, v: str) -> str:
+        if not re.fullmatch(r"1[4-9](\.\d+)?", v):
+            raise ValueError("a supported PostgreSQL version: 14 to 19, optionally with a minor (17.6)")
+        return v
+
+
+class DvcConfig(_Model):
+    """The artifact bucket's ``dvc/`` prefix as a DVC remote, and the role that may use it."""
+
+    enabled: bool = True
+    """Export ``dvcRemote`` and create the DVC role."""
+    principal_arns: list[str] = Field(default_factory=list)
+    """IAM roles (data scientists' SSO roles) that may assume the DVC role, besides GitHub Actions."""
+
+    @field_validator("principal_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _ROLE_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {bad}")
+        return v
+
+
 # --------------------------------------------------------------------------- root
 class PlatformConfig(_Model):
     """The whole stack configuration."""
@@ -930,6 +1051,12 @@ class PlatformConfig(_Model):
     """Image build settings."""
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     """GitHub Actions deploy identities (OIDC provider, preview role, this environment's deploy role)."""
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    """Drift evaluation (Pushgateway, CronJobs)."""
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    """MLflow tracking server and model registry."""
+    dvc: DvcConfig = Field(default_factory=DvcConfig)
+    """DVC remote on the artifact bucket."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret)."""
     alertmanager_slack_webhook_url: SecretStr | None = None
@@ -938,6 +1065,8 @@ class PlatformConfig(_Model):
     """PagerDuty Events v2 routing key (secret)."""
     github_app_private_key: SecretStr | None = None
     """GitHub App private key (PEM) for ARC (secret)."""
+    mlflow_admin_password: SecretStr | None = None
+    """Password of MLflow's ``admin`` user (basic-auth app) (secret)."""
 
     @field_validator("region")
     @classmethod
@@ -980,6 +1109,12 @@ class PlatformConfig(_Model):
     def system_pool(self) -> NodePool:
         """The first CPU pool that never scales to zero: system add-ons and controllers run there."""
         return next(p for p in self.resolved_node_pools().values() if not p.gpu and p.min_size >= 1)
+
+    def mlflow_client_namespaces(self) -> list[str]:
+        """The namespaces admitted to MLflow: ``mlflow.clientNamespaces``, or the CI job namespace where runners run."""
+        if self.mlflow.client_namespaces is not None:
+            return list(self.mlflow.client_namespaces)
+        return [self.ci_runners.job_namespace] if self.ci_runners.enabled else []
 
     def resolved_models(self) -> dict[str, Model]:
         """Models with ``serving.modelDefaults`` applied."""
@@ -1093,6 +1228,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         weights_size_gib=pick("weights_size_gib", None),
         deploy=pick("deploy", True),
         rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
+        drift=spec.drift,
     )
 
 
@@ -1540,6 +1676,8 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
             )
         )
 
+    out.extend(_ml_lifecycle_problems(cfg))
+
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
     if d.enabled:
@@ -1595,6 +1733,88 @@ def _deploy_path_problems(cfg: PlatformConfig) -> list[Problem]:
 def runner_project_name(stack: str) -> str:
     """CodeBuild project of a stack's in-VPC runner; jobs select it with ``runs-on: codebuild-<name>-<run id>-<attempt>``."""
     return f"{PROJECT}-deployer-{stack}"
+
+
+def _ini_safe_password(v: str) -> bool:
+    """Whether the chart can write ``v`` into MLflow's INI file: it splices it in with ``sed`` (``&``, ``/`` and
+    ``\\`` are special there) and MLflow reads the file with configparser (``%`` is special there)."""
+    return not re.search(r"[%&/\\\n\r]", v)
+
+
+def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Drift, MLflow and DVC rules."""
+    out: list[Problem] = []
+    models = cfg.resolved_models()
+    d, mf = cfg.drift, cfg.mlflow
+    repos = cfg.registry.repositories
+    for key, ns in (("drift.namespace", d.namespace), ("mlflow.namespace", mf.namespace)):
+        if not _K8S_NAME.match(ns):
+            out.append(_p(key, "a DNS label", ns))
+    drifting = [n for n, m in models.items() if m.drift]
+    if drifting and d.image is None:
+        out.append(_p("drift.image", f"required: models {drifting} have a drift section (the images/drift-job image)"))
+    if d.image is not None:
+        if d.image.repository not in repos:
+            out.append(
+                _p(
+                    "drift.image.repository",
+                    f"must be one of registry.repositories: {sorted(repos)}",
+                    d.image.repository,
+                )
+            )
+        if not d.image.tag and not d.image.digest:
+            out.append(_p("drift.image", "pin the image with a digest or an immutable tag"))
+    for name in drifting:
+        spec = models[name].drift
+        assert spec is not None
+        if spec.reference == spec.current:
+            out.append(_p(f"serving.models.{name}.drift.current", "must differ from drift.reference", spec.current))
+    if mf.enabled:
+        if cfg.mlflow_admin_password is None:
+            out.append(
+                _p("mlflowAdminPassword", "required when mlflow.enabled: set it with `pulumi config set --secret`")
+            )
+        elif not _ini_safe_password(cfg.mlflow_admin_password.get_secret_value()):
+            out.append(
+                _p(
+                    "mlflowAdminPassword",
+                    "must not contain % & / \\ or line breaks (the chart writes it into an INI file with sed)",
+                )
+            )
+        if mf.db_max_storage_gib < mf.db_storage_gib:
+            out.append(
+                _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
+            )
+        if cfg.environment is Environment.PROD:
+            if not mf.db_multi_az:
+                out.append(_p("mlflow.dbMultiAz", "prod needs a multi-AZ database", False))
+            if not mf.db_deletion_protection:
+                out.append(_p("mlflow.dbDeletionProtection", "prod needs deletion protection", False))
+            if mf.db_backup_retention_days < 7:
+                out.append(
+                    _p(
+                        "mlflow.dbBackupRetentionDays",
+                        "prod keeps backups at least 7 days",
+                        mf.db_backup_retention_days,
+                    )
+                )
+            if not cfg.protect_stateful_resources:
+                out.append(
+                    _p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False)
+                )
+        for i, ns in enumerate(mf.client_namespaces or []):
+            if not _K8S_NAME.match(ns):
+                out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
+            elif ns == cfg.ci_runners.job_namespace and not cfg.ci_runners.enabled:
+                # The egress allow MLflow adds there needs the namespace, which only the CI runners create.
+                out.append(
+                    _p(f"mlflow.clientNamespaces[{i}]", "the CI runners' namespace, but ciRunners.enabled is false", ns)
+                )
+    if cfg.dvc.enabled and not cfg.delivery.enabled and not cfg.dvc.principal_arns:
+        out.append(
+            _p("dvc.principalArns", "nobody could assume the DVC role: enable delivery (GitHub OIDC) or list roles")
+        )
+    return out
 
 
 _DEPLOY_ROLE = re.compile(rf"^arn:aws(?:-[a-z]+)?:iam::\d{{12}}:role/{PROJECT}-deploy-([a-z0-9-]+)$")
@@ -1832,4 +2052,7 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "ciRunners": CiRunnersConfig,
     "images": ImagesConfig,
     "delivery": DeliveryConfig,
+    "drift": DriftConfig,
+    "mlflow": MlflowConfig,
+    "dvc": DvcConfig,
 }

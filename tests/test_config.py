@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from infra.config import (
     EKS_STANDARD_SUPPORT_VERSIONS,
+    SECRET_KEYS,
     ConfigError,
     Environment,
     PlatformConfig,
@@ -19,12 +20,7 @@ from infra.config import (
 )
 
 RawFactory = Callable[[str], dict[str, Any]]
-SECRETS = [
-    "grafanaAdminPassword",
-    "alertmanagerSlackWebhookUrl",
-    "alertmanagerPagerdutyRoutingKey",
-    "githubAppPrivateKey",
-]
+SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:

@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from infra.config import CiRunnersConfig, ConfigError, parse_config
+from infra.config import SECRET_KEYS, CiRunnersConfig, ConfigError, parse_config
 
 RawFactory = Callable[[str], dict[str, Any]]
-SECRETS = [
-    "grafanaAdminPassword",
-    "alertmanagerSlackWebhookUrl",
-    "alertmanagerPagerdutyRoutingKey",
-    "githubAppPrivateKey",
-]
+SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
 
 
 def parse(raw: dict[str, Any]) -> Any:

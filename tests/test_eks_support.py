@@ -11,16 +11,11 @@ import pytest
 
 from blueprint.analyses import ANALYSES
 from blueprint.analyses.eks_support import analyse
-from infra.config import ConfigError, parse_config
+from infra.config import SECRET_KEYS, ConfigError, parse_config
 from infra.eks_versions import EKS_VERSIONS, TABLE_DATE, WARN_DAYS, support_warning, supported_versions
 from tests.conftest import STACKS, plan_for, stack_raw
 
-SECRETS = [
-    "grafanaAdminPassword",
-    "alertmanagerSlackWebhookUrl",
-    "alertmanagerPagerdutyRoutingKey",
-    "githubAppPrivateKey",
-]
+SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
 
 
 def parse(raw: dict[str, Any]) -> Any:

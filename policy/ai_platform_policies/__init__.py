@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import ci, cluster, cost, iam, monitoring, network, nodes, registry, storage, tagging, workloads
+from . import ci, cluster, cost, databases, iam, monitoring, network, nodes, registry, storage, tagging, workloads
 from ._util import PlatformStackPolicy, TypedResourcePolicy, config_defaults
 
 PACK_NAME = "ai-platform-guardrails"
@@ -20,6 +20,7 @@ CATEGORIES: dict[str, list[Policy]] = {
     "network": network.POLICIES,
     "iam": iam.POLICIES,
     "storage": storage.POLICIES,
+    "databases": databases.POLICIES,
     "workloads": workloads.POLICIES,
     "monitoring": monitoring.POLICIES,
     "ci": ci.POLICIES,

@@ -43,6 +43,7 @@ DEFAULT_REPOS = [
     "https://kedacore.github.io/charts",
     "https://aws.github.io/eks-charts",
     "oci://ghcr.io/actions/actions-runner-controller-charts",
+    "https://community-charts.github.io/helm-charts",
 ]
 HOST_DAEMON_CHARTS = ("prometheus-node-exporter", KPS, "dcgm-exporter", "nvidia-device-plugin", "gpu-operator")
 

@@ -10,17 +10,12 @@ import pytest
 
 from blueprint.plan import Plan, Resource
 from components.deploy_identity import TrustPolicyError, environment_subject, github_trust_policy
-from infra.config import ConfigError, deploy_role_arn, parse_config
+from infra.config import SECRET_KEYS, ConfigError, deploy_role_arn, parse_config
 
 ROLE = "aws:iam/role:Role"
 HOST = "token.actions.githubusercontent.com"
 REPO = "example-org/ai-platform"
-SECRETS = [
-    "grafanaAdminPassword",
-    "alertmanagerSlackWebhookUrl",
-    "alertmanagerPagerdutyRoutingKey",
-    "githubAppPrivateKey",
-]
+SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
 
 
 def _role(plan: Plan, physical: str) -> Resource:
