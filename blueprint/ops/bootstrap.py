@@ -105,7 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--noncurrent-days",
-        type=int,
+        type=days_arg,
         default=90,
         metavar="N",
         help="expire noncurrent state versions after N days (default 90)",
@@ -124,6 +124,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would change; call no mutating API")
     add_common_arguments(p)
     p.set_defaults(handler=guarded(run))
+
+
+def days_arg(value: str) -> int:
+    """argparse type: 1 to 3650 days (the lifecycle API's useful range)."""
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days between 1 and 3650, got {value!r}")
+    return days
 
 
 def known_regions() -> set[str]:
@@ -179,8 +190,6 @@ def alias_arg(value: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """The ``bootstrap`` handler: read everything, refuse or plan, then change."""
-    if not 1 <= args.noncurrent_days <= 3650:
-        raise OpsError("--noncurrent-days must be between 1 and 3650")
     aws = connect_from_args(args, args.region, args.profile)
     secrets_alias = args.kms_alias
     state_alias = f"{secrets_alias}-state"

@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 from blueprint.ops._aws import (
     EXIT_OK,
     OpsError,
+    OpsUsageError,
     add_common_arguments,
     connect_from_args,
     error_code,
@@ -290,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     """The ``promote`` handler."""
     repo, tag = args.image
     if args.source == args.target:
-        raise OpsError("--from and --to name the same stack")
+        raise OpsUsageError("--from and --to name the same stack")
     sides = []
     for stack, profile in ((args.source, args.from_profile), (args.target, args.to_profile)):
         cfg = load_stack_config(stack)

@@ -112,8 +112,10 @@ def test_type_missing_in_one_az_warns(
     assert "g5.xlarge not offered in us-west-2d" in reason
 
 
-def test_unknown_stack_is_one_line(cli: Callable[..., Result]) -> None:
-    assert_one_line_error(cli("preflight", "qa"), "error: unknown stack 'qa'; known stacks: dev, staging, prod")
+def test_unknown_stack_is_a_usage_error(cli: Callable[..., Result]) -> None:
+    res = cli("preflight", "qa")
+    assert res.code == 2
+    assert res.err == "usage error: blueprint preflight: unknown stack 'qa'; known stacks: dev, staging, prod\n"
 
 
 def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
