@@ -20,6 +20,7 @@ Prints one OK / WARN / FAIL row per check with the reason. Exit codes: 0 ready (
 1 a check failed or an error, 2 usage error, 3 (:data:`EXIT_NOT_BOOTSTRAPPED`) the environment has not
 been bootstrapped yet (the last stderr line starts ``not bootstrapped:``), unless ``--first-deploy``.
 """
+
 from __future__ import annotations
 
 import argparse
