@@ -39,7 +39,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
+import botocore.loaders
+import botocore.regions
 from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import (
@@ -138,9 +139,9 @@ def days_arg(value: str) -> int:
 
 
 def known_regions() -> set[str]:
-    """Regions in botocore's bundled endpoint data, every partition (no network call)."""
-    session = boto3.Session()
-    return {r for part in session.get_available_partitions() for r in session.get_available_regions("s3", part)}
+    """Regions in botocore's bundled endpoint data, every partition (no network call, no profile read)."""
+    resolver = botocore.regions.EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
+    return {r for part in resolver.get_available_partitions() for r in resolver.get_available_endpoints("s3", part)}
 
 
 def region_arg(value: str) -> str:

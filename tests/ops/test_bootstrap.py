@@ -321,3 +321,10 @@ def test_unknown_profile_is_one_line(cli: Callable[..., Result]) -> None:
 
 def test_missing_arguments_are_usage_errors(cli: Callable[..., Result]) -> None:
     assert cli("bootstrap", "--region", REGION).code == 2
+
+
+def test_region_validation_reads_no_profile(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    res = cli("bootstrap", "--region", "eu-west-9", "--bucket", BUCKET)
+    assert res.code == 2
+    assert "unknown AWS region 'eu-west-9'" in res.err
