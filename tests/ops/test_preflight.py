@@ -509,6 +509,11 @@ def test_assumed_role_arns_resolve_to_their_role() -> None:
     assert who.role == role_key("arn:aws:iam::111111111111:role/platform/ml-platform-admins"), (
         "paths are not in sessions"
     )
+    sso = caller({"Arn": "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/alice",
+                  "Account": "111111111111"})  # fmt: skip
+    assert sso.role == role_key(
+        "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123abcd"
+    ), "an IAM Identity Center permission set's role, listed with its path"
     assert caller({"Arn": "arn:aws:iam::111111111111:user/alice", "Account": "111111111111"}).role is None
     assert caller({"Arn": "arn:aws:iam::111111111111:root", "Account": "111111111111"}).role is None
 
