@@ -706,3 +706,28 @@ def test_the_artifact_bucket_is_found_or_named(
     res = cli("preflight", "dev", "--profile", dev_profile, "--artifact-bucket", BUCKET)
     assert res.code == 0, res.out
     assert _rows(res.out)["weights llama-3-8b"][0] == OK
+
+
+@pytest.mark.parametrize(("support_type", "status"), [("EXTENDED", WARN), ("STANDARD", FAIL)])
+def test_run_checks_reads_cluster_support_type(
+    support_type: str, status: str, dev_profile: str, project: Callable[..., None]
+) -> None:
+    """`cluster.supportType` comes with the config change of issue 11.9; until it is merged this test skips."""
+    from blueprint.ops._aws import load_stack_config
+    from infra.config import ClusterConfig
+
+    if "support_type" not in ClusterConfig.model_fields:
+        pytest.skip("cluster.supportType is not in infra/config.py yet")
+    project("dev", lambda c: c["cluster"].update(supportType=support_type))
+    cfg = load_stack_config("dev")
+    eks, stub = _stubbed("eks")
+    stub.add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": [{"clusterVersion": cfg.cluster.version, "versionStatus": "EXTENDED_SUPPORT"}]},
+        {"clusterVersions": [cfg.cluster.version], "includeAll": True},
+    )
+    aws = _aws.connect(REGION, profile=dev_profile)
+    with stub:
+        checks = run_checks(cfg, lambda s: eks if s == "eks" else aws.client(s)).checks
+    (row,) = [c for c in checks if c.name.startswith("kubernetes ")]
+    assert row.status == status
