@@ -37,7 +37,9 @@ from rich.table import Table
 
 from infra.config import PlatformConfig
 
-EXIT_OK, EXIT_ERROR = 0, 1
+# The same codes as every blueprint command (blueprint.cli): 0 success, 1 failure, 2 usage error.
+# `preflight` adds EXIT_NOT_BOOTSTRAPPED (see blueprint.ops.preflight).
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 ENDPOINT_ENV = "BLUEPRINT_AWS_ENDPOINT_URL"
 DEFAULT_RETRIES = 7
 """Retries per call after the first attempt (botocore's ``max_attempts`` counts retries only).
@@ -76,7 +78,11 @@ _THROTTLED = {
 
 
 class OpsError(Exception):
-    """A failure the user can act on; printed as one line, without a traceback."""
+    """A failure the user can act on; printed as one line, without a traceback (exit 1)."""
+
+
+class OpsUsageError(OpsError):
+    """A bad command line found after parsing (an unknown stack, contradictory options): exit 2."""
 
 
 @dataclass(frozen=True)
@@ -198,24 +204,52 @@ def explain(exc: BaseException) -> str:
 
 
 def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Run a command handler; turn AWS, config and ops errors into one line on stderr and exit 1."""
+    """Run a command handler; every error becomes one line on stderr: exit 2 for usage errors, 1 otherwise.
+
+    ``BLUEPRINT_DEBUG=1`` re-raises instead, for a traceback.
+    """
     from infra.config import ConfigError
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
+        except OpsUsageError as exc:
+            stderr().print(f"usage error: blueprint {args.command}: {exc}", markup=False)
+            return EXIT_USAGE
         except ConfigError as exc:
-            # The config loader lists every problem, one per line, without a traceback.
-            stderr().print(str(exc), markup=False)
+            if os.environ.get("BLUEPRINT_DEBUG"):
+                raise
+            stderr().print(f"error: {one_line_config_error(exc)}", markup=False)
             return EXIT_ERROR
         except (OpsError, BotoCoreError, ClientError) as exc:
             if os.environ.get("BLUEPRINT_DEBUG"):
                 raise
-            stderr().print(f"error: {explain(exc)}", markup=False)
+            stderr().print(f"error: {one_line(explain(exc))}", markup=False)
+            return EXIT_ERROR
+        except Exception as exc:  # a bug or an unforeseen environment problem: still one line
+            if os.environ.get("BLUEPRINT_DEBUG"):
+                raise
+            detail = one_line(f"{type(exc).__name__}: {exc}")
+            stderr().print(
+                f"error: blueprint {args.command} failed: {detail} (BLUEPRINT_DEBUG=1 shows the traceback)",
+                markup=False,
+            )
             return EXIT_ERROR
 
     return run
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace and newlines, so that an error is always one line."""
+    return " ".join(text.split())
+
+
+def one_line_config_error(exc: Any) -> str:
+    """A config error (every problem, each with its file and key path) on one line."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    head, items = lines[0], [ln.removeprefix("- ") for ln in lines[1:]]
+    return one_line(f"{head} {'; '.join(items)}" if items else head)
 
 
 @dataclass(frozen=True)
@@ -257,7 +291,7 @@ def load_stack_config(stack: str) -> PlatformConfig:
     root = project_root()
     known = stack_names(root)
     if stack not in known:
-        raise OpsError(f"unknown stack {stack!r}; known stacks: {', '.join(known) or 'none'}")
+        raise OpsUsageError(f"unknown stack {stack!r}; known stacks: {', '.join(known) or 'none'}")
     settings = load_stack(stack, root)
     raw, problems = decode_flat(settings.config)
     names = {k.partition(":")[2] for k in settings.secret_keys if k.startswith(PROJECT + ":")}

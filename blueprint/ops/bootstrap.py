@@ -15,14 +15,32 @@ Creates, or verifies and repairs, everything ``pulumi login s3://…`` and
 
 It is idempotent (a second run reports every item ``in place``), ``--dry-run`` only reads, and it
 never deletes: existing bucket policy statements and lifecycle rules are kept, ours are merged in.
+
+Every precondition is checked before the first side effect, so a refusal leaves the account as it was:
+
+- the region, the bucket name and the alias are validated client-side (usage errors, exit 2);
+- an alias that already points at a key ``bootstrap`` did not create (no ``managed-by=blueprint-bootstrap``
+  tag) is refused unless ``--adopt-key``; an adopted key is used as is, never changed (rotation included);
+- the two aliases must point at two keys (reading state must not grant decrypting secrets);
+- an existing bucket must be in ``--region`` and readable by this account;
+- an existing bucket policy with a public ``Allow`` (principal ``*`` without a restricting condition) is
+  refused, or removed with ``--remove-public-statements``, and reported either way.
+
+If creating an alias fails after its new key was created, the key is scheduled for deletion (7 days, the
+minimum) so no orphan key is left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
+import botocore.loaders
+import botocore.regions
 from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import (
@@ -33,6 +51,7 @@ from blueprint.ops._aws import (
     add_common_arguments,
     connect_from_args,
     error_code,
+    explain,
     guarded,
     print_rows,
     stdout,
@@ -42,9 +61,31 @@ DEFAULT_KMS_ALIAS = "alias/pulumi-secrets"
 LIFECYCLE_RULE_ID = "pulumi-state-noncurrent-versions"
 TLS_SIDS = ("DenyInsecureTransport", "DenyOutdatedTls")
 TAGS = {"managed-by": "blueprint-bootstrap", "purpose": "pulumi-backend"}
+OWNER_TAG = ("managed-by", "blueprint-bootstrap")
+ORPHAN_DELETION_DAYS = 7  # the shortest pending window KMS allows
 
-CREATED, UPDATED, IN_PLACE = "created", "updated", "in place"
-WOULD_CREATE, WOULD_UPDATE = "would create", "would update"
+CREATED, UPDATED, IN_PLACE, ADOPTED, REMOVED = "created", "updated", "in place", "adopted", "removed"
+WOULD_CREATE, WOULD_UPDATE, WOULD_REMOVE = "would create", "would update", "would remove"
+
+# KMS alias names: "alias/" then letters, digits, / _ - (CreateAlias API reference), at most 256 in all;
+# the state key's alias adds "-state".
+_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
+_ALIAS_MAX = 256 - len("-state")
+
+# S3 general purpose bucket naming rules
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+# Condition keys that, with fixed values, make a `Principal: *` statement non-public, as S3 Block
+# Public Access evaluates it ("The meaning of public",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
+_RESTRICTING_KEYS = {
+    "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount", "aws:sourceowner",
+    "aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:userid", "aws:sourceip",
+    "s3:dataaccesspointarn", "s3:dataaccesspointaccount",
+}  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,21 +94,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bootstrap",
         help="create or verify the S3 state bucket and KMS keys of the self-managed Pulumi backend",
         description="Create or verify the S3 state bucket and KMS keys of a self-managed Pulumi backend. "
-        "Idempotent; --dry-run only reads; never deletes.",
+        "Checks every precondition before changing anything; idempotent; --dry-run only reads; never deletes.",
     )
-    p.add_argument("--region", required=True, help="AWS region of the bucket and keys")
-    p.add_argument("--bucket", required=True, help="state bucket name (globally unique)")
+    p.add_argument("--region", required=True, type=region_arg, help="AWS region of the bucket and keys")
+    p.add_argument("--bucket", required=True, type=bucket_arg, help="state bucket name (globally unique)")
     p.add_argument(
         "--kms-alias",
         default=DEFAULT_KMS_ALIAS,
+        type=alias_arg,
         help=f"alias of the secrets-provider key (default {DEFAULT_KMS_ALIAS}); the state key gets <alias>-state",
     )
     p.add_argument(
         "--noncurrent-days",
-        type=int,
+        type=days_arg,
         default=90,
         metavar="N",
         help="expire noncurrent state versions after N days (default 90)",
+    )
+    p.add_argument(
+        "--adopt-key",
+        action="store_true",
+        help="use keys that the aliases already point at although bootstrap did not create them (never changed)",
+    )
+    p.add_argument(
+        "--remove-public-statements",
+        action="store_true",
+        help="remove public Allow statements from an existing bucket policy instead of refusing",
     )
     p.add_argument("--profile", help="AWS profile (default: the ambient credentials)")
     p.add_argument("--dry-run", action="store_true", help="print what would change; call no mutating API")
@@ -75,19 +127,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=guarded(run))
 
 
-def _alias(value: str) -> str:
+def days_arg(value: str) -> int:
+    """argparse type: 1 to 3650 days (the lifecycle API's useful range)."""
+    try:
+        days = int(value)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days between 1 and 3650, got {value!r}")
+    return days
+
+
+def known_regions() -> set[str]:
+    """Regions in botocore's bundled endpoint data, every partition (no network call, no profile read)."""
+    resolver = botocore.regions.EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
+    return {r for part in resolver.get_available_partitions() for r in resolver.get_available_endpoints("s3", part)}
+
+
+def region_arg(value: str) -> str:
+    """argparse type: a region botocore knows (a new region needs a newer boto3)."""
+    if value not in known_regions():
+        raise argparse.ArgumentTypeError(
+            f"unknown AWS region {value!r} (e.g. us-west-2, eu-central-1); if AWS launched it recently, upgrade boto3"
+        )
+    return value
+
+
+def bucket_arg(value: str) -> str:
+    """argparse type: a valid general purpose bucket name."""
+    why = None
+    if not _BUCKET.match(value):
+        why = "3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+    elif ".." in value:
+        why = "no two adjacent dots"
+    elif _is_ip(value):
+        why = "not formatted as an IP address"
+    elif value.startswith(_BUCKET_PREFIXES) or value.endswith(_BUCKET_SUFFIXES):
+        why = f"no reserved prefix ({', '.join(_BUCKET_PREFIXES)}) or suffix ({', '.join(_BUCKET_SUFFIXES)})"
+    if why:
+        raise argparse.ArgumentTypeError(f"invalid S3 bucket name {value!r}: {why}")
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def alias_arg(value: str) -> str:
+    """argparse type: a customer alias (``alias/`` is added when missing)."""
     alias = value if value.startswith("alias/") else f"alias/{value}"
     if alias.startswith("alias/aws/"):
-        raise OpsError(f"{alias} is reserved for AWS managed keys; choose another --kms-alias")
+        raise argparse.ArgumentTypeError(f"{alias} is reserved for AWS managed keys; choose another --kms-alias")
+    if not _ALIAS.match(alias) or len(alias) > _ALIAS_MAX:
+        raise argparse.ArgumentTypeError(
+            f"invalid KMS alias {value!r}: alias/ then letters, digits, '/', '_' and '-', at most {_ALIAS_MAX} characters"
+        )
     return alias
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``bootstrap`` handler."""
-    if not 1 <= args.noncurrent_days <= 3650:
-        raise OpsError("--noncurrent-days must be between 1 and 3650")
+    """The ``bootstrap`` handler: read everything, refuse or plan, then change."""
     aws = connect_from_args(args, args.region, args.profile)
-    secrets_alias = _alias(args.kms_alias)
+    secrets_alias = args.kms_alias
     state_alias = f"{secrets_alias}-state"
     out = stdout()
     account = aws.client("sts").get_caller_identity()["Account"]
@@ -95,12 +200,19 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"bootstrapping s3://{args.bucket} in account {account}, {args.region}{mode}")
 
     boot = _Bootstrap(aws, args.dry_run)
-    boot.key(secrets_alias, f"Pulumi secrets provider ({args.bucket})")
-    state_key = boot.key(state_alias, f"Pulumi state bucket encryption (s3://{args.bucket})")
-    boot.bucket(args.bucket, args.region, state_key, args.noncurrent_days)
+    # Every read and every refusal happens here, before the first write.
+    keys = boot.inspect_keys(secrets_alias, state_alias, adopt=args.adopt_key)
+    bucket = boot.inspect_bucket(args.bucket, args.region, remove_public=args.remove_public_statements)
 
-    styles = {CREATED: "green", UPDATED: "yellow", WOULD_CREATE: "cyan", WOULD_UPDATE: "cyan"}
+    boot.key(keys[0], f"Pulumi secrets provider ({args.bucket})")
+    state_key = boot.key(keys[1], f"Pulumi state bucket encryption (s3://{args.bucket})")
+    boot.bucket(bucket, state_key, args.noncurrent_days)
+
+    styles = {CREATED: "green", UPDATED: "yellow", REMOVED: "yellow", ADOPTED: "yellow"}
+    styles.update({WOULD_CREATE: "cyan", WOULD_UPDATE: "cyan", WOULD_REMOVE: "cyan"})
     print_rows("Pulumi backend", ("item", "status", "detail"), boot.items, styles)
+    for note in boot.notes:
+        out.print(f"note: {note}", markup=False)
     if all(i.status == IN_PLACE for i in boot.items):
         out.print("everything is in place; nothing was changed")
     elif args.dry_run:
@@ -124,61 +236,162 @@ def secrets_provider_url(alias: str, region: str) -> str:
     return f"awskms://{alias}?region={region}"
 
 
+@dataclass(frozen=True)
+class KeyPlan:
+    """What the preconditions found behind one alias."""
+
+    alias: str
+    meta: dict[str, Any] | None
+    """The key's metadata, or None when the alias does not exist yet."""
+    owned: bool
+    """Whether bootstrap created the key (its ``managed-by`` tag); only owned keys are ever changed."""
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    """What the preconditions found about the bucket."""
+
+    name: str
+    region: str
+    exists: bool
+    policy: dict[str, Any] | None
+    public: list[dict[str, Any]]
+    """Public Allow statements of the current policy, to remove (refused unless asked)."""
+
+
+def is_public_statement(statement: dict[str, Any]) -> bool:
+    """An Allow to every principal that no fixed-value condition narrows (S3's definition of public)."""
+    if statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    principals = principal.get("AWS") if isinstance(principal, dict) else principal
+    values = principals if isinstance(principals, list) else [principals]
+    if "*" not in values:
+        return False
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        if "like" in operator.lower() or not isinstance(conditions, dict):
+            continue  # wildcard operators can match anyone
+        for key, value in conditions.items():
+            fixed = [value] if isinstance(value, str) else list(value)
+            if key.lower() in _RESTRICTING_KEYS and fixed and not any("*" in str(v) for v in fixed):
+                return False
+    return True
+
+
 class _Bootstrap:
     def __init__(self, aws: Aws, dry_run: bool):
         self.kms = aws.client("kms")
         self.s3 = aws.client("s3")
         self.dry_run = dry_run
         self.items: list[Row] = []
+        self.notes: list[str] = []
 
     def _record(self, name: str, status: str, detail: str) -> None:
         if self.dry_run:
-            status = {CREATED: WOULD_CREATE, UPDATED: WOULD_UPDATE}.get(status, status)
+            status = {CREATED: WOULD_CREATE, UPDATED: WOULD_UPDATE, REMOVED: WOULD_REMOVE}.get(status, status)
         self.items.append(Row(name, status, detail))
 
-    # ------------------------------------------------------------------ KMS
-    def key(self, alias: str, description: str) -> str:
-        """Ensure a rotating symmetric key behind ``alias``; return its ARN (or the alias in a dry run)."""
+    # ------------------------------------------------------------------ preconditions (read only)
+    def inspect_keys(self, secrets_alias: str, state_alias: str, *, adopt: bool) -> tuple[KeyPlan, KeyPlan]:
+        """Both aliases' targets, refusing unusable, foreign (without ``adopt``) or shared keys."""
+        plans = (self._inspect_key(secrets_alias, adopt), self._inspect_key(state_alias, adopt))
+        ids = [p.meta["KeyId"] for p in plans if p.meta]
+        if len(ids) == 2 and ids[0] == ids[1]:
+            raise OpsError(
+                f"{secrets_alias} and {state_alias} point at the same key {ids[0]}: state readers could decrypt "
+                f"secrets; point {state_alias} at a key of its own (or delete that alias to let bootstrap create one)"
+            )
+        return plans
+
+    def _inspect_key(self, alias: str, adopt: bool) -> KeyPlan:
         try:
-            meta = self.kms.describe_key(KeyId=alias)["KeyMetadata"]
+            meta = dict(self.kms.describe_key(KeyId=alias)["KeyMetadata"])
         except ClientError as exc:
             if error_code(exc) != "NotFoundException":
                 raise
-            meta = None
-        if meta is None:
-            self._record(f"kms key {alias}", CREATED, "symmetric, customer managed")
-            self._record(f"kms key {alias} rotation", CREATED, "yearly automatic rotation")
-            if self.dry_run:
-                return alias
-            meta = self.kms.create_key(
-                Description=description,
-                KeyUsage="ENCRYPT_DECRYPT",
-                KeySpec="SYMMETRIC_DEFAULT",
-                Tags=[{"TagKey": k, "TagValue": v} for k, v in TAGS.items()],
-            )["KeyMetadata"]
-            self.kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
-            self.kms.enable_key_rotation(KeyId=meta["KeyId"])
-            return str(meta["Arn"])
-
+            return KeyPlan(alias, None, owned=True)
+        key_id = meta["KeyId"]
         state = meta.get("KeyState")
         if state != "Enabled":
             # Never "repair" a key someone disabled or scheduled for deletion: that is a decision.
-            raise OpsError(f"KMS key {alias} ({meta['KeyId']}) is {state}; enable it or cancel its deletion first")
+            raise OpsError(f"KMS key {alias} ({key_id}) is {state}; enable it or cancel its deletion first")
         if meta.get("KeyManager") != "CUSTOMER" or meta.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
             raise OpsError(f"{alias} must point at a customer-managed symmetric key, not {meta.get('KeySpec')}")
-        self._record(f"kms key {alias}", IN_PLACE, str(meta["KeyId"]))
-        if self.kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled"):
+        tags = {t["TagKey"]: t["TagValue"] for t in self.kms.list_resource_tags(KeyId=key_id).get("Tags", [])}
+        owned = tags.get(OWNER_TAG[0]) == OWNER_TAG[1]
+        if not owned and not adopt:
+            raise OpsError(
+                f"{alias} points at key {key_id}, which blueprint bootstrap did not create (no "
+                f"{OWNER_TAG[0]}={OWNER_TAG[1]} tag); pass --adopt-key to use it unchanged, or choose another --kms-alias"
+            )
+        return KeyPlan(alias, meta, owned)
+
+    def inspect_bucket(self, bucket: str, region: str, *, remove_public: bool) -> BucketPlan:
+        """The bucket's existence, region and public policy statements, refusing what bootstrap must not fix."""
+        exists = self._bucket_exists(bucket, region)
+        current = self._get("get_bucket_policy", bucket, ("NoSuchBucketPolicy",)) if exists else None
+        doc = json.loads(current["Policy"]) if current and current.get("Policy") else None
+        statements = _statements(doc)
+        public = [s for s in statements if is_public_statement(s)]
+        if public and not remove_public:
+            sids = ", ".join(str(s.get("Sid") or f"#{statements.index(s) + 1}") for s in public)
+            raise OpsError(
+                f"the policy of bucket {bucket} allows public access (statement {sids}: Allow to Principal * "
+                "without a restricting condition); remove it, or pass --remove-public-statements"
+            )
+        return BucketPlan(bucket, region, exists, doc, public)
+
+    # ------------------------------------------------------------------ KMS
+    def key(self, plan: KeyPlan, description: str) -> str:
+        """Ensure a rotating symmetric key behind the alias; return its ARN (or the alias in a dry run)."""
+        alias, meta = plan.alias, plan.meta
+        if meta is None:
+            self._record(f"kms key {alias}", CREATED, "symmetric, customer managed")
+            self._record(f"kms key {alias} rotation", CREATED, "yearly automatic rotation")
+            return alias if self.dry_run else self._create_key(alias, description)
+        key_id = meta["KeyId"]
+        rotating = bool(self.kms.get_key_rotation_status(KeyId=key_id).get("KeyRotationEnabled"))
+        if not plan.owned:
+            self._record(f"kms key {alias}", ADOPTED, f"{key_id}, not created by bootstrap: used unchanged")
+            self._record(f"kms key {alias} rotation", IN_PLACE, "enabled" if rotating else "off, left unchanged")
+            if not rotating:
+                self.notes.append(
+                    f"{alias} ({key_id}) does not rotate and bootstrap does not change keys it did not create; "
+                    f"its owner can run: aws kms enable-key-rotation --key-id {key_id}"
+                )
+            return str(meta["Arn"])
+        self._record(f"kms key {alias}", IN_PLACE, str(key_id))
+        if rotating:
             self._record(f"kms key {alias} rotation", IN_PLACE, "enabled")
         else:
             self._record(f"kms key {alias} rotation", UPDATED, "automatic rotation enabled")
             if not self.dry_run:
-                self.kms.enable_key_rotation(KeyId=meta["KeyId"])
+                self.kms.enable_key_rotation(KeyId=key_id)
+        return str(meta["Arn"])
+
+    def _create_key(self, alias: str, description: str) -> str:
+        meta = self.kms.create_key(
+            Description=description,
+            KeyUsage="ENCRYPT_DECRYPT",
+            KeySpec="SYMMETRIC_DEFAULT",
+            Tags=[{"TagKey": k, "TagValue": v} for k, v in TAGS.items()],
+        )["KeyMetadata"]
+        try:
+            self.kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+        except ClientError as exc:
+            # Without its alias nothing would ever find the key again: do not leave it behind.
+            self.kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=ORPHAN_DELETION_DAYS)
+            raise OpsError(
+                f"creating {alias} failed ({explain(exc)}); the new key {meta['KeyId']} was scheduled for "
+                f"deletion in {ORPHAN_DELETION_DAYS} days so that no orphan key is left"
+            ) from None
+        self.kms.enable_key_rotation(KeyId=meta["KeyId"])
         return str(meta["Arn"])
 
     # ------------------------------------------------------------------ S3
-    def bucket(self, bucket: str, region: str, key_arn: str, noncurrent_days: int) -> None:
+    def bucket(self, plan: BucketPlan, key_arn: str, noncurrent_days: int) -> None:
         """Ensure the bucket and each of its settings."""
-        exists = self._bucket_exists(bucket, region)
+        bucket, region, exists = plan.name, plan.region, plan.exists
         if not exists:
             self._record(f"s3 bucket {bucket}", CREATED, f"in {region}, ACLs disabled (BucketOwnerEnforced)")
             if not self.dry_run:
@@ -195,7 +408,7 @@ class _Bootstrap:
         for step in (self._ownership, self._public_access, self._versioning):
             step(bucket, exists)
         self._encryption(bucket, exists, key_arn)
-        self._policy(bucket, exists)
+        self._policy(plan)
         self._lifecycle(bucket, exists, noncurrent_days)
 
     def _bucket_exists(self, bucket: str, region: str) -> bool:
@@ -304,21 +517,22 @@ class _Bootstrap:
                 },
             )
 
-    def _policy(self, bucket: str, exists: bool) -> None:
-        current = self._get("get_bucket_policy", bucket, ("NoSuchBucketPolicy",)) if exists else None
-        doc = json.loads(current["Policy"]) if current and current.get("Policy") else None
+    def _policy(self, plan: BucketPlan) -> None:
+        bucket, doc = plan.name, plan.policy
         wanted = tls_statements(bucket)
-        statements = list((doc or {}).get("Statement", []))
-        if isinstance((doc or {}).get("Statement"), dict):
-            statements = [doc["Statement"]]  # type: ignore[index]
+        statements = [s for s in _statements(doc) if s not in plan.public]
         by_sid = {s.get("Sid"): s for s in statements}
-        if all(by_sid.get(s["Sid"]) == s for s in wanted):
+        if not plan.public and all(by_sid.get(s["Sid"]) == s for s in wanted):
             self._record("s3 bucket policy", IN_PLACE, "TLS-only (TLS >= 1.2)")
             return
-        # Keep every statement we do not own; replace or add ours.
+        # Keep every statement we do not own (public ones only when not asked to remove them: refused
+        # earlier); replace or add ours.
         merged = [s for s in statements if s.get("Sid") not in TLS_SIDS] + wanted
         kept = len(merged) - len(wanted)
         detail = "deny non-TLS and TLS < 1.2" + (f"; kept {kept} existing statement(s)" if kept else "")
+        if plan.public:
+            sids = ", ".join(str(s.get("Sid") or "(no Sid)") for s in plan.public)
+            self._record("s3 bucket policy: public statements", REMOVED, f"Allow to Principal *: {sids}")
         self._record("s3 bucket policy", UPDATED if doc else CREATED, detail)
         if not self.dry_run:
             policy = {"Version": (doc or {}).get("Version", "2012-10-17"), "Statement": merged}
@@ -341,6 +555,12 @@ class _Bootstrap:
         if not self.dry_run:
             merged = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID] + [wanted]
             self.s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": merged})
+
+
+def _statements(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A policy's statements as a list (the grammar allows a single object)."""
+    statement = (doc or {}).get("Statement", [])
+    return [statement] if isinstance(statement, dict) else list(statement)
 
 
 def tls_statements(bucket: str) -> list[dict[str, Any]]:

@@ -1,22 +1,30 @@
-"""``blueprint preflight STACK``: will this stack's GPU capacity exist before ``pulumi up`` waits 20 minutes?
+"""``blueprint preflight STACK``: will this stack's ``pulumi up`` get through, before it waits 20 minutes?
 
 Reads the stack's validated config and asks AWS, read-only:
 
-- the caller's account is the stack's ``accountId`` (STS);
+- the caller's account is the stack's ``accountId`` (STS), and the caller acts as a role the cluster
+  admits, those roles exist, and the AWS CLI v2 is on PATH (:mod:`readiness`);
+- the environment is bootstrapped (its preview role exists) and the GitHub OIDC provider agrees with
+  ``delivery.createOidcProvider`` (:mod:`readiness`);
 - the region is enabled for the account and every configured AZ exists and is available;
 - every node pool's instance types are offered in the pool's AZs (``DescribeInstanceTypeOfferings``);
 - every GPU pool's types really have NVIDIA GPUs, as many as ``infra.config.gpu_facts`` assumes
   (the cluster-autoscaler's scale-from-zero template uses that count) (``DescribeInstanceTypes``);
 - the EC2 vCPU quotas of the GPU families, per capacity type, cover every GPU pool at its
   ``maxSize`` (Service Quotas);
-- the cluster's Kubernetes version is in EKS standard support (``DescribeClusterVersions``).
+- the cluster's Kubernetes version is in EKS standard support for more than 60 days, or what EKS does
+  at its end under ``cluster.supportType`` (``DescribeClusterVersions``, else :mod:`eks_support`);
+- every model's image is in the stack's ECR and its weights are under its S3 prefix (:mod:`readiness`).
 
-Prints one OK / WARN / FAIL row per check with the reason and exits 1 on any FAIL.
+Prints one OK / WARN / FAIL row per check with the reason. Exit codes: 0 ready (warnings allowed),
+1 a check failed or an error, 2 usage error, 3 (:data:`EXIT_NOT_BOOTSTRAPPED`) the environment has not
+been bootstrapped yet (the last stderr line starts ``not bootstrapped:``), unless ``--first-deploy``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,9 +32,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from blueprint.ops import eks_support, readiness
 from blueprint.ops._aws import (
     EXIT_ERROR,
     EXIT_OK,
+    OpsError,
     Row,
     add_common_arguments,
     connect_from_args,
@@ -35,9 +45,10 @@ from blueprint.ops._aws import (
     guarded,
     load_stack_config,
     print_rows,
+    stderr,
     stdout,
 )
-from infra.config import EKS_STANDARD_SUPPORT_VERSIONS, NodePool, PlatformConfig
+from infra.config import NodePool, PlatformConfig, preview_role_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -71,44 +82,149 @@ Check = Row
 """One preflight result: check name, OK/WARN/FAIL, and the reason."""
 
 
+EXIT_NOT_BOOTSTRAPPED = 3
+"""The environment has not been bootstrapped (no preview role, or no GitHub OIDC provider to assume it
+with): the deploy workflow skips it with a notice. Usage errors stay 2 and failures 1."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``preflight`` to the CLI."""
     p = subparsers.add_parser(
         "preflight",
-        help="check account, AZs, GPU instance offerings, vCPU quotas and the EKS version before `pulumi up`",
-        description="Read-only checks of a stack's AWS prerequisites; exits 1 on any FAIL.",
+        help="check identity, bootstrap, capacity, the EKS version and the models' images and weights before `up`",
+        description="Read-only checks of a stack's AWS prerequisites. Exit codes: 0 ready (warnings allowed), "
+        "1 a check failed, 2 usage error, 3 the environment is not bootstrapped (no preview role yet).",
     )
     p.add_argument("stack", help="stack name (stacks/Pulumi.<stack>.yaml)")
     p.add_argument("--profile", help="AWS profile (default: the ambient credentials)")
+    p.add_argument(
+        "--first-deploy",
+        action="store_true",
+        help="the administrator's first up: resources that up creates (preview role, registry, bucket) may be "
+        "missing; exit 3 is not used",
+    )
+    p.add_argument(
+        "--artifact-bucket",
+        metavar="NAME",
+        help="the stack's artifact bucket (stack output artifactBucket); default: the one bucket named "
+        "ai-platform-<stack>-artifacts-*",
+    )
     add_common_arguments(p)
     p.set_defaults(handler=guarded(run))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Every check's row, and whether the environment is bootstrapped."""
+
+    checks: list[Check]
+    bootstrapped: bool
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``preflight`` handler."""
     cfg = load_stack_config(args.stack)
     aws = connect_from_args(args, cfg.region, args.profile)
-    checks = run_checks(cfg, aws.client)
+    try:
+        outcome = run_checks(
+            cfg, aws.client, stack=args.stack, first_deploy=args.first_deploy, artifact_bucket=args.artifact_bucket
+        )
+    except ClientError as exc:
+        return _web_identity_failure(exc, args.stack, cfg)
+    checks = outcome.checks
     title = f"preflight {args.stack} ({cfg.account_id}, {cfg.region})"
     print_rows(title, ("check", "status", "reason"), checks, {OK: "green", WARN: "yellow", FAIL: "bold red"})
     counts = {s: sum(1 for c in checks if c.status == s) for s in (OK, WARN, FAIL)}
+    # The table folds long reasons; each problem again on one line, whole, for logs and grep.
+    for c in checks:
+        if c.status != OK:
+            stdout().print(f"{c.status} {c.name}: {c.detail}", markup=False)
     stdout().print(f"{counts[OK]} ok, {counts[WARN]} warning(s), {counts[FAIL]} failure(s)")
+    if not outcome.bootstrapped and not args.first_deploy:
+        role = preview_role_name(cfg.environment.value)
+        stderr().print(
+            f"not bootstrapped: {args.stack} has no {role} in account {cfg.account_id} yet; an administrator's first "
+            "`pulumi up` creates it (README, first deploy); until then CI skips this environment",
+            markup=False,
+        )
+        return EXIT_NOT_BOOTSTRAPPED
     return EXIT_ERROR if counts[FAIL] else EXIT_OK
 
 
-def run_checks(cfg: PlatformConfig, clients: Clients) -> list[Check]:
+def _web_identity_failure(exc: ClientError, stack: str, cfg: PlatformConfig) -> int:
+    """Credentials from a GitHub OIDC token (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) could not be had."""
+    if exc.operation_name != "AssumeRoleWithWebIdentity":
+        raise exc
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    if error_code(exc) == "InvalidIdentityToken" and "No OpenIDConnect provider found" in message:
+        stderr().print(
+            f"not bootstrapped: account {cfg.account_id} of {stack} has no GitHub OIDC provider yet; an "
+            "administrator's first `pulumi up` creates it and the preview role (README, first deploy)",
+            markup=False,
+        )
+        return EXIT_NOT_BOOTSTRAPPED
+    if error_code(exc) == "AccessDenied":
+        # AWS answers the same for a missing role and for a trust policy that does not match: not a skip.
+        raise OpsError(
+            f"could not assume the role with the GitHub OIDC token ({explain(exc)}): either {stack} is not "
+            "bootstrapped (the role does not exist) or the role's trust policy does not admit this workflow's "
+            "subject (repository, branch or environment)"
+        ) from None
+    raise exc
+
+
+def run_checks(
+    cfg: PlatformConfig,
+    clients: Clients,
+    *,
+    stack: str | None = None,
+    first_deploy: bool = False,
+    artifact_bucket: str | None = None,
+    today: dt.date | None = None,
+) -> Outcome:
     """Every check, in order. Credential problems abort (nothing else could work); other API errors
     become FAIL rows so the remaining checks still run."""
-    checks = [check_account(cfg, clients("sts"))]
+    stack = stack or cfg.environment.value
+    ident = clients("sts").get_caller_identity()
+    checks = [check_account(cfg, ident)]
+    bootstrapped = True
+    if ident["Account"] == cfg.account_id:
+        # Who runs the up, what the first up left behind: only meaningful in the stack's own account.
+        who, iam = readiness.caller(ident), clients("iam")
+        checks += _guard("admission", lambda: readiness.check_admission(cfg, who, iam))
+        checks.append(readiness.check_aws_cli())
+        try:
+            bootstrapped, row = readiness.is_bootstrapped(cfg, who, iam)
+        except ClientError as exc:
+            row = Check("bootstrap", FAIL, f"could not check: {explain(exc)}")
+        if not bootstrapped and first_deploy:
+            row = Check(row.name, OK, "not yet: this first up creates the preview role")
+        checks.append(row)
+        if cfg.delivery.enabled:
+            checks += _guard("github oidc provider", lambda: [readiness.check_oidc_provider(cfg, stack, iam)])
+    checks += _capacity(cfg, clients)
+    support_type = getattr(cfg.cluster, "support_type", None)  # cluster.supportType, once the config has it
+    checks.append(check_kubernetes_version(cfg.cluster.version, clients("eks"), support_type, today))
+    if ident["Account"] == cfg.account_id:
+        ecr, s3 = clients("ecr"), clients("s3")
+        checks += _guard("model images", lambda: readiness.check_images(cfg, stack, ecr, first_deploy=first_deploy))
+        checks += _guard(
+            "model weights",
+            lambda: readiness.check_weights(cfg, stack, s3, artifact_bucket, first_deploy=first_deploy),
+        )
+    return Outcome(checks, bootstrapped)
+
+
+def _capacity(cfg: PlatformConfig, clients: Clients) -> list[Check]:
+    """Region, AZs, instance offerings and types, GPU quotas."""
     ec2 = clients("ec2")
-    checks += _guard("region", lambda: check_region(cfg, ec2))
+    checks = _guard("region", lambda: check_region(cfg, ec2))
     checks += _guard("availability zones", lambda: check_azs(cfg, ec2))
     pools = cfg.resolved_node_pools()
     vcpus: dict[str, int] = {}
     checks += _guard("instance type offerings", lambda: check_offerings(pools.values(), ec2))
     checks += _guard("instance types", lambda: check_instance_types(pools.values(), ec2, vcpus))
     checks += check_quotas(pools.values(), vcpus, clients("service-quotas"))
-    checks.append(check_kubernetes_version(cfg.cluster.version, clients("eks")))
     return checks
 
 
@@ -119,9 +235,8 @@ def _guard(name: str, fn: Callable[[], list[Check]]) -> list[Check]:
         return [Check(name, FAIL, f"could not check: {explain(exc)}")]
 
 
-def check_account(cfg: PlatformConfig, sts: Any) -> Check:
+def check_account(cfg: PlatformConfig, ident: dict[str, Any]) -> Check:
     """The caller's account is the one the stack may deploy to."""
-    ident = sts.get_caller_identity()
     if ident["Account"] == cfg.account_id:
         return Check("account", OK, f"{ident['Arn']}")
     return Check(
@@ -280,24 +395,35 @@ def check_quotas(pools: Iterable[NodePool], vcpus: dict[str, int], quotas: Any) 
     return out
 
 
-def check_kubernetes_version(version: str, eks: Any) -> Check:
-    """The cluster version is in EKS standard support (asked of EKS; the static list as a fallback)."""
+def check_kubernetes_version(
+    version: str, eks: Any, support_type: str | None = None, today: dt.date | None = None
+) -> Check:
+    """How long the cluster version stays in EKS standard support, and what EKS does after that under the
+    stack's ``cluster.supportType``: asked of EKS, the dated calendar in :mod:`eks_support` as a fallback."""
     name = f"kubernetes {version}"
+    today = today or dt.datetime.now(dt.UTC).date()
+    policy = support_type or "STANDARD"
     try:
         found = eks.describe_cluster_versions(clusterVersions=[version], includeAll=True).get("clusterVersions", [])
     except ClientError as exc:
-        known = version in EKS_STANDARD_SUPPORT_VERSIONS
-        source = f"could not ask EKS ({error_code(exc) or 'error'}); the static list in infra/config.py"
-        verdict = "has it in standard support" if known else f"allows only {', '.join(EKS_STANDARD_SUPPORT_VERSIONS)}"
-        return Check(name, WARN, f"{source} {verdict}")
+        verdict = eks_support.judge(version, eks_support.SUPPORT_CALENDAR.get(version), support_type, today)
+        why = f"(EKS not asked: {error_code(exc) or 'error'}; offline calendar)"
+        return Check(name, verdict.status, f"{verdict.detail} {why}")
     entry = next((v for v in found if v.get("clusterVersion") == version), None)
     if entry is None:
         return Check(name, FAIL, "EKS does not offer this version")
     status = entry.get("versionStatus") or entry.get("status")
-    end = entry.get("endOfStandardSupportDate")
-    until = f" until {end:%Y-%m-%d}" if hasattr(end, "strftime") else ""
     if status in ("STANDARD_SUPPORT", "standard-support"):
-        return Check(name, OK, f"standard support{until}")
+        support = eks_support.from_eks(entry) or eks_support.SUPPORT_CALENDAR.get(version)
+        verdict = eks_support.judge(version, support, support_type, today)
+        return Check(name, verdict.status, verdict.detail)
     if status in ("EXTENDED_SUPPORT", "extended-support"):
-        return Check(name, WARN, "extended support only: extra hourly cost; plan the upgrade")
+        if policy == "EXTENDED":
+            return Check(name, WARN, "extended support only: extra hourly cost; plan the upgrade")
+        return Check(
+            name,
+            FAIL,
+            "extended support only, and supportType is STANDARD: EKS upgrades the control plane by itself; set "
+            "cluster.version to the next version (or cluster.supportType: EXTENDED)",
+        )
     return Check(name, FAIL, f"EKS status {status}: not supported")

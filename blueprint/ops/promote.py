@@ -24,6 +24,7 @@ import argparse
 import fnmatch
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from botocore.exceptions import ClientError
 from blueprint.ops._aws import (
     EXIT_OK,
     OpsError,
+    OpsUsageError,
     add_common_arguments,
     connect_from_args,
     error_code,
@@ -86,6 +88,29 @@ def _image_arg(ref: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def download_url_allowed(url: str, emulator: str | None) -> bool:
+    """Layer download URLs must be https (ECR hands out presigned S3 https URLs); plain http only for an
+    emulator the user pointed ``--endpoint-url`` at, on that emulator's host and port."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.netloc:
+        return True
+    if parts.scheme != "http" or not emulator:
+        return False
+    return parts.netloc == urllib.parse.urlsplit(emulator).netloc
+
+
+class _SameRulesRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL :func:`download_url_allowed` accepts (no downgrade to http)."""
+
+    def __init__(self, emulator: str | None):
+        self.emulator = emulator
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if not download_url_allowed(newurl, self.emulator):
+            raise OpsError("refusing a redirect of a blob download to a non-https URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def parse_ref(ref: str) -> tuple[str, str]:
     """``repository:tag`` -> (repository, tag)."""
     repo, sep, tag = ref.rpartition(":")
@@ -104,6 +129,8 @@ class Registry:
     repository: str
     ecr: Any
     sts: Any
+    emulator: str | None = None
+    """``--endpoint-url`` (an emulator the user chose): the only place a plain-http URL may point at."""
 
     @property
     def where(self) -> str:
@@ -184,11 +211,13 @@ class Registry:
         return missing
 
     def download(self, digest: str, timeout: float) -> Iterator[bytes]:
-        url = self.ecr.get_download_url_for_layer(**self._ids(), layerDigest=digest)["downloadUrl"]
-        if not url.startswith(("https://", "http://")):
-            raise OpsError(f"unexpected layer download URL scheme for {digest}")
+        url = str(self.ecr.get_download_url_for_layer(**self._ids(), layerDigest=digest)["downloadUrl"])
+        if not download_url_allowed(url, self.emulator):
+            shown = urllib.parse.urlsplit(url)._replace(query="").geturl()  # a presigned query holds credentials
+            raise OpsError(f"refusing to download blob {digest} from {shown}: only https:// URLs are accepted")
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - scheme checked above
+            opener = urllib.request.build_opener(_SameRulesRedirects(self.emulator))
+            with opener.open(url, timeout=timeout) as resp:
                 while chunk := resp.read(8 * 1024 * 1024):
                     yield chunk
         except (urllib.error.URLError, TimeoutError) as exc:
@@ -262,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     """The ``promote`` handler."""
     repo, tag = args.image
     if args.source == args.target:
-        raise OpsError("--from and --to name the same stack")
+        raise OpsUsageError("--from and --to name the same stack")
     sides = []
     for stack, profile in ((args.source, args.from_profile), (args.target, args.to_profile)):
         cfg = load_stack_config(stack)
@@ -270,7 +299,8 @@ def run(args: argparse.Namespace) -> int:
             known = ", ".join(cfg.registry.repositories) or "none"
             raise OpsError(f"repository {repo} is not in stack {stack}'s registry.repositories ({known})")
         aws = connect_from_args(args, cfg.region, profile)
-        sides.append(Registry(stack, cfg.account_id, cfg.region, repo, aws.client("ecr"), aws.client("sts")))
+        ecr, sts = aws.client("ecr"), aws.client("sts")
+        sides.append(Registry(stack, cfg.account_id, cfg.region, repo, ecr, sts, aws.endpoint_url))
     src, dst = sides
     out = stdout()
 

@@ -90,14 +90,14 @@ def client(service: str, moto_url: str, region: str = REGION, **creds: str) -> A
     return boto3.client(service, region_name=region, endpoint_url=moto_url, **creds)
 
 
-def account_profile(moto_url: str, account: str, profile: str) -> dict[str, str]:
+def account_profile(moto_url: str, account: str, profile: str, role: str = "ops-test") -> dict[str, str]:
     """Credentials of ``account`` in moto (an assumed role there), saved as an AWS profile.
 
     moto maps the access key of an assumed role to the role's account, so two profiles give the
     two sides of a promotion, or a caller in another account than the stack expects.
     """
     sts = client("sts", moto_url)
-    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/ops-test", RoleSessionName="ops-test")["Credentials"]
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="ops-test")["Credentials"]
     keys = {
         "aws_access_key_id": creds["AccessKeyId"],
         "aws_secret_access_key": creds["SecretAccessKey"],
@@ -168,9 +168,18 @@ class Faults:
     sent: list[str] = field(default_factory=list)
     """Every operation the commands tried to send, as ``service.Operation`` (faulted or not)."""
 
-    def add(self, service: str, operation: str, code: str, status: int = 400, times: int = 1_000_000) -> None:
+    def add(
+        self,
+        service: str,
+        operation: str,
+        code: str,
+        status: int = 400,
+        times: int = 1_000_000,
+        message: str = "injected by the test",
+    ) -> None:
         """Answer the next ``times`` calls of ``service.operation`` (``*`` = any) with ``code``."""
-        self.rules.append({"service": service, "op": operation, "code": code, "status": status, "left": times})
+        rule = {"service": service, "op": operation, "code": code, "status": status, "left": times, "message": message}
+        self.rules.append(rule)
 
     def fired(self, code: str) -> int:
         return sum(1 for s in self.sent if s.endswith(f"!{code}"))
@@ -182,7 +191,7 @@ class Faults:
                 rule["left"] -= 1
                 self.sent.append(f"{service}.{op}!{rule['code']}")
                 protocol = _PROTOCOLS.get(service, "json")
-                return _error_response(protocol, rule["code"], "injected by the test", rule["status"])
+                return _error_response(protocol, rule["code"], rule["message"], rule["status"])
         self.sent.append(f"{service}.{op}")
         return None
 

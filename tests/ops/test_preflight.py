@@ -9,7 +9,11 @@ request and response against the real API models.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -17,7 +21,16 @@ import pytest
 from botocore.stub import Stubber
 
 from blueprint.ops import _aws
-from blueprint.ops.preflight import FAIL, OK, WARN, Check, check_instance_types, check_kubernetes_version, run_checks
+from blueprint.ops.preflight import (
+    EXIT_NOT_BOOTSTRAPPED,
+    FAIL,
+    OK,
+    WARN,
+    Check,
+    check_instance_types,
+    check_kubernetes_version,
+    run_checks,
+)
 from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
 
 DEV_ACCOUNT = "111111111111"
@@ -45,10 +58,91 @@ def _stubbed(service: str) -> tuple[Any, Stubber]:
     return c, Stubber(c)
 
 
+ADMIN_ROLE = "ml-platform-admins"  # in stacks/Pulumi.dev.yaml's cluster.adminRoleArns
+BUCKET = "ai-platform-dev-artifacts-20261201000000000000000001"
+WEIGHTS = "models/llama-3-8b/model.safetensors"
+
+
+def manifest(tag: str) -> str:
+    """A distinct image manifest per tag (ECR derives the digest from it)."""
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        "layers": [],
+        "annotations": {"org.opencontainers.image.version": tag},
+    })  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def wide_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide console, so that table cells rarely fold (rich reads COLUMNS)."""
+    monkeypatch.setenv("COLUMNS", "400")
+
+
 @pytest.fixture
-def dev_profile(aws_env: str) -> str:
-    account_profile(aws_env, DEV_ACCOUNT, "dev")
+def fake_aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
+    """Put an ``aws`` printing ``version`` first on PATH (None: no ``aws`` at all)."""
+
+    def install(version: str | None) -> None:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        aws = bin_dir / "aws"
+        if version is None:
+            aws.unlink(missing_ok=True)
+            monkeypatch.setenv("PATH", str(bin_dir))
+            return
+        aws.write_text(f"#!/bin/sh\necho '{version} Python/3.13.7 Linux/6.8 exe/x86_64.ubuntu.24'\n")
+        aws.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+    install("aws-cli/2.31.21")
+    return install
+
+
+@pytest.fixture
+def dev_creds(aws_env: str, fake_aws_cli: Callable[[str | None], None]) -> dict[str, str]:
+    """The dev account (111111111111) as the admitted administrator role, saved as profile ``dev``."""
+    return account_profile(aws_env, DEV_ACCOUNT, "dev", role=ADMIN_ROLE)
+
+
+@pytest.fixture
+def dev_profile(dev_creds: dict[str, str], bootstrapped: None) -> str:
+    """Profile ``dev``: the administrator in a bootstrapped dev account with the models' artifacts."""
     return "dev"
+
+
+def _in_dev(service: str, aws_env: str, creds: dict[str, str]) -> Any:
+    return client(service, aws_env, **creds)
+
+
+@pytest.fixture
+def bootstrapped(aws_env: str, dev_creds: dict[str, str]) -> None:
+    """dev after the administrator's first up and the image and weight pushes it asks for."""
+    iam = _in_dev("iam", aws_env, dev_creds)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+    for role in (ADMIN_ROLE, "ai-platform-preview-dev", "ai-platform-deploy-dev"):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    ecr = _in_dev("ecr", aws_env, dev_creds)
+    ecr.create_repository(repositoryName="vllm")
+    for tag in ("v0.11.0", "v0.11.1"):
+        ecr.put_image(repositoryName="vllm", imageManifest=manifest(tag), imageTag=tag)
+    s3 = _in_dev("s3", aws_env, dev_creds)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=BUCKET, Key=WEIGHTS, Body=b"weights")
+    s3.put_object(Bucket=BUCKET, Key="models/llama-3-8b/config.json", Body=b"{}")
+
+
+def _lines(out: str) -> dict[str, str]:
+    """``check -> STATUS reason`` from the whole-line problem list under the table."""
+    found = {}
+    for line in out.splitlines():
+        status, _, rest = line.partition(" ")
+        if status in (WARN, FAIL) and ": " in rest:
+            name, _, reason = rest.partition(": ")
+            found[name] = f"{status} {reason}"
+    return found
 
 
 def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) -> None:
@@ -56,6 +150,11 @@ def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) 
     assert res.code == 0, res.out + res.err
     rows = _rows(res.out)
     assert rows["account"][0] == OK
+    assert rows["admission"][0] == OK
+    assert rows["admin role ml-platform-admins"][0] == OK
+    assert rows["aws cli"] == (OK, "aws-cli/2.31.21")
+    assert rows["bootstrap"] == (OK, "ai-platform-preview-dev exists")
+    assert rows["github oidc provider"] == (OK, "none in the account; this stack creates it")
     assert rows[f"region {REGION}"][0] == OK
     assert rows["availability zones"] == (OK, "us-west-2a, us-west-2b")
     for pool in ("system", "gpu-a10g", "gpu-l4"):
@@ -63,10 +162,14 @@ def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) 
     assert rows["pool gpu-a10g: GPUs"][0] == OK
     assert "g5.2xlarge: 1 × A10G, 8 vCPUs" in rows["pool gpu-a10g: GPUs"][1]
     assert "pool system: GPUs" not in rows
-    # moto has no EC2 quotas and no DescribeClusterVersions: both degrade to warnings.
+    # moto has no EC2 quotas: the quota degrades to a warning.
     assert rows["quota All G and VT Spot Instance Requests"][0] == WARN
     assert "needs 32 vCPUs" in rows["quota All G and VT Spot Instance Requests"][1]
-    assert rows["kubernetes 1.35"][0] == WARN
+    assert rows["image llama-3-8b"][0] == OK
+    assert rows["image llama-3-8b"][1].startswith("vllm:v0.11.0 -> sha256:")
+    assert rows["image llama-3-8b canary"][0] == OK
+    assert rows["weights llama-3-8b"][0] == OK
+    assert f"2 object(s), 0.0 GiB under s3://{BUCKET}/models/llama-3-8b/" in rows["weights llama-3-8b"][1]
     assert "0 failure(s)" in res.out
 
 
@@ -112,8 +215,10 @@ def test_type_missing_in_one_az_warns(
     assert "g5.xlarge not offered in us-west-2d" in reason
 
 
-def test_unknown_stack_is_one_line(cli: Callable[..., Result]) -> None:
-    assert_one_line_error(cli("preflight", "qa"), "error: unknown stack 'qa'; known stacks: dev, staging, prod")
+def test_unknown_stack_is_a_usage_error(cli: Callable[..., Result]) -> None:
+    res = cli("preflight", "qa")
+    assert res.code == 2
+    assert res.err == "usage error: blueprint preflight: unknown stack 'qa'; known stacks: dev, staging, prod\n"
 
 
 def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -167,7 +272,7 @@ def test_gpu_spot_quota_must_cover_every_pool_at_max_size(
     aws = _aws.connect(REGION, profile=dev_profile)
     stubs = {"service-quotas": sq, "eks": eks}
     with sq_stub, eks_stub:
-        checks = run_checks(cfg, lambda s: stubs.get(s) or aws.client(s))
+        checks = run_checks(cfg, lambda s: stubs.get(s) or aws.client(s)).checks
         sq_stub.assert_no_pending_responses()
     (q,) = [c for c in checks if c.name.startswith("quota ")]
     assert q.status == status
@@ -240,14 +345,17 @@ def test_gpu_pool_types_must_really_have_the_gpus(
 
 
 @pytest.mark.parametrize(
-    ("version_status", "status", "reason"),
+    ("version_status", "support_type", "status", "reason"),
     [
-        ("STANDARD_SUPPORT", OK, "standard support until 2027-03-27"),
-        ("EXTENDED_SUPPORT", WARN, "extended support only"),
-        ("UNSUPPORTED", FAIL, "EKS status UNSUPPORTED"),
+        ("STANDARD_SUPPORT", None, OK, "standard support until 2027-03-27 (115 days)"),
+        ("EXTENDED_SUPPORT", "EXTENDED", WARN, "extended support only"),
+        ("EXTENDED_SUPPORT", None, FAIL, "supportType is STANDARD: EKS upgrades the control plane by itself"),
+        ("UNSUPPORTED", "EXTENDED", FAIL, "EKS status UNSUPPORTED"),
     ],
 )
-def test_kubernetes_version_support_from_eks(version_status: str, status: str, reason: str) -> None:
+def test_kubernetes_version_support_from_eks(
+    version_status: str, support_type: str | None, status: str, reason: str
+) -> None:
     eks, stub = _stubbed("eks")
     stub.add_response(
         "describe_cluster_versions",
@@ -264,7 +372,7 @@ def test_kubernetes_version_support_from_eks(version_status: str, status: str, r
         {"clusterVersions": ["1.35"], "includeAll": True},
     )
     with stub:
-        check = check_kubernetes_version("1.35", eks)
+        check = check_kubernetes_version("1.35", eks, support_type, today=dt.date(2026, 12, 2))
     assert check.status == status
     assert reason in check.detail
 
@@ -283,3 +391,343 @@ def test_moto_has_no_ec2_quotas() -> None:
     sq = client("service-quotas", _aws.os.environ[_aws.ENDPOINT_ENV])
     with pytest.raises(sq.exceptions.NoSuchResourceException):
         sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-3819A6DF")
+
+
+# --------------------------------------------------------------------------- end of standard support (11.9)
+@pytest.mark.parametrize(
+    ("version", "today", "support_type", "status", "reason"),
+    [
+        ("1.35", dt.date(2026, 12, 2), None, OK, "standard support until 2027-03-27 (115 days)"),
+        ("1.35", dt.date(2027, 1, 25), None, OK, "(61 days)"),
+        ("1.35", dt.date(2027, 1, 26), None, WARN, "ends 2027-03-27 (in 60 days)"),
+        ("1.35", dt.date(2027, 1, 27), None, WARN, "ends 2027-03-27 (in 59 days) and supportType is STANDARD"),
+        ("1.35", dt.date(2027, 1, 27), "EXTENDED", WARN, "extended support (extra hourly charge) then runs to 2028"),
+        ("1.34", dt.date(2026, 12, 2), "STANDARD", FAIL, "standard support ended 2026-12-02"),
+        ("1.34", dt.date(2026, 12, 2), "EXTENDED", WARN, "in extended support (extra hourly charge) until 2027-12-02"),
+        ("1.31", dt.date(2026, 12, 2), "EXTENDED", FAIL, "extended support ended 2026-11-26"),
+        ("1.36", dt.date(2026, 12, 2), None, WARN, "no support dates known offline for 1.36"),
+    ],
+)
+def test_end_of_standard_support_from_the_offline_calendar(
+    version: str, today: dt.date, support_type: str | None, status: str, reason: str
+) -> None:
+    eks, stub = _stubbed("eks")
+    stub.add_client_error("describe_cluster_versions", "AccessDeniedException", http_status_code=403)
+    with stub:
+        check = check_kubernetes_version(version, eks, support_type, today=today)
+    assert check.status == status, check.detail
+    assert reason in check.detail
+    if status == WARN and support_type is None and "ends" in reason:
+        assert "cluster.supportType unset" in check.detail
+        assert "upgrade cluster.version before then" in check.detail
+    assert "(EKS not asked: AccessDeniedException; offline calendar)" in check.detail
+
+
+def test_every_version_the_config_accepts_has_dates_or_warns() -> None:
+    from blueprint.ops.eks_support import SUPPORT_CALENDAR, WARN_DAYS, judge
+    from infra.config import EKS_STANDARD_SUPPORT_VERSIONS
+
+    for version in EKS_STANDARD_SUPPORT_VERSIONS:
+        support = SUPPORT_CALENDAR.get(version)
+        verdict = judge(version, support, None, dt.date(2026, 12, 1))
+        assert verdict.status in (OK, WARN, FAIL)
+        if support is None:
+            assert verdict.status == WARN
+    ordered = [SUPPORT_CALENDAR[v] for v in sorted(SUPPORT_CALENDAR, key=lambda v: tuple(map(int, v.split("."))))]
+    assert all(a.end_of_standard < b.end_of_standard for a, b in itertools.pairwise(ordered))
+    assert all(s.end_of_extended > s.end_of_standard for s in ordered)
+    assert WARN_DAYS == 60
+
+
+# --------------------------------------------------------------------------- admission (19.5)
+def test_a_caller_the_cluster_does_not_admit_fails(
+    cli: Callable[..., Result], aws_env: str, bootstrapped: None
+) -> None:
+    account_profile(aws_env, DEV_ACCOUNT, "someone", role="data-scientists")
+    res = cli("preflight", "dev", "--profile", "someone")
+    assert res.code == 1
+    assert _rows(res.out)["admission"][0] == FAIL
+    line = _lines(res.out)["admission"]
+    assert "assumed-role/data-scientists/ops-test is not a principal the cluster admits" in line
+    assert (
+        "arn:aws:iam::111111111111:role/ml-platform-admins, arn:aws:iam::111111111111:role/ai-platform-deploy-dev"
+        in line
+    )
+    assert "aws sts assume-role --role-arn arn:aws:iam::111111111111:role/ml-platform-admins" in line
+
+
+def test_ci_preflight_as_the_preview_role_checks_the_deploy_role(
+    cli: Callable[..., Result], aws_env: str, bootstrapped: None
+) -> None:
+    account_profile(aws_env, DEV_ACCOUNT, "ci", role="ai-platform-preview-dev")
+    res = cli("preflight", "dev", "--profile", "ci")
+    assert res.code == 0, res.out + res.err
+    rows = _rows(res.out)
+    assert rows["admission"] == (
+        OK,
+        "caller is the preview role (CI); the deploy job acts as arn:aws:iam::111111111111:role/ai-platform-deploy-dev",
+    )
+    assert rows["bootstrap"] == (OK, "running as ai-platform-preview-dev")
+
+
+def test_an_admitted_role_that_does_not_exist_fails(
+    cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
+) -> None:
+    project("dev", lambda c: c["cluster"]["adminRoleArns"].append("arn:aws:iam::111111111111:role/team/sre-oncall"))
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    assert _lines(res.out)["admin role sre-oncall"] == (
+        "FAIL arn:aws:iam::111111111111:role/team/sre-oncall does not exist: EKS refuses an access entry for a "
+        "missing principal; create the role (trusting your administrators) or remove it from cluster.adminRoleArns"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        (None, "`aws` is not on PATH; the kubeconfig runs `aws eks get-token`: install v2"),
+        ("aws-cli/1.45.11", "is aws-cli/1.45.11; install v2"),
+    ],
+)
+def test_aws_cli_v2_must_be_on_path(
+    version: str | None, reason: str, cli: Callable[..., Result], dev_profile: str, fake_aws_cli: Any
+) -> None:
+    fake_aws_cli(version)
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    status, detail = _rows(res.out)["aws cli"]
+    assert status == FAIL
+    assert reason in detail
+
+
+def test_assumed_role_arns_resolve_to_their_role() -> None:
+    from blueprint.ops.readiness import caller, role_key
+
+    who = caller({"Arn": "arn:aws:sts::111111111111:assumed-role/ml-platform-admins/alice@example.com",
+                  "Account": "111111111111"})  # fmt: skip
+    assert who.role == ("111111111111", "ml-platform-admins")
+    assert who.role == role_key("arn:aws:iam::111111111111:role/platform/ml-platform-admins"), (
+        "paths are not in sessions"
+    )
+    sso = caller({"Arn": "arn:aws:sts::111111111111:assumed-role/AWSReservedSSO_Admin_0123abcd/alice",
+                  "Account": "111111111111"})  # fmt: skip
+    assert sso.role == role_key(
+        "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123abcd"
+    ), "an IAM Identity Center permission set's role, listed with its path"
+    assert caller({"Arn": "arn:aws:iam::111111111111:user/alice", "Account": "111111111111"}).role is None
+    assert caller({"Arn": "arn:aws:iam::111111111111:root", "Account": "111111111111"}).role is None
+
+
+# --------------------------------------------------------------------------- bootstrap status (19.4)
+def test_an_environment_without_its_preview_role_is_not_bootstrapped(
+    cli: Callable[..., Result], aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    _in_dev("iam", aws_env, dev_creds).create_role(RoleName=ADMIN_ROLE, AssumeRolePolicyDocument="{}")
+    res = cli("preflight", "dev", "--profile", "dev")
+    assert res.code == EXIT_NOT_BOOTSTRAPPED == 3
+    assert res.err == (
+        "not bootstrapped: dev has no ai-platform-preview-dev in account 111111111111 yet; an administrator's first "
+        "`pulumi up` creates it (README, first deploy); until then CI skips this environment\n"
+    )
+    assert _rows(res.out)["bootstrap"][0] == WARN
+
+
+def test_first_deploy_expects_what_the_up_creates(
+    cli: Callable[..., Result], aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    _in_dev("iam", aws_env, dev_creds).create_role(RoleName=ADMIN_ROLE, AssumeRolePolicyDocument="{}")
+    res = cli("preflight", "dev", "--profile", "dev", "--first-deploy")
+    assert res.code == 0, res.out + res.err
+    rows = _rows(res.out)
+    assert rows["bootstrap"] == (OK, "not yet: this first up creates the preview role")
+    assert rows["image llama-3-8b"] == (
+        WARN,
+        "repository vllm does not exist yet (the up creates it); then push vllm:v0.11.0",
+    )
+    assert rows["weights llama-3-8b"][0] == WARN
+    assert res.err == ""
+
+
+def test_no_github_oidc_provider_for_the_web_identity_is_not_bootstrapped(
+    cli: Callable[..., Result], faults: Faults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI without the aws-stack action: botocore exchanges the GitHub token for the preview role itself."""
+    token = tmp_path / "token"
+    token.write_text("eyJ.github.token")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-preview-dev")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    no_provider = "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com"
+    faults.add("sts", "AssumeRoleWithWebIdentity", "InvalidIdentityToken", message=no_provider)
+    res = cli("preflight", "dev")
+    assert res.code == 3, res.out + res.err
+    assert res.err.startswith("not bootstrapped: account 111111111111 of dev has no GitHub OIDC provider yet")
+    assert res.err.count("\n") == 1
+
+
+def test_a_role_the_web_identity_cannot_assume_is_a_failure(
+    cli: Callable[..., Result], faults: Faults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("eyJ.github.token")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-preview-dev")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    faults.add("sts", "AssumeRoleWithWebIdentity", "AccessDenied", status=403)
+    res = cli("preflight", "dev")
+    assert_one_line_error(res, "error: could not assume the role with the GitHub OIDC token")
+    assert "either dev is not bootstrapped (the role does not exist) or the role's trust policy" in res.err
+
+
+# --------------------------------------------------------------------------- GitHub OIDC provider (19.9)
+def _provider(aws_env: str, creds: dict[str, str], tags: dict[str, str]) -> str:
+    iam = _in_dev("iam", aws_env, creds)
+    return str(
+        iam.create_open_id_connect_provider(
+            Url="https://token.actions.githubusercontent.com",
+            ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["6938fd4d98bab03faadb97b34396831e3780aea1"],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )["OpenIDConnectProviderArn"]
+    )
+
+
+def test_an_existing_foreign_oidc_provider_fails_with_the_fix(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    arn = _provider(aws_env, dev_creds, {"owner": "another-team"})
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    assert _lines(res.out)["github oidc provider"] == (
+        f"FAIL the account already has {arn} (not created by this stack): CreateOpenIDConnectProvider would fail; "
+        "set delivery.createOidcProvider in stacks/Pulumi.dev.yaml to false (the stack then uses the existing provider)"
+    )
+
+
+def test_this_environments_own_oidc_provider_is_fine(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    _provider(aws_env, dev_creds, {"project": "ai-platform", "environment": "dev"})
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 0, res.out
+    assert "was created by this environment's stack" in _rows(res.out)["github oidc provider"][1]
+
+
+def test_reusing_a_provider_that_does_not_exist_fails(
+    cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
+) -> None:
+    project("dev", lambda c: c["delivery"].update(createOidcProvider=False))
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    assert _rows(res.out)["github oidc provider"] == (
+        FAIL,
+        "the account has no token.actions.githubusercontent.com provider to use: set "
+        "delivery.createOidcProvider in stacks/Pulumi.dev.yaml to true",
+    )
+
+
+# --------------------------------------------------------------------------- model images and weights (11.7)
+def test_a_missing_image_tag_says_how_to_push_it(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    _in_dev("ecr", aws_env, dev_creds).batch_delete_image(repositoryName="vllm", imageIds=[{"imageTag": "v0.11.1"}])
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    registry = "111111111111.dkr.ecr.us-west-2.amazonaws.com"
+    assert _lines(res.out)["image llama-3-8b canary"] == (
+        f"FAIL vllm:v0.11.1 is not in {registry}: `aws ecr get-login-password --region us-west-2 | docker login "
+        f"--username AWS --password-stdin {registry}`, then `docker tag <local image> {registry}/vllm:v0.11.1` and "
+        f"`docker push {registry}/vllm:v0.11.1`; or `blueprint promote vllm:v0.11.1 --from <stack that has it> --to dev`"
+    )
+    assert _rows(res.out)["image llama-3-8b"][0] == OK
+
+
+def test_images_pinned_by_digest_are_checked_by_digest(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str], project: Callable[..., None]
+) -> None:
+    ecr = _in_dev("ecr", aws_env, dev_creds)
+    present = ecr.describe_images(repositoryName="vllm", imageIds=[{"imageTag": "v0.11.0"}])["imageDetails"][0]
+    absent = "sha256:" + "ab" * 32
+
+    def pin(c: dict[str, Any]) -> None:
+        model = c["serving"]["models"]["llama-3-8b"]
+        model["image"] = {"repository": "vllm", "digest": present["imageDigest"]}
+        model["canary"]["image"] = {"repository": "vllm", "digest": absent}
+
+    project("dev", pin)
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    rows = _rows(res.out)
+    assert rows["image llama-3-8b"] == (OK, f"vllm@{present['imageDigest']}")
+    canary = _lines(res.out)["image llama-3-8b canary"]
+    assert canary.startswith(f"FAIL vllm@{absent} is not in 111111111111.dkr.ecr.us-west-2.amazonaws.com: ")
+    assert f"crane copy <source>@{absent} 111111111111.dkr.ecr.us-west-2.amazonaws.com/vllm:<tag>" in canary
+
+
+def test_missing_weights_say_where_to_upload(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    s3 = _in_dev("s3", aws_env, dev_creds)
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": WEIGHTS}, {"Key": "models/llama-3-8b/config.json"}]})
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    assert _lines(res.out)["weights llama-3-8b"] == (
+        f"FAIL nothing under s3://{BUCKET}/models/llama-3-8b/; upload them: "
+        f"`aws s3 sync <local model dir>/ s3://{BUCKET}/models/llama-3-8b/`"
+    )
+
+
+def test_weights_without_weight_files_warn(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    _in_dev("s3", aws_env, dev_creds).delete_object(Bucket=BUCKET, Key=WEIGHTS)
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 0, res.out
+    status, reason = _rows(res.out)["weights llama-3-8b"]
+    assert status == WARN
+    assert "1 object(s) under" in reason
+    assert "but no weight files (.safetensors" in reason
+
+
+def test_the_artifact_bucket_is_found_or_named(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
+) -> None:
+    s3 = _in_dev("s3", aws_env, dev_creds)
+    other = "ai-platform-dev-artifacts-20261202000000000000000002"
+    s3.create_bucket(Bucket=other, CreateBucketConfiguration={"LocationConstraint": REGION})
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 1
+    assert (
+        f"several buckets match ai-platform-dev-artifacts-*: {BUCKET}, {other}; pass --artifact-bucket"
+        in (_lines(res.out)["weights llama-3-8b"])
+    )
+    res = cli("preflight", "dev", "--profile", dev_profile, "--artifact-bucket", BUCKET)
+    assert res.code == 0, res.out
+    assert _rows(res.out)["weights llama-3-8b"][0] == OK
+
+
+@pytest.mark.parametrize(("support_type", "status"), [("EXTENDED", WARN), ("STANDARD", FAIL)])
+def test_run_checks_reads_cluster_support_type(
+    support_type: str, status: str, dev_profile: str, project: Callable[..., None]
+) -> None:
+    """`cluster.supportType` comes with the config change of issue 11.9; until it is merged this test skips."""
+    from blueprint.ops._aws import load_stack_config
+    from infra.config import ClusterConfig
+
+    if "support_type" not in ClusterConfig.model_fields:
+        pytest.skip("cluster.supportType is not in infra/config.py yet")
+    project("dev", lambda c: c["cluster"].update(supportType=support_type))
+    cfg = load_stack_config("dev")
+    eks, stub = _stubbed("eks")
+    stub.add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": [{"clusterVersion": cfg.cluster.version, "versionStatus": "EXTENDED_SUPPORT"}]},
+        {"clusterVersions": [cfg.cluster.version], "includeAll": True},
+    )
+    aws = _aws.connect(REGION, profile=dev_profile)
+    with stub:
+        checks = run_checks(cfg, lambda s: eks if s == "eks" else aws.client(s)).checks
+    (row,) = [c for c in checks if c.name.startswith("kubernetes ")]
+    assert row.status == status

@@ -18,7 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from blueprint.ops import _aws
-from blueprint.ops.promote import tag_is_immutable
+from blueprint.ops.promote import download_url_allowed, tag_is_immutable
 from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
 
 STAGING, PROD = "222222222222", "333333333333"
@@ -316,3 +316,48 @@ def test_bad_reference_is_a_usage_error(cli: Callable[..., Result], ref: str) ->
 def test_tag_mutability_with_exclusions(mode: str, filters: list[dict[str, str]], tag: str, immutable: bool) -> None:
     repo = {"imageTagMutability": mode, "imageTagMutabilityExclusionFilters": filters}
     assert tag_is_immutable(repo, tag) is immutable
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://prod-us-west-2-starport-layer-bucket.s3.us-west-2.amazonaws.com/x?X-Amz-Signature=1", True),
+        ("http://prod-us-west-2-starport-layer-bucket.s3.us-west-2.amazonaws.com/x", False),
+        ("http://127.0.0.1:5000/ecr-layers/x", True),  # the emulator given as --endpoint-url
+        ("http://127.0.0.1:5001/ecr-layers/x", False),
+        ("ftp://127.0.0.1:5000/x", False),
+        ("file:///etc/passwd", False),
+        ("https:///no-host", False),
+    ],
+)
+def test_only_https_download_urls(url: str, allowed: bool) -> None:
+    assert download_url_allowed(url, "http://127.0.0.1:5000") is allowed
+    if url.startswith("http://"):
+        assert download_url_allowed(url, None) is False, "plain http only with an explicit emulator endpoint"
+
+
+def test_plain_http_download_url_is_refused(
+    cli: Callable[..., Result], ecr: dict[str, Any], aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digest = push(ecr[STAGING], "v1")
+    scan(aws_env, ecr[STAGING], STAGING, digest, {})
+
+    def download_url(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        layer = json.loads(params["body"])["layerDigest"]
+        url = f"http://layers.example.com/{layer}?X-Amz-Signature=secret"
+        return AWSResponse(f"{aws_env}/", 200, {}, None), {"downloadUrl": url, "layerDigest": layer}
+
+    real = _aws.boto3.Session
+
+    def session(*a: Any, **kw: Any) -> Any:
+        s = real(*a, **kw)
+        s.events.register("before-call.ecr.GetDownloadUrlForLayer", download_url)
+        return s
+
+    monkeypatch.setattr(_aws.boto3, "Session", session)
+    res = cli(*ARGS)
+    assert_one_line_error(res, "error: refusing to download blob sha256:")
+    assert "from http://layers.example.com/sha256:" in res.err
+    assert "only https:// URLs are accepted" in res.err
+    assert "secret" not in res.err, "the presigned query is not printed"
+    assert ecr[PROD].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": "v1"}])["images"] == []
