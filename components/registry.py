@@ -129,6 +129,9 @@ class RegistryArgs:
     """Protect and retain the key and the repositories (images are not reproducible)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
+    deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -336,6 +339,7 @@ class Registry(pulumi.ComponentResource):
         template_role = aws.iam.Role(
             f"{name}-cache-template-role",
             assume_role_policy=assume_role_policy({"Service": "ecr.amazonaws.com"}),
+            permissions_boundary=args.permissions_boundary,
             tags={**args.tags, "Name": f"{name}-cache-template-role"},
             opts=child,
         )

@@ -24,8 +24,10 @@ from infra.config import (
     PROJECT,
     PULL_THROUGH_UPSTREAMS,
     RUNNER_SERVICE_ACCOUNT,
+    boundary_policy_name,
     deploy_role_name,
     load_config,
+    preview_environment_name,
     preview_role_name,
 )
 from infra.observability import observability
@@ -44,6 +46,42 @@ aws_provider = aws.Provider(
 )
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config), and the permissions boundary every IAM role of the stack
+# carries (docs/adr/0007), so they come first. They come before the cluster, whose access entries
+# (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
+# from infra.config so the workflows' `python -m blueprint.delivery` helper derives the same ARNs.
+deploy_identity: DeployIdentity | None = None
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            preview_environment=preview_environment_name(cfg.environment.value),
+            boundary_policy_name=boundary_policy_name(cfg.environment.value),
+            cluster_name=cluster_name,
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)
+boundary = deploy_identity.boundary_arn if deploy_identity else None
+
 network = Network(
     "network",
     NetworkArgs(
@@ -59,43 +97,13 @@ network = Network(
         vpc_endpoints=cfg.network.vpc_endpoints,
         protect=cfg.protect_stateful_resources,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
-
-# ----------------------------------------------------------------------------- delivery
-# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
-# cluster.adminRoleArns, checked by the config). They come before the cluster, whose access entries
-# (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
-# from infra.config so the workflows' `python -m blueprint.delivery` helper derives the same ARNs.
-deploy_identity: DeployIdentity | None = None
-if cfg.delivery.enabled:
-    delivery = cfg.delivery
-    deploy_identity = DeployIdentity(
-        "delivery",
-        DeployIdentityArgs(
-            github_repository=delivery.github_repository,
-            environment=cfg.environment.value,
-            account_id=cfg.account_id,
-            region=cfg.region,
-            deploy_role_name=deploy_role_name(cfg.environment.value),
-            preview_role_name=preview_role_name(cfg.environment.value),
-            state_bucket=delivery.state_bucket,
-            kms_aliases=[delivery.secrets_kms_alias, delivery.state_key_alias],
-            project_tag=("project", PROJECT),
-            create_oidc_provider=delivery.create_oidc_provider,
-            default_branch=delivery.default_branch,
-            deploy_policy_arns=delivery.deploy_policy_arns,
-            max_session_seconds=delivery.max_session_seconds,
-            tags=tags,
-        ),
-        on_aws,
-    )
-    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
-    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)
 
 # --------------------------------------------------------------------------- EKS cluster and node pools
 cluster = Cluster(
@@ -115,6 +123,7 @@ cluster = Cluster(
         addon_versions=cfg.cluster.addon_versions,
         protect=cfg.protect_stateful_resources,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )
@@ -222,6 +231,7 @@ registry = Registry(
         ),
         protect=cfg.protect_stateful_resources,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )

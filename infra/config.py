@@ -1379,6 +1379,17 @@ def preview_role_name(environment: str) -> str:
     return f"{PROJECT}-preview-{environment}"
 
 
+def preview_environment_name(environment: str) -> str:
+    """GitHub Environment a credentialed PR preview of ``environment`` runs in (``prod-preview``); the preview
+    role trusts it instead of ``pull_request``, so its required reviewers gate PR code that can decrypt."""
+    return f"{environment}-preview"
+
+
+def boundary_policy_name(environment: str) -> str:
+    """Name of the permissions boundary of ``environment``'s deploy identity and platform roles."""
+    return f"{PROJECT}-boundary-{environment}"
+
+
 def deploy_role_arn(account_id: str, environment: str) -> str:
     """ARN of :func:`deploy_role_name` in ``account_id``."""
     return f"arn:aws:iam::{account_id}:role/{deploy_role_name(environment)}"

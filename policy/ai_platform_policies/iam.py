@@ -226,6 +226,43 @@ def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
                 )
 
 
+_GITHUB_OIDC = "token.actions.githubusercontent.com"
+
+
+def _assumable_from_github(role: Any) -> bool:
+    return any(
+        _GITHUB_OIDC in v
+        for st in statements(role.props.get("assumeRolePolicy"))
+        if allows(st)
+        for k, v in principals(st)
+        if k == "Federated"
+    )
+
+
+def _boundary_everywhere(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Once a CI identity can manage IAM, every role must sit under one boundary (docs/adr/0007)."""
+    roles = [r for r in args.resources if r.resource_type == ROLE]
+    ci = [r for r in roles if _assumable_from_github(r)]
+    if not ci:
+        return
+    boundaries = {str(r.props.get("permissionsBoundary")) for r in ci if r.props.get("permissionsBoundary")}
+    for r in roles:
+        boundary = r.props.get("permissionsBoundary")
+        if not boundary:
+            report(
+                f"IAM role '{r.name}' has no permissions boundary: pass DeployIdentity.boundary_arn as "
+                "permissions_boundary in the component that creates it (the CI deploy role may manage only "
+                "roles under the boundary, and a role without one is a way past it)",
+                r.urn,
+            )
+        elif len(boundaries) == 1 and str(boundary) not in boundaries:
+            report(
+                f"IAM role '{r.name}' has permissions boundary {boundary}, not the deploy identity's "
+                f"{next(iter(boundaries))}: use DeployIdentity.boundary_arn",
+                r.urn,
+            )
+
+
 def _no_users(args: ResourceValidationArgs, report: ReportViolation) -> None:
     report(
         f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}': the platform uses roles only (CI assumes a role "
@@ -302,6 +339,12 @@ POLICIES: list[Policy] = [
         "A role's policies are managed inline or by attachments, never both (IAM-07; AWSGuard).",
         Severity.MEDIUM,
         _no_mixed,
+    ),
+    PlatformStackPolicy(
+        "iam-role-permissions-boundary",
+        "Every IAM role carries the deploy identity's permissions boundary when a CI role manages IAM (IAM-09).",
+        Severity.CRITICAL,
+        _boundary_everywhere,
     ),
     TypedResourcePolicy(
         "iam-no-users-or-access-keys",

@@ -814,6 +814,21 @@ case(
     [R(ROLE, {}, "role"), R(ATTACH, {}, "att")],
     False,
 )
+BOUNDARY = "arn:aws:iam::111111111111:policy/ai-platform-boundary-dev"
+CI_ROLE = R(
+    ROLE,
+    {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:environment:dev"), "permissionsBoundary": BOUNDARY},
+    "deploy",
+)
+NODE_TRUST = doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+case(
+    "iam-role-permissions-boundary",
+    [CI_ROLE, R(ROLE, {"assumeRolePolicy": NODE_TRUST, "permissionsBoundary": BOUNDARY}, "node")],
+    [CI_ROLE, R(ROLE, {"assumeRolePolicy": NODE_TRUST}, "node")],
+    "has no permissions boundary: pass DeployIdentity.boundary_arn",
+    [CI_ROLE, R(ROLE, {}, "node")],
+    True,
+)
 case(
     "iam-no-users-or-access-keys",
     R(ROLE, {}),

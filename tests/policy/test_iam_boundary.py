@@ -1,0 +1,24 @@
+"""iam-role-permissions-boundary beyond its fixture row: one ceiling, and silence without a CI identity."""
+
+from __future__ import annotations
+
+from tests.policy.cases import BOUNDARY, CI_ROLE, NODE_TRUST, ROLE
+from tests.policy.harness import R, messages
+
+POLICY = "iam-role-permissions-boundary"
+
+
+def test_a_role_under_another_boundary_is_reported() -> None:
+    other = R(ROLE, {"assumeRolePolicy": NODE_TRUST, "permissionsBoundary": BOUNDARY + "-old"}, "node")
+    (msg,) = messages(POLICY, [CI_ROLE, other])
+    assert "not the deploy identity's" in msg
+    assert BOUNDARY in msg
+
+
+def test_without_a_ci_identity_roles_need_no_boundary() -> None:
+    assert messages(POLICY, [R(ROLE, {"assumeRolePolicy": NODE_TRUST}, "node")]) == []
+
+
+def test_the_ci_role_itself_needs_the_boundary() -> None:
+    bare = R(ROLE, {"assumeRolePolicy": CI_ROLE.props["assumeRolePolicy"]}, "deploy")
+    assert any("'deploy' has no permissions boundary" in m for m in messages(POLICY, [bare]))
