@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -30,6 +30,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from infra import input_rules
 
 PROJECT = "ai-platform"
 
@@ -105,7 +107,6 @@ LABEL_ACCELERATOR = "platform.ai/accelerator"
 LABEL_GPU_MODEL = "platform.ai/gpu-model"
 LABEL_AMI_FAMILY = "platform.ai/ami-family"
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -313,8 +314,17 @@ class ClusterConfig(_Model):
 class NodePoolSpec(_Model):
     """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``."""
 
-    instance_types: list[str] | None = Field(default=None, min_length=1)
+    instance_types: list[str] | None = Field(default=None, min_length=1, max_length=20)
     """EC2 instance types; a GPU pool lists types with the same GPU count."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, v: list[str] | None) -> list[str] | None:
+        bad = [f"{t[:40]!r}: {p}" for t in v or [] if (p := input_rules.instance_type_problem(t))]
+        if bad:
+            raise ValueError("; ".join(bad[:3]))
+        return v
+
     ami_type: AmiType | None = None
     """EKS AMI type. Unset: AL2023 standard for CPU pools, AL2023 NVIDIA for GPU pools."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] | None = None
@@ -813,8 +823,9 @@ class PlatformConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _REGION.match(v):
-            raise ValueError("an AWS region such as us-west-2")
+        problem = input_rules.region_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("account_id")
@@ -830,10 +841,7 @@ class PlatformConfig(_Model):
         missing = [t for t in REQUIRED_TAGS if not v.get(t)]
         if missing:
             raise ValueError(f"required tag(s) missing: {', '.join(missing)}")
-        long = [k for k, val in v.items() if len(k) > 128 or len(val) > 256]
-        if long:
-            raise ValueError(f"tag key > 128 or value > 256 characters: {long}")
-        return v
+        return v  # length, characters and count: input_rules.aws_tag_findings
 
     # ------------------------------------------------------------------ resolved views
     @property
@@ -1402,11 +1410,15 @@ class ConfigError(pulumi.RunError):
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
+        if len(problems) == 1 and problems[0].path == "(file)":
+            # The file itself is unreadable: one line, naming it and what is wrong.
+            super().__init__(f"{source}: {problems[0].message}")
+            return
         lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         for p in problems:
             where = p.path if not p.config_key or ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
             shown = f" (got {_show(p.value)})" if p.has_value else ""
-            lines.append(f"  - {where}: {p.message}{shown}")
+            lines.append(f"  - {input_rules.safe_key(where, 300)}: {p.message}{shown}")
         super().__init__("\n".join(lines))
 
 
@@ -1515,6 +1527,41 @@ def _secret_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Prob
     return out
 
 
+def _input_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Problem]:
+    """Hostile or mistaken values anywhere (infra/input_rules.py): credentials, sizes, tag and label syntax.
+
+    Never shows the value: it may be a credential, or megabytes long.
+    """
+    found: dict[str, list[str]] = {}
+
+    def add(findings: Iterable[tuple[str, str]]) -> None:
+        for path, msg in findings:
+            found.setdefault(path, [])
+            if msg not in found[path]:
+                found[path].append(msg)
+
+    plain = {k: v for k, v in raw.items() if k not in SECRET_KEYS and k not in secret_keys}
+    for key, value in plain.items():
+        add(input_rules.size_findings(value, key))
+        add((p, f"{m}; {input_rules.CREDENTIAL_ADVICE}") for p, m in input_rules.credential_findings(value, key))
+    tags = raw.get("tags")
+    if isinstance(tags, Mapping):
+        add(input_rules.aws_tag_findings(tags, "tags"))
+    for path, labels in _label_maps(raw):
+        add(input_rules.k8s_label_findings(labels, path))
+    return [_p(path, "; ".join(msgs)) for path, msgs in found.items()]
+
+
+def _label_maps(raw: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    defaults = raw.get("nodePoolDefaults")
+    if isinstance(defaults, Mapping) and isinstance(defaults.get("labels"), Mapping):
+        yield "nodePoolDefaults.labels", defaults["labels"]
+    pools = raw.get("nodePools")
+    for name, pool in pools.items() if isinstance(pools, Mapping) else ():
+        if isinstance(pool, Mapping) and isinstance(pool.get("labels"), Mapping):
+            yield f"nodePools.{name}.labels", pool["labels"]
+
+
 def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str) -> PlatformConfig:
     """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
 
@@ -1522,6 +1569,8 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     """
     secret_set = set(secret_keys)
     problems = _secret_problems(raw, secret_set)
+    seen = {p.path for p in problems}
+    problems += [p for p in _input_problems(raw, secret_set) if p.path not in seen]
     cfg: PlatformConfig | None = None
     try:
         cfg = PlatformConfig.model_validate(dict(raw))
@@ -1529,10 +1578,16 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
         problems.extend(problems_from_validation(exc))
     if cfg is not None:
         problems.extend(cross_field_problems(cfg))
-    if problems:
-        raise ConfigError(source, problems)
-    assert cfg is not None
+    if problems or cfg is None:
+        raise ConfigError(source, [_without_credential(p) for p in problems])
     return cfg
+
+
+def _without_credential(p: Problem) -> Problem:
+    """A problem whose value holds a credential is reported without it."""
+    if p.has_value and input_rules.credential_kind(json.dumps(p.value, default=str)):
+        return Problem(p.path, p.message, config_key=p.config_key)
+    return p
 
 
 def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
