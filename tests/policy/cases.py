@@ -1578,3 +1578,22 @@ case(
     [R(REPO, without(REPO_OK, "name"), "a"), R(REPO, without(REPO_OK, "name"), "b")],
     False,
 )
+
+# ------------------------------------------------------------------ secrets
+case(
+    "k8s-container-no-secret-literals",
+    dep(
+        deployment(
+            pod(
+                container(
+                    args=["--model", "/models/llama", "--max-num-batched-tokens", "8192", "--api-key-file", "/run/k"],
+                    env=[{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}],
+                )
+            )
+        )
+    ),
+    dep(deployment(pod(container(args=["--api-key", "sk-" + "a1" * 16])))),
+    "args[1] is the value of --api-key, a credential; take it from a Kubernetes Secret",
+    dep(deployment(pod(container(args=None, env=None)))),
+    False,
+)
