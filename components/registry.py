@@ -290,7 +290,8 @@ class Registry(pulumi.ComponentResource):
 
     def _ci_push_role(self, name: str, args: RegistryArgs) -> aws.iam.Role:
         ident = args.ci_push_identity
-        assert ident is not None
+        if ident is None:
+            raise ValueError("the CI push role needs RegistryArgs.ci_push_identity")
         arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
         policy = arns.apply(
             lambda repo_arns: policy_json(
