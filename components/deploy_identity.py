@@ -68,12 +68,6 @@ def environment_subject(repository: str, environment: str) -> str:
     return f"repo:{repository}:environment:{environment}"
 
 
-def pull_request_subject(repository: str) -> str:
-    """The ``sub`` claim of a ``pull_request`` run (no environment)."""
-    _check_repository(repository)
-    return f"repo:{repository}:pull_request"
-
-
 def branch_subject(repository: str, branch: str) -> str:
     """The ``sub`` claim of a push or schedule run on ``branch`` (no environment)."""
     _check_repository(repository)
