@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from infra import input_rules
 from infra.config import PROJECT, ConfigError, Problem
 
 SECRET_PLACEHOLDER = "offline-preview-secret"  # noqa: S105 - a stand-in, not a secret
@@ -156,6 +157,11 @@ def _strip_secure(value: Any, path: str, secret_paths: list[str]) -> Any:
     return value
 
 
+def foreign_credential_problems(key: str, value: Any) -> list[Problem]:
+    """Plaintext credentials under another namespace (``aws:secretKey``, a provider token)."""
+    return [Problem(path, msg, config_key=False) for path, msg in input_rules.foreign_credential_findings(key, value)]
+
+
 def load_stack(stack: str, root: Path | None = None) -> StackSettings:
     """Load one stack's flat config. Raises ConfigError for a missing or malformed stack file."""
     root = root or project_root()
@@ -206,6 +212,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
         stripped = _strip_secure(value, full, paths)
         if paths:
             secret_keys.append(full)
+        elif not full.startswith(f"{name}:"):
+            problems += foreign_credential_problems(full, stripped)
         flat[full] = _encode(stripped)
     if problems:
         raise ConfigError(source, problems)

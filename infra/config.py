@@ -1412,13 +1412,13 @@ class ConfigError(pulumi.RunError):
         self.problems = problems
         if len(problems) == 1 and problems[0].path == "(file)":
             # The file itself is unreadable: one line, naming it and what is wrong.
-            super().__init__(f"{source}: {problems[0].message}")
+            super().__init__(f"{source}: {input_rules.redact(problems[0].message)}")
             return
         lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         for p in problems:
             where = p.path if not p.config_key or ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
             shown = f" (got {_show(p.value)})" if p.has_value else ""
-            lines.append(f"  - {input_rules.safe_key(where, 300)}: {p.message}{shown}")
+            lines.append(f"  - {input_rules.safe_key(where, 300)}: {input_rules.redact(p.message + shown)}")
         super().__init__("\n".join(lines))
 
 
@@ -1625,6 +1625,12 @@ def load_config() -> PlatformConfig:
     secret_keys = set(rc.get_config_secret_keys_env()) | rc._SECRET_KEYS.get()
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     raw, problems = decode_flat(flat)
+    problems += [
+        _p(path, msg)
+        for full, text in flat.items()
+        if not full.startswith(PROJECT + ":") and full not in secret_keys
+        for path, msg in input_rules.foreign_credential_findings(full, text)
+    ]
     secret_names = {k.partition(":")[2] for k in secret_keys if k.startswith(PROJECT + ":")}
     try:
         cfg = parse_config(raw, secret_keys=secret_names, source=source)

@@ -78,6 +78,14 @@ def credential_kind(value: str) -> str | None:
     return None
 
 
+def redact(text: str, limit: int = 2000) -> str:
+    """``text`` for a message: credentials replaced, control characters escaped, length bounded."""
+    for _, rx in _CREDENTIALS:
+        text = rx.sub("<redacted>", text[: limit * 4])
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text[: limit * 2])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _literal(value: Any) -> bool:
     return isinstance(value, str) and bool(value.strip()) and not _REFERENCE_VALUE.match(value.strip())
 
@@ -121,6 +129,16 @@ CREDENTIAL_ADVICE = (
     "never put credentials in plain config (they reach the plan, the state and CI logs): use a `secure:` value "
     "(`pulumi config set --secret`) or reference a Kubernetes Secret (env valueFrom.secretKeyRef / a mounted file)"
 )
+
+
+def foreign_credential_findings(key: str, value: Any) -> list[Finding]:
+    """Plaintext credentials under another namespace (``aws:secretKey``, a provider token): the program
+    ignores those keys, but the CLI hands them to providers and the stack file is in git."""
+    found = dict(credential_findings(value, key))
+    if not found and isinstance(value, str) and _literal(value) and secretish_name(key.partition(":")[2]):
+        found[key] = "is named like a credential and holds a plain value"
+    return [(path, f"{msg}; {CREDENTIAL_ADVICE}") for path, msg in found.items()]
+
 
 # --------------------------------------------------------------------------- sizes
 MAX_STRING = 4096

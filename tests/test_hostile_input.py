@@ -354,3 +354,28 @@ def test_fuzz_hostile_stack_files_load_or_fail_in_one_line(tmp_path: Path, conte
         assert text.startswith("stacks/Pulumi.bad.yaml: ")
         if any(p.path == "(file)" for p in err.problems):
             assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("aws:secretKey", "wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEY", "named like a credential"),
+        ("aws:accessKey", hostile.credentials()["aws"], "an AWS access key ID"),
+        ("kubernetes:kubeconfig", "token: " + hostile.credentials()["github"], "a GitHub token"),
+    ],
+)
+def test_credentials_under_other_namespaces_are_refused(tmp_path: Path, key: str, value: str, fragment: str) -> None:
+    text = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("config:\n", f"config:\n  {key}: '{value}'\n", 1)
+    root = _stack_file(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_stack("bad", root)
+    shown = str(info.value)
+    assert f"- {key}: " in shown
+    assert fragment in shown
+    assert value not in shown
+
+
+def test_secure_values_under_other_namespaces_are_fine(tmp_path: Path) -> None:
+    text = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
+    text = text.replace("config:\n", "config:\n  aws:secretKey:\n    secure: v1:abc\n  aws:profile: ops\n", 1)
+    assert "aws:secretKey" in load_stack("bad", _stack_file(tmp_path, text)).secret_keys
