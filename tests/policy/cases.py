@@ -829,6 +829,24 @@ case(
     [CI_ROLE, R(ROLE, {}, "node")],
     True,
 )
+DECRYPT = doc({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:us-west-2:1:key/*"})
+case(
+    "iam-pull-request-role-no-decrypt",
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:environment:dev-preview")}, "preview"),
+        R(ROLE_POLICY, {"policy": DECRYPT}, "state", deps={"role": ["preview"]}),
+    ],
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:pull_request")}, "preview"),
+        R(ROLE_POLICY, {"policy": DECRYPT}, "state", deps={"role": ["preview"]}),
+    ],
+    "can be assumed from a pull_request run and 'state' grants kms:Decrypt",
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:pull_request")}, "preview"),
+        R(ROLE_POLICY, {}, "state", deps={"role": ["preview"]}),
+    ],
+    False,
+)
 case(
     "iam-no-users-or-access-keys",
     R(ROLE, {}),
