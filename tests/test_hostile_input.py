@@ -329,7 +329,10 @@ def test_fuzz_hostile_values_are_reported_never_echoed(
     raw = copy.deepcopy(_BASE)
     args, secret = leak
     _model(raw)["args"] = args
-    path = data.draw(st.sampled_from([p for p in _paths(raw) if p[0] not in SECRETS]))
+    args_path = ("serving", "models", next(iter(raw["serving"]["models"])), "args")
+    # Anywhere but the leaked args and their ancestors, so the credential stays there to be found.
+    candidates = [p for p in _paths(raw) if p[0] not in SECRETS and args_path[: len(p)] != p[: len(args_path)]]
+    path = data.draw(st.sampled_from(candidates))
     parent: Any = raw
     for part in path[:-1]:
         parent = parent[part]
