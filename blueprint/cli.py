@@ -1,7 +1,8 @@
 """``blueprint``: the platform's command-line tool.
 
 ``blueprint preview STACK|--all`` runs the program offline and prints what it would create.
-Exit codes: 0 success, 1 program or config error (or a mandatory policy violation), 2 usage error.
+Exit codes, the same for every command: 0 success, 1 failure (program or config error, a mandatory policy
+violation, an output that cannot be written, a failed AWS call), 2 usage error. Every error is one line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -20,6 +22,7 @@ from blueprint.engine import run_stack
 from blueprint.plan import Plan
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 SNAPSHOT_DIR = Path("snapshots")
 
@@ -71,10 +74,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "handler", None) or _preview
         return int(handler(args))
     except UsageError as exc:
-        err.print(f"[red]usage error:[/] {exc}", markup=True)
+        err.print(f"[red]usage error:[/] {_one_line(str(exc))}", markup=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        # An output that cannot be written (a directory given as a file, a full disk, /proc): one line.
+        where = f" {exc.filename}" if exc.filename else ""
+        err.print(f"error: cannot write{where}: {exc.strerror or exc}", markup=False)
+        return EXIT_ERROR
+    except Exception as exc:
+        if os.environ.get("BLUEPRINT_DEBUG"):
+            raise
+        err.print(f"error: {type(exc).__name__}: {_one_line(str(exc))} (BLUEPRINT_DEBUG=1 shows the traceback)")
+        return EXIT_ERROR
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:2000]
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse output paths that cannot work before minutes of previews are spent (usage errors)."""
+    if args.json:
+        target = Path(args.json)
+        if args.all and target.exists() and not target.is_dir():
+            raise UsageError(f"preview: --all --json needs a directory (one <stack>.json each); {target} is a file")
+        if not args.all and target.is_dir():
+            raise UsageError(f"preview: --json {target} is a directory; give a file path (or use --all)")
+        if not args.all and target.exists():
+            if not os.access(target, os.W_OK):
+                raise UsageError(f"preview: --json {target} is not writable")
+        else:
+            _check_parent(target if args.all else target.parent, "--json")
+    if args.render_k8s:
+        target = Path(args.render_k8s)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"preview: --render-k8s {target} is a file; give a directory")
+        _check_parent(target, "--render-k8s")
+
+
+def _check_parent(path: Path, flag: str) -> None:
+    """The nearest existing ancestor of ``path`` must be a directory we can write into."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"preview: {flag} {path}: {probe} is not a writable directory")
 
 
 def _load_extra_commands() -> None:
@@ -97,6 +143,7 @@ def _preview(args: argparse.Namespace) -> int:
     if args.stack and args.stack not in known:
         raise UsageError(f"preview: unknown stack {args.stack!r}; known stacks: {', '.join(known)}")
     stacks = known if args.all else [args.stack]
+    _check_outputs(args)
     out, err = _console(), _console(stderr=True)
 
     from blueprint import report
@@ -137,14 +184,25 @@ def _preview(args: argparse.Namespace) -> int:
         if args.json:
             target = Path(args.json)
             path = target / f"{stack}.json" if args.all else target
-            plan.write_json(path)
+            _writing(path, plan.write_json, path)
             out.print(f"wrote {path}")
         if args.render_k8s:
             from blueprint import render
 
-            written = render.render_k8s(plan, Path(args.render_k8s) / stack)
+            target_dir = Path(args.render_k8s) / stack
+            written = _writing(target_dir, render.render_k8s, plan, target_dir)
             out.print(f"rendered {written} Kubernetes files to {Path(args.render_k8s) / stack}")
     return worst
+
+
+def _writing(path: Path, write: Callable[..., T], *args: object) -> T:
+    """Run ``write(*args)``; an OSError names ``path`` when the OS did not (a failed flush of /dev/full)."""
+    try:
+        return write(*args)
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
 def _plan_or_error(stack: str, policy: bool) -> Plan | str:
@@ -158,7 +216,7 @@ def _plan_or_error(stack: str, policy: bool) -> Plan | str:
     except Exception as exc:
         if os.environ.get("BLUEPRINT_DEBUG"):
             raise
-        return f"{stack}: program error: {type(exc).__name__}: {exc}"
+        return f"{stack}: program error: {type(exc).__name__}: {_one_line(str(exc))}"
 
 
 def _plans(stacks: Sequence[str], *, policy: bool) -> list[tuple[str, Plan | str]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from infra import input_rules
 from infra.config import PROJECT, ConfigError, Problem
 
 SECRET_PLACEHOLDER = "offline-preview-secret"  # noqa: S105 - a stand-in, not a secret
@@ -53,16 +54,87 @@ def stack_names(root: Path | None = None) -> list[str]:
     return sorted(names, key=lambda n: (order.get(n, 3), n))
 
 
-def _load_yaml(path: Path, source: str) -> Any:
+MAX_FILE_BYTES = 1 << 20
+"""A stack file is a few kilobytes; anything past 1 MiB is refused before it is parsed."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and sequences a stack file may use (the config schema needs < 10)."""
+
+
+class _StackFileError(Exception):
+    """A stack file that cannot be read safely; the message names what is wrong and where."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases, duplicate keys and deep nesting while composing.
+
+    Aliases are refused outright: each one re-uses a whole subtree, so a few kilobytes of nested aliases
+    expand to billions of nodes (the "billion laughs" bomb) before any check could see them. Stack files
+    do not need them; Pulumi writes config without anchors. The composer is recursive, so depth is
+    bounded here too, before Python's recursion limit is reached.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _StackFileError(
+                f"line {event.start_mark.line + 1}: YAML alias *{event.anchor} is not allowed in stack files "
+                "(anchors and aliases can expand without bound); write the value out"
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _StackFileError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.setdefault(key, line)
+            except TypeError:
+                raise _StackFileError(f"line {line}: a mapping key must be a plain value") from None
+            if first != line:
+                raise _StackFileError(
+                    f"duplicate key {str(key)[:80]!r} at lines {first} and {line}; "
+                    "YAML keeps only the last one, so one of the two settings would be silently lost"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_text(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise _StackFileError(f"is {size} bytes; a stack file may be at most {MAX_FILE_BYTES} bytes")
+    data = path.read_bytes()
     try:
-        return yaml.safe_load(path.read_text())
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _StackFileError(
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); is it a binary file?"
+        ) from None
+
+
+def _load_yaml(path: Path, source: str) -> Any:
+    """Parse a YAML file strictly. Every failure is a one-line ConfigError naming ``source``."""
+    try:
+        return yaml.load(_read_text(path), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _StackFileError as exc:
+        message = str(exc)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(
-            source,
-            [Problem("(file)", config_key=False, message=f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}")],
-        ) from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        message = f"is not valid YAML{where}: {problem}"
+    except (RecursionError, MemoryError, OSError) as exc:
+        message = f"cannot be read: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    raise ConfigError(source, [Problem("(file)", config_key=False, message=message)]) from None
 
 
 def _encode(value: Any) -> str:
@@ -83,6 +155,11 @@ def _strip_secure(value: Any, path: str, secret_paths: list[str]) -> Any:
     if isinstance(value, list):
         return [_strip_secure(v, f"{path}[{i}]", secret_paths) for i, v in enumerate(value)]
     return value
+
+
+def foreign_credential_problems(key: str, value: Any) -> list[Problem]:
+    """Plaintext credentials under another namespace (``aws:secretKey``, a provider token)."""
+    return [Problem(path, msg, config_key=False) for path, msg in input_rules.foreign_credential_findings(key, value)]
 
 
 def load_stack(stack: str, root: Path | None = None) -> StackSettings:
@@ -135,6 +212,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
         stripped = _strip_secure(value, full, paths)
         if paths:
             secret_keys.append(full)
+        elif not full.startswith(f"{name}:"):
+            problems += foreign_credential_problems(full, stripped)
         flat[full] = _encode(stripped)
     if problems:
         raise ConfigError(source, problems)

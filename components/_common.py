@@ -61,6 +61,8 @@ class Irsa:
     """ARN of the cluster's IAM OIDC provider."""
     issuer: pulumi.Output[str]
     """Issuer host and path, without ``https://``."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """Permissions boundary of every IRSA role (see ``ClusterArgs.permissions_boundary``)."""
 
 
 def irsa_role(
@@ -80,6 +82,7 @@ def irsa_role(
         assume_role_policy=pulumi.Output.all(irsa.provider_arn, irsa.issuer).apply(
             lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account)
         ),
+        permissions_boundary=irsa.permissions_boundary,
         tags=dict(tags or {}),
         opts=pulumi.ResourceOptions(parent=parent),
     )

@@ -102,6 +102,9 @@ class ClusterArgs:
     VPC, which must not talk to the API endpoint (``delivery.kubernetesLayer``, ADR 0008)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every AWS resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
+    deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
 
 
 def kubeconfig_json(name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -195,6 +198,7 @@ class Cluster(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=assume_role_policy({"Service": "eks.amazonaws.com"}),
+            permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
         )
@@ -269,13 +273,18 @@ class Cluster(pulumi.ComponentResource):
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=self.oidc_issuer, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child
         )
-        self.irsa = Irsa(provider_arn=oidc.arn, issuer=self.oidc_issuer.apply(lambda u: u.removeprefix("https://")))
+        self.irsa = Irsa(
+            provider_arn=oidc.arn,
+            issuer=self.oidc_issuer.apply(lambda u: u.removeprefix("https://")),
+            permissions_boundary=args.permissions_boundary,
+        )
 
         associations = self._admins(name, args)
 
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
             assume_role_policy=assume_role_policy({"Service": "ec2.amazonaws.com"}),
+            permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
         )

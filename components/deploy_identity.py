@@ -5,21 +5,32 @@ Provisions, in the stack's account:
   because it is account-wide and only one may exist, a read of the existing one by ARN
   (``create_oidc_provider=False``);
 - a read-only preview role (``ReadOnlyAccess`` plus decrypt with the secrets-provider key and read of the
-  state bucket) for ``pulumi preview`` on pull requests and for drift detection / preflight on the default
-  branch. It is trusted for ``repo:ORG/REPO:pull_request`` and ``repo:ORG/REPO:ref:refs/heads/<branch>``,
-  and given a read-only EKS access entry on the stack's cluster;
+  state bucket) for credentialed previews of pull requests and for drift detection / preflight on the
+  default branch. It is trusted for ``repo:ORG/REPO:environment:<env>-preview`` (a PR preview job runs in
+  that GitHub Environment, which has required reviewers for staging and prod) and
+  ``repo:ORG/REPO:ref:refs/heads/<branch>``, never for ``repo:ORG/REPO:pull_request``: unreviewed PR code
+  must not decrypt the stack's secrets. It gets a read-only EKS access entry on the stack's cluster;
 - the deploy role of THIS stack's environment, ``ai-platform-deploy-<env>``, trusted only for
   ``repo:ORG/REPO:environment:<env>``: only a job that runs in that GitHub Environment (and so passed its
   protection rules, e.g. required reviewers) can assume it. Its managed policies exclude IAM; IAM is granted
-  only on resources carrying the project tag (attribute-based access control), and role passing only to them.
+  only on resources carrying the project tag (attribute-based access control), and role passing only to them;
+- the permissions boundary ``ai-platform-boundary-<env>`` (docs/adr/0007): the ceiling of both roles and of
+  every role the program creates. The deploy role may create or change a role only if that role carries this
+  boundary, may not remove a boundary, may not touch the boundary policy, the deploy or preview role or the
+  GitHub OIDC provider, may tag only resources that already carry the project tag, and may not run code in
+  compute it did not create (Lambda, Glue, SSM commands, ...). Everything it can reach is therefore under
+  the same ceiling: it cannot make itself or anything else account admin.
 
 Every trust policy pins ``aud`` to ``sts.amazonaws.com`` and ``sub`` to exact values with ``StringEquals``
 (no ``StringLike``, no wildcard): a ``repo:ORG/*`` subject lets any repository, branch or fork PR of the
 organisation assume the role (GitHub docs, "Configuring OpenID Connect in Amazon Web Services";
 checkov CKV_AWS_358).
 
+Changing the deploy identity itself (its roles, their policies, the boundary) is an administrator's
+``pulumi up``, like the first one: the deploy role is denied exactly those changes.
+
 Outputs: ``oidc_provider_arn``, ``preview_role`` and ``deploy_role`` (resources), ``preview_role_arn``,
-``deploy_role_arn``.
+``deploy_role_arn``, ``boundary_arn`` (every IAM role of the stack passes it as ``permissions_boundary``).
 """
 
 from __future__ import annotations
@@ -55,12 +66,6 @@ def environment_subject(repository: str, environment: str) -> str:
     """The ``sub`` claim of a job that runs in a GitHub Environment."""
     _check_repository(repository)
     return f"repo:{repository}:environment:{environment}"
-
-
-def pull_request_subject(repository: str) -> str:
-    """The ``sub`` claim of a ``pull_request`` run (no environment)."""
-    _check_repository(repository)
-    return f"repo:{repository}:pull_request"
 
 
 def branch_subject(repository: str, branch: str) -> str:
@@ -108,6 +113,15 @@ class DeployIdentityArgs:
     """Physical name of the deploy role, ``ai-platform-deploy-<env>``; ``cluster.adminRoleArns`` lists it."""
     preview_role_name: str
     """Physical name of the read-only preview role."""
+    preview_environment: str
+    """GitHub Environment a credentialed PR preview runs in, e.g. ``prod-preview``; the preview role trusts it
+    instead of ``pull_request``, so its protection rules (required reviewers) gate every PR run that can
+    decrypt this stack's secrets."""
+    boundary_policy_name: str
+    """Physical name of the permissions boundary policy, ``ai-platform-boundary-<env>``."""
+    cluster_name: str
+    """Name of the stack's EKS cluster: the only cluster whose access entries and pod identity associations
+    the deploy role may change (an admin entry on another team's cluster reaches that cluster's roles)."""
     state_bucket: str
     """S3 bucket of the Pulumi state backend."""
     kms_aliases: Sequence[str]
@@ -139,18 +153,30 @@ class DeployIdentity(pulumi.ComponentResource):
     deploy_role: aws.iam.Role
     preview_role_arn: pulumi.Output[str]
     deploy_role_arn: pulumi.Output[str]
+    boundary: aws.iam.Policy
+    boundary_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: DeployIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:DeployIdentity", name, None, opts)
         # Validate before registering anything: a bad repository must fail the preview, not open a role.
         deploy_subjects = [environment_subject(args.github_repository, args.environment)]
         preview_subjects = [
-            pull_request_subject(args.github_repository),
+            environment_subject(args.github_repository, args.preview_environment),
             branch_subject(args.github_repository, args.default_branch),
         ]
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
-        acct = args.account_id
+        arns = _Arns.of(args)
+
+        self.boundary = aws.iam.Policy(
+            f"{name}-boundary",
+            name=args.boundary_policy_name,
+            description="Permissions boundary of the platform's deploy identity and every role it manages (ADR 0007)",
+            policy=policy_json(boundary_statements(args, arns)),
+            tags={**tags, "Name": args.boundary_policy_name},
+            opts=child,
+        )
+        self.boundary_arn = self.boundary.arn
 
         if args.create_oidc_provider:
             provider = aws.iam.OpenIdConnectProvider(
@@ -163,59 +189,17 @@ class DeployIdentity(pulumi.ComponentResource):
                 opts=child,
             )
         else:
-            provider = aws.iam.OpenIdConnectProvider.get(
-                f"{name}-github-oidc",
-                f"arn:aws:iam::{acct}:oidc-provider/{GITHUB_OIDC_HOST}",
-                opts=child,
-            )
+            provider = aws.iam.OpenIdConnectProvider.get(f"{name}-github-oidc", arns.github_provider, opts=child)
         self.oidc_provider_arn = provider.arn
 
-        self.preview_role = aws.iam.Role(
-            f"{name}-preview-role",
-            name=args.preview_role_name,
-            description=f"Read-only: pulumi preview and drift detection from {args.github_repository}",
-            assume_role_policy=provider.arn.apply(lambda arn: github_trust_policy(arn, preview_subjects)),
-            max_session_duration=3600,
-            tags={**tags, "Name": args.preview_role_name},
-            opts=child,
-        )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-preview-readonly",
-            role=self.preview_role.name,
-            policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess",
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-preview-state",
-            role=self.preview_role.id,
-            policy=policy_json(_state_statements(args, write=False)),
-            opts=child,
-        )
-
-        if args.cluster is not None:
-            entry = aws.eks.AccessEntry(
-                f"{name}-preview-access",
-                cluster_name=args.cluster.name,
-                principal_arn=self.preview_role.arn,
-                type="STANDARD",
-                tags=tags,
-                opts=child,
-            )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-preview-view",
-                cluster_name=args.cluster.name,
-                principal_arn=entry.principal_arn,
-                policy_arn=PREVIEW_CLUSTER_POLICY,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                opts=child,
-            )
-
+        self.preview_role = self._preview_role(name, args, provider, preview_subjects, child)
         self.deploy_role = aws.iam.Role(
             f"{name}-deploy-role",
             name=args.deploy_role_name,
             description=f"pulumi up for the {args.environment} environment from {args.github_repository}",
             assume_role_policy=provider.arn.apply(lambda arn: github_trust_policy(arn, deploy_subjects)),
             max_session_duration=args.max_session_seconds,
+            permissions_boundary=self.boundary.arn,
             tags={**tags, "Name": args.deploy_role_name},
             opts=child,
         )
@@ -226,7 +210,7 @@ class DeployIdentity(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-deploy-iam",
             role=self.deploy_role.id,
-            policy=policy_json([*_state_statements(args, write=True), *_tagged_iam_statements(args)]),
+            policy=policy_json(deploy_statements(args, arns)),
             opts=child,
         )
 
@@ -237,8 +221,58 @@ class DeployIdentity(pulumi.ComponentResource):
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "preview_role_arn": self.preview_role_arn,
                 "deploy_role_arn": self.deploy_role_arn,
+                "boundary_arn": self.boundary_arn,
             }
         )
+
+    def _preview_role(
+        self,
+        name: str,
+        args: DeployIdentityArgs,
+        provider: aws.iam.OpenIdConnectProvider,
+        subjects: list[str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-preview-role",
+            name=args.preview_role_name,
+            description=f"Read-only: pulumi preview and drift detection from {args.github_repository}",
+            assume_role_policy=provider.arn.apply(lambda arn: github_trust_policy(arn, subjects)),
+            max_session_duration=3600,
+            permissions_boundary=self.boundary.arn,
+            tags={**dict(args.tags), "Name": args.preview_role_name},
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-preview-readonly",
+            role=role.name,
+            policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess",
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-preview-state",
+            role=role.id,
+            policy=policy_json(_state_statements(args, write=False)),
+            opts=child,
+        )
+        if args.cluster is not None:
+            entry = aws.eks.AccessEntry(
+                f"{name}-preview-access",
+                cluster_name=args.cluster.name,
+                principal_arn=role.arn,
+                type="STANDARD",
+                tags=dict(args.tags),
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-preview-view",
+                cluster_name=args.cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=PREVIEW_CLUSTER_POLICY,
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=child,
+            )
+        return role
 
 
 def _state_statements(args: DeployIdentityArgs, *, write: bool) -> list[dict[str, object]]:
@@ -271,63 +305,152 @@ def _state_statements(args: DeployIdentityArgs, *, write: bool) -> list[dict[str
     ]
 
 
+@dataclass(frozen=True)
+class _Arns:
+    """The ARNs the boundary and the deploy policy name before the resources exist (they are fixed names)."""
+
+    boundary: str
+    deploy_role: str
+    preview_role: str
+    github_provider: str
+    account: str
+
+    @classmethod
+    def of(cls, args: DeployIdentityArgs) -> _Arns:
+        iam = f"arn:aws:iam::{args.account_id}"
+        return cls(
+            boundary=f"{iam}:policy/{args.boundary_policy_name}",
+            deploy_role=f"{iam}:role/{args.deploy_role_name}",
+            preview_role=f"{iam}:role/{args.preview_role_name}",
+            github_provider=f"{iam}:oidc-provider/{GITHUB_OIDC_HOST}",
+            account=iam,
+        )
+
+
 # IAM actions `pulumi up` needs for the platform's roles, policies, instance profiles and the cluster's
 # OIDC provider. Creation requires the project tag in the request; every change requires it on the
 # resource (IAM supports aws:RequestTag / aws:ResourceTag on these resource types:
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_iam-tags.html).
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/access_iam-tags.html). Actions that put permissions on a
+# role (and CreateRole) additionally require the role to carry the boundary: `iam:PermissionsBoundary` is
+# evaluated for exactly these actions (Service Authorization Reference, IAM condition keys).
+_IAM_ROLE_PERMISSIONS = (
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+)
 _IAM_CREATE = (
-    "iam:CreateRole",
     "iam:CreatePolicy",
     "iam:CreateInstanceProfile",
     "iam:CreateOpenIDConnectProvider",
-    "iam:TagRole",
-    "iam:TagPolicy",
-    "iam:TagInstanceProfile",
-    "iam:TagOpenIDConnectProvider",
 )
+# Tagging is allowed only where the project tag already is (aws:ResourceTag): tagging a foreign role
+# `project=ai-platform` would otherwise hand it to the deploy role. Tags given at creation are authorised
+# by the Create* action with aws:RequestTag (tag-on-create).
 _IAM_MANAGE = (
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
     "iam:UpdateAssumeRolePolicy",
     "iam:DeleteRole",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
+    "iam:TagRole",
     "iam:UntagRole",
     "iam:CreatePolicyVersion",
     "iam:DeletePolicyVersion",
     "iam:SetDefaultPolicyVersion",
     "iam:DeletePolicy",
+    "iam:TagPolicy",
     "iam:UntagPolicy",
     "iam:AddRoleToInstanceProfile",
     "iam:RemoveRoleFromInstanceProfile",
     "iam:DeleteInstanceProfile",
+    "iam:TagInstanceProfile",
     "iam:UntagInstanceProfile",
     "iam:UpdateOpenIDConnectProviderThumbprint",
     "iam:AddClientIDToOpenIDConnectProvider",
     "iam:RemoveClientIDFromOpenIDConnectProvider",
     "iam:DeleteOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
     "iam:UntagOpenIDConnectProvider",
     "iam:PassRole",
 )
+# Every IAM write but tagging, for the deny on the identity's own resources. Tags there grant nothing (no
+# policy here reads aws:PrincipalTag), and denying them would make a change of the stack's `tags` an
+# administrator's job.
+_IAM_WRITES = (
+    *_IAM_ROLE_PERMISSIONS,
+    *(a for a in _IAM_MANAGE if not a.startswith(("iam:Tag", "iam:Untag"))),
+    "iam:DeleteRolePermissionsBoundary",
+)
+# Ways to run code as a role without iam:PassRole: change what existing compute executes, or open a shell
+# on it (Rhino Security Labs' AWS privilege-escalation methods; the platform uses none of these services).
+# PowerUserAccess allows them on any resource, so a foreign function's or instance's role would be reachable.
+CODE_EXECUTION_ACTIONS = (
+    "lambda:*",
+    "glue:*",
+    "cloudformation:*",
+    "datapipeline:*",
+    "codebuild:*",
+    "codepipeline:*",
+    "sagemaker:*",
+    "ecs:*",
+    "batch:*",
+    "ssm:SendCommand",
+    "ssm:StartSession",
+    "ssm:ResumeSession",
+    "ssm:StartAutomationExecution",
+    "ssm:CreateAssociation",
+    "ec2-instance-connect:*",
+    "states:*",
+    "apprunner:*",
+    "elasticbeanstalk:*",
+)
 
 
-def _tagged_iam_statements(args: DeployIdentityArgs) -> list[dict[str, object]]:
-    key, value = args.project_tag
-    acct = args.account_id
-    resources = [
-        f"arn:aws:iam::{acct}:role/*",
-        f"arn:aws:iam::{acct}:policy/*",
-        f"arn:aws:iam::{acct}:instance-profile/*",
-        f"arn:aws:iam::{acct}:oidc-provider/*",
-    ]
+def _platform_iam_resources(args: DeployIdentityArgs, arns: _Arns) -> list[str]:
+    # OIDC providers: only EKS cluster issuers of this region (a foreign identity provider could otherwise be
+    # added to the account and trusted by a platform role).
     return [
+        f"{arns.account}:role/*",
+        f"{arns.account}:policy/*",
+        f"{arns.account}:instance-profile/*",
+        f"{arns.account}:oidc-provider/oidc.eks.{args.region}.amazonaws.com/id/*",
+    ]
+
+
+def _iam_allow_statements(args: DeployIdentityArgs, arns: _Arns, read: object) -> list[dict[str, object]]:
+    """What the deploy role may do in IAM; the boundary repeats it, so no bounded role can do more.
+
+    ``read`` is the Resource of the read statement: the account and AWS managed policies for the deploy
+    role; ``*`` in the boundary, because workloads under it call reads that take no ARN
+    (``iam:ListServerCertificates`` for the load balancer controller).
+    """
+    key, value = args.project_tag
+    resources = _platform_iam_resources(args, arns)
+    tagged = {f"aws:ResourceTag/{key}": value}
+    return [
+        {"Sid": "IamRead", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": read},
         {
-            "Sid": "IamRead",
+            # EKS, ELB and Auto Scaling create their service-linked roles on first use; their permissions
+            # and trust are defined by AWS, so they are no way up.
+            "Sid": "ServiceLinkedRoles",
             "Effect": "Allow",
-            "Action": ["iam:Get*", "iam:List*"],
-            "Resource": f"arn:aws:iam::{acct}:*",
+            "Action": ["iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole"],
+            "Resource": f"{arns.account}:role/aws-service-role/*",
+        },
+        {
+            "Sid": "IamCreateRoleWithBoundary",
+            "Effect": "Allow",
+            "Action": "iam:CreateRole",
+            "Resource": f"{arns.account}:role/*",
+            "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value, "iam:PermissionsBoundary": arns.boundary}},
+        },
+        {
+            "Sid": "IamRolePermissionsWithBoundary",
+            "Effect": "Allow",
+            "Action": list(_IAM_ROLE_PERMISSIONS),
+            "Resource": f"{arns.account}:role/*",
+            "Condition": {"StringEquals": {**tagged, "iam:PermissionsBoundary": arns.boundary}},
         },
         {
             "Sid": "IamCreateProjectTagged",
@@ -341,6 +464,94 @@ def _tagged_iam_statements(args: DeployIdentityArgs) -> list[dict[str, object]]:
             "Effect": "Allow",
             "Action": list(_IAM_MANAGE),
             "Resource": resources,
-            "Condition": {"StringEquals": {f"aws:ResourceTag/{key}": value}},
+            "Condition": {"StringEquals": tagged},
         },
+    ]
+
+
+def _deny_statements(args: DeployIdentityArgs, arns: _Arns) -> list[dict[str, object]]:
+    """Explicit denies, in the deploy policy and the boundary: no allow anywhere can override them."""
+    key, value = args.project_tag
+    eks = f"arn:aws:eks:{args.region}:{args.account_id}"
+    return [
+        {
+            "Sid": "DenyIdentityTampering",
+            "Effect": "Deny",
+            "Action": [*_IAM_WRITES, "iam:CreateRole", "iam:CreateOpenIDConnectProvider"],
+            "Resource": [arns.boundary, arns.deploy_role, arns.preview_role, arns.github_provider],
+        },
+        {
+            "Sid": "DenyRemovingBoundaries",
+            "Effect": "Deny",
+            "Action": ["iam:DeleteRolePermissionsBoundary", "iam:DeleteUserPermissionsBoundary"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "DenyRolesWithoutThisBoundary",
+            "Effect": "Deny",
+            "Action": ["iam:CreateRole", *_IAM_ROLE_PERMISSIONS],
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": arns.boundary}},
+        },
+        {
+            "Sid": "DenyCodeExecutionServices",
+            "Effect": "Deny",
+            "Action": list(CODE_EXECUTION_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            # New user data on a stopped instance runs as its instance profile's role at the next start.
+            "Sid": "DenyUserDataOnForeignInstances",
+            "Effect": "Deny",
+            "Action": "ec2:ModifyInstanceAttribute",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {f"aws:ResourceTag/{key}": value}},
+        },
+        {
+            "Sid": "DenyForeignClusterAccess",
+            "Effect": "Deny",
+            "Action": [
+                "eks:CreateAccessEntry",
+                "eks:UpdateAccessEntry",
+                "eks:AssociateAccessPolicy",
+                "eks:CreatePodIdentityAssociation",
+                "eks:UpdatePodIdentityAssociation",
+                "eks:UpdateClusterConfig",
+            ],
+            "NotResource": [
+                f"{eks}:cluster/{args.cluster_name}",
+                f"{eks}:access-entry/{args.cluster_name}/*",
+                f"{eks}:podidentityassociation/{args.cluster_name}/*",
+            ],
+        },
+    ]
+
+
+def deploy_statements(args: DeployIdentityArgs, arns: _Arns | None = None) -> list[dict[str, object]]:
+    """The deploy role's inline policy: state, IAM on project-tagged resources under the boundary, denies."""
+    arns = arns or _Arns.of(args)
+    read = [f"{arns.account}:*", "arn:aws:iam::aws:policy/*"]
+    return [
+        *_state_statements(args, write=True),
+        *_iam_allow_statements(args, arns, read),
+        *_deny_statements(args, arns),
+    ]
+
+
+def boundary_statements(args: DeployIdentityArgs, arns: _Arns | None = None) -> list[dict[str, object]]:
+    """The permissions boundary: the most any platform role may do, whatever its own policies say.
+
+    Every service but IAM, Organizations and Account (as PowerUserAccess), IAM only as the deploy role gets
+    it, and the same denies. A boundary grants nothing by itself; it caps the identity policy.
+    """
+    arns = arns or _Arns.of(args)
+    return [
+        {
+            "Sid": "ServicesCeiling",
+            "Effect": "Allow",
+            "NotAction": ["iam:*", "organizations:*", "account:*"],
+            "Resource": "*",
+        },
+        *_iam_allow_statements(args, arns, "*"),
+        *_deny_statements(args, arns),
     ]

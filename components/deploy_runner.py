@@ -69,6 +69,9 @@ class DeployRunnerArgs:
     """Retain the log group (job logs are the deploy audit trail) on delete."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """Permissions boundary of the role (``DeployIdentity.boundary_arn``): the CI deploy role may manage only roles
+    under it (ADR 0007)."""
 
 
 def workflow_filter(workflows: Sequence[str]) -> str:
@@ -168,6 +171,7 @@ class DeployRunner(pulumi.ComponentResource):
                 condition={"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
             description=f"CodeBuild service role of the GitHub Actions runner {args.project_name}",
+            permissions_boundary=args.permissions_boundary,
             tags=dict(tags),
             opts=child,
         )

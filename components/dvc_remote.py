@@ -43,6 +43,9 @@ class DvcRemoteArgs:
     """IAM roles that may assume the role (``sts:AssumeRole``)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the role."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """Permissions boundary of the role (``DeployIdentity.boundary_arn``): the CI deploy role may manage only roles
+    under it (ADR 0007)."""
 
 
 def dvc_policy(bucket_arn: str, key_arn: str, region: str) -> str:
@@ -101,6 +104,7 @@ class DvcRemote(pulumi.ComponentResource):
             name=args.role_name,
             assume_role_policy=trust,
             max_session_duration=3600,
+            permissions_boundary=args.permissions_boundary,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -60,6 +60,9 @@ class NetworkArgs:
     """Protect the flow-log group (audit data) from deletion."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
+    deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
 
 
 def subnet_cidrs(cidr: str, azs: int, private_prefix: int, public_prefix: int) -> tuple[list[str], list[str]]:
@@ -204,6 +207,7 @@ class Network(pulumi.ComponentResource):
                 {"Service": "vpc-flow-logs.amazonaws.com"},
                 condition={"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
+            permissions_boundary=args.permissions_boundary,
             tags=tagged("flow-logs-role"),
             opts=child,
         )

@@ -129,6 +129,9 @@ class RegistryArgs:
     """Protect and retain the key and the repositories (images are not reproducible)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
+    deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -287,7 +290,8 @@ class Registry(pulumi.ComponentResource):
 
     def _ci_push_role(self, name: str, args: RegistryArgs) -> aws.iam.Role:
         ident = args.ci_push_identity
-        assert ident is not None
+        if ident is None:
+            raise ValueError("the CI push role needs RegistryArgs.ci_push_identity")
         arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
         policy = arns.apply(
             lambda repo_arns: policy_json(
@@ -336,6 +340,7 @@ class Registry(pulumi.ComponentResource):
         template_role = aws.iam.Role(
             f"{name}-cache-template-role",
             assume_role_policy=assume_role_policy({"Service": "ecr.amazonaws.com"}),
+            permissions_boundary=args.permissions_boundary,
             tags={**args.tags, "Name": f"{name}-cache-template-role"},
             opts=child,
         )

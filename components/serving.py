@@ -333,14 +333,16 @@ def rollout_timeout_seconds(model: Model) -> int:
 
 def canary_replicas(model: Model) -> tuple[int, int]:
     """(min, max) replicas of a canary: at least one unless the primary may scale to zero, at most its share."""
-    assert model.canary is not None
+    if model.canary is None:
+        raise ValueError("canary_replicas: the model has no canary")
     low = 0 if model.min_replicas == 0 else 1
     return low, max(1, math.ceil(model.max_replicas * model.canary.weight / 100))
 
 
 def prefix_of(model: Model) -> str:
     """The model's S3 prefix as a directory (``models/x/``), so ``models/x*`` cannot match ``models/xy``."""
-    assert model.source.s3_prefix
+    if not model.source.s3_prefix:
+        raise ValueError("prefix_of: the model has no S3 source")
     return model.source.s3_prefix.strip("/") + "/"
 
 
@@ -451,6 +453,8 @@ class Serving(pulumi.ComponentResource):
                 raise ValueError(f"model {mname}: an S3 source needs model_sync_image")
             if m.source.s3_prefix and not m.weights_size_gib:
                 raise ValueError(f"model {mname}: an S3 source needs weights_size_gib (it sizes the models volume)")
+            if m.autoscaling.type == "keda" and not m.autoscaling.query:
+                raise ValueError(f"model {mname}: KEDA autoscaling needs a query")
 
         self.ns = _k8s.namespace(
             f"{name}-namespace",
@@ -699,8 +703,8 @@ class Serving(pulumi.ComponentResource):
             opts=child,
         )
         if m.autoscaling.type == "keda":
-            assert m.autoscaling.query is not None
-            assert keda is not None
+            if keda is None or m.autoscaling.query is None:
+                raise ValueError(f"model {mname}: KEDA autoscaling needs the KEDA release and a query")
             k8s.apiextensions.CustomResource(
                 f"{name}-{obj}-scaledobject",
                 api_version="keda.sh/v1alpha1",
@@ -870,7 +874,8 @@ class Serving(pulumi.ComponentResource):
         )
 
     def _service_monitor(self, mname: str, m: Model, ns: pulumi.Output[str]) -> None:
-        assert self._args.monitoring_crds is not None
+        if self._args.monitoring_crds is None:
+            raise ValueError("a ServiceMonitor needs ServingArgs.monitoring_crds")
         k8s.apiextensions.CustomResource(
             f"{self._name}-{mname}-servicemonitor",
             api_version="monitoring.coreos.com/v1",

@@ -18,7 +18,7 @@ from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branch_subject, pull_request_subject
+from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branch_subject, environment_subject
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
 from components.dvc_remote import DvcRemote, DvcRemoteArgs
@@ -34,8 +34,10 @@ from infra.config import (
     PROJECT,
     PULL_THROUGH_UPSTREAMS,
     RUNNER_SERVICE_ACCOUNT,
+    boundary_policy_name,
     deploy_role_name,
     load_config,
+    preview_environment_name,
     preview_role_name,
     runner_project_name,
 )
@@ -55,6 +57,42 @@ aws_provider = aws.Provider(
 )
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 
+# ----------------------------------------------------------------------------- delivery
+# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
+# cluster.adminRoleArns, checked by the config), and the permissions boundary every IAM role of the stack
+# carries (docs/adr/0007), so they come first. They come before the cluster, whose access entries
+# (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
+# from infra.config so the workflows' `python -m blueprint.delivery` helper derives the same ARNs.
+deploy_identity: DeployIdentity | None = None
+if cfg.delivery.enabled:
+    delivery = cfg.delivery
+    deploy_identity = DeployIdentity(
+        "delivery",
+        DeployIdentityArgs(
+            github_repository=delivery.github_repository,
+            environment=cfg.environment.value,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            deploy_role_name=deploy_role_name(cfg.environment.value),
+            preview_role_name=preview_role_name(cfg.environment.value),
+            preview_environment=preview_environment_name(cfg.environment.value),
+            boundary_policy_name=boundary_policy_name(cfg.environment.value),
+            cluster_name=cluster_name,
+            state_bucket=delivery.state_bucket,
+            kms_aliases=[*delivery.secrets_kms_aliases, delivery.state_key_alias],
+            project_tag=("project", PROJECT),
+            create_oidc_provider=delivery.create_oidc_provider,
+            default_branch=delivery.default_branch,
+            deploy_policy_arns=delivery.deploy_policy_arns,
+            max_session_seconds=delivery.max_session_seconds,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
+    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)
+boundary = deploy_identity.boundary_arn if deploy_identity else None
+
 network = Network(
     "network",
     NetworkArgs(
@@ -70,43 +108,13 @@ network = Network(
         vpc_endpoints=cfg.network.vpc_endpoints,
         protect=cfg.protect_stateful_resources,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
-
-# ----------------------------------------------------------------------------- delivery
-# GitHub OIDC identities: a read-only preview role and this environment's deploy role (its ARN is in
-# cluster.adminRoleArns, checked by the config). They come before the cluster, whose access entries
-# (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
-# from infra.config so the workflows' `python -m blueprint.delivery` helper derives the same ARNs.
-deploy_identity: DeployIdentity | None = None
-if cfg.delivery.enabled:
-    delivery = cfg.delivery
-    deploy_identity = DeployIdentity(
-        "delivery",
-        DeployIdentityArgs(
-            github_repository=delivery.github_repository,
-            environment=cfg.environment.value,
-            account_id=cfg.account_id,
-            region=cfg.region,
-            deploy_role_name=deploy_role_name(cfg.environment.value),
-            preview_role_name=preview_role_name(cfg.environment.value),
-            state_bucket=delivery.state_bucket,
-            kms_aliases=[*delivery.secrets_kms_aliases, delivery.state_key_alias],
-            project_tag=("project", PROJECT),
-            create_oidc_provider=delivery.create_oidc_provider,
-            default_branch=delivery.default_branch,
-            deploy_policy_arns=delivery.deploy_policy_arns,
-            max_session_seconds=delivery.max_session_seconds,
-            tags=tags,
-        ),
-        on_aws,
-    )
-    pulumi.export("previewRoleArn", deploy_identity.preview_role_arn)
-    pulumi.export("deployRoleArn", deploy_identity.deploy_role_arn)
 
 # --------------------------------------------------------------------------- EKS cluster and node pools
 cluster = Cluster(
@@ -128,6 +136,7 @@ cluster = Cluster(
         protect=cfg.protect_stateful_resources,
         kubernetes_objects=cfg.delivery.kubernetes_layer,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )
@@ -140,6 +149,7 @@ if cfg.delivery.enabled and runner.enabled and runner.connection_arn:
         "deploy-runner",
         DeployRunnerArgs(
             project_name=runner_project_name(pulumi.get_stack()),
+            permissions_boundary=boundary,
             github_repository=cfg.delivery.github_repository,
             connection_arn=runner.connection_arn,
             network=network,
@@ -266,6 +276,7 @@ registry = Registry(
         ),
         protect=cfg.protect_stateful_resources,
         tags=tags,
+        permissions_boundary=boundary,
     ),
     on_aws,
 )
@@ -469,13 +480,19 @@ if cfg.dvc.enabled:
     dvc = DvcRemote(
         "dvc",
         DvcRemoteArgs(
+            permissions_boundary=boundary,
             artifacts_bucket=artifacts.bucket,
             artifacts_key=artifacts.key,
             region=cfg.region,
             role_name=f"{PROJECT}-dvc-{cfg.environment.value}",
             github_provider_arn=deploy_identity.oidc_provider_arn if deploy_identity else None,
             github_subjects=(
-                [branch_subject(gh.github_repository, gh.default_branch), pull_request_subject(gh.github_repository)]
+                [
+                    # main, and PR runs a reviewer approved in the stack's preview environment: never
+                    # bare `pull_request`, whose code nobody has reviewed (ADR 0007).
+                    branch_subject(gh.github_repository, gh.default_branch),
+                    environment_subject(gh.github_repository, preview_environment_name(cfg.environment.value)),
+                ]
                 if deploy_identity
                 else []
             ),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra import input_rules
 from infra.eks_versions import supported_versions
 
 PROJECT = "ai-platform"
@@ -111,7 +112,6 @@ LABEL_ACCELERATOR = "platform.ai/accelerator"
 LABEL_GPU_MODEL = "platform.ai/gpu-model"
 LABEL_AMI_FAMILY = "platform.ai/ami-family"
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -324,8 +324,17 @@ class ClusterConfig(_Model):
 class NodePoolSpec(_Model):
     """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``."""
 
-    instance_types: list[str] | None = Field(default=None, min_length=1)
+    instance_types: list[str] | None = Field(default=None, min_length=1, max_length=20)
     """EC2 instance types; a GPU pool lists types with the same GPU count."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, v: list[str] | None) -> list[str] | None:
+        bad = [f"{t[:40]!r}: {p}" for t in v or [] if (p := input_rules.instance_type_problem(t))]
+        if bad:
+            raise ValueError("; ".join(bad[:3]))
+        return v
+
     ami_type: AmiType | None = None
     """EKS AMI type. Unset: AL2023 standard for CPU pools, AL2023 NVIDIA for GPU pools."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] | None = None
@@ -1071,8 +1080,9 @@ class PlatformConfig(_Model):
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _REGION.match(v):
-            raise ValueError("an AWS region such as us-west-2")
+        problem = input_rules.region_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
     @field_validator("account_id")
@@ -1088,10 +1098,7 @@ class PlatformConfig(_Model):
         missing = [t for t in REQUIRED_TAGS if not v.get(t)]
         if missing:
             raise ValueError(f"required tag(s) missing: {', '.join(missing)}")
-        long = [k for k, val in v.items() if len(k) > 128 or len(val) > 256]
-        if long:
-            raise ValueError(f"tag key > 128 or value > 256 characters: {long}")
-        return v
+        return v  # length, characters and count: input_rules.aws_tag_findings
 
     # ------------------------------------------------------------------ resolved views
     @property
@@ -1830,6 +1837,17 @@ def preview_role_name(environment: str) -> str:
     return f"{PROJECT}-preview-{environment}"
 
 
+def preview_environment_name(environment: str) -> str:
+    """GitHub Environment a credentialed PR preview of ``environment`` runs in (``prod-preview``); the preview
+    role trusts it instead of ``pull_request``, so its required reviewers gate PR code that can decrypt."""
+    return f"{environment}-preview"
+
+
+def boundary_policy_name(environment: str) -> str:
+    """Name of the permissions boundary of ``environment``'s deploy identity and platform roles."""
+    return f"{PROJECT}-boundary-{environment}"
+
+
 def deploy_role_arn(account_id: str, environment: str) -> str:
     """ARN of :func:`deploy_role_name` in ``account_id``."""
     return f"arn:aws:iam::{account_id}:role/{deploy_role_name(environment)}"
@@ -1842,11 +1860,15 @@ class ConfigError(pulumi.RunError):
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
+        if len(problems) == 1 and problems[0].path == "(file)":
+            # The file itself is unreadable: one line, naming it and what is wrong.
+            super().__init__(f"{source}: {input_rules.redact(problems[0].message)}")
+            return
         lines = [f"{source}: invalid configuration ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         for p in problems:
             where = p.path if not p.config_key or ":" in p.path.split(".")[0] else f"{PROJECT}:{p.path}"
             shown = f" (got {_show(p.value)})" if p.has_value else ""
-            lines.append(f"  - {where}: {p.message}{shown}")
+            lines.append(f"  - {input_rules.safe_key(where, 300)}: {input_rules.redact(p.message + shown)}")
         super().__init__("\n".join(lines))
 
 
@@ -1955,6 +1977,41 @@ def _secret_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Prob
     return out
 
 
+def _input_problems(raw: Mapping[str, Any], secret_keys: set[str]) -> list[Problem]:
+    """Hostile or mistaken values anywhere (infra/input_rules.py): credentials, sizes, tag and label syntax.
+
+    Never shows the value: it may be a credential, or megabytes long.
+    """
+    found: dict[str, list[str]] = {}
+
+    def add(findings: Iterable[tuple[str, str]]) -> None:
+        for path, msg in findings:
+            found.setdefault(path, [])
+            if msg not in found[path]:
+                found[path].append(msg)
+
+    plain = {k: v for k, v in raw.items() if k not in SECRET_KEYS and k not in secret_keys}
+    for key, value in plain.items():
+        add(input_rules.size_findings(value, key))
+        add((p, f"{m}; {input_rules.CREDENTIAL_ADVICE}") for p, m in input_rules.credential_findings(value, key))
+    tags = raw.get("tags")
+    if isinstance(tags, Mapping):
+        add(input_rules.aws_tag_findings(tags, "tags"))
+    for path, labels in _label_maps(raw):
+        add(input_rules.k8s_label_findings(labels, path))
+    return [_p(path, "; ".join(msgs)) for path, msgs in found.items()]
+
+
+def _label_maps(raw: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    defaults = raw.get("nodePoolDefaults")
+    if isinstance(defaults, Mapping) and isinstance(defaults.get("labels"), Mapping):
+        yield "nodePoolDefaults.labels", defaults["labels"]
+    pools = raw.get("nodePools")
+    for name, pool in pools.items() if isinstance(pools, Mapping) else ():
+        if isinstance(pool, Mapping) and isinstance(pool.get("labels"), Mapping):
+            yield f"nodePools.{name}.labels", pool["labels"]
+
+
 def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str) -> PlatformConfig:
     """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
 
@@ -1965,6 +2022,8 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     # a value for them; "" is "not set".
     raw = {k: v for k, v in raw.items() if not (k in OPTIONAL_SECRET_KEYS and v == "")}
     problems = _secret_problems(raw, secret_set)
+    seen = {p.path for p in problems}
+    problems += [p for p in _input_problems(raw, secret_set) if p.path not in seen]
     cfg: PlatformConfig | None = None
     try:
         cfg = PlatformConfig.model_validate(dict(raw))
@@ -1972,10 +2031,16 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
         problems.extend(problems_from_validation(exc))
     if cfg is not None:
         problems.extend(cross_field_problems(cfg))
-    if problems:
-        raise ConfigError(source, problems)
-    assert cfg is not None
+    if problems or cfg is None:
+        raise ConfigError(source, [_without_credential(p) for p in problems])
     return cfg
+
+
+def _without_credential(p: Problem) -> Problem:
+    """A problem whose value holds a credential is reported without it."""
+    if p.has_value and input_rules.credential_kind(json.dumps(p.value, default=str)):
+        return Problem(p.path, p.message, config_key=p.config_key)
+    return p
 
 
 def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
@@ -2017,6 +2082,12 @@ def load_config() -> PlatformConfig:
     secret_keys = set(rc.get_config_secret_keys_env()) | rc._SECRET_KEYS.get()
     source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
     raw, problems = decode_flat(flat)
+    problems += [
+        _p(path, msg)
+        for full, text in flat.items()
+        if not full.startswith(PROJECT + ":") and full not in secret_keys
+        for path, msg in input_rules.foreign_credential_findings(full, text)
+    ]
     secret_names = {k.partition(":")[2] for k in secret_keys if k.startswith(PROJECT + ":")}
     try:
         cfg = parse_config(raw, secret_keys=secret_names, source=source)

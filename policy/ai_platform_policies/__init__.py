@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import ci, cluster, cost, databases, iam, monitoring, network, nodes, registry, storage, tagging, workloads
+from . import (
+    ci,
+    cluster,
+    cost,
+    databases,
+    iam,
+    monitoring,
+    network,
+    nodes,
+    registry,
+    secrets,
+    storage,
+    tagging,
+    workloads,
+)
 from ._util import PlatformStackPolicy, TypedResourcePolicy, config_defaults
 
 PACK_NAME = "ai-platform-guardrails"
@@ -26,6 +40,7 @@ CATEGORIES: dict[str, list[Policy]] = {
     "ci": ci.POLICIES,
     "cost": cost.POLICIES,
     "tagging": tagging.POLICIES,
+    "secrets": secrets.POLICIES,
 }
 
 ALL_POLICIES: list[Policy] = [p for ps in CATEGORIES.values() for p in ps]

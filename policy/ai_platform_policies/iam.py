@@ -226,6 +226,86 @@ def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
                 )
 
 
+_GITHUB_OIDC = "token.actions.githubusercontent.com"
+
+
+def _assumable_from_github(role: Any) -> bool:
+    return any(
+        _GITHUB_OIDC in v
+        for st in statements(role.props.get("assumeRolePolicy"))
+        if allows(st)
+        for k, v in principals(st)
+        if k == "Federated"
+    )
+
+
+def _boundary_everywhere(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Once a CI identity can manage IAM, every role must sit under one boundary (docs/adr/0007)."""
+    roles = [r for r in args.resources if r.resource_type == ROLE]
+    ci = [r for r in roles if _assumable_from_github(r)]
+    if not ci:
+        return
+    boundaries = {str(r.props.get("permissionsBoundary")) for r in ci if r.props.get("permissionsBoundary")}
+    for r in roles:
+        boundary = r.props.get("permissionsBoundary")
+        if not boundary:
+            report(
+                f"IAM role '{r.name}' has no permissions boundary: pass DeployIdentity.boundary_arn as "
+                "permissions_boundary in the component that creates it (the CI deploy role may manage only "
+                "roles under the boundary, and a role without one is a way past it)",
+                r.urn,
+            )
+        elif len(boundaries) == 1 and str(boundary) not in boundaries:
+            report(
+                f"IAM role '{r.name}' has permissions boundary {boundary}, not the deploy identity's "
+                f"{next(iter(boundaries))}: use DeployIdentity.boundary_arn",
+                r.urn,
+            )
+
+
+def _pull_request_subjects(role: Any) -> bool:
+    for st in statements(role.props.get("assumeRolePolicy")):
+        if not allows(st) or not any(_GITHUB_OIDC in v for k, v in principals(st) if k == "Federated"):
+            continue
+        sub = _conditions(st).get(f"{_GITHUB_OIDC}:sub")
+        if sub is None or any(v.endswith(":pull_request") or "*" in v or "?" in v for v in sub[1]):
+            return True
+    return False
+
+
+def _decrypts(policy: Any) -> bool:
+    return any(
+        fnmatch.fnmatch("kms:decrypt", a.lower()) for st in statements(policy) if allows(st) for a in _actions(st)
+    )
+
+
+def _pr_roles_no_decrypt(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Code from a pull request runs unreviewed: a role it can assume must not decrypt (docs/adr/0007)."""
+    pr_roles = {r.urn for r in args.resources if r.resource_type == ROLE and _pull_request_subjects(r)}
+    for r in args.resources:
+        if r.resource_type != ROLE_POLICY and r.resource_type != ATTACHMENT:
+            continue
+        roles = [d for d in r.property_dependencies.get("role", []) if d.urn in pr_roles]
+        if not roles:
+            continue
+        policy = r.props.get("policy")
+        if r.resource_type == ATTACHMENT:
+            arn = str(r.props.get("policyArn") or "")
+            attached = [p for d in r.property_dependencies.get("policyArn", []) for p in [d.props.get("policy")]]
+            decrypts = any(_decrypts(p) for p in attached) or arn.endswith(
+                (":policy/AdministratorAccess", ":policy/PowerUserAccess")
+            )
+        else:
+            decrypts = _decrypts(policy)
+        if decrypts:
+            report(
+                f"role '{roles[0].name}' can be assumed from a pull_request run and '{r.name}' grants kms:Decrypt: "
+                "trust a GitHub Environment with required reviewers (repo:<org>/<repo>:environment:<env>-preview) "
+                "instead of pull_request, or drop the decrypt grant",
+                r.urn,
+            )
+
+
 def _no_users(args: ResourceValidationArgs, report: ReportViolation) -> None:
     report(
         f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}': the platform uses roles only (CI assumes a role "
@@ -302,6 +382,18 @@ POLICIES: list[Policy] = [
         "A role's policies are managed inline or by attachments, never both (IAM-07; AWSGuard).",
         Severity.MEDIUM,
         _no_mixed,
+    ),
+    PlatformStackPolicy(
+        "iam-pull-request-role-no-decrypt",
+        "No role a pull_request run can assume can decrypt with KMS (IAM-10; the stack's secrets).",
+        Severity.CRITICAL,
+        _pr_roles_no_decrypt,
+    ),
+    PlatformStackPolicy(
+        "iam-role-permissions-boundary",
+        "Every IAM role carries the deploy identity's permissions boundary when a CI role manages IAM (IAM-09).",
+        Severity.CRITICAL,
+        _boundary_everywhere,
     ),
     TypedResourcePolicy(
         "iam-no-users-or-access-keys",

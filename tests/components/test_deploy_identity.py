@@ -50,9 +50,12 @@ def test_deploy_role_trusts_only_its_own_environment(stack: str) -> None:
     assert others == [f"ai-platform-deploy-{stack}"]
 
 
-def test_preview_role_is_read_only_and_trusted_for_prs_and_main(stack_plan: Plan) -> None:
+def test_preview_role_is_read_only_and_trusted_for_preview_environment_and_main(stack_plan: Plan) -> None:
     role = _role(stack_plan, f"ai-platform-preview-{stack_plan.stack}")
-    assert sorted(_subjects(role)) == [f"repo:{REPO}:pull_request", f"repo:{REPO}:ref:refs/heads/main"]
+    assert sorted(_subjects(role)) == [
+        f"repo:{REPO}:environment:{stack_plan.stack}-preview",
+        f"repo:{REPO}:ref:refs/heads/main",
+    ]
     attached = [
         a.inputs["policyArn"]
         for a in stack_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
@@ -67,12 +70,21 @@ def test_preview_role_is_read_only_and_trusted_for_prs_and_main(stack_plan: Plan
 def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan) -> None:
     (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-deploy-iam"]
     stmts = {s["Sid"]: s for s in json.loads(inline.inputs["policy"])["Statement"]}
+    boundary = "arn:aws:iam::111111111111:policy/ai-platform-boundary-dev"
     assert stmts["IamCreateProjectTagged"]["Condition"] == {"StringEquals": {"aws:RequestTag/project": "ai-platform"}}
     assert stmts["IamManageProjectTagged"]["Condition"] == {"StringEquals": {"aws:ResourceTag/project": "ai-platform"}}
+    assert stmts["IamCreateRoleWithBoundary"]["Condition"] == {
+        "StringEquals": {"aws:RequestTag/project": "ai-platform", "iam:PermissionsBoundary": boundary}
+    }
+    assert stmts["IamRolePermissionsWithBoundary"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary
     assert "iam:PassRole" in stmts["IamManageProjectTagged"]["Action"]
+    # Tagging only where the project tag already is: a request tag alone would adopt foreign roles.
+    tagging = [s for s in stmts.values() if s["Effect"] == "Allow" and "iam:TagRole" in s["Action"]]
+    assert [s["Sid"] for s in tagging] == ["IamManageProjectTagged"]
     for s in stmts.values():
-        assert s["Resource"] != "*"
-        assert "iam:*" not in s["Action"]
+        if s["Effect"] == "Allow":
+            assert s["Resource"] != "*"
+            assert "iam:*" not in s["Action"]
     attached = [
         a.inputs["policyArn"]
         for a in dev_plan.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")

@@ -815,6 +815,39 @@ case(
     [R(ROLE, {}, "role"), R(ATTACH, {}, "att")],
     False,
 )
+BOUNDARY = "arn:aws:iam::111111111111:policy/ai-platform-boundary-dev"
+CI_ROLE = R(
+    ROLE,
+    {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:environment:dev"), "permissionsBoundary": BOUNDARY},
+    "deploy",
+)
+NODE_TRUST = doc({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+case(
+    "iam-role-permissions-boundary",
+    [CI_ROLE, R(ROLE, {"assumeRolePolicy": NODE_TRUST, "permissionsBoundary": BOUNDARY}, "node")],
+    [CI_ROLE, R(ROLE, {"assumeRolePolicy": NODE_TRUST}, "node")],
+    "has no permissions boundary: pass DeployIdentity.boundary_arn",
+    [CI_ROLE, R(ROLE, {}, "node")],
+    True,
+)
+DECRYPT = doc({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:us-west-2:1:key/*"})
+case(
+    "iam-pull-request-role-no-decrypt",
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:environment:dev-preview")}, "preview"),
+        R(ROLE_POLICY, {"policy": DECRYPT}, "state", deps={"role": ["preview"]}),
+    ],
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:pull_request")}, "preview"),
+        R(ROLE_POLICY, {"policy": DECRYPT}, "state", deps={"role": ["preview"]}),
+    ],
+    "can be assumed from a pull_request run and 'state' grants kms:Decrypt",
+    [
+        R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:pull_request")}, "preview"),
+        R(ROLE_POLICY, {}, "state", deps={"role": ["preview"]}),
+    ],
+    False,
+)
 case(
     "iam-no-users-or-access-keys",
     R(ROLE, {}),
@@ -1637,5 +1670,25 @@ case(
     [ARTIFACTS, _s3_grant("arn:aws:s3:::ai-platform-dev-artifacts-x/*")],
     "scope it to a key prefix",
     [ARTIFACTS, R(ROLE_POLICY, {"role": "r"}, "grant")],
+    False,
+)
+
+
+# ------------------------------------------------------------------ secrets
+case(
+    "k8s-container-no-secret-literals",
+    dep(
+        deployment(
+            pod(
+                container(
+                    args=["--model", "/models/llama", "--max-num-batched-tokens", "8192", "--api-key-file", "/run/k"],
+                    env=[{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}],
+                )
+            )
+        )
+    ),
+    dep(deployment(pod(container(args=["--api-key", "sk-" + "a1" * 16])))),
+    "args[1] is the value of --api-key, a credential; take it from a Kubernetes Secret",
+    dep(deployment(pod(container(args=None, env=None)))),
     False,
 )

@@ -105,7 +105,7 @@ def test_push_is_granted_only_on_the_platform_repositories(stack_plan: Plan) -> 
         s
         for p in stack_plan.by_type("aws:iam/rolePolicy:RolePolicy") + stack_plan.by_type("aws:iam/policy:Policy")
         for s in _statements(_doc(p))
-        if s["Effect"] == "Allow" and PUSH in _as_list(s["Action"])
+        if s["Effect"] == "Allow" and PUSH in _as_list(s.get("Action"))
     ]
     for s in push_grants:
         assert sorted(_as_list(s["Resource"])) == repo_arns
