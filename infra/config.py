@@ -510,6 +510,10 @@ class ModelSpec(_Model):
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
     """How long the startup probe waits for the model to load."""
+    image_size_gib: float | None = Field(default=None, gt=0, le=500, alias="imageSizeGiB")
+    """Compressed size of the serving image in the registry, GiB (the cold-start estimate's image pull)."""
+    weights_size_gib: float | None = Field(default=None, gt=0, le=10000, alias="weightsSizeGiB")
+    """Size of the model weights, GiB (the cold-start estimate's weights copy and load)."""
     metrics_path: str | None = None
     """HTTP path of the Prometheus metrics on the model port (default ``/metrics``, as vLLM serves them)."""
     autoscaling: Autoscaling | None = None
@@ -545,6 +549,8 @@ class Model:
     autoscaling: Autoscaling
     canary: Canary | None
     metrics_path: str = "/metrics"
+    image_size_gib: float | None = None
+    weights_size_gib: float | None = None
 
 
 class IngressConfig(_Model):
@@ -956,6 +962,8 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         autoscaling=pick("autoscaling", Autoscaling()),
         canary=spec.canary,
         metrics_path=pick("metrics_path", "/metrics"),
+        image_size_gib=pick("image_size_gib", None),
+        weights_size_gib=pick("weights_size_gib", None),
     )
 
 
