@@ -293,6 +293,21 @@ def gpu_workloads(resources: Sequence[Any]) -> list[Workload]:
     return out
 
 
+def _gpu_runners(resources: Sequence[Any]) -> list[tuple[int, float, list[Any]]]:
+    """``(minRunners, GPUs per runner, node groups)`` of the GPU runner scale sets (ARC Helm releases)."""
+    groups = [r for r in resources if r.resource_type == NODE_GROUP]
+    out = []
+    for r in resources:
+        if r.resource_type == "kubernetes:helm.sh/v3:Release" and _chart(r.props) == "gha-runner-scale-set":
+            values = r.props.get("values") or {}
+            spec = _get(values, "template.spec", {})
+            gpus = pod_gpus(spec) if isinstance(spec, Mapping) else 0.0
+            if gpus > 0:
+                pools = [g for g in groups if schedulable_on(spec, g.props.get("labels") or {})]
+                out.append((int(_num(values.get("minRunners"))), gpus, pools))
+    return out
+
+
 def time_slicing_replicas(resources: Iterable[Any]) -> int:
     """Pods per physical GPU under the device plugin's time-slicing config (1 without it)."""
     for r in resources:
@@ -334,14 +349,14 @@ class _Context:
         """Nodes each GPU node group needs for the models' minimum replicas (cheapest pool first)."""
         slicing = time_slicing_replicas(self.resources)
         gpus: dict[str, float] = {}
-        for w in gpu_workloads(self.resources):
-            if w.min_replicas <= 0:
-                continue
-            fits = [g for g in w.pools if self.gpus_per_node(g) > 0]
-            if not fits:
+        for pods, each, pools in [
+            (w.min_replicas, w.gpus, w.pools) for w in gpu_workloads(self.resources)
+        ] + _gpu_runners(self.resources):
+            fits = [g for g in pools if self.gpus_per_node(g) > 0]
+            if pods <= 0 or not fits:
                 continue
             best = min(fits, key=lambda g: (self._per_gpu(g), g.urn))
-            gpus[best.urn] = gpus.get(best.urn, 0.0) + w.gpus * w.min_replicas
+            gpus[best.urn] = gpus.get(best.urn, 0.0) + each * pods
         by_urn = {g.urn: g for g in self.resources if g.resource_type == NODE_GROUP}
         return {u: math.ceil(n / (self.gpus_per_node(by_urn[u]) * slicing)) for u, n in gpus.items()}
 

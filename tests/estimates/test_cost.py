@@ -86,9 +86,19 @@ def synthetic(gpu_max: float = 2.0, model_max: float = 2.0) -> Plan:
             R("pulumi:providers:aws", {"region": "test-1"}, "aws"),
             R("aws:eks/cluster:Cluster", {"version": "1.35", "upgradePolicy": {"supportType": "STANDARD"}}, "eks"),
             R("aws:ec2/launchTemplate:LaunchTemplate", _lt(50.0), "system-lt"),
-            R("aws:eks/nodeGroup:NodeGroup", _ng(["m.large"], "ON_DEMAND", 2, 4, {}), "system", depends_on=["system-lt"]),
+            R(
+                "aws:eks/nodeGroup:NodeGroup",
+                _ng(["m.large"], "ON_DEMAND", 2, 4, {}),
+                "system",
+                depends_on=["system-lt"],
+            ),
             R("aws:ec2/launchTemplate:LaunchTemplate", _lt(100.0), "gpu-lt"),
-            R("aws:eks/nodeGroup:NodeGroup", _ng(["g.xlarge"], "SPOT", 0, gpu_max, GPU_LABELS), "gpu", depends_on=["gpu-lt"]),
+            R(
+                "aws:eks/nodeGroup:NodeGroup",
+                _ng(["g.xlarge"], "SPOT", 0, gpu_max, GPU_LABELS),
+                "gpu",
+                depends_on=["gpu-lt"],
+            ),
             *_model(1.0, model_max),
             R("aws:ec2/natGateway:NatGateway", {"connectivityType": "public"}, "nat"),
             R("aws:ec2/eip:Eip", {"domain": "vpc"}, "eip"),
@@ -142,7 +152,8 @@ def test_raising_a_gpu_pool_max_raises_only_the_ceiling() -> None:
 def test_a_model_that_cannot_fit_its_pools_at_maximum_is_reported() -> None:
     assert cost.analyse(synthetic(model_max=2.0), ROOT).findings == []
     (finding,) = cost.analyse(synthetic(model_max=5.0), ROOT).findings
-    assert "maxReplicas 5 need 5 GPU(s)" in finding.rule and "at most 2" in finding.rule
+    assert "maxReplicas 5 need 5 GPU(s)" in finding.rule
+    assert "at most 2" in finding.rule
     assert not finding.blocking
 
 
@@ -162,7 +173,8 @@ def test_every_stack_estimate_is_consistent(stack_plan: Plan) -> None:
     assert round(sum(i["monthlyIdle"] for i in data["items"]), 2) == pytest.approx(data["monthly"]["idle"], abs=0.05)
     for i in data["items"]:
         assert i["monthlyCeiling"] >= i["monthlyIdle"] >= 0, i
-        assert i["basis"] and i["component"]
+        assert i["basis"]
+        assert i["component"]
     priced = {i["urn"] for i in data["items"]} | {u["urn"] for u in data["unpriced"]}
     # Every node group, NAT gateway and KMS key of the plan is priced (or listed as unpriced).
     for r in stack_plan.resources:
@@ -173,8 +185,10 @@ def test_every_stack_estimate_is_consistent(stack_plan: Plan) -> None:
 def test_price_table_is_dated_and_sourced() -> None:
     for path in sorted(est.PRICES_DIR.glob("*.json")):
         table = est.load_prices(path.stem)
-        assert table["region"] == path.stem and len(table["date"]) == 10
-        assert "Price List API" in table["source"] and table["currency"] == "USD"
+        assert table["region"] == path.stem
+        assert len(table["date"]) == 10
+        assert "Price List API" in table["source"]
+        assert table["currency"] == "USD"
         assert set(table["queries"]) == set(table["prices"]), "every price has the query that refreshes it"
         assert table["spot"]["source"]
         for itype, entry in table["instances"].items():
@@ -184,3 +198,29 @@ def test_price_table_is_dated_and_sourced() -> None:
 def test_missing_price_table_names_the_refresh_command() -> None:
     with pytest.raises(est.PriceTableError, match="blueprint prices refresh --region xx-nowhere-1"):
         est.load_prices("xx-nowhere-1")
+
+
+@pytest.mark.usefixtures("priced")
+def test_warm_gpu_runners_count_at_idle() -> None:
+    plan = synthetic()
+    for r in plan.resources:
+        if r.name == "m-scaledobject":
+            r.inputs = {**r.inputs, "spec": {**r.inputs["spec"], "minReplicaCount": 0.0}}
+    assert _items(cost.analyse(plan, ROOT).data)["gpu"][0] == 0.0
+    container = {"name": "runner", "resources": {"limits": {"nvidia.com/gpu": "1"}}}
+    values = {
+        "minRunners": 1.0,
+        "maxRunners": 2.0,
+        "template": {"spec": {"containers": [container], "nodeSelector": {"platform.ai/accelerator": "nvidia"}}},
+    }
+    runners = plan_of(
+        [
+            R(
+                "kubernetes:helm.sh/v3:Release",
+                {"chart": "oci://ghcr.io/x/gha-runner-scale-set", "values": values},
+                "gpu-runners",
+            )
+        ]
+    )
+    with_runners = Plan("test", "ai-platform", plan.resources + runners.resources, {})
+    assert _items(cost.analyse(with_runners, ROOT).data)["gpu"][0] == 292.0  # one warm GPU runner keeps one Spot node

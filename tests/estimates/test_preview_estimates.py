@@ -52,10 +52,13 @@ def test_plan_json_carries_the_three_estimates(tmp_path: Path) -> None:
     main(["preview", "dev", "--quiet", "--no-policy", "--json", str(out)])
     doc = json.loads(out.read_text())
     cost, deploy, cold = (doc["estimates"][k] for k in ("cost", "deployTime", "coldStart"))
-    assert cost["currency"] == "USD" and set(cost["monthly"]) == {"idle", "ceiling"}
+    assert cost["currency"] == "USD"
+    assert set(cost["monthly"]) == {"idle", "ceiling"}
     assert set(cost["items"][0]) == {"urn", "type", "component", "monthlyIdle", "monthlyCeiling", "basis"}
-    assert isinstance(cost["unpriced"], list) and set(cost["priceTable"]) == {"region", "date"}
-    assert deploy["coldMinutes"] > 0 and all(u.startswith("urn:pulumi:dev::") for u in deploy["criticalPath"])
+    assert isinstance(cost["unpriced"], list)
+    assert set(cost["priceTable"]) == {"region", "date"}
+    assert deploy["coldMinutes"] > 0
+    assert all(u.startswith("urn:pulumi:dev::") for u in deploy["criticalPath"])
     assert {"model", "seconds", "budgetSeconds", "parts"} <= set(cold[0])
     assert "data" not in doc["analyses"]["cost"], "the numbers are stored once, under estimates"
 
@@ -79,8 +82,10 @@ def test_raising_a_gpu_pool_max_leads_the_diff_with_the_ceiling_delta(
     # The ceiling cap fails the preview and names the biggest line items.
     assert code == EXIT_ERROR
     cap_lines = [line for line in text.splitlines() if "cost-monthly-caps" in line]
-    assert cap_lines and "exceeds this environment's cap of $1,500/month" in cap_lines[0]
-    assert "gpu-a10g-ng (gpu-a10g)" in cap_lines[0] and "gpu-l4-ng (gpu-l4)" in cap_lines[0]
+    assert cap_lines
+    assert "exceeds this environment's cap of $1,500/month" in cap_lines[0]
+    assert "gpu-a10g-ng (gpu-a10g)" in cap_lines[0]
+    assert "gpu-l4-ng (gpu-l4)" in cap_lines[0]
     # The PR comment section is built from this output: the delta is its first line too.
     section = pr_section("dev", text, code)
     assert section.split("```text\n", 1)[1].startswith(first)
@@ -99,7 +104,11 @@ def test_cost_delta_names_a_created_resource() -> None:
         ceiling = sum(i["monthlyCeiling"] for i in items)
         return {"resources": [], "estimates": {"cost": {"monthly": {"idle": idle, "ceiling": ceiling}, "items": items}}}
 
-    nat = {"urn": "urn:pulumi:dev::p::aws:ec2/natGateway:NatGateway::network-nat-b", "monthlyIdle": 34.35, "monthlyCeiling": 34.35}
+    nat = {
+        "urn": "urn:pulumi:dev::p::aws:ec2/natGateway:NatGateway::network-nat-b",
+        "monthlyIdle": 34.35,
+        "monthlyCeiling": 34.35,
+    }
     assert report.cost_delta(doc([]), doc([nat])) == "cost: idle +$34/month, ceiling +$34/month (+ network-nat-b)"
 
 

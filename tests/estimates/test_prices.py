@@ -67,8 +67,18 @@ def test_refresh_a_new_region_from_the_template(tmp_path: Path, client: Any) -> 
     (tmp_path / "us-west-2.json").write_text(json.dumps(TEMPLATE))
     with Stubber(client) as stub:
         # sorted query keys: ebs first (no usage type: filtered by regionCode), then NAT (usage type re-prefixed)
-        _expect(stub, "AmazonEC2", _filters(productFamily="Storage", regionCode="us-east-1", volumeApiName="gp3"), [_product("GB-Mo", "0.0800000000")])
-        _expect(stub, "AmazonEC2", _filters(productFamily="NAT Gateway", usagetype="USE1-NatGateway-Hours"), [_product("Hrs", "0.0450000000")])
+        _expect(
+            stub,
+            "AmazonEC2",
+            _filters(productFamily="Storage", regionCode="us-east-1", volumeApiName="gp3"),
+            [_product("GB-Mo", "0.0800000000")],
+        )
+        _expect(
+            stub,
+            "AmazonEC2",
+            _filters(productFamily="NAT Gateway", usagetype="USE1-NatGateway-Hours"),
+            [_product("Hrs", "0.0450000000")],
+        )
         instance = _filters(
             capacitystatus="Used", instanceType="g5.xlarge", licenseModel="No License required",
             operatingSystem="Linux", preInstalledSw="NA", regionCode="us-east-1", tenancy="Shared",
@@ -77,7 +87,9 @@ def test_refresh_a_new_region_from_the_template(tmp_path: Path, client: Any) -> 
         path = prices.refresh(client, "us-east-1", directory=tmp_path, today=dt.date(2026, 12, 2))
         stub.assert_no_pending_responses()
     doc = json.loads(path.read_text())
-    assert path.name == "us-east-1.json" and doc["region"] == "us-east-1" and doc["date"] == "2026-12-02"
+    assert path.name == "us-east-1.json"
+    assert doc["region"] == "us-east-1"
+    assert doc["date"] == "2026-12-02"
     assert doc["prices"] == {"ebs.gp3.gbMonth": 0.08, "ec2.natGateway.hour": 0.045}
     assert doc["instances"] == {"g5.xlarge": {"usdPerHour": 1.006, "gpus": 1}}
     assert doc["queries"]["ec2.natGateway.hour"]["filters"]["usagetype"] == "USE1-NatGateway-Hours"
@@ -94,7 +106,9 @@ def test_an_ambiguous_query_writes_nothing(tmp_path: Path, client: Any) -> None:
     assert json.loads((tmp_path / "us-west-2.json").read_text()) == TEMPLATE
 
 
-def test_cli_without_credentials_says_so_and_writes_nothing(monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path) -> None:
+def test_cli_without_credentials_says_so_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, tmp_path: Path
+) -> None:
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
