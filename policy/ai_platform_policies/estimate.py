@@ -18,7 +18,6 @@ listed under ``unpriced``; only the types in ``FREE`` count as $0.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import re
@@ -629,7 +628,3 @@ def region_of(resources: Iterable[Any]) -> str | None:
             return str(r.props["region"])
     return None
 
-
-def matches_any(name: str, patterns: Iterable[str]) -> bool:
-    """Glob match (used for exemptions by item name)."""
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
