@@ -627,4 +627,3 @@ def region_of(resources: Iterable[Any]) -> str | None:
         if r.resource_type == "pulumi:providers:aws" and r.props.get("region"):
             return str(r.props["region"])
     return None
-

@@ -224,3 +224,16 @@ def test_warm_gpu_runners_count_at_idle() -> None:
     )
     with_runners = Plan("test", "ai-platform", plan.resources + runners.resources, {})
     assert _items(cost.analyse(with_runners, ROOT).data)["gpu"][0] == 292.0  # one warm GPU runner keeps one Spot node
+
+
+def test_the_pack_estimator_needs_only_the_standard_library() -> None:
+    """The Pulumi CLI runs the pack alone (its own venv, no blueprint or infra): the estimator must not import them."""
+    import ast
+    import sys
+
+    tree = ast.parse(Path(est.__file__).read_text())
+    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert modules
+    assert all(m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in modules), modules
+    assert (est.PRICES_DIR / "us-west-2.json").is_file(), "the table ships inside the pack directory"
