@@ -237,3 +237,15 @@ def test_the_pack_estimator_needs_only_the_standard_library() -> None:
     assert modules
     assert all(m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in modules), modules
     assert (est.PRICES_DIR / "us-west-2.json").is_file(), "the table ships inside the pack directory"
+
+
+def test_a_region_without_a_price_table_fails_the_preview_with_the_refresh_command() -> None:
+    plan = synthetic()
+    for r in plan.resources:
+        if r.type == "pulumi:providers:aws":
+            r.inputs = {"region": "xx-nowhere-1"}
+    result = cost.analyse(plan, ROOT)
+    (finding,) = result.findings
+    assert finding.blocking
+    assert "blueprint prices refresh --region xx-nowhere-1" in finding.fix
+    assert result.data == {}
