@@ -6,7 +6,9 @@ reads the same file. Each price in it carries the Price List query that produced
 just those queries again (``pricing:GetProducts`` on the us-east-1 endpoint, OnDemand terms, USD) plus
 one query per EC2 instance type (Linux, shared tenancy, no pre-installed software). A query that
 matches no price, or several different ones, fails the refresh naming the query: nothing is written.
-The Spot discounts are documented values, kept as they are (docs/cost-and-time.md).
+The Spot discounts are documented values, kept as they are, unless ``--spot`` asks for the live ones:
+then each family's discount is recomputed from ``ec2:DescribeSpotPriceHistory`` in the region (Linux/UNIX,
+the latest price per AZ, the median over AZs, the family's smallest discount, rounded down).
 
 Exit codes: 0 written, 1 no credentials or an API/query error, 2 usage error.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
+import statistics
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -47,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = ps.add_parser("refresh", help="rewrite prices/<region>.json from the AWS Price List API (needs credentials)")
     r.add_argument("--region", required=True, help=f"one of {', '.join(sorted(USAGE_PREFIX))}")
     r.add_argument("--instance-type", action="append", default=[], help="also price this EC2 type (repeatable)")
+    r.add_argument("--spot", action="store_true", help="recompute the Spot discounts from the live Spot price history")
     r.set_defaults(handler=_cmd)
 
 
@@ -67,7 +72,8 @@ def _cmd(args: argparse.Namespace) -> int:
         return 1
     client = session.client("pricing", region_name=PRICING_ENDPOINT_REGION)
     try:
-        path = refresh(client, args.region, extra_types=args.instance_type)
+        ec2 = session.client("ec2", region_name=args.region) if args.spot else None
+        path = refresh(client, args.region, extra_types=args.instance_type, spot_client=ec2)
     except (RefreshError, BotoCoreError, ClientError) as exc:
         print(f"prices refresh: {exc}; nothing written", file=sys.stderr)
         return 1
@@ -82,6 +88,7 @@ def refresh(
     extra_types: Iterable[str] = (),
     directory: Path | None = None,
     today: dt.date | None = None,
+    spot_client: Any | None = None,
 ) -> Path:
     """Query every price of the region's table (or the template's, for a new region) and write it."""
     directory = directory or table_dir()
@@ -97,10 +104,18 @@ def refresh(
     instances = {}
     for itype in sorted(set(base["instances"]) | set(extra_types)):
         instances[itype] = _instance(client, region, itype)
+    date = (today or dt.datetime.now(dt.UTC).date()).isoformat()
+    spot = dict(base["spot"])
+    if spot_client is not None:
+        spot["discountByFamily"] = spot_discounts(spot_client, instances)
+        spot["source"] = (
+            f"EC2 DescribeSpotPriceHistory in {region} on {date}: Linux/UNIX, latest price per AZ, median over AZs, the family's smallest discount, rounded down"
+        )
     doc = {
         **base,
+        "spot": spot,
         "region": region,
-        "date": (today or dt.datetime.now(dt.UTC).date()).isoformat(),
+        "date": date,
         "instances": instances,
         "prices": prices,
         "queries": {
@@ -161,3 +176,27 @@ def _instance(client: Any, region: str, itype: str) -> dict[str, Any]:
         raise RefreshError(f"instance {itype} in {region}: {len(got)} on-demand Linux prices {sorted(got)}")
     gpus = str(products[0].get("product", {}).get("attributes", {}).get("gpu") or "0")
     return {"usdPerHour": got.pop(), "gpus": int(gpus) if gpus.isdigit() else 0}
+
+
+def spot_discounts(ec2: Any, instances: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Discount per instance family from the current Spot prices (1 - Spot / On-Demand)."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    latest: dict[tuple[str, str], tuple[dt.datetime, float]] = {}
+    pages = ec2.get_paginator("describe_spot_price_history").paginate(
+        InstanceTypes=sorted(instances), ProductDescriptions=["Linux/UNIX"], StartTime=start
+    )
+    for page in pages:
+        for h in page.get("SpotPriceHistory", []):
+            key = (h["InstanceType"], h["AvailabilityZone"])
+            stamp = h.get("Timestamp") or start
+            if key not in latest or stamp >= latest[key][0]:
+                latest[key] = (stamp, float(h["SpotPrice"]))
+    by_type: dict[str, list[float]] = {}
+    for (itype, _), (_, price) in latest.items():
+        by_type.setdefault(itype, []).append(price)
+    out: dict[str, float] = {}
+    for itype, prices in sorted(by_type.items()):
+        discount = 1 - statistics.median(prices) / float(instances[itype]["usdPerHour"])
+        family = itype.split(".")[0]
+        out[family] = min(out.get(family, 1.0), math.floor(round(max(0.0, min(discount, 0.95)) * 100, 6)) / 100)
+    return out

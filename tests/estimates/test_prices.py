@@ -123,3 +123,47 @@ def test_cli_without_credentials_says_so_and_writes_nothing(
 def test_cli_rejects_an_unknown_region(capsys: Any) -> None:
     assert main(["prices", "refresh", "--region", "mars-1"]) == 2
     assert "unknown region 'mars-1'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def moto_ec2() -> Any:
+    """An EC2 client against moto in server mode (real HTTP on 127.0.0.1), fake credentials."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield boto3.client(
+            "ec2",
+            region_name="us-west-2",
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+    finally:
+        server.stop()
+
+
+def test_live_spot_discounts_from_the_spot_price_history(moto_ec2: Any) -> None:
+    # moto 5.2.5 answers DescribeSpotPriceHistory with $0.00001 for every offered type and AZ, so the
+    # discount is the 95% clamp; what this checks is the request and the per-family reduction.
+    instances = {"g5.xlarge": {"usdPerHour": 1.006, "gpus": 1}, "m6i.large": {"usdPerHour": 0.096, "gpus": 0}}
+    assert prices.spot_discounts(moto_ec2, instances) == {"g5": 0.95, "m6i": 0.95}
+
+
+def test_spot_discount_is_the_family_minimum_of_the_median_over_azs() -> None:
+    class FakeEc2:
+        def get_paginator(self, name: str) -> Any:
+            assert name == "describe_spot_price_history"
+            history = [
+                {"InstanceType": "g5.xlarge", "AvailabilityZone": "a", "SpotPrice": "0.40"},
+                {"InstanceType": "g5.xlarge", "AvailabilityZone": "b", "SpotPrice": "0.50"},
+                {"InstanceType": "g5.xlarge", "AvailabilityZone": "c", "SpotPrice": "0.60"},
+                {"InstanceType": "g5.2xlarge", "AvailabilityZone": "a", "SpotPrice": "0.80"},
+            ]
+            return type("P", (), {"paginate": lambda self, **kw: [{"SpotPriceHistory": history}]})()
+
+    instances = {"g5.xlarge": {"usdPerHour": 1.0}, "g5.2xlarge": {"usdPerHour": 1.0}}
+    # g5.xlarge: median 0.50 -> 50% off; g5.2xlarge: 20% off; the family takes the smaller.
+    assert prices.spot_discounts(FakeEc2(), instances) == {"g5": 0.2}
