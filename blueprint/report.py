@@ -151,6 +151,7 @@ def print_estimates(console: Console, plan: Plan, top: int = 5) -> None:
             + ", ".join(f"{_short(s['urn'])} {s['minutes']:g} min" for s in longest),
             markup=False,
         )
+        console.print(f"  critical path: {' → '.join(_short(s['urn']) for s in chain)}", markup=False)
     for m in cold or []:
         over = [
             what

@@ -208,11 +208,16 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
 
 
 def _cold_starts(plan: Plan, root: Path) -> dict[str, float]:
-    """Cold-start seconds per GPU Deployment URN (the cold-start analysis, computed once per plan)."""
+    """Seconds until each GPU Deployment is available on a first deploy (the cold start, computed once per plan)."""
     from blueprint.analyses import cold_start
 
     result = cold_start.analyse(plan, root)
     urns = {
         str((r.inputs.get("metadata") or {}).get("name")): r.urn for r in plan.by_type("kubernetes:apps/v1:Deployment")
     }
-    return {urns[m["model"]]: float(m["seconds"]) for m in result.data.get("models", []) if m["model"] in urns}
+    # A new Deployment starts at one replica right away: no autoscaler activation on the deploy path.
+    return {
+        urns[m["model"]]: float(m["seconds"] - m["parts"].get("activation", 0))
+        for m in result.data.get("models", [])
+        if m["model"] in urns
+    }
