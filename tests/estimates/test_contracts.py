@@ -1,0 +1,75 @@
+"""Contracts the estimates rely on outside their own code: the PR workflow that turns `--diff` output
+into the comment, and the model-spec fields the cold start reads."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, parse_config
+from tests.conftest import stack_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _steps(workflow: str) -> list[dict[str, Any]]:
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
+    return [s for job in doc["jobs"].values() for s in job.get("steps", [])]
+
+
+def test_the_pr_comment_is_built_from_the_diff_output() -> None:
+    """The cost delta leads the comment only because the workflow posts `blueprint preview --diff`'s
+    stdout as is (blueprint.delivery pr-section fences it without reordering)."""
+    runs = [s.get("run", "") for s in _steps("preview.yml")]
+    step = next(r for r in runs if "blueprint preview" in r)
+    preview_line = next(line for line in step.splitlines() if "blueprint preview" in line)
+    assert "--diff" in preview_line
+    report = preview_line.split(">", 1)[1].split()[0]
+    assert "pr-section" in step
+    assert report in step.split("pr-section", 1)[1], "the section is made from the same report file"
+
+
+def _raw(stack: str) -> tuple[dict[str, Any], list[str]]:
+    raw = copy.deepcopy(stack_raw(stack))
+    secrets = [k for k, v in raw.items() if isinstance(v, dict) and "secure" in v]
+    raw.update(dict.fromkeys(secrets, "offline-secret"))
+    return raw, secrets
+
+
+def test_model_sizes_are_floats_named_exactly_and_validated() -> None:
+    raw, secrets = _raw("dev")
+    cfg = parse_config(raw, secret_keys=secrets, source="stacks/Pulumi.dev.yaml")
+    model = cfg.resolved_models()["llama-3-8b"]
+    assert isinstance(model.image_size_gib, float)
+    assert isinstance(model.weights_size_gib, float)
+    spec = raw["serving"]["models"]["llama-3-8b"]
+    spec["imageSizeGiB"], spec["weightsSizeGib"] = -1, 3
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, secret_keys=secrets, source="stacks/Pulumi.dev.yaml")
+    text = str(err.value)
+    assert "ai-platform:serving.models.llama-3-8b.imageSizeGiB: Input should be greater than 0" in text
+    assert "weightsSizeGib: unknown key; allowed keys:" in text
+    assert "weightsSizeGiB" in text
+
+
+def test_model_defaults_supply_the_sizes() -> None:
+    raw, secrets = _raw("dev")
+    spec = raw["serving"]["models"]["llama-3-8b"]
+    sizes = spec.pop("imageSizeGiB"), spec.pop("weightsSizeGiB")
+    raw["serving"]["modelDefaults"].update(imageSizeGiB=sizes[0], weightsSizeGiB=sizes[1])
+    model = parse_config(raw, secret_keys=secrets, source="x").resolved_models()["llama-3-8b"]
+    assert (model.image_size_gib, model.weights_size_gib) == sizes
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_cold_start_reads_the_sizes_the_config_model_resolves(stack: str) -> None:
+    from blueprint.analyses.cold_start import declared_sizes
+
+    raw, secrets = _raw(stack)
+    models = parse_config(raw, secret_keys=secrets, source=stack).resolved_models()
+    expected = {n: (m.image_size_gib, m.weights_size_gib) for n, m in models.items()}
+    assert declared_sizes(stack, ROOT) == expected
