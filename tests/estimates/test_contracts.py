@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from infra.config import ConfigError, parse_config
-from tests.conftest import stack_raw
+from tests.conftest import STACKS, stack_raw
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_model_defaults_supply_the_sizes() -> None:
     assert (model.image_size_gib, model.weights_size_gib) == sizes
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_cold_start_reads_the_sizes_the_config_model_resolves(stack: str) -> None:
     from blueprint.analyses.cold_start import declared_sizes
 
