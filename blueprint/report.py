@@ -171,7 +171,7 @@ def cost_delta(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> str:
     """The first line of ``--diff``: ``cost: idle +$0/month, ceiling +$1,454/month (gpu-a10g maxSize 2 → 4)``."""
     old, new = (d.get("estimates", {}).get("cost") for d in (old_doc, new_doc))
     if not new:
-        return "cost: no estimate (run without --no-policy)"
+        return "cost: no estimate in this preview (the cost analysis did not run)"
     if not old:
         return (
             f"cost: idle {_usd(new['monthly']['idle'])}/month, ceiling {_usd(new['monthly']['ceiling'])}/month "
