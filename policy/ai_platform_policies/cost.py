@@ -292,7 +292,12 @@ POLICIES: list[Policy] = [
         config={
             "maxMonthlyIdle": {"type": "number", "minimum": 0},
             "maxMonthlyCeiling": {"type": "number", "minimum": 0},
-            "assumptions": {"type": "object"},
+            # Usage the plan cannot tell (docs/cost-and-time.md); the CLI validates the config against this.
+            "assumptions": {
+                "type": "object",
+                "properties": {k: {"type": "number", "minimum": 0} for k in estimate.DEFAULT_ASSUMPTIONS},
+                "additionalProperties": False,
+            },
         },
     ),
 ]

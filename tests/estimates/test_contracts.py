@@ -73,3 +73,22 @@ def test_cold_start_reads_the_sizes_the_config_model_resolves(stack: str) -> Non
     models = parse_config(raw, secret_keys=secrets, source=stack).resolved_models()
     expected = {n: (m.image_size_gib, m.weights_size_gib) for n, m in models.items()}
     assert declared_sizes(stack, ROOT) == expected
+
+
+def test_policy_config_assumptions_match_the_schema_the_cli_validates() -> None:
+    import json
+
+    import jsonschema
+    from ai_platform_policies import estimate
+    from ai_platform_policies.cost import POLICIES
+
+    (caps,) = [p for p in POLICIES if p.name == "cost-monthly-caps"]
+    assert caps.config_schema is not None
+    schema = {"type": "object", "properties": caps.config_schema.properties}
+    for path in sorted((ROOT / "policy" / "config").glob("*.json")):
+        entry = dict(json.loads(path.read_text())["cost-monthly-caps"])
+        entry.pop("enforcementLevel")
+        jsonschema.validate(entry, schema)
+        assert set(entry["assumptions"]) == set(estimate.DEFAULT_ASSUMPTIONS), path.name
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"assumptions": {"natProcessedGbPerMonth": "lots"}}, schema)
