@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pv.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     pv.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    from blueprint import prices
+
+    prices.register(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return p
@@ -156,6 +159,10 @@ def _preview(args: argparse.Namespace) -> int:
             worst = EXIT_ERROR
             continue
         plan = result
+        snap = root / SNAPSHOT_DIR / f"{stack}.json"
+        base = json.loads(snap.read_text()) if args.diff and snap.exists() else None
+        if base is not None:  # the cost delta leads the report (and so the PR comment)
+            out.print(("" if not args.all else f"{stack}: ") + report.cost_delta(base, plan.public()), markup=False)
         if not args.quiet:
             report.print_tree(out, plan)
         report.print_summary(out, plan)
@@ -167,17 +174,17 @@ def _preview(args: argparse.Namespace) -> int:
             from blueprint.analyses import blocking
 
             report.print_analyses(out, plan.analyses)
+            report.print_estimates(out, plan)
             if blocking(plan.analyses):
                 worst = max(worst, EXIT_ERROR)
-        snap = root / SNAPSHOT_DIR / f"{stack}.json"
         if args.diff:
-            if not snap.exists():
+            if base is None:
                 err.print(
                     f"{stack}: no snapshot at {snap.relative_to(root)}; run `blueprint preview --all --write-snapshots`"
                 )
                 worst = max(worst, EXIT_ERROR)
             else:
-                report.print_diff(out, stack, diff(json.loads(snap.read_text()), plan.public()))
+                report.print_diff(out, stack, diff(base, plan.public()))
         if args.write_snapshots:
             plan.write_json(snap)
             out.print(f"wrote {snap.relative_to(root)}")

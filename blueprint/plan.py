@@ -15,6 +15,9 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 MASK = "[secret]"
 
+# Top-level ``estimates`` keys of the plan JSON and the analyses that compute them.
+ESTIMATES = {"cost": "cost", "deployTime": "deploy-time", "coldStart": "cold-start"}
+
 
 @dataclass
 class Resource:
@@ -90,7 +93,21 @@ class Plan:
             doc["policy"] = self.policy
         if self.analyses:
             doc["analyses"] = {name: result.public() for name, result in sorted(self.analyses.items())}
+            estimates = self.estimates()
+            if estimates:
+                doc["estimates"] = estimates
+                for name in ESTIMATES.values():  # the numbers live under `estimates`, once
+                    doc["analyses"].get(name, {}).pop("data", None)
         return doc
+
+    def estimates(self) -> dict[str, Any]:
+        """``estimates.cost``, ``estimates.deployTime`` and ``estimates.coldStart`` (docs/cost-and-time.md)."""
+        out: dict[str, Any] = {}
+        for key, name in ESTIMATES.items():
+            result = (self.analyses or {}).get(name)
+            if result is not None and result.data:
+                out[key] = result.data.get("models", []) if key == "coldStart" else result.data
+        return out
 
     def write_json(self, path: Path) -> None:
         """Write the ``--json`` document (stable order, so it diffs well in review)."""

@@ -110,3 +110,124 @@ def print_diff(console: Console, stack: str, changes: Sequence[Change]) -> None:
         console.print(f"  [{colour[c.op]}]{c.op}[/] {c.urn}", markup=True)
         for p in c.paths:
             console.print(f"      {p}")
+
+
+# --------------------------------------------------------------------------- estimates
+def _usd(v: float, sign: bool = False) -> str:
+    s = f"{abs(v):,.0f}" if abs(v) >= 10 or abs(v) < 0.005 else f"{abs(v):,.2f}"
+    lead = ("+" if v >= 0 else "-") if sign else ("-" if v < 0 else "")
+    return f"{lead}${s}"
+
+
+def _short(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def print_estimates(console: Console, plan: Plan, top: int = 5) -> None:
+    """Idle and ceiling cost with the top line items, the cold-deploy critical path, each model's cold start."""
+    est = plan.estimates()
+    cost, deploy, cold = est.get("cost"), est.get("deployTime"), est.get("coldStart")
+    if cost:
+        table = cost["priceTable"]
+        unpriced = cost["unpriced"]
+        console.print(
+            f"cost: idle {_usd(cost['monthly']['idle'])}/month, ceiling {_usd(cost['monthly']['ceiling'])}/month "
+            f"(prices {table['region']} {table['date']}; {len(unpriced)} unpriced)",
+            markup=False,
+        )
+        for i in cost["items"][:top]:
+            console.print(
+                f"  {_short(i['urn'])} ({i['component']}): idle {_usd(i['monthlyIdle'])}, ceiling "
+                f"{_usd(i['monthlyCeiling'])} - {i['basis']}",
+                markup=False,
+            )
+        if unpriced:
+            console.print(f"  unpriced: {', '.join(sorted({_short(u['urn']) for u in unpriced}))}", markup=False)
+    if deploy:
+        chain = deploy.get("steps", [])
+        longest = sorted(chain, key=lambda s: -s["minutes"])[:3]
+        console.print(
+            f"deploy time: cold `pulumi up` ~{deploy['coldMinutes']:g} min along {len(chain)} resources; longest: "
+            + ", ".join(f"{_short(s['urn'])} {s['minutes']:g} min" for s in longest),
+            markup=False,
+        )
+        console.print(f"  critical path: {' → '.join(_short(s['urn']) for s in chain)}", markup=False)
+    for m in cold or []:
+        over = [
+            what
+            for what, limit in (("probe budget", m["budgetSeconds"]), ("deploy await", m["deployTimeoutSeconds"]))
+            if limit is not None and (m["probeCoveredSeconds"] if what == "probe budget" else m["seconds"]) > limit
+        ]
+        budget = f"{m['budgetSeconds']:g} s" if m["budgetSeconds"] is not None else "none"
+        console.print(
+            f"cold start {m['model']}: ~{m['seconds']} s ({', '.join(f'{k} {v}' for k, v in m['parts'].items())}); "
+            f"startup probe {budget}, deploy await {m['deployTimeoutSeconds']:g} s"
+            + (f"  EXCEEDS {' and '.join(over)}" if over else ""),
+            markup=False,
+        )
+
+
+def cost_delta(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> str:
+    """The first line of ``--diff``: ``cost: idle +$0/month, ceiling +$1,454/month (gpu-a10g maxSize 2 → 4)``."""
+    old, new = (d.get("estimates", {}).get("cost") for d in (old_doc, new_doc))
+    if not new:
+        return "cost: no estimate in this preview (the cost analysis did not run)"
+    if not old:
+        return (
+            f"cost: idle {_usd(new['monthly']['idle'])}/month, ceiling {_usd(new['monthly']['ceiling'])}/month "
+            "(the base snapshot carries no estimate; regenerate it with `make snapshots`)"
+        )
+    d_idle = new["monthly"]["idle"] - old["monthly"]["idle"]
+    d_ceil = new["monthly"]["ceiling"] - old["monthly"]["ceiling"]
+    why = _delta_reasons(old_doc, new_doc, old, new)
+    line = f"cost: idle {_usd(d_idle, sign=True)}/month, ceiling {_usd(d_ceil, sign=True)}/month"
+    return line + (f" ({'; '.join(why)})" if why else "")
+
+
+def _by_urn(cost: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    out: dict[str, tuple[float, float]] = {}
+    for i in cost["items"]:
+        a, b = out.get(i["urn"], (0.0, 0.0))
+        out[i["urn"]] = (a + i["monthlyIdle"], b + i["monthlyCeiling"])
+    return out
+
+
+def _delta_reasons(
+    old_doc: dict[str, Any], new_doc: dict[str, Any], old: dict[str, Any], new: dict[str, Any]
+) -> list[str]:
+    """The biggest changed line items, node groups described by what changed in their scaling."""
+    a, b = _by_urn(old), _by_urn(new)
+    res_a = {r["urn"]: r for r in old_doc.get("resources", [])}
+    res_b = {r["urn"]: r for r in new_doc.get("resources", [])}
+    changed = []
+    for urn in set(a) | set(b):
+        ia, ib = a.get(urn, (0.0, 0.0)), b.get(urn, (0.0, 0.0))
+        delta = max(abs(ib[0] - ia[0]), abs(ib[1] - ia[1]))
+        if delta >= 0.01:
+            changed.append((delta, urn))
+    out = []
+    for _, urn in sorted(changed, reverse=True)[:3]:
+        if urn not in a or urn not in b:
+            out.append(f"{'+' if urn in b else '-'} {_short(urn)}")
+            continue
+        out.append(_describe(urn, res_a.get(urn), res_b.get(urn), b[urn][1] - a[urn][1]))
+    return out
+
+
+def _describe(urn: str, old: dict[str, Any] | None, new: dict[str, Any] | None, d_ceiling: float) -> str:
+    if old and new and old["type"] == "aws:eks/nodeGroup:NodeGroup":
+        pool = (new["inputs"].get("labels") or {}).get("platform.ai/pool") or _short(urn)
+        parts = []
+        for key in ("minSize", "maxSize", "desiredSize"):
+            x, y = (r["inputs"].get("scalingConfig", {}).get(key) for r in (old, new))
+            if x != y:
+                parts.append(
+                    f"{key} {x:g} → {y:g}" if isinstance(x, float) and isinstance(y, float) else f"{key} {x} → {y}"
+                )
+        for key in ("instanceTypes", "capacityType"):
+            x, y = old["inputs"].get(key), new["inputs"].get(key)
+            if x != y:
+                parts.append(f"{key} {x} → {y}")
+        if parts:
+            return f"{pool} {', '.join(parts)}"
+    return f"{_short(urn)} ceiling {_usd(d_ceiling, sign=True)}"

@@ -564,6 +564,8 @@ class ModelSpec(_Model):
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
     """How long the startup probe waits for the model to load."""
+    image_size_gib: float | None = Field(default=None, gt=0, le=500, alias="imageSizeGiB")
+    """Compressed size of the serving image in the registry, GiB (the cold-start estimate's image pull)."""
     metrics_path: str | None = None
     """HTTP path of the Prometheus metrics on the model port (default ``/metrics``, as vLLM serves them)."""
     server: Literal["vllm", "tgi", "triton", "custom"] | None = None
@@ -579,7 +581,8 @@ class ModelSpec(_Model):
     """Optional A/B canary."""
     weights_size_gib: float | None = Field(default=None, gt=0, le=4096, alias="weightsSizeGiB")
     """Size of the model weights in GiB (required with ``source.s3Prefix``): sizes the ``models``
-    emptyDir's ``sizeLimit`` and the pod's ephemeral-storage request, so weights never fill the node disk."""
+    emptyDir's ``sizeLimit`` and the pod's ephemeral-storage request, so weights never fill the node disk,
+    and the cold-start estimate's weights copy and load."""
     deploy: bool | None = None
     """Deploy the model's workloads (default true). Set false until its image and weights exist
     (first ``up`` of an environment or a new model): everything else (namespace, IRSA role) is created,
@@ -620,6 +623,7 @@ class Model:
     metrics_path: str = "/metrics"
     server: str = "custom"
     metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    image_size_gib: float | None = None
     weights_size_gib: float | None = None
     deploy: bool = True
     rollout: Literal["surge", "replace"] = "replace"
@@ -1232,6 +1236,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         metrics_path=pick("metrics_path", "/metrics"),
         server=pick("server", "custom"),
         metrics={k: tuple(v) for k, v in (pick("metrics", None) or {}).items()},
+        image_size_gib=pick("image_size_gib", None),
         weights_size_gib=pick("weights_size_gib", None),
         deploy=pick("deploy", True),
         rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),

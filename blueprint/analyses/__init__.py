@@ -12,6 +12,7 @@ and is listed in ``ANALYSES``. The preview runs every analysis after the policy 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,12 +70,18 @@ ANALYSES: list[str] = [
     "blueprint.analyses.eks_support",
     "blueprint.analyses.deploy_path",
 ]
+# Estimates (docs/cost-and-time.md): cost, GPU cold start per model, cold deploy critical path.
+ANALYSES += ["blueprint.analyses.cost", "blueprint.analyses.cold_start", "blueprint.analyses.deploy_time"]
 
 
 def run_all(plan: Plan, root: Path) -> dict[str, AnalysisResult]:
     """Run every registered analysis on a plan."""
     results: dict[str, AnalysisResult] = {}
+    # `make bench` times the preview with and without some analyses (comma-separated module paths).
+    skip = set(filter(None, os.environ.get("BLUEPRINT_SKIP_ANALYSES", "").split(",")))
     for module in ANALYSES:
+        if module in skip:
+            continue
         fn: Analysis = importlib.import_module(module).analyse
         result = fn(plan, root)
         results[result.analysis] = result

@@ -6,6 +6,7 @@ import fnmatch
 
 from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
+from . import estimate
 from ._util import (
     STACK_FILE,
     PlatformStackPolicy,
@@ -161,6 +162,38 @@ def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolatio
         )
 
 
+def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
+    # The same estimate `blueprint preview` prints (estimate.py, one implementation): a cap breach
+    # names the line items that drive it, so the reviewer sees what to cut.
+    cfg = args.get_config()
+    caps = {"idle": num(cfg.get("maxMonthlyIdle")), "ceiling": num(cfg.get("maxMonthlyCeiling"))}
+    if caps["idle"] is None and caps["ceiling"] is None:
+        return
+    region = estimate.region_of(args.resources)
+    if region is None:
+        return
+    try:
+        table = estimate.load_prices(region)
+    except estimate.PriceTableError as exc:
+        report(f"cannot check the monthly cost caps: {exc}")
+        return
+    est = estimate.estimate(args.resources, table, cfg.get("assumptions"))
+    for which, cap in caps.items():
+        total = est.idle if which == "idle" else est.ceiling
+        if cap is None or total <= cap:
+            continue
+        top = "; ".join(
+            f"{i.urn.rsplit('::', 1)[-1]} ({i.component}) {estimate.money(i.monthly_idle if which == 'idle' else i.monthly_ceiling)}"
+            for i in est.top(3, which)
+        )
+        report(
+            f"estimated {which} cost {estimate.money(total)}/month exceeds this environment's cap of "
+            f"{estimate.money(cap)}/month (prices {table['region']} {table['date']}); biggest line items: {top}. "
+            f"Lower nodePools.<pool>.{'minSize' if which == 'idle' else 'maxSize'} or the models' replicas in {STACK_FILE}, "
+            f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/<env>.json with approval"
+        )
+
+
 POLICIES: list[Policy] = [
     TypedResourcePolicy(
         "eks-node-group-gpu-instance-allowlist",
@@ -249,6 +282,22 @@ POLICIES: list[Policy] = [
                 "items": {"type": "string"},
                 "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
             }
+        },
+    ),
+    PlatformStackPolicy(
+        "cost-monthly-caps",
+        "The stack's estimated monthly cost at idle and at ceiling stays under the environment's caps (COST-11).",
+        Severity.HIGH,
+        _monthly_caps,
+        config={
+            "maxMonthlyIdle": {"type": "number", "minimum": 0},
+            "maxMonthlyCeiling": {"type": "number", "minimum": 0},
+            # Usage the plan cannot tell (docs/cost-and-time.md); the CLI validates the config against this.
+            "assumptions": {
+                "type": "object",
+                "properties": {k: {"type": "number", "minimum": 0} for k in estimate.DEFAULT_ASSUMPTIONS},
+                "additionalProperties": False,
+            },
         },
     ),
 ]

@@ -1692,3 +1692,17 @@ case(
     dep(deployment(pod(container(args=None, env=None)))),
     False,
 )
+
+
+# The caps price the plan with the committed us-west-2 table: 2 on-demand g5.xlarge at ceiling stay
+# under $2,000/month, 4 do not (each is over $700/month at any plausible refresh).
+_CAP_PROVIDER = R(PROVIDER, {"region": "us-west-2"}, "aws")
+case(
+    "cost-monthly-caps",
+    [_CAP_PROVIDER, R(NG, merged(GPU_NG, capacityType="ON_DEMAND"), "gpu")],
+    [_CAP_PROVIDER, R(NG, deep(merged(GPU_NG, capacityType="ON_DEMAND"), "scalingConfig.maxSize", 4.0), "gpu")],
+    "exceeds this environment's cap of $2,000/month (prices us-west-2",
+    [R(NG, without(GPU_NG, "scalingConfig"), "gpu")],
+    False,
+    maxMonthlyCeiling=2000,
+)

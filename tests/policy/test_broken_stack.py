@@ -83,6 +83,8 @@ def test_broken_prod_stack_reports_exactly_the_expected_violations() -> None:
         # prod's GPU budget is advisory (catalogue COST-02: prod A); dev and staging make it mandatory.
         ("eks-node-group-gpu-max-size", "advisory", a10g),
         ("eks-gpu-capacity-budget", "advisory", ""),
+        # 20 on-demand g5.2xlarge at ceiling take the estimate far over prod's monthly cap (mandatory).
+        ("cost-monthly-caps", "mandatory", ""),
     }
     assert report["mandatory"] >= 4
     messages = {v["policy"]: v["message"] for v in report["violations"]}
@@ -92,3 +94,4 @@ def test_broken_prod_stack_reports_exactly_the_expected_violations() -> None:
     )
     assert "can grow to 20 nodes" in messages["eks-node-group-gpu-max-size"]
     assert "24 nodes in total, above the budget of 16" in messages["eks-gpu-capacity-budget"]
+    assert "biggest line items: gpu-a10g-ng (gpu-a10g)" in messages["cost-monthly-caps"]

@@ -1,0 +1,277 @@
+"""``estimates.coldStart``: how long each GPU model takes from zero replicas to Ready.
+
+Parts, each from the plan where the plan says it (durations.py has the numbers and sources):
+- ``activation``: KEDA's pollingInterval (ScaledObject) or the HPA sync period;
+- ``nodeProvisioning``: only when every node group the pod may use scales from zero: the
+  provisioner's reaction (the Helm release in the plan) plus launch-to-Ready of the instance family;
+- ``devicePlugin``: GPU registration on that new node;
+- ``imagePull``: declared ``imageSizeGiB`` by pull path (``cached`` when the launch template restores
+  a snapshot, ``lazy`` when its user data enables SOCI, else ``plain``);
+- ``weightsCopy`` / ``weightsLoad``: declared ``weightsSizeGiB`` by load path (``copy-then-start``
+  for the S3 init container, bounded by the node volume's throughput from the launch template;
+  ``pvc``; ``streaming`` for a streaming loader; ``in-image``);
+- ``serverInit``.
+
+The total is compared with the startup probe (which only counts from the server container's start,
+so only load and init) and with the deploy await (everything: pulumi-kubernetes waits for the
+Deployment to become available). Sizes come from the stack file, since nothing renders them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from blueprint.analyses import AnalysisResult, Finding
+from blueprint.analyses import durations as dur
+
+if TYPE_CHECKING:
+    from blueprint.plan import Plan
+
+NAME = "cold-start"
+
+
+def declared_sizes(stack: str, root: Path) -> dict[str, tuple[float | None, float | None]]:
+    """``model -> (imageSizeGiB, weightsSizeGiB)`` from the stack file (modelDefaults applied)."""
+    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        return {}
+    # libyaml's loader: the pure-Python one costs ~100 ms on a stack file.
+    doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # noqa: S506 - a safe loader
+    serving = (doc.get("config") or {}).get("ai-platform:serving") or {}
+    base = serving.get("modelDefaults") or {}
+    out = {}
+    for name, spec in (serving.get("models") or {}).items():
+        spec = spec or {}
+        image, weights = (spec.get(k, base.get(k)) for k in ("imageSizeGiB", "weightsSizeGiB"))
+        out[str(name)] = (_float(image), _float(weights))
+    return out
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _pull_path(lt: Any) -> str:
+    if lt is None:
+        return "plain"
+    if any((b.get("ebs") or {}).get("snapshotId") for b in lt.props.get("blockDeviceMappings") or []):
+        return "cached"
+    user_data = str(lt.props.get("userData") or "")
+    with contextlib.suppress(ValueError):
+        user_data = base64.b64decode(user_data).decode(errors="replace")
+    return "lazy" if "soci" in user_data.lower() else "plain"
+
+
+def _volume_mibps(lt: Any) -> float:
+    maps = (lt.props.get("blockDeviceMappings") or []) if lt is not None else []
+    return max((float((b.get("ebs") or {}).get("throughput") or 125) for b in maps), default=125.0)
+
+
+def _load_path(spec: dict[str, Any]) -> str:
+    args = " ".join(str(a) for c in spec.get("containers") or [] for a in c.get("args") or [])
+    if "runai_streamer" in args or "--load-format=runai" in args:
+        return "streaming"
+    if any("s3" in (c.get("args") or [""])[:1] for c in spec.get("initContainers") or []):
+        return "copy-then-start"
+    if any(v.get("persistentVolumeClaim") for v in spec.get("volumes") or []):
+        return "pvc"
+    return "in-image"
+
+
+def _server(spec: dict[str, Any]) -> dict[str, Any]:
+    cs = spec.get("containers") or [{}]
+    return next((c for c in cs if c.get("startupProbe")), cs[0])
+
+
+def _budget(spec: dict[str, Any]) -> float | None:
+    probe = _server(spec).get("startupProbe")
+    if not probe:
+        return None
+    return float(probe.get("initialDelaySeconds") or 0) + float(probe.get("failureThreshold") or 3) * float(
+        probe.get("periodSeconds") or 10
+    )
+
+
+def _provisioner(res: list[Any]) -> str | None:
+    from ai_platform_policies.estimate import _chart
+
+    charts = {_chart(r.props) for r in res if r.resource_type == "kubernetes:helm.sh/v3:Release"}
+    return next((p for p in ("karpenter", "cluster-autoscaler") if p in charts), None)
+
+
+def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str, float], dict[str, str], Any]:
+    """Provisioning and device-plugin seconds (0 when a node already runs), and the chosen node group."""
+    from ai_platform_policies.estimate import _dep_of_type
+
+    pools = [
+        g for g in w.pools if table["instances"].get(str((g.props.get("instanceTypes") or ["?"])[0]), {}).get("gpus")
+    ]
+    pools = pools or w.pools
+    if not pools:
+        return {}, {"nodeGroup": "none matches the pod's node affinity"}, None
+    warm = [g for g in pools if float(g.props.get("scalingConfig", {}).get("minSize") or 0) > 0]
+    group = (warm or pools)[0]
+    itype = str((group.props.get("instanceTypes") or ["?"])[0])
+    paths = {"nodeGroup": group.name, "instanceType": itype}
+    lt = _dep_of_type(group, "aws:ec2/launchTemplate:LaunchTemplate")
+    if warm:
+        paths["provisioner"] = "none needed: the node group keeps a node (minSize > 0)"
+        return {}, paths, lt
+    prov = _provisioner(res)
+    paths["provisioner"] = prov or "none in the plan"
+    family = itype.split(".")[0]
+    boot = dur.NODE_READY["p" if family.startswith("p") else "g" if family.startswith("g") else "cpu"]
+    react = dur.PROVISIONER_REACTION.get(prov or "", dur.Duration(math.inf, "no provisioner"))
+    return {"nodeProvisioning": react.seconds + boot.seconds, "devicePlugin": dur.DEVICE_PLUGIN.seconds}, paths, lt
+
+
+def _load_parts(spec: dict[str, Any], weights: float | None, lt: Any) -> tuple[dict[str, float], str]:
+    path = _load_path(spec)
+    if weights is None or path == "in-image":
+        return {"weightsLoad": (weights or 0) * dur.GPU_LOAD_S_PER_GIB.seconds}, path
+    if path == "streaming":
+        return {"weightsLoad": weights * dur.STREAM_S_PER_GIB.seconds}, path
+    if path == "pvc":
+        return {"weightsLoad": weights * 1024 / 125 + weights * dur.GPU_LOAD_S_PER_GIB.seconds}, path
+    mibps = min(_volume_mibps(lt), dur.S3_COPY_MIBPS.seconds)
+    return {"weightsCopy": weights * 1024 / mibps, "weightsLoad": weights * dur.GPU_LOAD_S_PER_GIB.seconds}, path
+
+
+def cold_start(
+    w: Any, deployment: Any, res: list[Any], table: dict[str, Any], sizes: tuple[float | None, float | None]
+) -> dict[str, Any]:
+    """One GPU Deployment's cold start: parts, total, probe budget and deploy await."""
+    spec = dict(deployment.props.get("spec", {}).get("template", {}).get("spec", {}))
+    image, weights = sizes
+    keda = next(
+        (
+            r
+            for r in res
+            if r.resource_type.endswith(":ScaledObject")
+            and r.props.get("spec", {}).get("scaleTargetRef", {}).get("name") == w.name
+        ),
+        None,
+    )
+    parts: dict[str, float] = {
+        "activation": float(keda.props["spec"].get("pollingInterval") or 30) if keda else dur.HPA_SYNC.seconds
+    }
+    node, paths, lt = _node_parts(w, res, table)
+    parts.update(node)
+    pull = _pull_path(lt)
+    parts["imagePull"] = dur.IMAGE_PULL_FLOOR.seconds + (image or 0) * dur.IMAGE_PULL_S_PER_GIB[pull].seconds
+    load, load_path = _load_parts(spec, weights, lt)
+    parts.update(load)
+    parts["serverInit"] = dur.SERVER_INIT.seconds
+    ann = deployment.props.get("metadata", {}).get("annotations") or {}
+    timeout = float(ann.get("pulumi.com/timeoutSeconds") or dur.DEPLOYMENT_AWAIT_SECONDS)
+    in_probe = parts["serverInit"] + parts["weightsLoad"]
+    missing = [
+        k
+        for k, v in (("imageSizeGiB", image), ("weightsSizeGiB", weights))
+        if v is None and not (k == "weightsSizeGiB" and load_path == "in-image")
+    ]
+    return {
+        "model": w.name,
+        "seconds": round(sum(parts.values())),
+        "budgetSeconds": _budget(spec),
+        "probeCoveredSeconds": round(in_probe),
+        "deployTimeoutSeconds": timeout,
+        "parts": {k: round(v) for k, v in parts.items()},
+        "paths": {**paths, "pull": pull, "load": load_path},
+        "undeclared": missing,
+    }
+
+
+def analyse(plan: Plan, root: Path) -> AnalysisResult:
+    """Every GPU Deployment's cold start, with findings where it exceeds the probe budget or the deploy await."""
+    from blueprint.analyses.cost import memo
+
+    result: AnalysisResult = memo(plan, NAME, lambda: _analyse(plan, root))
+    return result
+
+
+def _analyse(plan: Plan, root: Path) -> AnalysisResult:
+    from blueprint.analyses.cost import resources
+    from blueprint.policy_eval import load_pack
+
+    load_pack()
+    from ai_platform_policies import estimate as est
+
+    res = resources(plan)
+    result = AnalysisResult(NAME)
+    region = est.region_of(res)
+    try:
+        table = est.load_prices(region) if region else {"instances": {}}
+    except est.PriceTableError:  # the cost analysis reports it; GPU counts then come from the node groups' labels only
+        table = {"instances": {}}
+    sizes = declared_sizes(plan.stack, root)
+    by_urn = {r.urn: r for r in res}
+    models = []
+    for w in est.gpu_workloads(res):
+        dep = by_urn[w.urn]
+        model = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/model") or w.name)
+        cs = cold_start(w, dep, res, table, sizes.get(model, (None, None)))
+        cs["track"] = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/track") or "primary")
+        models.append(cs)
+        result.findings.extend(_findings(cs, w))
+    result.checked = {"GPU deployments": len(models)}
+    result.data = {"models": models}
+    return result
+
+
+def _findings(cs: dict[str, Any], w: Any) -> list[Finding]:
+    obj = f"Deployment {w.namespace}/{w.name}"
+    out = []
+    where = "serving.models.<name> in stacks/Pulumi.<stack>.yaml"
+    if cs["undeclared"]:
+        out.append(
+            Finding(
+                NAME,
+                obj,
+                f"{' and '.join(cs['undeclared'])} not declared, so the cold start counts no time for them.",
+                f"set {', '.join(cs['undeclared'])} under {where}",
+                blocking=False,
+            )
+        )
+    budget = cs["budgetSeconds"]
+    if budget is not None and cs["probeCoveredSeconds"] > budget:
+        out.append(
+            Finding(
+                NAME,
+                obj,
+                f"loading and starting the server takes ~{cs['probeCoveredSeconds']} s but the startup probe allows {budget:g} s: the kubelet restarts the container before it is ready, forever.",
+                f"raise startupBudgetSeconds under {where}, or use a faster load path",
+                blocking=False,
+            )
+        )
+    if cs["seconds"] > cs["deployTimeoutSeconds"]:
+        out.append(
+            Finding(
+                NAME,
+                obj,
+                f"a cold start takes ~{cs['seconds']} s ({_top(cs['parts'])}) but pulumi-kubernetes waits {cs['deployTimeoutSeconds']:g} s for the Deployment to become available: the first `pulumi up` (and any rollout that needs a new GPU node) fails with a timeout.",
+                "set the pulumi.com/timeoutSeconds annotation on the Deployment above the cold start (components/serving.py), keep a warm GPU node (nodePools.<pool>.minSize), or shrink the image/weights path",
+                blocking=False,
+            )
+        )
+    if str(cs["paths"].get("provisioner", "")).startswith("none in"):
+        out.append(
+            Finding(
+                NAME,
+                obj,
+                "every node group it may use scales from zero and no node provisioner is in the plan: the pod stays Pending.",
+                "enable the cluster-autoscaler or give a GPU pool minSize >= 1",
+                blocking=False,
+            )
+        )
+    return out
+
+
+def _top(parts: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g} s" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])[:3])
