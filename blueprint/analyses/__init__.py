@@ -65,6 +65,7 @@ Analysis = Callable[["Plan", Path], AnalysisResult]
 ANALYSES: list[str] = [
     "blueprint.analyses.connectivity",
     "blueprint.analyses.metric_contract",
+    "blueprint.analyses.lineage",
 ]
 
 
