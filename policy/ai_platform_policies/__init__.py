@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import ci, cluster, cost, iam, monitoring, network, nodes, registry, storage, tagging, workloads
+from . import ci, cluster, cost, governance, iam, monitoring, network, nodes, registry, storage, tagging, workloads
 from ._util import PlatformStackPolicy, TypedResourcePolicy, config_defaults
 
 PACK_NAME = "ai-platform-guardrails"
@@ -25,6 +25,7 @@ CATEGORIES: dict[str, list[Policy]] = {
     "ci": ci.POLICIES,
     "cost": cost.POLICIES,
     "tagging": tagging.POLICIES,
+    "governance": governance.POLICIES,
 }
 
 ALL_POLICIES: list[Policy] = [p for ps in CATEGORIES.values() for p in ps]

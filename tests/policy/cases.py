@@ -1563,3 +1563,6 @@ case(
     [R(REPO, without(REPO_OK, "name"), "a"), R(REPO, without(REPO_OK, "name"), "b")],
     False,
 )
+
+# Governance rows live in their own module (registered into CASES on import).
+from tests.policy import cases_governance  # noqa: E402, F401
