@@ -155,11 +155,22 @@ def _deny_insecure(bucket_arn: str) -> dict[str, object]:
 
 
 def archive_policy(bucket_arn: str, account_id: str, trail_arn: str | None) -> str:
-    """TLS only; CloudTrail may check the ACL and write under ``cloudtrail/AWSLogs/<account>/`` for this trail.
+    """TLS only, no object deletion; CloudTrail may check the ACL and write under ``cloudtrail/AWSLogs/<account>/``.
 
     From https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html.
     """
-    statements: list[dict[str, object]] = [_deny_insecure(bucket_arn)]
+    statements: list[dict[str, object]] = [
+        _deny_insecure(bucket_arn),
+        # Nobody deletes audit objects by hand, Object Lock or not: only the lifecycle rule expires them
+        # (lifecycle actions are not requests a bucket policy evaluates).
+        {
+            "Sid": "DenyObjectDeletion",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            "Resource": f"{bucket_arn}/*",
+        },
+    ]
     if trail_arn:
         source = {"aws:SourceArn": trail_arn}
         statements += [
@@ -370,9 +381,9 @@ class Audit(pulumi.ComponentResource):
                     if cold
                     else None,
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days),
-                    # Object Lock keeps a locked noncurrent version until its retention ends anyway.
+                    # A delete marker must not shorten retention: old versions live as long as current ones.
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=30
+                        noncurrent_days=expire_days
                     ),
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=7

@@ -124,6 +124,8 @@ def test_both_buckets_are_versioned_private_tls_only_and_expire(plan: Plan) -> N
     (archive_rule,) = _for_bucket(plan, LIFECYCLE, _bucket(plan, "archive"))["rules"]
     assert archive_rule["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]
     assert archive_rule["expiration"] == {"days": 2557}
+    # A delete marker cannot shorten retention: noncurrent versions are kept as long.
+    assert archive_rule["noncurrentVersionExpiration"] == {"noncurrentDays": 2557}
 
 
 def test_archive_policy_lets_cloudtrail_write_its_prefix_for_this_trail(plan: Plan) -> None:
@@ -137,6 +139,9 @@ def test_archive_policy_lets_cloudtrail_write_its_prefix_for_this_trail(plan: Pl
         "s3:x-amz-acl": "bucket-owner-full-control",
     }
     assert stmts["AWSCloudTrailAclCheck"]["Action"] == "s3:GetBucketAcl"
+    deny = stmts["DenyObjectDeletion"]
+    assert (deny["Effect"], deny["Principal"]) == ("Deny", "*")
+    assert deny["Action"] == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
 
 
 def test_access_logs_cover_the_audited_buckets_and_the_archive(plan: Plan) -> None:
@@ -217,7 +222,7 @@ def test_organization_mode_creates_no_trail_and_no_cloudtrail_grants() -> None:
     plan = _plan(create_trail=False, organization_trail_arn=org)
     assert plan.by_type(TRAIL) == []
     stmts = _statements(plan, plan.get(BUCKET, "audit-archive"))
-    assert set(stmts) == {"DenyInsecureTransport"}
+    assert set(stmts) == {"DenyInsecureTransport", "DenyObjectDeletion"}
     key_sids = {s["Sid"] for s in json.loads(plan.get("aws:kms/key:Key", "audit-key").inputs["policy"])["Statement"]}
     assert key_sids == {"EnableIamPolicies"}
     # The archive and the access logging stay.
