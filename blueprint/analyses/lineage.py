@@ -22,7 +22,6 @@ from components import _lineage
 
 NAME = "lineage"
 MODEL_LABEL = "platform.ai/model"
-FIX = "set serving.models.<model>.lineage (and pin the image by digest) in stacks/Pulumi.<stack>.yaml"
 
 
 def _describe(ann: Mapping[str, Any]) -> str:
@@ -38,18 +37,34 @@ def _describe(ann: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _problems(ann: Mapping[str, Any], template: Mapping[str, Any]) -> list[str]:
-    out = [f"no {k} annotation" for k in _lineage.REQUIRED if k not in ann]
+def _problems(ann: Mapping[str, Any], template: Mapping[str, Any], model: str, canary: bool) -> list[tuple[str, str]]:
+    """(rule, fix) for each fact an auditor could not answer from these annotations."""
+    key = f"serving.models.{model} in stacks/Pulumi.<stack>.yaml"
+    out = [
+        (f"no {k} annotation", "render lineage with components/_lineage.py") for k in _lineage.REQUIRED if k not in ann
+    ]
     drift = [k for k in _lineage.ALL if ann.get(k) != template.get(k)]
     if drift:
-        out.append(f"pod template annotations differ from the Deployment's ({', '.join(drift)})")
+        out.append(
+            (f"pod template annotations differ from the Deployment's ({', '.join(drift)})", "set both from one dict")
+        )
     if ann.get(_lineage.IMAGE_DIGEST) == _lineage.UNPINNED:
-        out.append("the image is not pinned by digest, so the annotation cannot say which image served")
+        out.append(
+            (
+                "the image is not pinned by digest, so the annotation cannot say which image served",
+                f"set image.digest ({key})",
+            )
+        )
     if ann.get(_lineage.VERSION) == _lineage.UNVERSIONED:
-        out.append("no model version is recorded")
+        out.append(("no model version is recorded", f"set lineage.version ({key})"))
     uri = str(ann.get(_lineage.WEIGHTS_URI, ""))
     if uri.startswith("s3://") and not (ann.get(_lineage.WEIGHTS_VERSION) or ann.get(_lineage.WEIGHTS_DVC)):
-        out.append("S3 weights without an S3 version id or DVC hash: which bytes were loaded is not recorded")
+        out.append(
+            (
+                "S3 weights without an S3 version id or DVC hash: which bytes were loaded is not recorded",
+                f"set lineage.weightsS3VersionId or lineage.dvcHash ({key})",
+            )
+        )
     return out
 
 
@@ -69,8 +84,11 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
         where = f"Deployment {ns}/{name}"
         models[f"{ns}/{name}"] = {k: v for k, v in ann.items() if k.startswith(_lineage.PREFIX)}
         lines.append(f"{ns}/{name}: {_describe(ann)}")
-        for problem in _problems(ann, template.get("annotations") or {}):
-            result.findings.append(Finding(NAME, where, problem + ".", FIX, blocking=False))
+        model = str(labels[MODEL_LABEL])
+        for rule, fix in _problems(
+            ann, template.get("annotations") or {}, model, labels.get("platform.ai/track") == "canary"
+        ):
+            result.findings.append(Finding(NAME, where, rule + ".", fix, blocking=False))
     result.checked = {"model deployments": len(models)}
     result.data = {"models": models, "report": sorted(lines)}
     return result
