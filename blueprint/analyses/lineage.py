@@ -52,7 +52,7 @@ def _problems(ann: Mapping[str, Any], template: Mapping[str, Any], model: str, c
         out.append(
             (
                 "the image is not pinned by digest, so the annotation cannot say which image served",
-                f"set image.digest ({key})",
+                f"set {'canary.' if canary else ''}image.digest ({key})",
             )
         )
     if ann.get(_lineage.VERSION) == _lineage.UNVERSIONED:

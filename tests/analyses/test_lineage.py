@@ -84,3 +84,11 @@ def test_prod_lists_every_model_track_and_pins_everything() -> None:
     result = lineage.analyse(plan_for("prod"), Path("."))
     assert result.checked["model deployments"] == 2
     assert result.findings == []
+
+
+def test_a_canary_finding_names_the_canary_image() -> None:
+    ann = {**GOOD, _lineage.IMAGE_DIGEST: _lineage.UNPINNED}
+    plan = _deployment("llama-canary", ann)
+    plan.resources[0].inputs["metadata"]["labels"].update({"platform.ai/model": "llama", "platform.ai/track": "canary"})
+    (finding,) = lineage.analyse(plan, Path(".")).findings
+    assert finding.fix.startswith("set canary.image.digest (serving.models.llama ")
