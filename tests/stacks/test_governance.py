@@ -144,3 +144,36 @@ def test_one_audit_owner_per_account() -> None:
             owners[str(stack_raw(stack)["accountId"])].append(stack)
     shared = {acct: stacks for acct, stacks in owners.items() if len(stacks) > 1}
     assert not shared, f"set audit.enabled: false in all but one stack per account: {shared}"
+
+
+def _variant(stack: str, **audit: Any) -> Plan:
+    import dataclasses
+
+    from blueprint.engine import run_stack
+    from blueprint.stackfiles import load_stack
+
+    settings = load_stack(stack)
+    config = dict(settings.config)
+    config["ai-platform:audit"] = json.dumps({**_audit(stack), **audit})
+    return run_stack(stack, dataclasses.replace(settings, config=config))
+
+
+def test_organization_trail_stack_keeps_archive_and_logging_and_passes_the_pack() -> None:
+    from blueprint.policy_eval import evaluate_plan
+
+    org = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
+    plan = _variant("prod", trail="organization", organizationTrailArn=org, cloudwatchRetentionDays=None)
+    assert plan.by_type(TRAIL) == []
+    assert plan.get(BUCKET, "audit-archive").inputs["objectLockEnabled"] is True
+    assert _artifacts(plan).outputs["id"] in {r.inputs["bucket"] for r in plan.by_type(LOGGING)}
+    report = evaluate_plan(plan, environment="prod")
+    assert [v for v in report["violations"] if v["enforcement"] == "mandatory"] == []
+
+
+def test_a_stack_that_does_not_own_the_audit_resources_creates_none_and_is_told_so() -> None:
+    from blueprint.policy_eval import evaluate_plan
+
+    plan = _variant("staging", enabled=False, objectLock=None)
+    assert not any("platform:index:Audit" in r.urn for r in plan.resources)
+    found = {v["policy"] for v in evaluate_plan(plan, environment="staging")["violations"]}
+    assert {"governance-cloudtrail-present", "governance-data-events", "governance-access-logging"} <= found
