@@ -94,6 +94,9 @@ def print_analyses(console: Console, results: dict[str, Any]) -> None:
             style = "red" if f.blocking else "yellow"
             console.print(f"  [{style}]{'blocking' if f.blocking else 'advisory'}[/] ", end="")
             console.print(f.line(), markup=False)
+        # Analyses that list facts per object (e.g. lineage per model) put their lines under data["report"].
+        for line in result.data.get("report", []):
+            console.print(f"  {line}", markup=False)
 
 
 def print_diff(console: Console, stack: str, changes: Sequence[Change]) -> None:

@@ -45,6 +45,9 @@ class ArtifactsArgs:
     """Delete noncurrent object versions after this many days."""
     abort_incomplete_upload_days: int = 7
     """Abort incomplete multipart uploads (invisible, but billed) after this many days."""
+    personal_data_expiry_days: Mapping[str, int] = field(default_factory=dict)
+    """Retention by data class: key prefix that can hold personal data (``drift/current/``) -> days after which
+    its objects expire; their noncurrent versions are deleted a day later, so the data is gone, not hidden."""
     key_deletion_window_days: int = 30
     """KMS key deletion window, the longest AWS allows, so a mistaken deletion can be cancelled."""
     protect: bool = True
@@ -72,6 +75,27 @@ def tls_only_policy(bucket_arn: str) -> str:
             }
         ]
     )
+
+
+def personal_data_rules(expiry: Mapping[str, int]) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """One expiry rule per personal-data prefix: the object expires after N days, its old versions a day later.
+
+    In a versioned bucket, expiring the current version only adds a delete marker; the noncurrent
+    expiration is what erases the bytes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html).
+    Where rules overlap, S3 applies the expiration first, so the whole-bucket rule cannot keep the data longer.
+    """
+    return [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id=f"personal-data-{prefix.strip('/').replace('/', '-')}",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=1
+            ),
+        )
+        for prefix, days in sorted(expiry.items())
+    ]
 
 
 class Artifacts(pulumi.ComponentResource):
@@ -165,7 +189,8 @@ class Artifacts(pulumi.ComponentResource):
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=args.abort_incomplete_upload_days
                     ),
-                )
+                ),
+                *personal_data_rules(args.personal_data_expiry_days),
             ],
             # Lifecycle rules on noncurrent versions assume versioning is already on.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),

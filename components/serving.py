@@ -36,7 +36,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _contracts, _k8s
+from components import _contracts, _k8s, _lineage
 from components._common import Irsa, irsa_role, policy_json
 from components._helm import Chart, helm_release
 from infra.config import GPU_RESOURCE, Model, served_model_name
@@ -650,6 +650,7 @@ class Serving(pulumi.ComponentResource):
         labels = self._labels(mname, track)
         selector = {"platform.ai/model": mname, "platform.ai/track": track}
         low, high = (m.min_replicas, m.max_replicas) if track == "primary" else canary_replicas(m)
+        lineage = self._lineage(mname, m, track, image, ref.digest)
 
         deployment = _K8S.apps.v1.Deployment(
             f"{name}-{obj}",
@@ -657,7 +658,7 @@ class Serving(pulumi.ComponentResource):
                 "name": obj,
                 "namespace": ns,
                 "labels": labels,
-                "annotations": {TIMEOUT_ANNOTATION: str(rollout_timeout_seconds(m))},
+                "annotations": {**lineage, TIMEOUT_ANNOTATION: str(rollout_timeout_seconds(m))},
             },
             spec={
                 # No `replicas`: the HPA/ScaledObject owns it; a value here would be re-applied on
@@ -666,7 +667,7 @@ class Serving(pulumi.ComponentResource):
                 "strategy": rollout_strategy(m),
                 "revisionHistoryLimit": 5,
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {"labels": labels, "annotations": lineage},
                     "spec": self._pod_spec(mname, m, image, sa, selector),
                 },
             },
@@ -762,6 +763,28 @@ class Serving(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
             )
+
+    def _lineage(
+        self, mname: str, m: Model, track: Track, image: pulumi.Output[str], digest: str | None
+    ) -> dict[str, Any]:
+        """Lineage annotations (components/_lineage.py): the image, the weights and the run behind this track."""
+        lin = m.lineage
+        if m.source.s3_prefix:
+            prefix = prefix_of(m)
+            weights: pulumi.Input[str] = self._args.artifacts_bucket.bucket.apply(lambda b: f"s3://{b}/{prefix}")
+        else:
+            weights = f"pvc://{mname}-models" if m.source.pvc_size_gib else "image"
+        canary_version = m.canary.version if track == "canary" and m.canary else None
+        return _lineage.lineage_annotations(
+            mname,
+            version=canary_version or (lin.version if lin else None),
+            image=image,
+            digest=digest,
+            weights_uri=weights,
+            weights_version_id=lin.weights_s3_version_id if lin else None,
+            dvc_hash=lin.dvc_hash if lin else None,
+            mlflow_run_id=lin.mlflow_run_id if lin else None,
+        )
 
     def _pod_spec(
         self,

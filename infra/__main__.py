@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifacts import Artifacts, ArtifactsArgs
+from components.audit import Audit, AuditArgs, ObjectLock
 from components.ci_runners import CiRunners, CiRunnersArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
@@ -288,6 +289,7 @@ artifacts = Artifacts(
         account_id=cfg.account_id,
         noncurrent_version_expiry_days=cfg.artifacts.noncurrent_version_expiry_days,
         abort_incomplete_upload_days=cfg.artifacts.abort_incomplete_upload_days,
+        personal_data_expiry_days=cfg.artifacts.personal_data_expiry_days,
         protect=cfg.protect_stateful_resources,
         tags=tags,
     ),
@@ -296,6 +298,35 @@ artifacts = Artifacts(
 
 pulumi.export("registryUrls", registry.repository_urls)
 pulumi.export("artifactBucket", artifacts.bucket_name)
+
+# --------------------------------------------------------------------------- audit (docs/governance.md)
+# One stack per account owns the audit archive and the trail (audit.enabled); the trail records
+# the artifact bucket's object reads and writes, and its server access logs go to the archive's log bucket.
+if cfg.audit.enabled:
+    au = cfg.audit
+    audit = Audit(
+        "audit",
+        AuditArgs(
+            permissions_boundary=boundary,
+            name_prefix=cluster_name,
+            account_id=cfg.account_id,
+            region=cfg.region,
+            audited_buckets={"artifacts": artifacts.bucket},
+            create_trail=au.trail == "create",
+            organization_trail_arn=au.organization_trail_arn,
+            data_events=au.data_events,
+            object_lock=ObjectLock(au.object_lock.mode, au.object_lock.days) if au.object_lock else None,
+            cold_after_days=au.cold_after_days,
+            retention_days=au.retention_days,
+            access_log_retention_days=au.access_log_retention_days,
+            cloudwatch_retention_days=au.cloudwatch_retention_days,
+            protect=cfg.protect_stateful_resources,
+            tags=tags,
+        ),
+        on_aws,
+    )
+    pulumi.export("auditArchiveBucket", audit.archive_bucket.bucket)
+    pulumi.export("auditTrailArn", audit.trail_arn)
 
 # --------------------------------------------------------------------------- workloads: ingress, serving, CI
 system_nodes = {LABEL_POOL: cfg.system_pool().name}

@@ -250,6 +250,76 @@ class ArtifactsConfig(_Model):
     """Delete noncurrent object versions after this many days."""
     abort_incomplete_upload_days: int = Field(default=7, ge=1, le=365)
     """Abort incomplete multipart uploads after this many days."""
+    personal_data_expiry_days: dict[str, int] = Field(default_factory=dict)
+    """Retention by data class: key prefix that can hold personal data (e.g. ``drift/current/``, captured
+    inference inputs for drift evaluation) -> delete its objects, and their old versions, after this many days."""
+
+    @field_validator("personal_data_expiry_days")
+    @classmethod
+    def _personal_data(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [p for p in v if not re.fullmatch(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/", p)]
+        if bad:
+            raise ValueError(f"key prefixes ending in '/' without a leading '/' (e.g. drift/current/): {bad}")
+        out_of_range = [p for p, d in v.items() if not 1 <= d <= 3650]
+        if out_of_range:
+            raise ValueError(f"expiry days must be 1..3650 for {out_of_range}")
+        return v
+
+
+# --------------------------------------------------------------------------- audit
+_TRAIL_ARN = re.compile(r"^arn:aws(-[a-z]+)?:cloudtrail:[a-z0-9-]+:\d{12}:trail/[\w.-]{3,128}$")
+
+
+class ObjectLockConfig(_Model):
+    """Default S3 Object Lock retention of the audit archive."""
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
+    """``COMPLIANCE``: no one, not even the root user, can delete or alter a log version before it ends;
+    ``GOVERNANCE``: principals with ``s3:BypassGovernanceRetention`` can."""
+    days: int = Field(ge=1, le=36500)
+    """Retention period in days."""
+
+
+class AuditConfig(_Model):
+    """Audit trail: the account's log archive, CloudTrail and S3 access logs (docs/governance.md).
+
+    One stack per AWS account owns these account-wide resources (the one-owner rule): a stack with
+    ``enabled: true`` owns them; other stacks in the same account set ``enabled: false``.
+    """
+
+    enabled: bool = True
+    """Create the audit archive, access logging and (with ``trail: create``) the trail in this account."""
+    trail: Literal["create", "organization"] = "create"
+    """``create``: a multi-region trail (management events + the artifact bucket's data events).
+    ``organization``: an organization trail already records this account; no trail is created here (a
+    second one would pay for a second copy of every management event), only the archive and the access
+    logs; the organization trail's owner adds the artifact bucket's data events."""
+    organization_trail_arn: str | None = None
+    """ARN of the organization trail; required with ``trail: organization``."""
+    data_events: Literal["all", "write", "read"] = "all"
+    """Object-level operations on the artifact bucket the trail records (reads of datasets and weights, writes, or both)."""
+    object_lock: ObjectLockConfig | None = None
+    """Default Object Lock retention of the archive (required in prod)."""
+    cold_after_days: int = Field(default=90, ge=30, le=3650)
+    """Move archived logs and records to Glacier Instant Retrieval after this many days."""
+    retention_days: int = Field(default=2557, ge=90, le=36500)
+    """Delete archived logs and deployment records after this many days (default 7 years)."""
+    access_log_retention_days: int = Field(default=365, ge=30, le=36500)
+    """Delete S3 server access logs after this many days."""
+    cloudwatch_retention_days: int | None = None
+    """Also deliver the trail to CloudWatch Logs, kept this many days (a CloudWatch retention value)."""
+
+    @field_validator("organization_trail_arn")
+    @classmethod
+    def _org_arn(cls, v: str | None) -> str | None:
+        if v is not None and not _TRAIL_ARN.match(v):
+            raise ValueError("a CloudTrail trail ARN such as arn:aws:cloudtrail:us-east-1:123456789012:trail/org-trail")
+        return v
+
+    @field_validator("cloudwatch_retention_days")
+    @classmethod
+    def _cw_retention(cls, v: int | None) -> int | None:
+        return v if v is None else _check_retention(v)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -502,6 +572,45 @@ class Canary(_Model):
     """The canary's image."""
     weight: int = Field(ge=1, le=99)
     """Percent of traffic for the canary; the primary gets the rest."""
+    version: str | None = None
+    """The canary's model version for its lineage annotation; unset means the primary's ``lineage.version``."""
+
+
+_LINEAGE_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+/-]{0,127}$")
+
+
+class Lineage(_Model):
+    """Where a served model comes from, recorded as ``platform.ai/*`` annotations on its Deployment and pods."""
+
+    version: str
+    """Model version (a registry version such as ``3`` or a release name such as ``2026-03-01``)."""
+    weights_s3_version_id: str | None = None
+    """S3 version id of the weights' manifest/main object in the artifact bucket (versioned bucket)."""
+    dvc_hash: str | None = None
+    """DVC hash (``md5`` of the ``.dvc`` entry) of the weights, when they are tracked with DVC."""
+    mlflow_run_id: str | None = None
+    """MLflow run that trained or registered the model (32 hex characters)."""
+
+    @field_validator("version", "weights_s3_version_id")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        if v is not None and not _LINEAGE_TEXT.match(v):
+            raise ValueError("1-128 letters, digits and . _ : + / - (an annotation value, no spaces)")
+        return v
+
+    @field_validator("dvc_hash")
+    @classmethod
+    def _dvc(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-f0-9]{32}(\.dir)?", v):
+            raise ValueError("a DVC md5 hash: 32 lowercase hex characters, optionally followed by .dir")
+        return v
+
+    @field_validator("mlflow_run_id")
+    @classmethod
+    def _run(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-f0-9]{32}", v):
+            raise ValueError("an MLflow run id: 32 lowercase hex characters")
+        return v
 
 
 _CRON = re.compile(r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$")
@@ -592,6 +701,8 @@ class ModelSpec(_Model):
     ``surge`` (maxSurge 1, maxUnavailable 0: needs room for one more pod; default for CPU models)."""
     drift: DriftSpec | None = None
     """Drift evaluation (a CronJob per model pushing ``model_drift_score``); unset: not evaluated."""
+    lineage: Lineage | None = None
+    """Model version, weights version and training run, recorded on the Deployment (required in staging and prod)."""
 
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
@@ -628,6 +739,7 @@ class Model:
     deploy: bool = True
     rollout: Literal["surge", "replace"] = "replace"
     drift: DriftSpec | None = None
+    lineage: Lineage | None = None
 
 
 class IngressConfig(_Model):
@@ -1070,6 +1182,8 @@ class PlatformConfig(_Model):
     """MLflow tracking server and model registry."""
     dvc: DvcConfig = Field(default_factory=DvcConfig)
     """DVC remote on the artifact bucket."""
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    """Audit trail: log archive, CloudTrail, S3 access logs (docs/governance.md)."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret)."""
     alertmanager_slack_webhook_url: SecretStr | None = None
@@ -1241,6 +1355,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         deploy=pick("deploy", True),
         rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
         drift=spec.drift,
+        lineage=spec.lineage,
     )
 
 
@@ -1280,6 +1395,41 @@ def _served_name_problems(name: str, model: Model, base: str) -> list[Problem]:
                 "(metric name -> labels), so its query can be checked",
             )
         )
+    return out
+
+
+def _audit_problems(cfg: PlatformConfig) -> list[Problem]:
+    """The audit section's cross-field rules (docs/governance.md)."""
+    a, out = cfg.audit, []
+    if a.trail == "organization" and not a.organization_trail_arn:
+        out.append(
+            _p("audit.organizationTrailArn", "required with trail: organization (the trail that records this account)")
+        )
+    if a.trail == "create" and a.organization_trail_arn:
+        out.append(_p("audit.organizationTrailArn", "only with trail: organization", a.organization_trail_arn))
+    if a.object_lock and a.retention_days < a.object_lock.days:
+        out.append(
+            _p("audit.retentionDays", f"must be at least objectLock.days ({a.object_lock.days})", a.retention_days)
+        )
+    if a.cold_after_days >= a.retention_days:
+        out.append(_p("audit.coldAfterDays", "must be less than retentionDays", a.cold_after_days))
+    if cfg.environment is not Environment.DEV:
+        for mname, spec in cfg.serving.models.items():
+            if spec.lineage is None:
+                out.append(
+                    _p(
+                        f"serving.models.{mname}.lineage",
+                        f"{cfg.environment.value} records model lineage: set at least {{version: ...}} "
+                        "(and weightsS3VersionId or dvcHash, mlflowRunId)",
+                    )
+                )
+    if cfg.environment is Environment.PROD:
+        if not a.enabled:
+            out.append(_p("audit.enabled", "prod must keep an audit trail (docs/governance.md)", False))
+        elif a.object_lock is None:
+            out.append(
+                _p("audit.objectLock", "prod needs Object Lock on the audit archive: {mode: COMPLIANCE, days: N}")
+            )
     return out
 
 
@@ -1346,6 +1496,8 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                 net.public_subnet_prefix,
             )
         )
+
+    out.extend(_audit_problems(cfg))
 
     # registry
     if env is not Environment.DEV:
@@ -2131,4 +2283,5 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "drift": DriftConfig,
     "mlflow": MlflowConfig,
     "dvc": DvcConfig,
+    "audit": AuditConfig,
 }

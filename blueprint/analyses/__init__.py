@@ -69,6 +69,7 @@ ANALYSES: list[str] = [
     "blueprint.analyses.metric_contract",
     "blueprint.analyses.eks_support",
     "blueprint.analyses.deploy_path",
+    "blueprint.analyses.lineage",
 ]
 # Estimates (docs/cost-and-time.md): cost, GPU cold start per model, cold deploy critical path.
 ANALYSES += ["blueprint.analyses.cost", "blueprint.analyses.cold_start", "blueprint.analyses.deploy_time"]

@@ -13,6 +13,7 @@ from . import (
     cluster,
     cost,
     databases,
+    governance,
     iam,
     monitoring,
     network,
@@ -41,6 +42,7 @@ CATEGORIES: dict[str, list[Policy]] = {
     "cost": cost.POLICIES,
     "tagging": tagging.POLICIES,
     "secrets": secrets.POLICIES,
+    "governance": governance.POLICIES,
 }
 
 ALL_POLICIES: list[Policy] = [p for ps in CATEGORIES.values() for p in ps]

@@ -60,21 +60,52 @@ def _sse_exists(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
-def _sse_kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    rules = as_list(args.props.get("rules"))
+def _log_targets(args: StackValidationArgs) -> set[str]:
+    """URNs and names of the buckets S3 server access logs are delivered to."""
+    out: set[str] = set()
+    for r in args.resources:
+        if r.resource_type == LOGGING:
+            out.update(d.urn for d in r.property_dependencies.get("targetBucket", []))
+            out.add(str(r.props.get("targetBucket") or ""))
+    out.discard("")
+    return out
+
+
+def _sse_kms(args: StackValidationArgs, report: ReportViolation) -> None:
+    # Server access log delivery supports only SSE-S3 default encryption on the destination bucket
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html), so
+    # a log target may (and must) use AES256; every other bucket uses SSE-KMS with a CMK.
+    targets = _log_targets(args)
+    for r in args.resources:
+        if r.resource_type != SSE:
+            continue
+        bucket_refs = {d.urn for d in r.property_dependencies.get("bucket", [])} | {str(r.props.get("bucket") or "")}
+        _check_sse(r, bool(bucket_refs & targets), report)
+
+
+def _check_sse(r: PolicyResource, log_target: bool, report: ReportViolation) -> None:
+    rules = as_list(r.props.get("rules"))
     if not rules:
-        report(f"'{args.name}' has no rules: add one with applyServerSideEncryptionByDefault.sseAlgorithm: aws:kms")
+        report(f"'{r.name}' has no rules: add one with applyServerSideEncryptionByDefault.sseAlgorithm: aws:kms", r.urn)
     for rule in rules:
         algo = get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm")
-        if algo not in ("aws:kms", "aws:kms:dsse"):
+        if log_target:
+            if algo != "AES256":
+                report(
+                    f"'{r.name}' encrypts an access-log target with {algo or 'nothing'}: server access log delivery "
+                    "needs sseAlgorithm: AES256 on its destination (components/audit.py)",
+                    r.urn,
+                )
+        elif algo not in ("aws:kms", "aws:kms:dsse"):
             report(
-                f"'{args.name}' encrypts with {algo or 'nothing'}: set applyServerSideEncryptionByDefault "
-                "{sseAlgorithm: aws:kms, kmsMasterKeyId: <artifact key>} (components/artifacts.py)"
+                f"'{r.name}' encrypts with {algo or 'nothing'}: set applyServerSideEncryptionByDefault "
+                "{sseAlgorithm: aws:kms, kmsMasterKeyId: <artifact key>} (components/artifacts.py)",
+                r.urn,
             )
         elif not get(rule, "applyServerSideEncryptionByDefault.kmsMasterKeyId"):
-            report(f"'{args.name}' uses the AWS-managed S3 key: set kmsMasterKeyId to the artifact bucket's CMK")
+            report(f"'{r.name}' uses the AWS-managed S3 key: set kmsMasterKeyId to the artifact bucket's CMK", r.urn)
         elif not truthy(rule.get("bucketKeyEnabled")):
-            report(f"'{args.name}' calls KMS for every object: set bucketKeyEnabled: true (cuts KMS request cost)")
+            report(f"'{r.name}' calls KMS for every object: set bucketKeyEnabled: true (cuts KMS request cost)", r.urn)
 
 
 def _versioning(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -155,11 +186,11 @@ POLICIES: list[Policy] = [
         Severity.HIGH,
         _sse_exists,
     ),
-    TypedResourcePolicy(
+    PlatformStackPolicy(
         "s3-bucket-sse-kms-bucket-key",
-        "Default encryption is SSE-KMS with a CMK and the S3 bucket key on (S3-02; CKV_AWS_145).",
+        "Default encryption is SSE-KMS with a CMK and the S3 bucket key on; access-log targets use SSE-S3 "
+        "(S3-02; CKV_AWS_145).",
         Severity.HIGH,
-        [SSE],
         _sse_kms,
     ),
     PlatformStackPolicy(

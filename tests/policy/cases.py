@@ -1706,3 +1706,5 @@ case(
     False,
     maxMonthlyCeiling=2000,
 )
+# Governance rows live in their own module (registered into CASES on import).
+from tests.policy import cases_governance  # noqa: E402, F401

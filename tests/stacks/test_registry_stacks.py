@@ -77,25 +77,28 @@ def test_dev_protects_nothing(dev_plan: Plan) -> None:
 
 
 def test_artifact_bucket_is_tls_only_private_versioned_and_encrypted(stack_plan: Plan) -> None:
-    (policy,) = stack_plan.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    # The artifact bucket's own configuration (the audit buckets have theirs: tests/stacks/test_governance.py).
+    policy = stack_plan.get("aws:s3/bucketPolicy:BucketPolicy", "artifacts-policy")
     deny_http = [
         s
         for s in _statements(_doc(policy))
         if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
     ]
     assert deny_http
-    (block,) = stack_plan.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    block = stack_plan.get("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-public-access")
     assert all(
         block.inputs[f] is True
         for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    (versioning,) = stack_plan.by_type("aws:s3/bucketVersioning:BucketVersioning")
+    versioning = stack_plan.get("aws:s3/bucketVersioning:BucketVersioning", "artifacts-versioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
-    (sse,) = stack_plan.by_type(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    sse = stack_plan.get(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "artifacts-encryption"
     )
     assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    (lifecycle,) = stack_plan.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    lifecycle = stack_plan.get(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifacts-lifecycle"
+    )
     assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"]["noncurrentDays"] > 0
 
 
