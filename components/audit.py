@@ -89,6 +89,9 @@ class AuditArgs:
     """Protect and retain the buckets and the key."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for every taggable resource."""
+    permissions_boundary: pulumi.Input[str] | None = None
+    """Permissions boundary of the CloudTrail-to-Logs role (``DeployIdentity.boundary_arn``): the CI deploy role
+    may manage only roles under it (ADR 0007)."""
 
     @property
     def trail_name(self) -> str:
@@ -97,9 +100,6 @@ class AuditArgs:
     @property
     def trail_arn(self) -> str:
         return f"arn:aws:cloudtrail:{self.region}:{self.account_id}:trail/{self.trail_name}"
-    permissions_boundary: pulumi.Input[str] | None = None
-    """Permissions boundary of the CloudTrail-to-Logs role (``DeployIdentity.boundary_arn``): the CI deploy role
-    may manage only roles under it (ADR 0007)."""
 
 
 def key_policy(account_id: str, trail_arn: str | None) -> str:
