@@ -98,6 +98,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
     project = _load_yaml(root / "Pulumi.yaml", "Pulumi.yaml") or {}
     name = project.get("name", PROJECT)
     doc = _load_yaml(path, source) or {}
+    if not doc:
+        raise ConfigError(source, [Problem("(file)", config_key=False, message="the file is empty")])
     problems: list[Problem] = []
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -111,6 +113,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
         )
         problems.append(Problem(key, why, config_key=False))
     stack_cfg = doc.get("config") or {}
+    if not stack_cfg and not problems:
+        raise ConfigError(source, [Problem("config", "is empty: the file sets no configuration", config_key=False)])
     if not isinstance(stack_cfg, dict):
         raise ConfigError(source, [Problem("config", "must be a mapping of `namespace:key: value`", config_key=False)])
 
