@@ -6,6 +6,7 @@ never written here, so these tests hold in a repository that was already forked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -38,7 +39,8 @@ def offenders(text: str, project: str, repos: set[str]) -> list[str]:
 def forked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, set[str], str]:
     root = copy_repository(tmp_path_factory.mktemp("fork"))
     project, repos = old_names(root)
-    assert project != NEW_PROJECT and NEW_REPOSITORY not in repos, "pick other test names: the repo already uses these"
+    assert project != NEW_PROJECT, "pick another test name: the repository already uses it"
+    assert NEW_REPOSITORY not in repos, "pick another test repository: the repository already uses it"
     proc = run_cli(root, "fork", "--project", NEW_PROJECT, "--github-repository", NEW_REPOSITORY)
     assert proc.returncode == 0, proc.stderr
     return root, project, repos, proc.stdout
@@ -49,10 +51,8 @@ def test_nothing_names_the_old_project_or_org(forked: tuple[Path, str, set[str],
     found = {}
     for rel, data in tree(root).items():
         hits = offenders(rel, project, repos)
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             hits += offenders(data.decode(), project, repos)
-        except UnicodeDecodeError:
-            pass
         if hits:
             found[rel] = sorted(set(hits))
     assert found == {}
@@ -123,7 +123,7 @@ def test_dry_run_writes_nothing_and_lists_every_line_the_fork_changes(tmp_path: 
             data.decode(errors="replace").splitlines(),
             after[new_rel].decode(errors="replace").splitlines(),
         )
-        changed |= {(rel, str(i)) for i, (a, b) in enumerate(zip(old_lines, new_lines), 1) if a != b}
+        changed |= {(rel, str(i)) for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True), 1) if a != b}
     assert changed
     assert listed == changed
     assert {new for _, new in renames} <= set(after)
@@ -150,13 +150,9 @@ def test_bad_names_are_one_line_usage_errors_and_write_nothing(tmp_path: Path, a
     full = {"--project": NEW_PROJECT, "--github-repository": NEW_REPOSITORY}
     full.update(dict(zip(args[::2], args[1::2], strict=True)))
     (tmp_path / "Pulumi.yaml").write_text("name: untouched\n")
-    import os
-
-    os.environ["BLUEPRINT_PROJECT_DIR"] = str(tmp_path)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BLUEPRINT_PROJECT_DIR", str(tmp_path))
         code = main(["fork", *[x for kv in full.items() for x in kv]])
-    finally:
-        del os.environ["BLUEPRINT_PROJECT_DIR"]
     assert code == 2
     assert (tmp_path / "Pulumi.yaml").read_text() == "name: untouched\n"
 
