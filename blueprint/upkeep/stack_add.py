@@ -171,34 +171,45 @@ def _sub_words(text: str, table: dict[str, str]) -> str:
 
 def stack_file(req: Request, src: Source, zones: list[str], shared_account: bool, role: Callable[[str], str]) -> str:
     """The new stack file's text."""
-    table = dict(zip(src.zones, zones, strict=True))
+    table = dict(zip(src.zones, zones, strict=False))  # a pool's AZ subset follows its zones by position
     table[src.account] = req.account
     table[src.region] = req.region
     table[role(src.environment)] = role(req.tier)
-    doc = load_rt(_sub_words(src.text, table), f"stacks/Pulumi.{req.source}.yaml")
+    text = _sub_words(src.text, table)
+    doc = load_rt(text, f"stacks/Pulumi.{req.source}.yaml")
     for key in _STACK_FILE_SECRETS_KEYS:
         doc.pop(key, None)
     config = doc["config"]
     ns = src.namespace
     config[f"{ns}:environment"] = req.tier
+    config[f"{ns}:network"]["availabilityZones"][:] = zones  # in place: keeps the list's flow style
     for value in config.values():
         if isinstance(value, dict) and set(value) == {"secure"}:
             value["secure"] = SECRET_PLACEHOLDER
-    if shared_account:
-        for section, key in ACCOUNT_SINGLETONS:
-            if key in (config.get(f"{ns}:{section}") or {}):
-                config[f"{ns}:{section}"][key] = False
-    else:
-        delivery = config.get(f"{ns}:delivery") or {}
-        bucket = delivery.get("stateBucket")
-        if isinstance(bucket, str) and re.search(rf"[-.]{re.escape(req.source)}$", bucket):
-            delivery["stateBucket"] = bucket[: -len(req.source)] + req.name
+    _account_settings(config, ns, req, shared_account)
+    out = dump_rt(doc)
+    left = sorted({z for z in src.zones if z not in zones and re.search(rf"(?<![\w-]){re.escape(z)}(?!\w)", out)})
+    if left:
+        raise StackAddError(f"stacks/Pulumi.{req.source}.yaml names {', '.join(left)} beyond the new stack's zones")
     header = (
         f"# {req.name}: copied from {req.source} by `blueprint stack add` (tier {req.tier}, account {req.account}, "
         f"{req.region}).\n# Review tags, cluster.adminRoleArns and sizes; set every `secure:` value with "
         f"`pulumi config set --secret KEY --stack {req.name}`.\n"
     )
-    return header + dump_rt(doc)
+    return header + out
+
+
+def _account_settings(config: Any, ns: str, req: Request, shared_account: bool) -> None:
+    """A second stack in an account leaves the account-wide resources to the first; a new account needs its own bucket."""
+    if shared_account:
+        for section, key in ACCOUNT_SINGLETONS:
+            if key in (config.get(f"{ns}:{section}") or {}):
+                config[f"{ns}:{section}"][key] = False
+        return
+    delivery = config.get(f"{ns}:delivery") or {}
+    bucket = delivery.get("stateBucket")
+    if isinstance(bucket, str) and re.search(rf"[-.]{re.escape(req.source)}$", bucket):
+        delivery["stateBucket"] = bucket[: -len(req.source)] + req.name
 
 
 # --------------------------------------------------------------------------- policy config
