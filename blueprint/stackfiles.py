@@ -49,8 +49,12 @@ def stack_names(root: Path | None = None) -> list[str]:
     """Stacks that have a ``stacks/Pulumi.<stack>.yaml`` file, in a stable order (dev, staging, prod first)."""
     root = root or project_root()
     names = [p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")]
-    order = {"dev": 0, "staging": 1, "prod": 2}
-    return sorted(names, key=lambda n: (order.get(n, 3), n))
+    return sorted(names, key=stack_sort_key)
+
+
+def stack_sort_key(name: str) -> tuple[int, str]:
+    """The order of :func:`stack_names` (and of the workflows' stack matrices)."""
+    return ({"dev": 0, "staging": 1, "prod": 2}.get(name, 3), name)
 
 
 def _load_yaml(path: Path, source: str) -> Any:

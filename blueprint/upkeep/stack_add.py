@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blueprint.stackfiles import stack_sort_key
 from blueprint.upkeep.regions import REGION, availability_zones
 
 TIERS = ("dev", "staging", "prod")
@@ -332,6 +333,8 @@ def edit_workflow(text: str, what: str, req: Request, tiers: dict[str, str]) -> 
         stacks = matrix.get("stack")
         if isinstance(stacks, list) and req.source in stacks and req.name not in stacks:
             stacks.append(req.name)
+            if stacks[:-1] == sorted(stacks[:-1], key=stack_sort_key):
+                stacks.sort(key=stack_sort_key)  # in place: keeps the flow style; matches `stack_names`
     chain = _chain(jobs, set(tiers))
     src_job = next((j for j in chain if jobs[j].get("environment") == req.source), None)
     if src_job is None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from blueprint.stackfiles import stack_sort_key
 from blueprint.upkeep.stack_add import ACCOUNT_SINGLETONS, SECRET_PLACEHOLDER
 from tests.upkeep.conftest import copy_repository, run_cli, stack_config, tree
 
@@ -130,6 +131,7 @@ def test_every_stack_matrix_and_the_deploy_chain_include_the_new_stacks_in_tier_
     assert matrices
     for matrix in matrices:
         assert set(specs) <= set(matrix)
+        assert matrix == sorted(matrix, key=stack_sort_key)  # the order of `stack_names`
     chain = deploy_chain(root, stacks)
     assert set(specs) <= set(chain)
     ranks = [TIERS.index(str(get(root, s, "environment"))) for s in chain]
