@@ -85,8 +85,8 @@ def test_the_fork_previews_cleanly_and_matches_its_rewritten_snapshots(
     stacks = sorted(p.name[7:-5] for p in (root / "stacks").glob("Pulumi.*.yaml"))
     for stack in stacks:
         plan = json.loads((tmp_path / f"{stack}.json").read_text())
-        # The rewritten snapshot is what the renamed program plans, up to the order of URN lists
-        # (sorted by name, and names now sort differently): `make snapshots` settles that.
+        # The rewritten snapshot is what the renamed program plans, up to the order of lists
+        # (resources and URNs sort by name, and renamed names sort differently): `make snapshots` settles that.
         snapshot = json.loads((root / "snapshots" / f"{stack}.json").read_text())
         assert _unordered(snapshot) == _unordered(plan), stack
         text = json.dumps(plan)
@@ -101,8 +101,7 @@ def _unordered(v: object) -> object:
     if isinstance(v, dict):
         return {k: _unordered(x) for k, x in v.items()}
     if isinstance(v, list):
-        items = [_unordered(x) for x in v]
-        return sorted(items, key=json.dumps) if all(isinstance(x, str) for x in v) else items
+        return sorted((_unordered(x) for x in v), key=lambda x: json.dumps(x, sort_keys=True))
     return v
 
 
