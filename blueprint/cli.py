@@ -129,11 +129,12 @@ def _check_parent(path: Path, flag: str) -> None:
 def _load_extra_commands() -> None:
     if _EXTRA_COMMANDS:
         return
-    try:
-        ops = importlib.import_module("blueprint.ops")
-    except ModuleNotFoundError:
-        return
-    _EXTRA_COMMANDS.extend(getattr(ops, "COMMANDS", []))
+    for module in ("blueprint.ops", "blueprint.upkeep"):
+        try:
+            commands = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        _EXTRA_COMMANDS.extend(getattr(commands, "COMMANDS", []))
 
 
 def _preview(args: argparse.Namespace) -> int:

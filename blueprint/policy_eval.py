@@ -204,7 +204,9 @@ def evaluate_plan(plan: Plan, *, environment: str | None = None, root: Path | No
     """Run every enabled policy over the plan with the environment's config file; a JSON-able report."""
     pack = load_pack(root)
     env = environment or environment_of(plan.stack, root)
-    file = load_config_file(env, root)
+    # The workflows pass `policy/config/<stack>.json` (`blueprint stack add` writes one); without it, the tier's.
+    own = pack_dir(root or project_root()) / "config" / f"{plan.stack}.json"
+    file = load_config_file(plan.stack if environment is None and own.is_file() else env, root)
     return evaluate(plan, pack.ALL_POLICIES, file, environment=env, pack_name=pack.PACK_NAME)
 
 

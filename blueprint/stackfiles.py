@@ -50,8 +50,12 @@ def stack_names(root: Path | None = None) -> list[str]:
     """Stacks that have a ``stacks/Pulumi.<stack>.yaml`` file, in a stable order (dev, staging, prod first)."""
     root = root or project_root()
     names = [p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml")]
-    order = {"dev": 0, "staging": 1, "prod": 2}
-    return sorted(names, key=lambda n: (order.get(n, 3), n))
+    return sorted(names, key=stack_sort_key)
+
+
+def stack_sort_key(name: str) -> tuple[int, str]:
+    """The order of :func:`stack_names` (and of the workflows' stack matrices)."""
+    return ({"dev": 0, "staging": 1, "prod": 2}.get(name, 3), name)
 
 
 MAX_FILE_BYTES = 1 << 20
@@ -175,6 +179,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
     project = _load_yaml(root / "Pulumi.yaml", "Pulumi.yaml") or {}
     name = project.get("name", PROJECT)
     doc = _load_yaml(path, source) or {}
+    if not doc:
+        raise ConfigError(source, [Problem("(file)", config_key=False, message="the file is empty")])
     problems: list[Problem] = []
     if not isinstance(doc, dict):
         raise ConfigError(
@@ -188,6 +194,8 @@ def load_stack(stack: str, root: Path | None = None) -> StackSettings:
         )
         problems.append(Problem(key, why, config_key=False))
     stack_cfg = doc.get("config") or {}
+    if not stack_cfg and not problems:
+        raise ConfigError(source, [Problem("config", "is empty: the file sets no configuration", config_key=False)])
     if not isinstance(stack_cfg, dict):
         raise ConfigError(source, [Problem("config", "must be a mapping of `namespace:key: value`", config_key=False)])
 

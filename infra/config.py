@@ -1453,6 +1453,16 @@ def _p(path: str, message: str, *value: Any) -> Problem:
     return Problem(path, message, value[0] if value else None, bool(value))
 
 
+def _pool_key(cfg: PlatformConfig, pool: str, key: str) -> str:
+    """Where a pool's ``key`` (camelCase) is set: the pool, else ``nodePoolDefaults``, else its built-in default."""
+    attr = re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
+    if getattr(cfg.node_pools[pool], attr, None) is not None:
+        return f"nodePools.{pool}.{key}"
+    if getattr(cfg.node_pool_defaults, attr, None) is not None:
+        return f"nodePoolDefaults.{key}"
+    return f"nodePools.{pool}.{key} (default)"
+
+
 def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     """Rules that span several fields or sections. Every rule reports with a precise path."""
     out: list[Problem] = []
@@ -1569,7 +1579,16 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
         if not _K8S_NAME.match(name) or len(name) > 36:
             out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
-        if not pool.min_size <= pool.desired_size <= pool.max_size:
+        if pool.min_size > pool.max_size:
+            # Blame the keys the user set, not desiredSize (it defaults to minSize).
+            out.append(
+                _p(
+                    _pool_key(cfg, name, "minSize"),
+                    f"must be <= maxSize ({pool.max_size}, from {_pool_key(cfg, name, 'maxSize')})",
+                    pool.min_size,
+                )
+            )
+        elif not pool.min_size <= pool.desired_size <= pool.max_size:
             out.append(
                 _p(
                     f"{base}.desiredSize",
@@ -2174,6 +2193,11 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
 
     Raises :class:`ConfigError` listing every problem.
     """
+    required = [f.alias or n for n, f in PlatformConfig.model_fields.items() if f.is_required()]
+    if not any(k in raw for k in required):
+        # One line instead of one "required key is missing" per key.
+        msg = f"sets none of the required `{PROJECT}:` keys ({', '.join(required)}); is the file empty?"
+        raise ConfigError(source, [Problem("(file)", msg, config_key=False)])
     secret_set = set(secret_keys)
     # Pulumi.yaml gives optional secrets (a receiver that is off) the default "", so the CLI does not demand
     # a value for them; "" is "not set".
@@ -2209,7 +2233,7 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
     with ``{`` or equal ``true`` is still that string.
     """
     raw: dict[str, Any] = {}
-    problems: list[Problem] = []
+    problems = _stale_namespace_problems(flat)
     for full, text in flat.items():
         ns, _, key = full.partition(":")
         if ns != PROJECT:
@@ -2226,6 +2250,25 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
         else:
             raw[key] = text
     return raw, problems
+
+
+def _stale_namespace_problems(flat: Mapping[str, str]) -> list[Problem]:
+    """Project keys under another project's namespace (left by a rename) would be ignored silently: refuse them."""
+    ours = {f.alias or n for n, f in PlatformConfig.model_fields.items()} | set(SECRET_KEYS)
+    counts: dict[str, int] = {}
+    for full in flat:
+        ns, _, key = full.partition(":")
+        # Providers' namespaces share key names with ours (`aws:region`, `pulumi:tags`).
+        if ns != PROJECT and ns not in ("aws", "kubernetes", "docker", "pulumi") and key in ours:
+            counts[ns] = counts.get(ns, 0) + 1
+    return [
+        Problem(
+            f"{ns}:",
+            f"found {n} key{'s' if n != 1 else ''} under `{ns}:`, the project is `{PROJECT}`: rename them to `{PROJECT}:…`",
+            config_key=False,
+        )
+        for ns, n in sorted(counts.items())
+    ]
 
 
 def load_config() -> PlatformConfig:

@@ -82,9 +82,15 @@ def test_nested_plaintext_secret_is_refused(raw_config: RawFactory) -> None:
     ("mutate", "path", "fragment"),
     [
         (
+            # desiredSize is not set: the message blames the keys that are.
             lambda r: r["nodePools"]["gpu-a10g"].update(minSize=3, maxSize=2),
+            "nodePools.gpu-a10g.minSize",
+            "must be <= maxSize (2, from nodePools.gpu-a10g.maxSize)",
+        ),
+        (
+            lambda r: r["nodePools"]["gpu-a10g"].update(minSize=1, maxSize=2, desiredSize=3),
             "nodePools.gpu-a10g.desiredSize",
-            "minSize (3) <= desiredSize",
+            "minSize (1) <= desiredSize (3) <= maxSize (2)",
         ),
         (lambda r: r["nodePools"]["system"].update(minSize=0), "nodePools", "CPU pool needs minSize >= 1"),
         (lambda r: r["nodePools"].update({"p" * 37: {}}), f"nodePools.{'p' * 37}", "at most 36 characters"),

@@ -121,16 +121,18 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
     region = est.region_of(res)
     if region is None:
         return result
+    fix = f"run `blueprint prices refresh --region {region}` and commit the table"
     try:
-        table = est.load_prices(region)
+        table, approximate = est.load_prices_for(region)
     except est.PriceTableError as exc:
-        fix = f"run `blueprint prices refresh --region {region}` and commit the table"
         result.findings = [Finding(NAME, f"region {region}", f"the stack cannot be priced: {exc}.", fix)]
         return result
     e = est.estimate(res, table, caps_config(plan, root).get("assumptions"))
     result.checked = {"resources priced": len(e.items), "unpriced": len(e.unpriced)}
     result.data = e.public()
     result.findings = _capacity_findings(res, table)
+    if approximate:
+        result.findings.append(Finding(NAME, f"region {region}", f"approximate: {approximate}.", fix, blocking=False))
     return result
 
 

@@ -173,7 +173,7 @@ def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
     if region is None:
         return
     try:
-        table = estimate.load_prices(region)
+        table, _approximate = estimate.load_prices_for(region)
     except estimate.PriceTableError as exc:
         report(f"cannot check the monthly cost caps: {exc}")
         return

@@ -99,6 +99,25 @@ def load_prices(region: str, directory: Path = PRICES_DIR) -> dict[str, Any]:
     return dict(doc)
 
 
+REFERENCE_REGION = "us-west-2"
+"""The region whose table prices a stack in a region that has none yet (an approximation, said so)."""
+
+
+def load_prices_for(region: str, directory: Path = PRICES_DIR) -> tuple[dict[str, Any], str | None]:
+    """The region's table, or the reference region's with a note that says so.
+
+    A stack added in a new region (``blueprint stack add``) previews offline before anyone has run
+    ``blueprint prices refresh`` with credentials: it is priced approximately, never at $0, and the note
+    says how to make it exact.
+    """
+    try:
+        return load_prices(region, directory), None
+    except PriceTableError as exc:
+        if region == REFERENCE_REGION or not (directory / f"{REFERENCE_REGION}.json").exists():
+            raise
+        return load_prices(REFERENCE_REGION, directory), f"{exc}; priced with the {REFERENCE_REGION} table meanwhile"
+
+
 @dataclass
 class Item:
     """One line of the estimate."""

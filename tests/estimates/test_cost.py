@@ -239,12 +239,31 @@ def test_the_pack_estimator_needs_only_the_standard_library() -> None:
     assert (est.PRICES_DIR / "us-west-2.json").is_file(), "the table ships inside the pack directory"
 
 
-def test_a_region_without_a_price_table_fails_the_preview_with_the_refresh_command() -> None:
+def _in_region(region: str) -> Any:
     plan = synthetic()
     for r in plan.resources:
         if r.type == "pulumi:providers:aws":
-            r.inputs = {"region": "xx-nowhere-1"}
-    result = cost.analyse(plan, ROOT)
+            r.inputs = {"region": region}
+    return plan
+
+
+def test_a_region_without_a_price_table_is_priced_approximately_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cost, "caps_config", lambda plan, root: {})
+    result = cost.analyse(_in_region("xx-nowhere-1"), ROOT)
+    (finding,) = [f for f in result.findings if f.object == "region xx-nowhere-1"]
+    assert not finding.blocking, "a stack added in a new region still previews offline"
+    assert "priced with the us-west-2 table" in finding.rule
+    assert "blueprint prices refresh --region xx-nowhere-1" in finding.fix
+    assert result.data["priceTable"]["region"] == "us-west-2", "the basis is stated, never hidden"
+    assert result.data["monthly"]["ceiling"] > 0
+
+
+def test_without_any_price_table_the_preview_fails_with_the_refresh_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(region: str, directory: Any = est.PRICES_DIR) -> Any:
+        raise est.PriceTableError(f"no price table for region {region!r}")
+
+    monkeypatch.setattr(est, "load_prices_for", missing)
+    result = cost.analyse(_in_region("xx-nowhere-1"), ROOT)
     (finding,) = result.findings
     assert finding.blocking
     assert "blueprint prices refresh --region xx-nowhere-1" in finding.fix

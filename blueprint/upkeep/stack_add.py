@@ -1,0 +1,495 @@
+"""``blueprint stack add NAME --from STACK --tier dev|staging|prod --account ID --region REGION``.
+
+Writes, from an existing stack:
+
+1. ``stacks/Pulumi.NAME.yaml``: the source's file (comments kept) with the new tier, account and
+   region, the region's AZ names (as many as the source uses), the source account's id replaced
+   in every ARN, the source's deploy role replaced by the new stack's, every ``secure:`` value
+   replaced by a placeholder (ciphertext of another stack cannot be decrypted by this one) and the
+   source's secrets-provider keys dropped (``pulumi stack init`` writes new ones). NAT and endpoint
+   settings, pools and models are the source's. In an account that already has a stack, the
+   account-wide singletons (:data:`ACCOUNT_SINGLETONS`) are switched off; in a new account the
+   state bucket name follows the stack.
+2. ``policy/config/NAME.json``: the policy config of the source (or of the tier's stack when the
+   tier differs), with the account, registry host and region rewritten: the ``--policy-pack-config``
+   file the workflows pass for the stack, and the one the offline preview reads for it.
+3. Every workflow matrix over stacks that lists the source gets NAME; every job that runs in the
+   source's GitHub Environment (the deploy job) is copied for NAME and inserted in the ``needs``
+   chain after the last stack of the same or a lower tier (dev < staging < prod): a prod-tier
+   copy of prod deploys after prod. The README's ``**Order:**`` line follows the chain.
+4. ``snapshots/NAME.json``, from an offline preview of the new stack (``--no-snapshot`` skips it).
+
+Workflows are edited with ruamel.yaml's round-trip mode, which keeps comments and layout; a
+workflow that would not round-trip byte for byte is refused rather than reformatted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blueprint.stackfiles import stack_sort_key
+from blueprint.upkeep.regions import REGION, availability_zones
+
+TIERS = ("dev", "staging", "prod")
+STACK_NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+# `<project>-<stack>-artifacts-` is the artifact bucket's prefix, at most 37 characters (S3 bucket_prefix).
+_PREFIX_BUDGET = 37 - len("--artifacts-")
+# Config paths (under the project namespace) of resources one AWS account holds once: a second stack
+# in the account must not create them again. Keep in step with infra/config.py.
+ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"),)
+SECRET_PLACEHOLDER = "v1:placeholder-set-with-pulumi-config-set-secret"  # noqa: S105 - not a secret
+_STACK_FILE_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+_NOT_RENAMED_IN_JOBS = ("uses", "run", "script")
+
+
+class StackAddError(Exception):
+    """A refusal: one line, exit 2 for bad input."""
+
+
+@dataclass(frozen=True)
+class Request:
+    name: str
+    source: str
+    tier: str
+    account: str
+    region: str
+    zones: tuple[str, ...] | None = None
+
+
+@dataclass
+class Source:
+    """What the new stack is copied from."""
+
+    namespace: str
+    text: str
+    environment: str
+    account: str
+    region: str
+    zones: list[str]
+
+
+@dataclass
+class Output:
+    """Files to write (path -> text) and notes for the user."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- yaml
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def load_rt(text: str, what: str) -> Any:
+    """Parse for a round-trip edit; refuse files ruamel would reformat."""
+    y = _yaml()
+    doc = y.load(text)
+    if dump_rt(doc) != text:
+        raise StackAddError(f"{what}: cannot be edited without reformatting it; add the stack to it by hand")
+    return doc
+
+
+def dump_rt(doc: Any) -> str:
+    buf = io.StringIO()
+    _yaml().dump(doc, buf)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- validation
+def validate(req: Request, root: Path, project: str) -> None:
+    """Every input problem, as one line."""
+    if not STACK_NAME.match(req.name):
+        raise StackAddError(f"stack name {req.name!r}: lowercase letters, digits and single hyphens, from a letter")
+    if len(project) + len(req.name) > _PREFIX_BUDGET:
+        raise StackAddError(
+            f"stack name {req.name!r}: at most {_PREFIX_BUDGET - len(project)} characters with project {project!r} "
+            f"(the artifact bucket prefix `{project}-{req.name}-artifacts-` must fit in 37)"
+        )
+    if (root / "stacks" / f"Pulumi.{req.name}.yaml").exists():
+        raise StackAddError(f"stacks/Pulumi.{req.name}.yaml already exists")
+    if not (root / "stacks" / f"Pulumi.{req.source}.yaml").is_file():
+        known = ", ".join(sorted(p.name[7:-5] for p in (root / "stacks").glob("Pulumi.*.yaml")))
+        raise StackAddError(f"--from {req.source!r}: no such stack; known stacks: {known}")
+    if not _ACCOUNT.match(req.account):
+        raise StackAddError(f"--account {req.account!r}: an AWS account id is 12 digits")
+    if not REGION.match(req.region):
+        raise StackAddError(f"--region {req.region!r}: not an AWS region name such as eu-west-1")
+    bad = [z for z in req.zones or () if not re.fullmatch(re.escape(req.region) + r"[a-z]", z)]
+    if bad:
+        raise StackAddError(f"--availability-zones {','.join(bad)}: not AZ names of {req.region}")
+
+
+# --------------------------------------------------------------------------- the stack file
+def read_source(root: Path, stack: str, declared: set[str]) -> Source:
+    """The source stack's namespace, tier, account, region and AZs, read from its file."""
+    import yaml
+
+    text = (root / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    config = (yaml.safe_load(text) or {}).get("config") or {}
+    namespaces = {k.partition(":")[0] for k in config if k.partition(":")[2] in declared}
+    if len(namespaces) != 1:
+        raise StackAddError(f"stacks/Pulumi.{stack}.yaml: expected one project namespace, found {sorted(namespaces)}")
+    (ns,) = namespaces
+
+    def get(key: str) -> Any:
+        return config.get(f"{ns}:{key}")
+
+    zones = (get("network") or {}).get("availabilityZones") or []
+    if not (get("environment") and get("accountId") and get("region") and zones):
+        raise StackAddError(
+            f"stacks/Pulumi.{stack}.yaml: needs environment, accountId, region and network.availabilityZones to copy"
+        )
+    return Source(ns, text, str(get("environment")), str(get("accountId")), str(get("region")), list(zones))
+
+
+def _sub_words(text: str, table: dict[str, str]) -> str:
+    """Replace whole tokens in one pass (longest first; replaced text is not rescanned)."""
+    table = {k: v for k, v in table.items() if k != v}
+    if not table:
+        return text
+    alts = "|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))
+    return re.sub(rf"(?<![A-Za-z0-9])(?:{alts})(?![A-Za-z0-9])", lambda m: table[m.group(0)], text)
+
+
+def stack_file(req: Request, src: Source, zones: list[str], shared_account: bool, role: Callable[[str], str]) -> str:
+    """The new stack file's text."""
+    table = dict(zip(src.zones, zones, strict=False))  # a pool's AZ subset follows its zones by position
+    table[src.account] = req.account
+    table[src.region] = req.region
+    table[role(src.environment)] = role(req.tier)
+    text = _sub_words(src.text, table)
+    doc = load_rt(text, f"stacks/Pulumi.{req.source}.yaml")
+    for key in _STACK_FILE_SECRETS_KEYS:
+        doc.pop(key, None)
+    config = doc["config"]
+    ns = src.namespace
+    config[f"{ns}:environment"] = req.tier
+    config[f"{ns}:network"]["availabilityZones"][:] = zones  # in place: keeps the list's flow style
+    for value in config.values():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            value["secure"] = SECRET_PLACEHOLDER
+    _account_settings(config, ns, req, shared_account)
+    out = dump_rt(doc)
+    left = sorted({z for z in src.zones if z not in zones and re.search(rf"(?<![\w-]){re.escape(z)}(?!\w)", out)})
+    if left:
+        raise StackAddError(f"stacks/Pulumi.{req.source}.yaml names {', '.join(left)} beyond the new stack's zones")
+    header = (
+        f"# {req.name}: copied from {req.source} by `blueprint stack add` (tier {req.tier}, account {req.account}, "
+        f"{req.region}).\n# Review tags, cluster.adminRoleArns and sizes; set every `secure:` value with "
+        f"`pulumi config set --secret KEY --stack {req.name}`.\n"
+    )
+    return header + out
+
+
+def _account_settings(config: Any, ns: str, req: Request, shared_account: bool) -> None:
+    """A second stack in an account leaves the account-wide resources to the first; a new account needs its own bucket."""
+    if shared_account:
+        for section, key in ACCOUNT_SINGLETONS:
+            if key in (config.get(f"{ns}:{section}") or {}):
+                config[f"{ns}:{section}"][key] = False
+        return
+    delivery = config.get(f"{ns}:delivery") or {}
+    bucket = delivery.get("stateBucket")
+    if isinstance(bucket, str) and re.search(rf"[-.]{re.escape(req.source)}$", bucket):
+        delivery["stateBucket"] = bucket[: -len(req.source)] + req.name
+
+
+# --------------------------------------------------------------------------- policy config
+def policy_config(root: Path, req: Request, src: Source, tiers: dict[str, str], sources: dict[str, Source]) -> str:
+    """``policy/config/<name>.json``: the source's (or the tier's) file with account, registry and region rewritten."""
+    cfg_dir = root / "policy" / "config"
+    base_stack = req.source
+    if src.environment != req.tier:
+        same_tier = [s for s, t in tiers.items() if t == req.tier]
+        if not same_tier:
+            raise StackAddError(f"no stack of tier {req.tier} to take the policy config from; use --from one")
+        base_stack = req.tier if req.tier in same_tier else same_tier[0]
+    base = sources[base_stack]
+    path = next(
+        (p for p in (cfg_dir / f"{base_stack}.json", cfg_dir / f"{base.environment}.json") if p.is_file()), None
+    )
+    if path is None:
+        raise StackAddError(
+            f"policy/config/{base_stack}.json not found: the policy config layout is not one this tool knows"
+        )
+    doc = json.loads(path.read_text())
+    registry = (
+        f"{base.account}.dkr.ecr.{base.region}.amazonaws.com",
+        f"{req.account}.dkr.ecr.{req.region}.amazonaws.com",
+    )
+    doc = _rewrite_policy(doc, base, req, registry)
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _rewrite_policy(v: Any, base: Source, req: Request, registry: tuple[str, str]) -> Any:
+    if isinstance(v, dict):
+        return {
+            k: (
+                req.tier
+                if k == "environment" and sub == base.environment
+                else _rewrite_policy(sub, base, req, registry)
+            )
+            for k, sub in v.items()
+        }
+    if isinstance(v, list):
+        out = [_rewrite_policy(x, base, req, registry) for x in v]
+        if base.region in v and req.region not in out:
+            out.append(req.region)  # a region allowlist: the new stack's region is allowed too
+        return out
+    if isinstance(v, str):
+        return _sub_words(v.replace(*registry), {base.account: req.account})
+    return v
+
+
+# --------------------------------------------------------------------------- workflows
+def _tier_rank(tier: str) -> int:
+    return TIERS.index(tier) if tier in TIERS else len(TIERS)
+
+
+def _needs(job: Any) -> list[str]:
+    n = job.get("needs", [])
+    return [n] if isinstance(n, str) else list(n)
+
+
+def _set_needs(job: Any, needs: list[str]) -> None:
+    """Set `needs` in place, so a flow-style list (`needs: [dev]`) stays one."""
+    current = job.get("needs")
+    if isinstance(current, list):
+        current[:] = needs
+    elif needs:
+        job["needs"] = needs[0] if len(needs) == 1 else needs
+    else:
+        job.pop("needs", None)
+
+
+def _chain(jobs: Any, stacks: set[str]) -> list[str]:
+    """Jobs that run in a stack's GitHub Environment, in `needs` order."""
+    env_jobs = [j for j, spec in jobs.items() if isinstance(spec, dict) and spec.get("environment") in stacks]
+    order: list[str] = []
+    while len(order) < len(env_jobs):
+        ready = [j for j in env_jobs if j not in order and set(_needs(jobs[j])) & set(env_jobs) <= set(order)]
+        if not ready:
+            break
+        order.append(ready[0])
+    return order
+
+
+def _rename_in(node: Any, old: str, new: str) -> Any:
+    """Replace the stack token in a copied job's strings and comments (not in `uses`/`run`)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    table = {old: new}
+    if isinstance(node, CommentedMap):
+        for k in list(node):
+            if k not in _NOT_RENAMED_IN_JOBS:
+                node[k] = _rename_in(node[k], old, new)
+        _rename_comments(node, table)
+        return node
+    if isinstance(node, CommentedSeq):
+        for i, item in enumerate(node):
+            node[i] = _rename_in(item, old, new)
+        _rename_comments(node, table)
+        return node
+    if isinstance(node, str):
+        return type(node)(_sub_words(str(node), table)) if type(node) is not str else _sub_words(node, table)
+    return node
+
+
+def _rename_comments(node: Any, table: dict[str, str]) -> None:
+    for tokens in node.ca.items.values():
+        for tok in tokens if isinstance(tokens, list) else [tokens]:
+            for t in tok if isinstance(tok, list) else [tok]:
+                if t is not None and hasattr(t, "value"):
+                    t.value = _sub_words(t.value, table)
+
+
+def edit_workflow(text: str, what: str, req: Request, tiers: dict[str, str]) -> tuple[str, list[str]]:
+    """One workflow with the new stack in its matrices and deploy chain; the new chain order."""
+    doc = load_rt(text, what)
+    jobs = doc.get("jobs")
+    if not jobs:
+        return text, []
+    for spec in jobs.values():
+        matrix = ((spec or {}).get("strategy") or {}).get("matrix") or {}
+        stacks = matrix.get("stack")
+        if isinstance(stacks, list) and req.source in stacks and req.name not in stacks:
+            stacks.append(req.name)
+            if stacks[:-1] == sorted(stacks[:-1], key=stack_sort_key):
+                stacks.sort(key=stack_sort_key)  # in place: keeps the flow style; matches `stack_names`
+    chain = _chain(jobs, set(tiers))
+    src_job = next((j for j in chain if jobs[j].get("environment") == req.source), None)
+    if src_job is None:
+        return dump_rt(doc), []
+    new_job = _sub_words(src_job, {req.source: req.name})
+    rank = _tier_rank(req.tier)
+    after = max((i for i, j in enumerate(chain) if _tier_rank(tiers[jobs[j]["environment"]]) <= rank), default=-1)
+    spec = _rename_in(copy.deepcopy(jobs[src_job]), req.source, req.name)
+    spec["environment"] = req.name
+    prev = chain[after] if after >= 0 else None
+    _set_needs(spec, [n for n in _needs(spec) if n not in chain] + ([prev] if prev else []))
+    if after + 1 < len(chain):
+        succ = jobs[chain[after + 1]]
+        _set_needs(succ, [n for n in _needs(succ) if n != prev] + [new_job])
+    position = list(jobs).index(prev) + 1 if prev else len(jobs)
+    jobs.insert(position, new_job, spec)
+    return dump_rt(doc), [*chain[: after + 1], new_job, *chain[after + 1 :]]
+
+
+def workflows(root: Path, req: Request, tiers: dict[str, str], out: Output) -> list[str]:
+    """Edit every workflow; the deploy chain (job ids) after the edit, if one was found."""
+    chain: list[str] = []
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        rel = path.relative_to(root).as_posix()
+        text = path.read_text()
+        new, order = edit_workflow(text, rel, req, tiers)
+        if new != text:
+            out.files[rel] = new
+        chain = order or chain
+    if not chain:
+        out.notes.append(f"no workflow job runs in the `{req.source}` environment: add {req.name}'s deploy job by hand")
+    return chain
+
+
+def readme_order(root: Path, before: list[str], after: list[str], out: Output) -> None:
+    """Keep a README line that spells the deploy chain (`… → dev → staging → prod`) in step."""
+    readme = root / "README.md"
+    old, new = " → ".join(before), " → ".join(after)
+    if before and readme.is_file() and old in (text := readme.read_text()):
+        out.files["README.md"] = text.replace(old, new)
+
+
+# --------------------------------------------------------------------------- command
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``stack add`` to the CLI."""
+    stack = subparsers.add_parser("stack", help="manage stacks (stack add)")
+    sub = stack.add_subparsers(dest="stack_command", required=True, parser_class=type(stack))
+    p = sub.add_parser(
+        "add",
+        help="create a stack from an existing one: stack file, policy config, workflows, snapshot",
+        description="Create stacks/Pulumi.NAME.yaml from --from STACK for another tier, account and region.",
+    )
+    p.add_argument("name", metavar="NAME", help="new stack name (qa, prod-eu, dev-alice)")
+    p.add_argument("--from", dest="source", required=True, metavar="STACK", help="stack to copy")
+    p.add_argument("--tier", required=True, choices=TIERS, help="deployment tier (the `environment` key)")
+    p.add_argument("--account", required=True, metavar="ID", help="AWS account id (12 digits)")
+    p.add_argument("--region", required=True, help="AWS region, e.g. eu-west-1")
+    p.add_argument(
+        "--availability-zones", metavar="AZ,AZ", help="AZ names (default: from a table, as many as the source uses)"
+    )
+    p.add_argument("--no-snapshot", action="store_true", help="do not write snapshots/NAME.json")
+    p.add_argument("--dry-run", action="store_true", help="list the files it would write and write nothing")
+    p.set_defaults(handler=run)
+
+
+def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
+    """Everything ``stack add`` writes, without writing; and the deploy chain before and after."""
+    import yaml
+
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+    validate(req, root, str(project.get("name", "")))
+    declared = set((project.get("config") or {}).keys())
+    stacks = sorted(p.name[7:-5] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    sources = {s: read_source(root, s, declared) for s in stacks}
+    src = sources[req.source]
+    try:
+        zones = list(req.zones) if req.zones else availability_zones(req.region, len(src.zones))
+    except ValueError as exc:
+        raise StackAddError(str(exc)) from None
+    tiers = {s: sources[s].environment for s in stacks}
+    shared = any(s.account == req.account for s in sources.values())
+    out = Output()
+    from infra.config import deploy_role_name
+
+    out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(req, src, zones, shared, deploy_role_name)
+    out.files[f"policy/config/{req.name}.json"] = policy_config(root, req, src, tiers, sources)
+    before = _chain_of(root, tiers)
+    after = workflows(root, req, {**tiers, req.name: req.tier}, out)
+    readme_order(root, before, after, out)
+    if shared:
+        out.notes.append(
+            f"account {req.account} already has a stack: {', '.join(f'{a}.{b}' for a, b in ACCOUNT_SINGLETONS)} "
+            "switched off (the account's other stack owns them)"
+        )
+    out.notes.append(f"create the GitHub Environment `{req.name}` (required reviewers for the {req.tier} tier)")
+    return out, before, after
+
+
+def _chain_of(root: Path, tiers: dict[str, str]) -> list[str]:
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        doc = _yaml().load(path.read_text())
+        chain = _chain((doc or {}).get("jobs") or {}, set(tiers))
+        if chain:
+            return chain
+    return []
+
+
+def _snapshot(root: Path, name: str) -> int:
+    """Preview the new stack offline and write its snapshot, with this tool's own code."""
+    import blueprint
+
+    code_root = Path(blueprint.__file__).resolve().parents[1]
+    env = {**os.environ, "BLUEPRINT_PROJECT_DIR": str(root)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code_root), env.get("PYTHONPATH")]))
+    proc = subprocess.run(  # noqa: S603 - this interpreter, fixed argv
+        [sys.executable, "-m", "blueprint.cli", "preview", name, "--write-snapshots", "--quiet"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(proc.stdout + proc.stderr, end="")
+    return proc.returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``stack add`` command."""
+    from blueprint.stackfiles import project_root
+
+    root = project_root()
+    zones = tuple(z.strip() for z in args.availability_zones.split(",")) if args.availability_zones else None
+    req = Request(args.name, args.source, args.tier, args.account, args.region, zones)
+    try:
+        out, _, chain = plan(root, req)
+    except StackAddError as exc:
+        print(f"stack add: {exc}", file=sys.stderr)
+        return 2
+    for rel in out.files:
+        print(f"{'would write' if args.dry_run else 'wrote'} {rel}")
+    if args.dry_run:
+        return 0
+    for rel, text in out.files.items():
+        (root / rel).write_text(text)
+    if chain:
+        print("deploy order: " + " → ".join(chain))
+    for note in out.notes:
+        print(f"note: {note}")
+    if args.no_snapshot:
+        return 0
+    code = _snapshot(root, req.name)
+    if code != 0:
+        print(
+            f"stack add: the files are written, but `blueprint preview {req.name}` failed (exit {code})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
