@@ -222,6 +222,11 @@ NODE_PROVISION_SECONDS, IMAGE_PULL_SECONDS, COPY_SECONDS_PER_GIB = 600, 900, 10
 # default (pulumi-kubernetes provider/pkg/metadata/annotations.go AnnotationTimeoutSeconds; a
 # customTimeouts resource option would win over it, overrides.go TimeoutDuration).
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+# ...but never longer than the deploy job can wait: deploy.yml's jobs stop after 120 minutes, and a job
+# killed mid-`up` leaves the DIY backend's lock behind (docs/operations.md, "Stale locks"). When Pulumi
+# stops waiting, Kubernetes keeps rolling out; the next `up` (or `pulumi refresh`) sees the result.
+# tests/delivery keeps this under every deploy job's timeout.
+ROLLOUT_TIMEOUT_CAP_SECONDS = 90 * 60
 
 Track = Literal["primary", "canary"]
 
@@ -325,10 +330,11 @@ def rollout_strategy(model: Model) -> dict[str, Any]:
 
 def rollout_timeout_seconds(model: Model) -> int:
     """How long ``pulumi up`` waits for a rollout: a node, an image pull, the weights copy and the startup
-    budget for the first pod, then one pod start per further replica (pods are replaced one at a time)."""
+    budget for the first pod, then one pod start per further replica (pods are replaced one at a time),
+    capped at what a deploy job can wait (``ROLLOUT_TIMEOUT_CAP_SECONDS``)."""
     pod = IMAGE_PULL_SECONDS + math.ceil((model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB)
     pod += model.startup_budget_seconds
-    return NODE_PROVISION_SECONDS + pod * max(1, model.max_replicas)
+    return min(ROLLOUT_TIMEOUT_CAP_SECONDS, NODE_PROVISION_SECONDS + pod * max(1, model.max_replicas))
 
 
 def canary_replicas(model: Model) -> tuple[int, int]:
