@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _contracts, _k8s
 from components._common import Irsa, irsa_role, policy_json
 from components._helm import Chart, helm_release
 
@@ -131,6 +131,31 @@ def drift_read_policy(bucket_arn: str, key_arn: str, prefixes: Sequence[str], re
     )
 
 
+def drift_contracts(args: DriftMonitoringArgs) -> dict[str, Any]:
+    """The flows the jobs and the Pushgateway need, and the series the jobs push (components/_contracts.py)."""
+    ns, flow = args.namespace, _contracts.Flow
+    gateway = _contracts.pods(ns, PUSHGATEWAY_POD_LABELS)
+    flows: list[_contracts.Flow] = []  # the Pushgateway only answers: no DNS, no egress
+    for model in sorted(args.jobs):
+        job = _contracts.pods(ns, {DRIFT_JOB_LABEL: model})
+        flows += [
+            *_contracts.dns(ns, {DRIFT_JOB_LABEL: model}, what=f"drift job {model}"),
+            flow(f"drift job {model} -> Pushgateway", job, gateway, PUSHGATEWAY_PORT),
+            # S3 through the gateway endpoint (S3's public addresses) and STS for IRSA.
+            flow(f"drift job {model} -> S3 and STS", job, _contracts.cidr(_contracts.INTERNET), 443),
+        ]
+    # Pushed with the grouping key job="model-drift", model=<name>; scraped with honorLabels, so the
+    # series keep `job` and `model` and carry no pod (docs/metrics-contract.md).
+    series = _contracts.Series(
+        "model drift jobs (images/drift-job, pushed through the Pushgateway)",
+        {
+            "model_drift_score": ("model", "feature"),
+            "model_drift_last_evaluation_timestamp_seconds": ("model",),
+        },
+    )
+    return _contracts.declare(flows=flows, metrics=[series])
+
+
 class DriftMonitoring(pulumi.ComponentResource):
     """A Pushgateway and per-model drift CronJobs that feed ``model_drift_score``."""
 
@@ -139,7 +164,9 @@ class DriftMonitoring(pulumi.ComponentResource):
     roles: dict[str, aws.iam.Role]
 
     def __init__(self, name: str, args: DriftMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("platform:index:DriftMonitoring", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        super().__init__(
+            "platform:index:DriftMonitoring", name, drift_contracts(args), _k8s.with_provider(opts, args.k8s_provider)
+        )
         for model, job in args.jobs.items():
             for prefix in (job.reference, job.current):
                 if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:

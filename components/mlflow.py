@@ -35,7 +35,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _contracts, _k8s
 from components._common import Irsa, customer_managed_key, irsa_role, policy_json, retained
 from components._helm import Chart, helm_release
 
@@ -181,6 +181,22 @@ def db_secret_data(secret_string: str) -> tuple[dict[str, str], dict[str, str]]:
     }
 
 
+def mlflow_flows(args: MlflowArgs) -> dict[str, Any]:
+    """Who calls the server, and what the server reaches (components/_contracts.py)."""
+    server, flow = _contracts.pods(args.namespace, POD_LABELS), _contracts.Flow
+    return _contracts.declare(
+        flows=[
+            *_contracts.dns(args.namespace, POD_LABELS, what="MLflow server"),
+            *[
+                flow(f"{ns} pods -> MLflow", _contracts.pods(ns, {}), server, MLFLOW_PORT)
+                for ns in args.client_namespaces
+            ],
+            flow("MLflow -> PostgreSQL (RDS in the private subnets)", server, _contracts.vpc(), 5432),
+            flow("MLflow -> S3 artifacts and STS", server, _contracts.cidr(_contracts.INTERNET), 443),
+        ]
+    )
+
+
 class Mlflow(pulumi.ComponentResource):
     """MLflow with its RDS backend store and S3 artifact store, internal and authenticated."""
 
@@ -194,7 +210,7 @@ class Mlflow(pulumi.ComponentResource):
         db = args.database
         if db.max_storage_gib < db.storage_gib:
             raise ValueError(f"database max_storage_gib ({db.max_storage_gib}) is below storage_gib ({db.storage_gib})")
-        super().__init__("platform:index:Mlflow", name, None, _k8s.with_provider(opts, args.k8s_provider))
+        super().__init__("platform:index:Mlflow", name, mlflow_flows(args), _k8s.with_provider(opts, args.k8s_provider))
         self._name, self._args = name, args
         self.instance = self._database()
         self.db_endpoint = self.instance.address

@@ -213,15 +213,6 @@ def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
                 for m in ("available", "capacity", "used")
             },
         ),
-        # docs/metrics-contract.md: a drift evaluator per model, deployed by the model's team.
-        _contracts.Series(
-            "model drift evaluator (per model; docs/metrics-contract.md)",
-            {
-                "model_drift_score": ("model", "feature"),
-                "model_drift_last_evaluation_timestamp_seconds": ("model",),
-            },
-            external=True,
-        ),
     ]
     return _contracts.declare(flows=flows, metrics=metrics, peers={"prometheus": prom})
 

@@ -12,6 +12,7 @@ from components import _contracts
 from components.serving import KEDA_METRICS_APISERVER, KEDA_OPERATOR, KEDA_OPERATOR_GRPC_PORT
 from tests.analyses import helpers as h
 from tests.components.test_serving import model, serve
+from tests.conftest import STACKS, plan_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GRPC_FLOW = "KEDA metrics apiserver -> operator gRPC"
@@ -152,3 +153,24 @@ def test_keda_policy_constants_match_the_chart_labels() -> None:
     # kedacore/charts v2.20.2 keda/templates/{manager,metrics-server}/deployment.yaml pod labels.
     assert KEDA_OPERATOR == {"app": "keda-operator"}
     assert KEDA_METRICS_APISERVER == {"app": "keda-operator-metrics-apiserver"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_default_deny_namespace_has_declared_flows(stack: str) -> None:
+    """A component that fences its namespace must say what crosses the fence, or nothing is checked there."""
+    plan = plan_for(stack)
+    fenced = {
+        r.inputs["metadata"]["namespace"]
+        for r in plan.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["spec"].get("podSelector") in ({}, None)
+        and not r.inputs["spec"].get("ingress")
+        and not r.inputs["spec"].get("egress")
+    }
+    declared: set[str] = set()
+    for r in plan.resources:
+        for f in r.inputs.get(_contracts.FLOWS_KEY) or []:
+            for end in (f["src"], f["dst"]):
+                if "namespace" in end:
+                    declared.add(end["namespace"])
+    assert fenced, f"{stack}: no default-deny namespaces found; the check would be empty"
+    assert fenced <= declared, f"{stack}: default-deny namespaces with no declared flows: {sorted(fenced - declared)}"
