@@ -187,7 +187,10 @@ def test_nested_plaintext_secret_is_refused(raw_config: RawFactory) -> None:
             "<= maxReplicas",
         ),
         (
-            lambda r: r["serving"].update(allowScaleToZero=False),
+            lambda r: (
+                r["serving"].update(allowScaleToZero=False),
+                r["serving"]["models"]["llama-3-8b"].update(minReplicas=0),
+            ),
             "serving.models.llama-3-8b.minReplicas",
             "allowScaleToZero",
         ),

@@ -186,6 +186,38 @@ def check(query: _Query) -> _Query:
     return query
 
 
+def scale_from_zero_findings(plan: Plan) -> list[Finding]:
+    """ScaledObjects that may reach zero replicas but can never come back.
+
+    A ``prometheus`` trigger of a ScaledObject may only read series of the workload it scales (checked
+    above), and those series vanish with its last pod. At zero replicas the query returns an empty
+    vector, which KEDA's Prometheus scaler treats as 0 (``ignoreNullValues`` defaults to true,
+    keda.sh/docs/2.20/scalers/prometheus/), so the ScaledObject never activates again. Scaling from
+    zero needs a trigger whose signal exists without the pods (the KEDA HTTP add-on, or the load
+    balancer's request count from CloudWatch).
+    """
+    out = []
+    for _, so in k8s_objects(plan, "ScaledObject"):
+        spec = so.get("spec") or {}
+        triggers = spec.get("triggers") or []
+        if spec.get("minReplicaCount", 1) != 0 or not triggers:
+            continue
+        if all(t.get("type") == "prometheus" for t in triggers):
+            ns, name = meta(so)
+            out.append(
+                Finding(
+                    NAME,
+                    f"ScaledObject {ns}/{name}",
+                    "minReplicaCount is 0, but every trigger reads series that only the scaled pods emit: at zero "
+                    "replicas the queries return nothing, KEDA reads 0 and never scales the model up again.",
+                    "keep serving.models.<name>.minReplicas >= 1 in stacks/Pulumi.<stack>.yaml until a request "
+                    "signal that exists without the pods (KEDA HTTP add-on, or the ALB's CloudWatch RequestCount) "
+                    "is configured",
+                )
+            )
+    return out
+
+
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
     """Check every autoscaler and alert query against the declared metric contracts."""
     result = AnalysisResult(NAME)
@@ -194,6 +226,7 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
     for q in queries:
         for rule, fix in q.problems:
             result.findings.append(Finding(NAME, f"{q.where}: {q.expr.strip()}", rule, fix))
+    result.findings += scale_from_zero_findings(plan)
     external = sorted(m for c in contracts if c.get("external") for m in c["metrics"])
     result.checked = {"queries": len(queries), "metric contracts": len(contracts)}
     if external:

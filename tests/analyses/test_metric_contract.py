@@ -11,7 +11,7 @@ from blueprint.analyses import metric_contract
 from blueprint.plan import Plan
 from components import _contracts
 from components.serving import server_args, vllm_metrics
-from infra.config import Canary, ImageRef
+from infra.config import Autoscaling, Canary, ImageRef
 from tests.analyses import helpers as h
 from tests.components.test_serving import model, serve
 from tests.test_config import RawFactory, problems
@@ -150,3 +150,16 @@ def test_config_requires_the_served_name_to_be_the_key(raw_config: RawFactory) -
     raw = raw_config("dev")
     raw["serving"]["models"]["llama-3-8b"]["server"] = "tgi"
     assert "must declare the metrics it emits" in problems(raw)["serving.models.llama-3-8b.metrics"]
+
+
+def test_a_model_that_scales_to_zero_on_its_own_metrics_never_comes_back() -> None:
+    """At zero replicas a query on the pods' own series is empty; KEDA reads 0 and never activates."""
+    query = 'sum(vllm:num_requests_waiting{model_name="$model"})'
+    auto = Autoscaling(type="keda", query=query, threshold=5)
+    zero = serve({"llm": model(server="vllm", min_replicas=0, autoscaling=auto)}, allow_scale_to_zero=True)
+    (finding,) = metric_contract.scale_from_zero_findings(zero)
+    assert finding.object == "ScaledObject serving/llm"
+    assert "never scales the model up again" in finding.rule and finding.blocking
+    assert "minReplicas >= 1" in finding.fix
+    one = serve({"llm": model(server="vllm", min_replicas=1, autoscaling=auto)})
+    assert metric_contract.scale_from_zero_findings(one) == []
