@@ -12,7 +12,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR
+from components.vocabulary import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "ai-platform"}
 

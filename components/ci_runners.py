@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -38,7 +38,7 @@ from components import _contracts, _k8s
 from components._helm import Chart, helm_release
 
 # The registry's CI push role trusts exactly <runner namespace>:RUNNER_SERVICE_ACCOUNT.
-from infra.config import LABEL_ACCELERATOR, LABEL_POOL, RUNNER_SERVICE_ACCOUNT, RunnerScaleSetSpec
+from components.vocabulary import LABEL_ACCELERATOR, LABEL_POOL, RUNNER_SERVICE_ACCOUNT
 
 _OCI = "oci://ghcr.io/actions/actions-runner-controller-charts"
 # actions/actions-runner-controller tag gha-runner-scale-set-0.14.2 (both charts, appVersion 0.14.2).
@@ -74,6 +74,34 @@ HOOK_TEMPLATE_LABEL = "platform.ai/hook-template"
 
 
 @dataclass(frozen=True)
+class RunnerScaleSet:
+    """One runner scale set, with the platform's defaults (``ciRunners.scaleSetDefaults`` overrides them)."""
+
+    min_runners: int = 0
+    """Idle runners kept warm."""
+    max_runners: int = 5
+    """Maximum concurrent runners."""
+    gpus: int = 0
+    """GPUs per runner; >0 places it on GPU pools with the taint tolerated."""
+    cpu: str = "2"
+    """CPU per runner (requests equal limits)."""
+    memory: str = "4Gi"
+    """Memory per runner (requests equal limits)."""
+    container_mode: Literal["kubernetes", "dind"] = "kubernetes"
+    """``kubernetes`` (job containers as pods in the job namespace) or ``dind`` (privileged)."""
+    node_pool: str | None = None
+    """Run the runners on this node pool only; None: any CPU pool (GPU runners: any GPU pool)."""
+    work_volume_gib: int = 20
+    """Ephemeral storage of a runner (its ``_work`` directory lives in the container)."""
+    job_cpu: str = "4"
+    """CPU of each job pod the container hooks create (requests equal limits)."""
+    job_memory: str = "8Gi"
+    """Memory of each job pod (requests equal limits)."""
+    job_ephemeral_storage_gib: int = 50
+    """Ephemeral storage of each job pod: checkout, caches and build outputs."""
+
+
+@dataclass(frozen=True)
 class CiRunnersArgs:
     """Inputs of :class:`CiRunners`."""
 
@@ -85,8 +113,8 @@ class CiRunnersArgs:
     """GitHub App installation ID."""
     github_app_private_key: pulumi.Input[str]
     """GitHub App private key (PEM); kept secret end to end."""
-    scale_sets: Mapping[str, RunnerScaleSetSpec]
-    """Resolved scale sets (``cfg.resolved_scale_sets()``), keyed by ``runs-on`` label."""
+    scale_sets: Mapping[str, RunnerScaleSet]
+    """Scale sets keyed by ``runs-on`` label (``cfg.runner_scale_sets()``)."""
     runner_image: pulumi.Input[str]
     """Runner image by digest (built by :class:`~components.images.Images` or from config)."""
     k8s_provider: pulumi.ProviderResource
@@ -107,9 +135,9 @@ class CiRunnersArgs:
     """The node pools and CoreDNS: the controller and listener pods need nodes before the releases can be ready."""
 
 
-def runner_placement(spec: RunnerScaleSetSpec) -> dict[str, Any]:
+def runner_placement(spec: RunnerScaleSet) -> dict[str, Any]:
     """Tolerations and node affinity: GPU runners on GPU pools, CPU runners off them."""
-    gpus = spec.gpus or 0
+    gpus = spec.gpus
     placement = _k8s.gpu_placement(gpus)
     if gpus:
         terms = placement["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
@@ -209,8 +237,8 @@ class CiRunners(pulumi.ComponentResource):
         # Quotas count pods and GPUs only: a CPU/memory quota makes ARC's kubernetes-mode jobs fail
         # instead of queueing when it is full (actions/runner-container-hooks#229). Job pods get no
         # GPU (GPU work runs on the GPU runners themselves).
-        max_runners = sum(s.max_runners or 0 for s in args.scale_sets.values())
-        max_gpus = sum((s.max_runners or 0) * (s.gpus or 0) for s in args.scale_sets.values())
+        max_runners = sum(s.max_runners for s in args.scale_sets.values())
+        max_gpus = sum(s.max_runners * s.gpus for s in args.scale_sets.values())
         _k8s.quota_and_limits(f"{name}-controller", ctrl_ns, parent=self, hard={"pods": "20"})
         _k8s.quota_and_limits(
             f"{name}-runners",
@@ -303,9 +331,7 @@ class CiRunners(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role, sa]),
         )
 
-    def _hook_template(
-        self, set_name: str, spec: RunnerScaleSetSpec, runner_ns: k8s.core.v1.Namespace
-    ) -> pulumi.Resource:
+    def _hook_template(self, set_name: str, spec: RunnerScaleSet, runner_ns: k8s.core.v1.Namespace) -> pulumi.Resource:
         """The job pod template the hooks merge into every job pod of this scale set."""
         return k8s.core.v1.ConfigMap(
             f"{self._name}-{set_name}-hook-template",
@@ -320,7 +346,7 @@ class CiRunners(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _scale_set_values(set_name: str, spec: RunnerScaleSetSpec, args: CiRunnersArgs) -> dict[str, Any]:
+    def _scale_set_values(set_name: str, spec: RunnerScaleSet, args: CiRunnersArgs) -> dict[str, Any]:
         kube_mode = spec.container_mode != "dind"
         values: dict[str, Any] = {
             "githubConfigUrl": args.github_config_url,
@@ -360,10 +386,10 @@ def _listener_template(node_selector: Mapping[str, str]) -> dict[str, Any]:
 
 
 def runner_pod(
-    set_name: str, spec: RunnerScaleSetSpec, image: pulumi.Input[str], kube_mode: bool, job_namespace: str
+    set_name: str, spec: RunnerScaleSet, image: pulumi.Input[str], kube_mode: bool, job_namespace: str
 ) -> dict[str, Any]:
     """The runner pod of a scale set (the chart adds the hook and pod-name env in kubernetes-novolume mode)."""
-    gpus = spec.gpus or 0
+    gpus = spec.gpus
     env: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
@@ -383,9 +409,7 @@ def runner_pod(
         "image": image,
         "command": ["/home/runner/run.sh"],
         # The work directory lives in the container (no volume in kubernetes-novolume mode).
-        "resources": _k8s.resources(
-            spec.cpu or "2", spec.memory or "4Gi", gpus, ephemeral_storage=f"{spec.work_volume_gib or 20}Gi"
-        ),
+        "resources": _k8s.resources(spec.cpu, spec.memory, gpus, ephemeral_storage=f"{spec.work_volume_gib}Gi"),
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
         "env": env,
     }
@@ -410,14 +434,14 @@ def runner_pod(
     return pod
 
 
-def job_pod_template(set_name: str, spec: RunnerScaleSetSpec) -> dict[str, Any]:
+def job_pod_template(set_name: str, spec: RunnerScaleSet) -> dict[str, Any]:
     """The hooks' pod template: ``$job`` fields merge onto the job container (runner-container-hooks
     v0.8.0 packages/k8s/src/k8s/utils.ts mergeContainerWithOptions/mergePodSpecWithOptions).
 
     Job pods get explicit resources (the namespace LimitRange default would cap builds at 500m/1Gi),
     no Kubernetes API token, CPU nodes only (no GPU: the job namespace's quota allows none).
     """
-    cpu_only = spec.model_copy(update={"gpus": 0, "node_pool": None if spec.gpus else spec.node_pool})
+    cpu_only = replace(spec, gpus=0, node_pool=None if spec.gpus else spec.node_pool)
     return {
         "metadata": {"labels": {"app.kubernetes.io/part-of": "ai-platform", "platform.ai/scale-set": set_name}},
         "spec": {
@@ -428,9 +452,9 @@ def job_pod_template(set_name: str, spec: RunnerScaleSetSpec) -> dict[str, Any]:
                 {
                     "name": "$job",
                     "resources": _k8s.resources(
-                        spec.job_cpu or "4",
-                        spec.job_memory or "8Gi",
-                        ephemeral_storage=f"{spec.job_ephemeral_storage_gib or 50}Gi",
+                        spec.job_cpu,
+                        spec.job_memory,
+                        ephemeral_storage=f"{spec.job_ephemeral_storage_gib}Gi",
                     ),
                 }
             ],

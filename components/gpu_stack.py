@@ -49,7 +49,7 @@ from components._k8s import (
     tcp_egress,
     with_provider,
 )
-from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
+from components.vocabulary import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
 
 # The dcgm-exporter chart serves metrics on 9400 (its values.yaml `service.port`).
 DCGM_PORT = 9400

@@ -53,7 +53,7 @@ from components._k8s import (
     tcp_egress,
     with_provider,
 )
-from infra.config import LABEL_ACCELERATOR, LABEL_AMI_FAMILY, LABEL_GPU_MODEL, LABEL_POOL
+from components.vocabulary import LABEL_ACCELERATOR, LABEL_AMI_FAMILY, LABEL_GPU_MODEL, LABEL_POOL
 
 # prometheus-community/helm-charts at tag kube-prometheus-stack-88.5.3: kps 88.5.3 and
 # prometheus-operator-crds 31.0.1 both carry appVersion v0.93.1, so CRDs and operator match.

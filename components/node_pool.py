@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.cluster import Cluster
-from infra.config import (
+from components.vocabulary import (
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,

@@ -39,7 +39,9 @@ import pulumi_kubernetes as k8s
 from components import _contracts, _k8s, _lineage
 from components._common import Irsa, irsa_role, policy_json
 from components._helm import Chart, helm_release
-from infra.config import GPU_RESOURCE, Model, served_model_name
+from components.model_spec import ModelSettings as Model  # the serving component's own settings type
+from components.model_spec import served_model_name
+from components.vocabulary import GPU_RESOURCE
 
 # Objects are written as camelCase dicts (the wire form, as --render-k8s shows them); the SDK's
 # TypedDicts spell keys in snake_case, so constructor calls go through an untyped alias.

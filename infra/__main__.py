@@ -403,7 +403,7 @@ if k8s_layer:
             image=drift_image,
             jobs={
                 n: DriftJob(m.drift.reference, m.drift.current, m.drift.schedule)
-                for n, m in cfg.resolved_models().items()
+                for n, m in cfg.serving.models.items()
                 if m.drift
             },
             namespace=dr.namespace,
@@ -448,7 +448,7 @@ if k8s_layer and ci.enabled:
             github_app_id=ci.github_app_id,
             github_app_installation_id=ci.github_app_installation_id,
             github_app_private_key=pulumi.Output.secret(cfg.github_app_private_key.get_secret_value()),
-            scale_sets=cfg.resolved_scale_sets(),
+            scale_sets=cfg.runner_scale_sets(),
             runner_image=runner_image,
             k8s_provider=cluster.k8s_provider,
             push_role=registry.ci_push_role,

@@ -16,7 +16,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -31,6 +31,32 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.ci_runners import RunnerScaleSet
+from components.model_spec import (
+    CanarySettings,
+    LineageSettings,
+    ModelAutoscaling,
+    ModelImage,
+    ModelSettings,
+    WeightsSource,
+    served_model_name,
+)
+from components.vocabulary import (  # noqa: F401 - re-exported for code that still imports them from here
+    CPU_AMI_TYPES,
+    GPU_AMI_TYPES,
+    GPU_FAMILIES,
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    LABEL_ACCELERATOR,
+    LABEL_AMI_FAMILY,
+    LABEL_GPU_MODEL,
+    LABEL_POOL,
+    RUNNER_SERVICE_ACCOUNT,
+    AmiType,
+    GpuInstanceFamily,
+    gpu_facts,
+)
 from infra import input_rules
 from infra.eks_versions import supported_versions
 
@@ -65,52 +91,6 @@ OPTIONAL_SECRET_KEYS: tuple[str, ...] = ("alertmanagerPagerdutyRoutingKey",)
 # Any nested key whose name looks like one of these must not hold a plaintext value.
 _SECRETISH = re.compile(r"(password|passwd|secret|token|private[-_]?key|webhook|api[-_]?key)", re.I)
 
-
-@dataclass(frozen=True)
-class GpuInstanceFamily:
-    """What the platform knows about one NVIDIA instance family."""
-
-    gpu_model: str
-    """GPU model label value, e.g. ``a10g``."""
-    gpus_by_size: Mapping[str, int]
-    """GPUs per instance for each size in the family."""
-
-
-# NVIDIA GPU families and their per-size GPU counts, from the EC2 accelerated-computing
-# instance pages (https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing).
-# The cluster-autoscaler needs the count for its scale-from-zero node template, and the
-# preflight command checks it against DescribeInstanceTypes.
-GPU_FAMILIES: Mapping[str, GpuInstanceFamily] = {
-    "g4dn": GpuInstanceFamily("t4", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
-                                     "16xlarge": 1, "12xlarge": 4, "metal": 8}),
-    "g5": GpuInstanceFamily("a10g", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
-                                     "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
-    "g6": GpuInstanceFamily("l4", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
-                                   "16xlarge": 1, "12xlarge": 4, "24xlarge": 4, "48xlarge": 8}),
-    "g6e": GpuInstanceFamily("l40s", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1,
-                                      "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
-                                      "48xlarge": 8}),
-    "p4d": GpuInstanceFamily("a100", {"24xlarge": 8}),
-    "p4de": GpuInstanceFamily("a100", {"24xlarge": 8}),
-    "p5": GpuInstanceFamily("h100", {"48xlarge": 8}),
-    "p5e": GpuInstanceFamily("h200", {"48xlarge": 8}),
-}  # fmt: skip
-
-GPU_AMI_TYPES: tuple[str, ...] = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
-CPU_AMI_TYPES: tuple[str, ...] = ("AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64")
-AmiType = Literal[
-    "AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64",
-    "AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA",
-]  # fmt: skip
-
-GPU_TAINT_KEY = "nvidia.com/gpu"
-GPU_TAINT_VALUE = "true"
-GPU_RESOURCE = "nvidia.com/gpu"
-# Node labels the platform sets on every pool; workloads select GPU pools with these.
-LABEL_POOL = "platform.ai/pool"
-LABEL_ACCELERATOR = "platform.ai/accelerator"
-LABEL_GPU_MODEL = "platform.ai/gpu-model"
-LABEL_AMI_FAMILY = "platform.ai/ami-family"
 
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
@@ -712,34 +692,9 @@ class ModelSpec(_Model):
         return v
 
 
-@dataclass(frozen=True)
-class Model:
-    """A served model with its defaults applied."""
-
-    name: str
-    image: ImageRef
-    args: tuple[str, ...]
-    port: int
-    gpus: int
-    cpu: str
-    memory: str
-    min_replicas: int
-    max_replicas: int
-    shm_size: str
-    source: ModelSource
-    env: Mapping[str, str]
-    startup_budget_seconds: int
-    autoscaling: Autoscaling
-    canary: Canary | None
-    metrics_path: str = "/metrics"
-    server: str = "custom"
-    metrics: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    image_size_gib: float | None = None
-    weights_size_gib: float | None = None
-    deploy: bool = True
-    rollout: Literal["surge", "replace"] = "replace"
-    drift: DriftSpec | None = None
-    lineage: Lineage | None = None
+# A resolved model is the serving component's own settings type (components/model_spec.py); the
+# alias keeps ``infra.config.Model`` importable for code written before the move.
+Model = ModelSettings
 
 
 class IngressConfig(_Model):
@@ -853,11 +808,6 @@ class RunnerScaleSetSpec(_Model):
         if v is not None and not _QUANTITY.match(v):
             raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
         return v
-
-
-# The Kubernetes service account the CI runner pods run as (in ``ciRunners.namespace``). The
-# registry's CI push role trusts exactly this account, so the runner scale sets must use it.
-RUNNER_SERVICE_ACCOUNT = "arc-runner"
 
 
 class CiRunnersConfig(_Model):
@@ -1241,24 +1191,18 @@ class PlatformConfig(_Model):
             return list(self.mlflow.client_namespaces)
         return [self.ci_runners.job_namespace] if self.ci_runners.enabled else []
 
-    def resolved_models(self) -> dict[str, Model]:
+    def resolved_models(self) -> dict[str, ModelSettings]:
         """Models with ``serving.modelDefaults`` applied."""
         return {n: _resolve_model(n, m, self.serving.model_defaults) for n, m in self.serving.models.items()}
 
+    def runner_scale_sets(self) -> dict[str, RunnerScaleSet]:
+        """The resolved scale sets as :class:`~components.ci_runners.CiRunners` takes them."""
+        return {n: RunnerScaleSet(**s.model_dump(exclude_none=True)) for n, s in self.resolved_scale_sets().items()}
+
     def resolved_scale_sets(self) -> dict[str, RunnerScaleSetSpec]:
         """Runner scale sets with ``ciRunners.scaleSetDefaults`` applied (every field set)."""
-        base = RunnerScaleSetSpec(
-            min_runners=0,
-            max_runners=5,
-            gpus=0,
-            cpu="2",
-            memory="4Gi",
-            container_mode="kubernetes",
-            work_volume_gib=20,
-            job_cpu="4",
-            job_memory="8Gi",
-            job_ephemeral_storage_gib=50,
-        )
+        # The platform's defaults live on the component's type (components/ci_runners.py).
+        base = RunnerScaleSetSpec(**asdict(RunnerScaleSet()))
         out = {}
         for name, spec in self.ci_runners.scale_sets.items():
             merged = _merge(_merge(base, self.ci_runners.scale_set_defaults), spec)
@@ -1275,15 +1219,6 @@ def _check_retention(v: int) -> int:
     if v not in LOG_RETENTION_DAYS:
         raise ValueError(f"a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}")
     return v
-
-
-def gpu_facts(instance_type: str) -> tuple[str, int] | None:
-    """``(gpu_model, gpus)`` for an NVIDIA instance type, or None for a CPU type."""
-    family, _, size = instance_type.partition(".")
-    fam = GPU_FAMILIES.get(family)
-    if fam is None or size not in fam.gpus_by_size:
-        return None
-    return fam.gpu_model, fam.gpus_by_size[size]
 
 
 def _is_gpu_family(instance_type: str) -> bool:
@@ -1323,17 +1258,22 @@ def _resolve_pool(name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkCo
     )
 
 
-def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
+def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> ModelSettings:
     def pick(attr: str, fallback: Any) -> Any:
         v = getattr(spec, attr)
         if v is None:
             v = getattr(d, attr)
         return fallback if v is None else v
 
-    image = pick("image", None)
-    return Model(
+    src, scale, canary, lin = (
+        pick("source", ModelSource()),
+        pick("autoscaling", Autoscaling()),
+        spec.canary,
+        spec.lineage,
+    )
+    return ModelSettings(
         name=name,
-        image=image,
+        image=_model_image(pick("image", None)),
         args=tuple(pick("args", [])),
         port=pick("port", 8000),
         gpus=pick("gpus", 1),
@@ -1342,11 +1282,11 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         min_replicas=pick("min_replicas", 1),
         max_replicas=pick("max_replicas", 2),
         shm_size=pick("shm_size", "2Gi"),
-        source=pick("source", ModelSource()),
+        source=WeightsSource(src.s3_prefix, src.pvc_size_gib),
         env={**(d.env or {}), **(spec.env or {})},
         startup_budget_seconds=pick("startup_budget_seconds", 1200),
-        autoscaling=pick("autoscaling", Autoscaling()),
-        canary=spec.canary,
+        autoscaling=ModelAutoscaling(scale.type, scale.target_cpu_percent, scale.query, scale.threshold),
+        canary=CanarySettings(_model_image(canary.image), canary.weight, canary.version) if canary else None,
         metrics_path=pick("metrics_path", "/metrics"),
         server=pick("server", "custom"),
         metrics={k: tuple(v) for k, v in (pick("metrics", None) or {}).items()},
@@ -1354,24 +1294,18 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         weights_size_gib=pick("weights_size_gib", None),
         deploy=pick("deploy", True),
         rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
-        drift=spec.drift,
-        lineage=spec.lineage,
+        lineage=LineageSettings(lin.version, lin.weights_s3_version_id, lin.dvc_hash, lin.mlflow_run_id)
+        if lin
+        else None,
     )
 
 
-def served_model_name(model: Model) -> str | None:
-    """The ``--served-model-name`` a model's args set (the last occurrence wins, as argparse does), or None."""
-    found = None
-    args = list(model.args)
-    for i, a in enumerate(args):
-        if a == "--served-model-name" and i + 1 < len(args):
-            found = args[i + 1]
-        elif a.startswith("--served-model-name="):
-            found = a.split("=", 1)[1]
-    return found
+def _model_image(ref: ImageRef | None) -> Any:
+    """The serving component's image type; a missing image stays None for validation to report."""
+    return None if ref is None else ModelImage(ref.repository, ref.tag, ref.digest)
 
 
-def _served_name_problems(name: str, model: Model, base: str) -> list[Problem]:
+def _served_name_problems(name: str, model: ModelSettings, base: str) -> list[Problem]:
     """vLLM labels its metrics ``model_name=<served name>``; the platform sets it to the model key."""
     out: list[Problem] = []
     served = served_model_name(model)
@@ -1927,13 +1861,12 @@ def _ini_safe_password(v: str) -> bool:
 def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
     """Drift, MLflow and DVC rules."""
     out: list[Problem] = []
-    models = cfg.resolved_models()
     d, mf = cfg.drift, cfg.mlflow
     repos = cfg.registry.repositories
     for key, ns in (("drift.namespace", d.namespace), ("mlflow.namespace", mf.namespace)):
         if not _K8S_NAME.match(ns):
             out.append(_p(key, "a DNS label", ns))
-    drifting = [n for n, m in models.items() if m.drift]
+    drifting = [n for n, m in cfg.serving.models.items() if m.drift]
     if drifting and d.image is None:
         out.append(_p("drift.image", f"required: models {drifting} have a drift section (the images/drift-job image)"))
     if d.image is not None:
@@ -1948,7 +1881,7 @@ def _ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
         if not d.image.tag and not d.image.digest:
             out.append(_p("drift.image", "pin the image with a digest or an immutable tag"))
     for name in drifting:
-        spec = models[name].drift
+        spec = cfg.serving.models[name].drift
         assert spec is not None
         if spec.reference == spec.current:
             out.append(_p(f"serving.models.{name}.drift.current", "must differ from drift.reference", spec.current))

@@ -20,7 +20,7 @@ def test_every_stack_enables_mlflow_and_drift_for_a_model(raw_config: RawFactory
     cfg = parse(raw_config(stack))
     assert cfg.mlflow.enabled
     assert cfg.mlflow_admin_password is not None
-    assert any(m.drift for m in cfg.resolved_models().values())
+    assert any(m.drift for m in cfg.serving.models.values())
     if cfg.environment.value == "prod":
         assert cfg.mlflow.db_multi_az
         assert cfg.mlflow.db_deletion_protection
@@ -31,7 +31,7 @@ def test_drift_prefixes_are_normalised_to_directories(raw_config: RawFactory) ->
     raw = raw_config("dev")
     _drifting_model(raw)["drift"] = {"reference": "drift/a/ref", "current": "drift/a/cur/"}
     cfg = parse(raw)
-    drift = next(m.drift for m in cfg.resolved_models().values() if m.drift)
+    drift = next(m.drift for m in cfg.serving.models.values() if m.drift)
     assert (drift.reference, drift.current, drift.schedule) == ("drift/a/ref/", "drift/a/cur/", "0 * * * *")
 
 

@@ -8,7 +8,7 @@ Reads the stack's validated config and asks AWS, read-only:
   ``delivery.createOidcProvider`` (:mod:`readiness`);
 - the region is enabled for the account and every configured AZ exists and is available;
 - every node pool's instance types are offered in the pool's AZs (``DescribeInstanceTypeOfferings``);
-- every GPU pool's types really have NVIDIA GPUs, as many as ``infra.config.gpu_facts`` assumes
+- every GPU pool's types really have NVIDIA GPUs, as many as ``components.vocabulary.gpu_facts`` assumes
   (the cluster-autoscaler's scale-from-zero template uses that count) (``DescribeInstanceTypes``);
 - the EC2 vCPU quotas of the GPU families, per capacity type, cover every GPU pool at its
   ``maxSize`` (Service Quotas);
@@ -339,7 +339,7 @@ def check_instance_types(pools: Iterable[NodePool], ec2: Any, vcpus: dict[str, i
             elif nvidia != pool.gpus_per_node:
                 problems.append(
                     f"{t} has {nvidia} GPUs, the config assumes {pool.gpus_per_node} "
-                    "(fix GPU_FAMILIES in infra/config.py: the autoscaler template uses it)"
+                    "(fix GPU_FAMILIES in components/vocabulary.py: the autoscaler template uses it)"
                 )
             else:
                 seen.append(f"{t}: {nvidia} × {gpus[0].get('Name', '?')}, {vcpus[t]} vCPUs")

@@ -28,7 +28,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import Row, error_code
-from infra.config import PROJECT, ImageRef, PlatformConfig, deploy_role_arn, preview_role_name
+from components.model_spec import ModelImage
+from infra.config import PROJECT, PlatformConfig, deploy_role_arn, preview_role_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -211,7 +212,7 @@ def check_images(cfg: PlatformConfig, stack: str, ecr: Any, *, first_deploy: boo
     return rows
 
 
-def _image_row(cfg: PlatformConfig, stack: str, ecr: Any, who: str, image: ImageRef, first_deploy: bool) -> Row:
+def _image_row(cfg: PlatformConfig, stack: str, ecr: Any, who: str, image: ModelImage, first_deploy: bool) -> Row:
     registry = f"{cfg.account_id}.dkr.ecr.{cfg.region}.amazonaws.com"
     shown = f"{image.repository}@{image.digest}" if image.digest else f"{image.repository}:{image.tag}"
     image_id = {"imageDigest": image.digest} if image.digest else {"imageTag": image.tag}
@@ -230,7 +231,7 @@ def _image_row(cfg: PlatformConfig, stack: str, ecr: Any, who: str, image: Image
     return Row(name, OK, shown if image.digest else f"{shown} -> {digest}")
 
 
-def _push_hint(registry: str, stack: str, image: ImageRef) -> str:
+def _push_hint(registry: str, stack: str, image: ModelImage) -> str:
     login = f"aws ecr get-login-password --region {registry.split('.')[3]} | docker login --username AWS --password-stdin {registry}"
     if image.digest:
         return (

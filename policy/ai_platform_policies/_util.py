@@ -36,7 +36,7 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_RESOURCE = "nvidia.com/gpu"
 
 # GPUs per instance for the NVIDIA families the platform allows (EC2 accelerated-computing
-# instance pages). tests/policy checks this table against infra.config.GPU_FAMILIES.
+# instance pages). tests/policy checks this table against components.vocabulary.GPU_FAMILIES.
 GPUS_PER_INSTANCE: Mapping[str, Mapping[str, int]] = {
     "g4dn": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "metal": 8},
     "g5": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,

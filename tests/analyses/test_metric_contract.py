@@ -10,8 +10,8 @@ import pytest
 from blueprint.analyses import metric_contract
 from blueprint.plan import Plan
 from components import _contracts
+from components.model_spec import CanarySettings, ModelAutoscaling, ModelImage
 from components.serving import server_args, vllm_metrics
-from infra.config import Autoscaling, Canary, ImageRef
 from tests.analyses import helpers as h
 from tests.components.test_serving import model, serve
 from tests.test_config import RawFactory, problems
@@ -40,7 +40,7 @@ def test_every_stack_meets_its_metric_contracts(stack_plan: Plan) -> None:
 
 def test_vllm_is_served_under_its_model_key_so_the_keda_query_matches() -> None:
     """Regression (issue 11, defect 3): model_name defaulted to the --model path, the query used the key."""
-    m = model(server="vllm", autoscaling=model().autoscaling.model_copy(update={"query": QUERY}))
+    m = model(server="vllm", autoscaling=replace(model().autoscaling, query=QUERY))
     plan = serve({"llm": m})
     args = _container_args(plan, "llm")
     assert args[-2:] == ["--served-model-name", "llm"]
@@ -49,8 +49,8 @@ def test_vllm_is_served_under_its_model_key_so_the_keda_query_matches() -> None:
 
 def test_each_track_scales_on_its_own_series() -> None:
     q = 'sum(vllm:num_requests_waiting{model_name="$model", platform_ai_track="$track"})'
-    m = model(server="vllm", canary=Canary(image=ImageRef(repository="vllm", tag="v2"), weight=10))
-    plan = serve({"llm": replace(m, autoscaling=m.autoscaling.model_copy(update={"query": q}))})
+    m = model(server="vllm", canary=CanarySettings(image=ModelImage(repository="vllm", tag="v2"), weight=10))
+    plan = serve({"llm": replace(m, autoscaling=replace(m.autoscaling, query=q))})
     queries = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]["triggers"][0]["metadata"]["query"]
         for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject")
@@ -58,7 +58,7 @@ def test_each_track_scales_on_its_own_series() -> None:
     assert queries["llm-canary"] == 'sum(vllm:num_requests_waiting{model_name="llm", platform_ai_track="canary"})'
     assert metric_contract.analyse(plan, ROOT).findings == []
     wrong = q.replace("$track", "blue")
-    plan = serve({"llm": replace(m, autoscaling=m.autoscaling.model_copy(update={"query": wrong}))})
+    plan = serve({"llm": replace(m, autoscaling=replace(m.autoscaling, query=wrong))})
     objects = sorted(f.object.split(":")[0] for f in metric_contract.analyse(plan, ROOT).findings)
     assert objects == ["ScaledObject serving/llm trigger 0", "ScaledObject serving/llm-canary trigger 0"]
 
@@ -66,7 +66,7 @@ def test_each_track_scales_on_its_own_series() -> None:
 def test_served_name_left_at_the_model_path_is_reported() -> None:
     # What vLLM does without the flag: model_name = the --model value.
     m = model(server="vllm", args=("--model", "/models/llm", "--served-model-name", "/models/llm"))
-    m = replace(m, autoscaling=m.autoscaling.model_copy(update={"query": QUERY}))
+    m = replace(m, autoscaling=replace(m.autoscaling, query=QUERY))
     plan = serve({"llm": m})
     findings = metric_contract.analyse(plan, ROOT).findings
     assert {f.object.split(":")[0] for f in findings} == {"ScaledObject serving/llm trigger 0"}
@@ -85,7 +85,7 @@ def test_served_name_left_at_the_model_path_is_reported() -> None:
 )
 def test_query_on_what_the_server_does_not_emit_is_reported(query: str, expected: str) -> None:
     m = model(server="vllm")
-    plan = serve({"llm": replace(m, autoscaling=m.autoscaling.model_copy(update={"query": query}))})
+    plan = serve({"llm": replace(m, autoscaling=replace(m.autoscaling, query=query))})
     (finding,) = metric_contract.analyse(plan, ROOT).findings
     assert expected in finding.rule
     assert finding.object.startswith("ScaledObject serving/llm trigger 0")
@@ -94,10 +94,10 @@ def test_query_on_what_the_server_does_not_emit_is_reported(query: str, expected
 def test_other_servers_are_checked_against_their_declared_metrics() -> None:
     q = 'sum(tgi_queue_size{model="$model"})'
     declared = model(server="tgi", metrics={"tgi_queue_size": ()})
-    plan = serve({"llm": replace(declared, autoscaling=declared.autoscaling.model_copy(update={"query": q}))})
+    plan = serve({"llm": replace(declared, autoscaling=replace(declared.autoscaling, query=q))})
     assert metric_contract.analyse(plan, ROOT).findings == []
     undeclared = model(server="tgi")
-    plan = serve({"llm": replace(undeclared, autoscaling=undeclared.autoscaling.model_copy(update={"query": q}))})
+    plan = serve({"llm": replace(undeclared, autoscaling=replace(undeclared.autoscaling, query=q))})
     (finding,) = metric_contract.analyse(plan, ROOT).findings
     assert "tgi_queue_size is not emitted by the workload it scales" in finding.rule
 
@@ -155,7 +155,7 @@ def test_config_requires_the_served_name_to_be_the_key(raw_config: RawFactory) -
 def test_a_model_that_scales_to_zero_on_its_own_metrics_never_comes_back() -> None:
     """At zero replicas a query on the pods' own series is empty; KEDA reads 0 and never activates."""
     query = 'sum(vllm:num_requests_waiting{model_name="$model"})'
-    auto = Autoscaling(type="keda", query=query, threshold=5)
+    auto = ModelAutoscaling(type="keda", query=query, threshold=5)
     zero = serve({"llm": model(server="vllm", min_replicas=0, autoscaling=auto)}, allow_scale_to_zero=True)
     (finding,) = metric_contract.scale_from_zero_findings(zero)
     assert finding.object == "ScaledObject serving/llm"

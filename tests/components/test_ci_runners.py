@@ -9,19 +9,18 @@ import pytest
 
 from blueprint.plan import Plan, is_secret
 from blueprint.render import k8s_object
-from components.ci_runners import KUBE_MODE_RULES, SCALE_SET_CHART, CiRunners, CiRunnersArgs
-from infra.config import RUNNER_SERVICE_ACCOUNT, RunnerScaleSetSpec
+from components.ci_runners import KUBE_MODE_RULES, SCALE_SET_CHART, CiRunners, CiRunnersArgs, RunnerScaleSet
+from components.vocabulary import RUNNER_SERVICE_ACCOUNT
 from tests.components.harness import StandIns, run_program
 
 IMAGE = "111111111111.dkr.ecr.us-west-2.amazonaws.com/ci-runner@sha256:" + "b" * 64
 
 
-def spec(**over: Any) -> RunnerScaleSetSpec:
-    base = {"min_runners": 0, "max_runners": 5, "gpus": 0, "cpu": "2", "memory": "4Gi", "container_mode": "kubernetes"}
-    return RunnerScaleSetSpec(**{**base, **over})
+def spec(**over: Any) -> RunnerScaleSet:
+    return RunnerScaleSet(**over)
 
 
-def runners(scale_sets: dict[str, RunnerScaleSetSpec]) -> Plan:
+def runners(scale_sets: dict[str, RunnerScaleSet]) -> Plan:
     def program() -> None:
         s = StandIns()
         CiRunners(

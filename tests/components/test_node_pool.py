@@ -6,7 +6,7 @@ import pytest
 
 from blueprint.plan import Plan, Resource
 from components.node_pool import CA_TEMPLATE, autoscaler_template_tags, block_devices, node_labels
-from infra.config import GPU_TAINT_KEY, LABEL_GPU_MODEL, LABEL_POOL
+from components.vocabulary import GPU_TAINT_KEY, LABEL_GPU_MODEL, LABEL_POOL
 
 NG = "aws:eks/nodeGroup:NodeGroup"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from components.model_spec import ModelAutoscaling, WeightsSource
 from components.serving import canary_replicas, prefix_of
-from infra.config import Autoscaling, ModelSource
 from tests.components.test_serving import model, serve
 
 COMPONENTS = Path(__file__).resolve().parents[2] / "components"
@@ -42,9 +42,9 @@ def test_canary_replicas_without_a_canary_raises_even_under_python_O() -> None:
 
 def test_prefix_of_without_an_s3_source_raises() -> None:
     with pytest.raises(ValueError, match="no S3 source"):
-        prefix_of(model(source=ModelSource(pvc_size_gib=100)))
+        prefix_of(model(source=WeightsSource(pvc_size_gib=100)))
 
 
 def test_keda_autoscaling_without_a_query_is_refused_before_anything_is_registered() -> None:
     with pytest.raises(Exception, match="KEDA autoscaling needs a query"):
-        serve({"llm": model(autoscaling=Autoscaling(type="keda", query=None, threshold=5))})
+        serve({"llm": model(autoscaling=ModelAutoscaling(type="keda", query=None, threshold=5))})

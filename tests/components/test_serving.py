@@ -12,6 +12,7 @@ import pytest
 
 from blueprint.plan import Plan
 from blueprint.render import k8s_object
+from components.model_spec import CanarySettings, ModelAutoscaling, ModelImage, ModelSettings, WeightsSource
 from components.serving import (
     KEDA_CHART,
     IngressSettings,
@@ -23,17 +24,16 @@ from components.serving import (
     quota_for,
     strip_prefix_transform,
 )
-from infra.config import Autoscaling, Canary, ImageRef, Model, ModelSource
 from tests.components.harness import REGION, StandIns, run_program
 
 DIGEST = "sha256:" + "a" * 64
 SYNC_IMAGE = f"111111111111.dkr.ecr.{REGION}.amazonaws.com/ecr-public/aws-cli/aws-cli:2.31.21@{DIGEST}"
 
 
-def model(name: str = "llm", **over: Any) -> Model:
-    base = Model(
+def model(name: str = "llm", **over: Any) -> ModelSettings:
+    base = ModelSettings(
         name=name,
-        image=ImageRef(repository="vllm", digest=DIGEST),
+        image=ModelImage(repository="vllm", digest=DIGEST),
         args=("--model", f"/models/{name}"),
         port=8000,
         gpus=1,
@@ -42,17 +42,17 @@ def model(name: str = "llm", **over: Any) -> Model:
         min_replicas=1,
         max_replicas=4,
         shm_size="4Gi",
-        source=ModelSource(s3_prefix=f"models/{name}"),
+        source=WeightsSource(s3_prefix=f"models/{name}"),
         env={"VLLM_LOGGING_LEVEL": "INFO"},
         startup_budget_seconds=1205,
-        autoscaling=Autoscaling(type="keda", query='sum(queue{model="$model"})', threshold=5),
+        autoscaling=ModelAutoscaling(type="keda", query='sum(queue{model="$model"})', threshold=5),
         canary=None,
         weights_size_gib=15.5,
     )
     return replace(base, **over)
 
 
-def serve(models: dict[str, Model], **over: Any) -> Plan:
+def serve(models: dict[str, ModelSettings], **over: Any) -> Plan:
     def program() -> None:
         s = StandIns()
         args = ServingArgs(
@@ -86,15 +86,15 @@ def obj(plan: Plan, kind: str, name: str) -> dict[str, Any]:
 def canary_plan() -> Plan:
     return serve(
         {
-            "llm": model(canary=Canary(image=ImageRef(repository="vllm", tag="v2"), weight=20)),
+            "llm": model(canary=CanarySettings(image=ModelImage(repository="vllm", tag="v2"), weight=20)),
             "embed": model(
                 "embed",
                 gpus=0,
                 cpu="2",
                 memory="4Gi",
-                source=ModelSource(),
-                autoscaling=Autoscaling(type="cpu", target_cpu_percent=60),
-                image=ImageRef(repository="model-server", tag="v1"),
+                source=WeightsSource(),
+                autoscaling=ModelAutoscaling(type="cpu", target_cpu_percent=60),
+                image=ModelImage(repository="model-server", tag="v1"),
             ),
         }
     )
@@ -261,7 +261,7 @@ def test_internet_facing_alb_uses_https_with_redirect() -> None:
 
 
 def test_pvc_source_mounts_an_encrypted_volume() -> None:
-    plan = serve({"llm": model(source=ModelSource(pvc_size_gib=100), max_replicas=1)})
+    plan = serve({"llm": model(source=WeightsSource(pvc_size_gib=100), max_replicas=1)})
     pvc = obj(plan, "PersistentVolumeClaim", "llm-models")["spec"]
     assert pvc["storageClassName"] == "gp3-encrypted"
     assert pvc["resources"]["requests"]["storage"] == "100Gi"
@@ -282,7 +282,7 @@ def test_quantities_and_quota_arithmetic() -> None:
     assert millicores("500m") == 500
     assert mebibytes("16Gi") == 16384
     assert mebibytes("512Mi") == 512
-    m = model(canary=Canary(image=ImageRef(repository="vllm", tag="v2"), weight=30), max_replicas=10)
+    m = model(canary=CanarySettings(image=ModelImage(repository="vllm", tag="v2"), weight=30), max_replicas=10)
     assert canary_replicas(m) == (1, 3)
     q = quota_for({"m": m}, "1", "2Gi")
     assert q["requests.nvidia.com/gpu"] == str(11 + 4)
@@ -352,7 +352,7 @@ def test_rollout_timeout_covers_a_node_an_image_pull_the_weights_and_the_startup
 
 def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
     """Defect 7: `deploy: false` until the image and the weights exist (first `up`)."""
-    plan = serve({"llm": model(deploy=False), "embed": model("embed", gpus=0, source=ModelSource())})
+    plan = serve({"llm": model(deploy=False), "embed": model("embed", gpus=0, source=WeightsSource())})
     names = {(r.type.rsplit(":", 1)[-1], r.name) for r in plan.resources}
     assert ("ServiceAccount", "serving-llm-sa") in names
     assert not any(kind == "Deployment" and "llm" in n for kind, n in names)
