@@ -98,6 +98,10 @@ class Plan:
             doc["policy"] = self.policy
         if self.analyses:
             doc["analyses"] = {name: result.public() for name, result in sorted(self.analyses.items())}
+            for result in doc["analyses"].values():
+                # Pods are visited in registration order, which the engine does not fix: sort, so a
+                # snapshot is the same on every run and diffs only when a finding does.
+                result["findings"].sort(key=lambda f: (f["object"], f["rule"], f["fix"]))
             estimates = self.estimates()
             if estimates:
                 doc["estimates"] = estimates
