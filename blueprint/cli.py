@@ -36,9 +36,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+# Width of the output when it is not a terminal (a CI log, a file, the PR comment's artifact). rich would
+# assume 80 columns and cut long URNs and type tokens with "…"; logs and the comment scroll sideways, so
+# lines stay whole up to this width, and table cells fold (wrap, never cut) beyond it. COLUMNS still wins.
+PIPE_WIDTH = 240
+
+
 def _console(stderr: bool = False) -> Console:
     # rich honours NO_COLOR and drops styling when the stream is not a TTY (CI logs).
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +63,17 @@ def _parser() -> argparse.ArgumentParser:
         "--render-k8s", metavar="DIR", help="write every Kubernetes object and Helm values file under DIR/<stack>/"
     )
     pv.add_argument("--no-policy", action="store_true", help="skip the policy pack")
-    pv.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    pv.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print the summary and findings only (policy violations, analysis findings, estimate headlines), no tree",
+    )
+    pv.add_argument(
+        "--show-dependency-changes",
+        action="store_true",
+        help="with --diff, also list updates whose only change is the dependency list (hidden by default)",
+    )
     from blueprint import prices
 
     prices.register(sub)
@@ -151,7 +170,6 @@ def _preview(args: argparse.Namespace) -> int:
     out, err = _console(), _console(stderr=True)
 
     from blueprint import report
-    from blueprint.plan import diff
 
     worst = EXIT_OK
     for stack, result in _plans(stacks, policy=not args.no_policy):
@@ -161,12 +179,17 @@ def _preview(args: argparse.Namespace) -> int:
             continue
         plan = result
         snap = root / SNAPSHOT_DIR / f"{stack}.json"
-        base = json.loads(snap.read_text()) if args.diff and snap.exists() else None
-        if base is not None:  # the cost delta leads the report (and so the PR comment)
-            out.print(("" if not args.all else f"{stack}: ") + report.cost_delta(base, plan.public()), markup=False)
+        if args.diff:
+            if not snap.exists():
+                err.print(
+                    f"{stack}: no snapshot at {snap.relative_to(root)}; run `blueprint preview --all --write-snapshots`"
+                )
+                worst = max(worst, EXIT_ERROR)
+            else:
+                _print_diff(out, stack, json.loads(snap.read_text()), plan, args)
         if not args.quiet:
             report.print_tree(out, plan)
-        report.print_summary(out, plan)
+        report.print_summary(out, plan, quiet=args.quiet, diffed=args.diff)
         if plan.policy is not None:
             report.print_policy(out, plan.policy)
             if plan.policy.get("mandatory", 0):
@@ -174,18 +197,10 @@ def _preview(args: argparse.Namespace) -> int:
         if plan.analyses is not None:
             from blueprint.analyses import blocking
 
-            report.print_analyses(out, plan.analyses)
-            report.print_estimates(out, plan)
+            report.print_analyses(out, plan.analyses, quiet=args.quiet)
+            report.print_estimates(out, plan, quiet=args.quiet)
             if blocking(plan.analyses):
                 worst = max(worst, EXIT_ERROR)
-        if args.diff:
-            if base is None:
-                err.print(
-                    f"{stack}: no snapshot at {snap.relative_to(root)}; run `blueprint preview --all --write-snapshots`"
-                )
-                worst = max(worst, EXIT_ERROR)
-            else:
-                report.print_diff(out, stack, diff(base, plan.public()))
         if args.write_snapshots:
             plan.write_json(snap)
             out.print(f"wrote {snap.relative_to(root)}")
@@ -201,6 +216,21 @@ def _preview(args: argparse.Namespace) -> int:
             written = _writing(target_dir, render.render_k8s, plan, target_dir)
             out.print(f"rendered {written} Kubernetes files to {Path(args.render_k8s) / stack}")
     return worst
+
+
+def _print_diff(out: Console, stack: str, base: dict[str, object], plan: Plan, args: argparse.Namespace) -> None:
+    """The diff leads the report (and so the PR comment, preview-comment.yml): the title line saying what
+    changes, the cost delta, then each change with its old → new values."""
+    from blueprint import report
+    from blueprint.plan import diff
+
+    doc = plan.public()
+    changes = diff(base, doc)
+    shown = report.shown_changes(changes, args.show_dependency_changes)
+    hidden = len(changes) - len(shown)
+    out.print(report.diff_title(stack, shown, hidden), markup=False)
+    out.print(("" if not args.all else f"{stack}: ") + report.cost_delta(base, doc), markup=False)
+    report.print_diff(out, stack, shown, hidden)
 
 
 def _writing(path: Path, write: Callable[..., T], *args: object) -> T:

@@ -15,6 +15,10 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 MASK = "[secret]"
 
+SCHEMA_VERSION = 1
+"""``schemaVersion`` of the plan JSON (docs/plan-json.md, tests/schemas/plan.schema.json). Bump it when a
+field is removed, renamed or changes meaning; adding a field is compatible and keeps the version."""
+
 # Top-level ``estimates`` keys of the plan JSON and the analyses that compute them.
 ESTIMATES = {"cost": "cost", "deployTime": "deploy-time", "coldStart": "cold-start"}
 
@@ -84,6 +88,7 @@ class Plan:
     def public(self) -> dict[str, Any]:
         """The ``--json`` document."""
         doc: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
             "stack": self.stack,
             "project": self.project,
             "resources": [r.public() for r in sorted(self.resources, key=lambda r: r.urn)],
@@ -93,12 +98,16 @@ class Plan:
             doc["policy"] = self.policy
         if self.analyses:
             doc["analyses"] = {name: result.public() for name, result in sorted(self.analyses.items())}
+            for result in doc["analyses"].values():
+                # Pods are visited in registration order, which the engine does not fix: sort, so a
+                # snapshot is the same on every run and diffs only when a finding does.
+                result["findings"].sort(key=lambda f: (f["object"], f["rule"], f["fix"]))
             estimates = self.estimates()
             if estimates:
                 doc["estimates"] = estimates
                 for name in ESTIMATES.values():  # the numbers live under `estimates`, once
                     doc["analyses"].get(name, {}).pop("data", None)
-        return doc
+        return integral(doc)
 
     def estimates(self) -> dict[str, Any]:
         """``estimates.cost``, ``estimates.deployTime`` and ``estimates.coldStart`` (docs/cost-and-time.md)."""
@@ -135,7 +144,36 @@ def mask(value: Any) -> Any:
     return value
 
 
+def integral(value: Any) -> Any:
+    """A copy with every integral float as an int: the wire format (protobuf ``Value``) carries every number
+    as a double, so ``replicas: 2`` arrives as ``2.0``; the plan JSON gives ``2`` back, and a check written
+    against it can compare integers. Non-integral numbers, NaN and infinities are left as they are."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [integral(v) for v in value]
+    return value
+
+
 # --------------------------------------------------------------------------- diff
+ABSENT = "(absent)"
+"""Shown as the old or new value of a key that exists on one side only."""
+
+# Options compared besides the inputs; a change in ``dependencies`` alone moves no property.
+OPTIONS = ("protect", "retainOnDelete", "ignoreChanges", "provider", "parent", "dependencies")
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One changed input (or option) of an updated resource, with its old and new (masked) values."""
+
+    path: str
+    old: Any
+    new: Any
+
+
 @dataclass(frozen=True)
 class Change:
     """One line of a snapshot diff."""
@@ -143,32 +181,64 @@ class Change:
     op: str
     """``+`` create, ``-`` delete, ``~`` update."""
     urn: str
-    paths: tuple[str, ...] = ()
-    """For updates: the input (or option) paths that changed."""
+    deltas: tuple[Delta, ...] = ()
+    """For updates: what changed, old and new value (secrets are masked in both documents)."""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The input (or ``(option)``) paths that changed."""
+        return tuple(d.path for d in self.deltas)
+
+    @property
+    def name(self) -> str:
+        """The logical name (the URN's last segment)."""
+        return self.urn.rsplit("::", 1)[-1]
+
+    @property
+    def dependency_only(self) -> bool:
+        """An update whose only change is the resource's dependency list (no property changes)."""
+        return self.op == "~" and all(d.path == "(dependencies)" for d in self.deltas)
 
 
-def _changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
+def _json_doc(value: Any) -> Any:
+    """A string that holds a JSON object or array (IAM policies, container definitions), parsed; else None."""
+    if not isinstance(value, str) or not value.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _deltas(old: Any, new: Any, prefix: str = "") -> list[Delta]:
     if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
+        out: list[Delta] = []
         for k in sorted(set(old) | set(new)):
             p = f"{prefix}.{k}" if prefix else str(k)
             if k not in old or k not in new:
-                out.append(p)
+                out.append(Delta(p, old.get(k, ABSENT), new.get(k, ABSENT)))
             else:
-                out.extend(_changed_paths(old[k], new[k], p))
+                out.extend(_deltas(old[k], new[k], p))
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         out = []
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            out.extend(_changed_paths(a, b, f"{prefix}[{i}]"))
+            out.extend(_deltas(a, b, f"{prefix}[{i}]"))
         return out
-    return [] if old == new else [prefix or "(value)"]
+    if old == new:
+        return []
+    parsed_old, parsed_new = _json_doc(old), _json_doc(new)
+    if isinstance(parsed_old, dict | list) and isinstance(parsed_new, dict | list):
+        # A JSON document inside a string (an IAM policy): name the changed keys inside it.
+        return _deltas(parsed_old, parsed_new, f"{prefix or '(value)'}(json)")
+    return [Delta(prefix or "(value)", old, new)]
 
 
 def diff(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
     """Compare two ``--json`` documents resource by resource."""
-    old = {r["urn"]: r for r in old_doc.get("resources", [])}
-    new = {r["urn"]: r for r in new_doc.get("resources", [])}
+    # integral(): a snapshot written before schemaVersion 1 has 2.0 where the plan now has 2.
+    old = {r["urn"]: integral(r) for r in old_doc.get("resources", [])}
+    new = {r["urn"]: integral(r) for r in new_doc.get("resources", [])}
     changes: list[Change] = []
     for urn in sorted(set(old) | set(new)):
         if urn not in old:
@@ -177,12 +247,12 @@ def diff(old_doc: dict[str, Any], new_doc: dict[str, Any]) -> list[Change]:
             changes.append(Change("-", urn))
         else:
             a, b = old[urn], new[urn]
-            paths = _changed_paths(a["inputs"], b["inputs"])
-            for opt in ("protect", "retainOnDelete", "ignoreChanges", "provider", "parent", "dependencies"):
+            deltas = _deltas(a["inputs"], b["inputs"])
+            for opt in OPTIONS:
                 if a.get(opt) != b.get(opt):
-                    paths.append(f"({opt})")
-            if paths:
-                changes.append(Change("~", urn, tuple(paths)))
+                    deltas.append(Delta(f"({opt})", a.get(opt, ABSENT), b.get(opt, ABSENT)))
+            if deltas:
+                changes.append(Change("~", urn, tuple(deltas)))
     return changes
 
 

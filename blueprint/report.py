@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from blueprint.plan import Change, Plan, Resource
+from blueprint.plan import ABSENT, MASK, Change, Plan, Resource
 
 
 def _label(r: Resource) -> str:
@@ -40,11 +41,13 @@ def print_tree(console: Console, plan: Plan) -> None:
     for parent_urn in children:
         if parent_urn not in known:  # the stack itself
             add(root, parent_urn)
-    console.print(root)
+    # Not soft-wrapped: a label wider than the console folds onto the next line instead of being cropped.
+    console.print(root, soft_wrap=False)
 
 
-def print_summary(console: Console, plan: Plan) -> None:
-    """Counts by component and by type."""
+def print_summary(console: Console, plan: Plan, quiet: bool = False, diffed: bool = False) -> None:
+    """Counts by component and (unless quiet) by type. After a diff the counts are the whole plan's, not
+    what the change creates, and the title says so."""
     custom = [r for r in plan.resources if r.custom]
     comps = {r.urn: r for r in plan.resources if not r.custom}
 
@@ -54,14 +57,17 @@ def print_summary(console: Console, plan: Plan) -> None:
             name, parent = comps[parent].name, comps[parent].parent
         return name
 
-    table = Table(title=f"{plan.stack}: {len(custom)} resources to create, {len(comps)} components", show_edge=False)
-    table.add_column("component")
+    what = "resources in the plan" if diffed else "resources to create"
+    table = Table(title=f"{plan.stack}: {len(custom)} {what}, {len(comps)} components", show_edge=False)
+    table.add_column("component", overflow="fold")
     table.add_column("resources", justify="right")
     for name, n in sorted(Counter(top_component(r) for r in custom).items()):
         table.add_row(name, str(n))
     console.print(table)
+    if quiet:
+        return
     types = Table(show_edge=False)
-    types.add_column("type")
+    types.add_column("type", overflow="fold")
     types.add_column("count", justify="right")
     for typ, n in sorted(Counter(r.type for r in custom).items()):
         types.add_row(typ, str(n))
@@ -85,9 +91,20 @@ def print_policy(console: Console, report: dict[str, Any]) -> None:
         )
 
 
-def print_analyses(console: Console, results: dict[str, Any]) -> None:
-    """What each behaviour analysis checked, and every finding as one line (object, rule, fix)."""
+def print_analyses(console: Console, results: dict[str, Any], quiet: bool = False) -> None:
+    """What each behaviour analysis checked, and every finding as one line (object, rule, fix).
+
+    Quiet: one line for all analyses, then only the analyses that found something, with their findings."""
+    if quiet:
+        findings = [f for r in results.values() for f in r.findings]
+        blocking = sum(f.blocking for f in findings)
+        console.print(
+            f"analyses: {len(results)} ran; {blocking} blocking, {len(findings) - blocking} advisory finding(s)",
+            markup=False,
+        )
     for name, result in sorted(results.items()):
+        if quiet and not result.findings:
+            continue
         checked = ", ".join(f"{n} {what}" for what, n in result.checked.items()) or "nothing"
         console.print(f"{name}: checked {checked}; {len(result.findings)} finding(s)", markup=False)
         for f in result.findings:
@@ -95,24 +112,68 @@ def print_analyses(console: Console, results: dict[str, Any]) -> None:
             console.print(f"  [{style}]{'blocking' if f.blocking else 'advisory'}[/] ", end="")
             console.print(f.line(), markup=False)
         # Analyses that list facts per object (e.g. lineage per model) put their lines under data["report"].
-        for line in result.data.get("report", []):
+        for line in [] if quiet else result.data.get("report", []):
             console.print(f"  {line}", markup=False)
 
 
-def print_diff(console: Console, stack: str, changes: Sequence[Change]) -> None:
-    """``+`` create, ``-`` delete, ``~`` update with the input paths that changed."""
-    if not changes:
-        console.print(f"{stack}: no changes against the snapshot")
-        return
+def shown_changes(changes: Sequence[Change], show_dependency_changes: bool = False) -> list[Change]:
+    """The changes a reviewer sees: dependency-only updates (a resource's dependency list moved, no
+    property changed, so the engine changes nothing on it) are hidden unless asked for."""
+    return [c for c in changes if show_dependency_changes or not c.dependency_only]
+
+
+def _counts(changes: Sequence[Change]) -> str:
     counts = Counter(c.op for c in changes)
-    console.print(
-        f"{stack}: {counts['+']} to create, {counts['~']} to update, {counts['-']} to delete (against the snapshot)"
-    )
+    parts = [f"{counts[op]} to {verb}" for op, verb in (("+", "create"), ("~", "update"), ("-", "delete"))]
+    return ", ".join(p for p in parts if not p.startswith("0 ")) or "no changes"
+
+
+def diff_title(stack: str, changes: Sequence[Change], hidden: int = 0, limit: int = 200) -> str:
+    """The first line of ``--diff`` (and the PR comment's title): what changes, naming the first few.
+
+    ``dev: 2 to create, 1 to update (serving-llama-3-8b: spec.template.spec.containers[0].image; + nat-b)``
+    """
+    if not changes:
+        extra = f" ({hidden} dependency-only update(s) hidden)" if hidden else ""
+        return f"{stack}: no changes against the snapshot{extra}"
+    rank = {"~": 0, "-": 1, "+": 2}  # updates first: they are what a reviewer cannot guess from names
+    named = []
+    for c in sorted(changes, key=lambda c: rank[c.op]):
+        if c.op == "~":
+            more = f" +{len(c.paths) - 1} more" if len(c.paths) > 1 else ""
+            named.append(f"{c.name}: {c.paths[0]}{more}")
+        else:
+            named.append(f"{c.op} {c.name}")
+    head = f"{stack}: {_counts(changes)}"
+    shown = [named[0][: max(20, limit - len(head) - 20)]]
+    for item in named[1:]:
+        if len(head) + len("; ".join([*shown, item])) + 14 > limit:
+            break
+        shown.append(item)
+    rest = len(named) - len(shown)
+    return f"{head} ({'; '.join(shown)}{f'; … {rest} more' if rest else ''})"
+
+
+def _value(v: Any, limit: int = 400) -> str:
+    text = v if isinstance(v, str) and v in (ABSENT, MASK) else json.dumps(v, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def print_diff(console: Console, stack: str, changes: Sequence[Change], hidden: int = 0) -> None:
+    """``+`` create, ``-`` delete, ``~`` update with each changed path as ``old → new`` (values are taken
+    from the masked documents, so a secret shows as ``[secret]``)."""
     colour = {"+": "green", "-": "red", "~": "yellow"}
     for c in changes:
-        console.print(f"  [{colour[c.op]}]{c.op}[/] {c.urn}", markup=True)
-        for p in c.paths:
-            console.print(f"      {p}")
+        console.print(f"  [{colour[c.op]}]{c.op}[/] ", end="", markup=True)
+        console.print(c.urn, markup=False)
+        for d in c.deltas:
+            console.print(f"      {d.path}: {_value(d.old)} → {_value(d.new)}", markup=False)
+    if hidden:
+        console.print(
+            f"  ({hidden} dependency-only update(s) hidden: only the dependency list changed; "
+            "--show-dependency-changes lists them)",
+            markup=False,
+        )
 
 
 # --------------------------------------------------------------------------- estimates
@@ -126,8 +187,12 @@ def _short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-def print_estimates(console: Console, plan: Plan, top: int = 5) -> None:
-    """Idle and ceiling cost with the top line items, the cold-deploy critical path, each model's cold start."""
+def print_estimates(console: Console, plan: Plan, top: int = 5, quiet: bool = False) -> None:
+    """Idle and ceiling cost with the top line items, the cold-deploy critical path, each model's cold start.
+
+    Quiet: the headlines only (cost, cold deploy time, each model's cold start), no line items or path."""
+    if quiet:
+        top = 0
     est = plan.estimates()
     cost, deploy, cold = est.get("cost"), est.get("deployTime"), est.get("coldStart")
     if cost:
@@ -144,7 +209,7 @@ def print_estimates(console: Console, plan: Plan, top: int = 5) -> None:
                 f"{_usd(i['monthlyCeiling'])} - {i['basis']}",
                 markup=False,
             )
-        if unpriced:
+        if unpriced and not quiet:
             console.print(f"  unpriced: {', '.join(sorted({_short(u['urn']) for u in unpriced}))}", markup=False)
     if deploy:
         chain = deploy.get("steps", [])
@@ -154,7 +219,8 @@ def print_estimates(console: Console, plan: Plan, top: int = 5) -> None:
             + ", ".join(f"{_short(s['urn'])} {s['minutes']:g} min" for s in longest),
             markup=False,
         )
-        console.print(f"  critical path: {' → '.join(_short(s['urn']) for s in chain)}", markup=False)
+        if not quiet:
+            console.print(f"  critical path: {' → '.join(_short(s['urn']) for s in chain)}", markup=False)
     for m in cold or []:
         over = [
             what

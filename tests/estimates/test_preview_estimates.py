@@ -76,7 +76,8 @@ def test_raising_a_gpu_pool_max_leads_the_diff_with_the_ceiling_delta(
     t = est.load_prices("us-west-2")
     node = t["instances"]["g5.2xlarge"]["usdPerHour"] * (1 - t["spot"]["discountByFamily"]["g5"]) * 730
     delta = 2 * node + 2 * 200 * t["prices"]["ebs.gp3.gbMonth"]
-    first = text.splitlines()[0]
+    # The diff's title line leads (the PR comment's title), the cost delta right under it.
+    first = text.splitlines()[1]
     assert first.startswith(f"cost: idle +$0/month, ceiling +${delta:,.0f}/month (gpu-a10g maxSize 2 → 4"), first
     # The ceiling cap fails the preview and names the biggest line items.
     assert code == EXIT_ERROR
@@ -85,7 +86,7 @@ def test_raising_a_gpu_pool_max_leads_the_diff_with_the_ceiling_delta(
     assert "exceeds this environment's cap of $1,500/month" in cap_lines[0]
     assert "gpu-a10g-ng (gpu-a10g)" in cap_lines[0]
     assert "gpu-l4-ng (gpu-l4)" in cap_lines[0]
-    # The PR comment fences this output whole (preview-comment.yml), so the delta is its first line too.
+    # The PR comment fences this output whole (preview-comment.yml), so the delta leads its text too.
 
 
 def test_an_unchanged_stack_has_a_zero_delta() -> None:
