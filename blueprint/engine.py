@@ -112,9 +112,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
         service = typ.split(":")[1].split("/")[0]
         acct, region = self.account, self.region
         if typ == "aws:iam/role:Role":
-            out.update(arn=f"arn:aws:iam::{acct}:role/{phys}", uniqueId=f"AROA{_h(name, n=17).upper()}")
+            # IAM ARNs carry the resource's path (role/<path>/<name>), as IAM returns them.
+            path = inputs.get("path") or "/"
+            out.update(arn=f"arn:aws:iam::{acct}:role{path}{phys}", uniqueId=f"AROA{_h(name, n=17).upper()}")
         elif typ == "aws:iam/policy:Policy":
-            out.update(arn=f"arn:aws:iam::{acct}:policy/{phys}")
+            out.update(arn=f"arn:aws:iam::{acct}:policy{inputs.get('path') or '/'}{phys}")
         elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             # A read (`OpenIdConnectProvider.get`) has the ARN as its id and no inputs.
             url = str(inputs.get("url", "")).removeprefix("https://")

@@ -63,6 +63,8 @@ class Irsa:
     """Issuer host and path, without ``https://``."""
     permissions_boundary: pulumi.Input[str] | None = None
     """Permissions boundary of every IRSA role (see ``ClusterArgs.permissions_boundary``)."""
+    path: str = "/"
+    """IAM path of every IRSA role and of the policies made for them (see ``ClusterArgs.iam_path``)."""
 
 
 def irsa_role(
@@ -82,6 +84,7 @@ def irsa_role(
         assume_role_policy=pulumi.Output.all(irsa.provider_arn, irsa.issuer).apply(
             lambda a: irsa_trust_policy(a[0], a[1], namespace, service_account)
         ),
+        path=irsa.path,
         permissions_boundary=irsa.permissions_boundary,
         tags=dict(tags or {}),
         opts=pulumi.ResourceOptions(parent=parent),

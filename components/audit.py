@@ -92,6 +92,10 @@ class AuditArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """Permissions boundary of the CloudTrail-to-Logs role (``DeployIdentity.boundary_arn``): the CI deploy role
     may manage only roles under it (ADR 0007)."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
     @property
     def trail_name(self) -> str:
@@ -489,6 +493,7 @@ class Audit(pulumi.ComponentResource):
                     }
                 ]
             ),
+            path=a.iam_path,
             permissions_boundary=a.permissions_boundary,
             tags=dict(a.tags),
             opts=pulumi.ResourceOptions(parent=self),

@@ -105,6 +105,10 @@ class ClusterArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
     deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
 
 def kubeconfig_json(name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -198,6 +202,7 @@ class Cluster(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=assume_role_policy({"Service": "eks.amazonaws.com"}),
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,
@@ -277,6 +282,7 @@ class Cluster(pulumi.ComponentResource):
             provider_arn=oidc.arn,
             issuer=self.oidc_issuer.apply(lambda u: u.removeprefix("https://")),
             permissions_boundary=args.permissions_boundary,
+            path=args.iam_path,
         )
 
         associations = self._admins(name, args)
@@ -284,6 +290,7 @@ class Cluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
             assume_role_policy=assume_role_policy({"Service": "ec2.amazonaws.com"}),
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags=tags,
             opts=child,

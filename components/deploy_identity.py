@@ -5,7 +5,7 @@ Provisions, in the stack's account:
   because it is account-wide and only one may exist, a read of the existing one by ARN
   (``create_oidc_provider=False``);
 - a read-only preview role (``ReadOnlyAccess`` plus decrypt with the secrets-provider key and read of the
-  state bucket) for credentialed previews of pull requests and for drift detection / preflight on the
+  state bucket, and read of the stack's RDS-managed database secrets) for credentialed previews of pull requests and for drift detection / preflight on the
   default branch. It is trusted for ``repo:ORG/REPO:environment:<env>-preview`` (a PR preview job runs in
   that GitHub Environment, which has required reviewers for staging and prod) and
   ``repo:ORG/REPO:ref:refs/heads/<branch>``, never for ``repo:ORG/REPO:pull_request``: unreviewed PR code
@@ -17,8 +17,9 @@ Provisions, in the stack's account:
 - the permissions boundary ``ai-platform-boundary-<env>`` (docs/adr/0007): the ceiling of both roles and of
   every role the program creates. The deploy role may create or change a role only if that role carries this
   boundary, may not remove a boundary, may not touch the boundary policy, the deploy or preview role or the
-  GitHub OIDC provider, may tag only resources that already carry the project tag, and may not run code in
-  compute it did not create (Lambda, Glue, SSM commands, ...). Everything it can reach is therefore under
+  GitHub OIDC provider, may create and tag-on-create IAM resources only under the project's IAM path
+  (``/<project>/``), may otherwise tag only resources that already carry the project tag, and may not run
+  code in compute it did not create (Lambda, Glue, SSM commands, CodeBuild but the stack's own runner, ...). Everything it can reach is therefore under
   the same ceiling: it cannot make itself or anything else account admin.
 
 Every trust policy pins ``aud`` to ``sts.amazonaws.com`` and ``sub`` to exact values with ``StringEquals``
@@ -137,6 +138,15 @@ class DeployIdentityArgs:
     """Managed policies of the deploy role (PowerUserAccess: everything but IAM and Organizations)."""
     max_session_seconds: int = 7200
     """Longest session of the deploy role."""
+    runner_project_arn: str | None = None
+    """ARN of the stack's own CodeBuild runner project (``arn:aws:codebuild:<region>:<account>:project/<name>``,
+    components/deploy_runner.py). CodeBuild is denied on every other project (a foreign project runs as its
+    own role); on this one the roles may read it (``pulumi preview/up --refresh``) and the deploy role may
+    manage it. None (no runner): CodeBuild is denied everywhere."""
+    database_identifiers: Sequence[str] = ()
+    """RDS instances of the stack whose RDS-managed master secret a preview reads (MLflow's database:
+    components/mlflow.py syncs it into a Kubernetes Secret with ``get_secret_version`` at every preview). The
+    preview role may read exactly those secrets and decrypt them through Secrets Manager; empty: none."""
     cluster: aws.eks.Cluster | None = None
     """The stack's EKS cluster. The preview role gets a read-only access entry on it
     (``AmazonEKSAdminViewPolicy``): a preview or refresh of Helm releases reads their state Secrets,
@@ -252,7 +262,7 @@ class DeployIdentity(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-preview-state",
             role=role.id,
-            policy=policy_json(_state_statements(args, write=False)),
+            policy=policy_json([*_state_statements(args, write=False), *_managed_secret_statements(args)]),
             opts=child,
         )
         if args.cluster is not None:
@@ -305,6 +315,41 @@ def _state_statements(args: DeployIdentityArgs, *, write: bool) -> list[dict[str
     ]
 
 
+def _managed_secret_statements(args: DeployIdentityArgs) -> list[dict[str, object]]:
+    """Read the RDS-managed master secrets of the stack's databases (ReadOnlyAccess has no GetSecretValue).
+
+    RDS names them ``rds!db-<uuid>`` and tags them ``aws:rds:primaryDBInstanceArn`` with the instance's ARN
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html), so the grant names
+    the instances, not every RDS secret of the account. Decrypt only through Secrets Manager, with keys that
+    carry the project tag (the database key of components/mlflow.py encrypts the secret).
+    """
+    if not args.database_identifiers:
+        return []
+    key, value = args.project_tag
+    instances = [f"arn:aws:rds:{args.region}:{args.account_id}:db:{i}" for i in args.database_identifiers]
+    return [
+        {
+            "Sid": "RdsManagedSecrets",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": f"arn:aws:secretsmanager:{args.region}:{args.account_id}:secret:rds!db-*",
+            "Condition": {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": instances}},
+        },
+        {
+            "Sid": "RdsManagedSecretKeys",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": f"arn:aws:kms:{args.region}:{args.account_id}:key/*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{args.region}.amazonaws.com",
+                    f"aws:ResourceTag/{key}": value,
+                }
+            },
+        },
+    ]
+
+
 @dataclass(frozen=True)
 class _Arns:
     """The ARNs the boundary and the deploy policy name before the resources exist (they are fixed names)."""
@@ -345,9 +390,18 @@ _IAM_CREATE = (
     "iam:CreateInstanceProfile",
     "iam:CreateOpenIDConnectProvider",
 )
-# Tagging is allowed only where the project tag already is (aws:ResourceTag): tagging a foreign role
-# `project=ai-platform` would otherwise hand it to the deploy role. Tags given at creation are authorised
-# by the Create* action with aws:RequestTag (tag-on-create).
+# Tags given at creation are authorised by the Create* action AND by the Tag* action of the resource type
+# ("Permissions required to tag IAM resources", access_iam-tags.html), and the provider always sends its
+# default tags. So Tag* is allowed with the project tag in the request (aws:RequestTag) on the project's IAM
+# path only, where nothing but the program's own resources lives; elsewhere tagging needs the project tag to
+# be on the resource already (aws:ResourceTag): tagging a foreign role `project=ai-platform` would otherwise
+# hand it to the deploy role.
+_IAM_TAG_ON_CREATE = (
+    "iam:TagRole",
+    "iam:TagPolicy",
+    "iam:TagInstanceProfile",
+    "iam:TagOpenIDConnectProvider",
+)
 _IAM_MANAGE = (
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
@@ -390,7 +444,6 @@ CODE_EXECUTION_ACTIONS = (
     "glue:*",
     "cloudformation:*",
     "datapipeline:*",
-    "codebuild:*",
     "codepipeline:*",
     "sagemaker:*",
     "ecs:*",
@@ -405,15 +458,27 @@ CODE_EXECUTION_ACTIONS = (
     "apprunner:*",
     "elasticbeanstalk:*",
 )
+# CodeBuild too, except on the stack's own runner project (DeployIdentityArgs.runner_project_arn), which the
+# deploy role creates, refreshes and updates; its builds run as the runner role, under the same boundary.
+CODEBUILD_ACTIONS = ("codebuild:*",)
+
+
+def project_iam_path(args: DeployIdentityArgs) -> str:
+    """The IAM path of every role, policy and instance profile the program creates: ``/<project tag value>/``
+    (infra.config.iam_path() gives the components the same value)."""
+    return f"/{args.project_tag[1]}/"
 
 
 def _platform_iam_resources(args: DeployIdentityArgs, arns: _Arns) -> list[str]:
-    # OIDC providers: only EKS cluster issuers of this region (a foreign identity provider could otherwise be
-    # added to the account and trusted by a platform role).
+    # Roles, policies and instance profiles: only under the project's IAM path, so tagging on create (which
+    # IAM authorises with Tag* on a resource that has no tags yet) cannot tag a foreign resource elsewhere into
+    # the project. OIDC providers have no path: only EKS cluster issuers of this region (a foreign identity
+    # provider could otherwise be added to the account and trusted by a platform role).
+    path = project_iam_path(args)
     return [
-        f"{arns.account}:role/*",
-        f"{arns.account}:policy/*",
-        f"{arns.account}:instance-profile/*",
+        f"{arns.account}:role{path}*",
+        f"{arns.account}:policy{path}*",
+        f"{arns.account}:instance-profile{path}*",
         f"{arns.account}:oidc-provider/oidc.eks.{args.region}.amazonaws.com/id/*",
     ]
 
@@ -427,6 +492,7 @@ def _iam_allow_statements(args: DeployIdentityArgs, arns: _Arns, read: object) -
     """
     key, value = args.project_tag
     resources = _platform_iam_resources(args, arns)
+    roles = f"{arns.account}:role{project_iam_path(args)}*"
     tagged = {f"aws:ResourceTag/{key}": value}
     return [
         {"Sid": "IamRead", "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": read},
@@ -442,20 +508,27 @@ def _iam_allow_statements(args: DeployIdentityArgs, arns: _Arns, read: object) -
             "Sid": "IamCreateRoleWithBoundary",
             "Effect": "Allow",
             "Action": "iam:CreateRole",
-            "Resource": f"{arns.account}:role/*",
+            "Resource": roles,
             "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value, "iam:PermissionsBoundary": arns.boundary}},
         },
         {
             "Sid": "IamRolePermissionsWithBoundary",
             "Effect": "Allow",
             "Action": list(_IAM_ROLE_PERMISSIONS),
-            "Resource": f"{arns.account}:role/*",
+            "Resource": roles,
             "Condition": {"StringEquals": {**tagged, "iam:PermissionsBoundary": arns.boundary}},
         },
         {
             "Sid": "IamCreateProjectTagged",
             "Effect": "Allow",
             "Action": list(_IAM_CREATE),
+            "Resource": resources,
+            "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value}},
+        },
+        {
+            "Sid": "IamTagOnCreateUnderProjectPath",
+            "Effect": "Allow",
+            "Action": list(_IAM_TAG_ON_CREATE),
             "Resource": resources,
             "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value}},
         },
@@ -499,6 +572,7 @@ def _deny_statements(args: DeployIdentityArgs, arns: _Arns) -> list[dict[str, ob
             "Action": list(CODE_EXECUTION_ACTIONS),
             "Resource": "*",
         },
+        _codebuild_deny(args),
         {
             # New user data on a stopped instance runs as its instance profile's role at the next start.
             "Sid": "DenyUserDataOnForeignInstances",
@@ -525,6 +599,16 @@ def _deny_statements(args: DeployIdentityArgs, arns: _Arns) -> list[dict[str, ob
             ],
         },
     ]
+
+
+def _codebuild_deny(args: DeployIdentityArgs) -> dict[str, object]:
+    """CodeBuild is code execution too: denied on every project but the stack's own runner (if any)."""
+    stmt: dict[str, object] = {"Sid": "DenyForeignCodeBuild", "Effect": "Deny", "Action": list(CODEBUILD_ACTIONS)}
+    if args.runner_project_arn:
+        stmt["NotResource"] = [args.runner_project_arn]
+    else:
+        stmt["Resource"] = "*"
+    return stmt
 
 
 def deploy_statements(args: DeployIdentityArgs, arns: _Arns | None = None) -> list[dict[str, object]]:

@@ -72,6 +72,10 @@ class DeployRunnerArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """Permissions boundary of the role (``DeployIdentity.boundary_arn``): the CI deploy role may manage only roles
     under it (ADR 0007)."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
 
 def workflow_filter(workflows: Sequence[str]) -> str:
@@ -171,6 +175,7 @@ class DeployRunner(pulumi.ComponentResource):
                 condition={"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
             description=f"CodeBuild service role of the GitHub Actions runner {args.project_name}",
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags=dict(tags),
             opts=child,

@@ -46,6 +46,10 @@ class DvcRemoteArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """Permissions boundary of the role (``DeployIdentity.boundary_arn``): the CI deploy role may manage only roles
     under it (ADR 0007)."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
 
 def dvc_policy(bucket_arn: str, key_arn: str, region: str) -> str:
@@ -104,6 +108,7 @@ class DvcRemote(pulumi.ComponentResource):
             name=args.role_name,
             assume_role_policy=trust,
             max_session_duration=3600,
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),

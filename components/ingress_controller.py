@@ -89,6 +89,7 @@ class IngressController(pulumi.ComponentResource):
         policy = aws.iam.Policy(
             f"{name}-policy",
             description="AWS Load Balancer Controller (official policy, v3.5.0)",
+            path=args.irsa.path,  # under the project path, like the role (ADR 0007)
             policy=controller_policy(),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),

@@ -63,6 +63,10 @@ class NetworkArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
     deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
 
 def subnet_cidrs(cidr: str, azs: int, private_prefix: int, public_prefix: int) -> tuple[list[str], list[str]]:
@@ -207,6 +211,7 @@ class Network(pulumi.ComponentResource):
                 {"Service": "vpc-flow-logs.amazonaws.com"},
                 condition={"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags=tagged("flow-logs-role"),
             opts=child,

@@ -132,6 +132,10 @@ class RegistryArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
     deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
+    iam_path: str = "/"
+    """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
+    role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
+    immutable)."""
 
 
 def lifecycle_policy(untagged_expiry_days: int, keep_tagged_count: int) -> str:
@@ -340,6 +344,7 @@ class Registry(pulumi.ComponentResource):
         template_role = aws.iam.Role(
             f"{name}-cache-template-role",
             assume_role_policy=assume_role_policy({"Service": "ecr.amazonaws.com"}),
+            path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
             tags={**args.tags, "Name": f"{name}-cache-template-role"},
             opts=child,

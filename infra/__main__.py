@@ -37,6 +37,7 @@ from infra.config import (
     RUNNER_SERVICE_ACCOUNT,
     boundary_policy_name,
     deploy_role_name,
+    iam_path,
     load_config,
     preview_environment_name,
     preview_role_name,
@@ -47,6 +48,7 @@ from infra.observability import observability
 cfg = load_config()
 tags = cfg.stack_tags
 cluster_name = f"{PROJECT}-{pulumi.get_stack()}"
+IAM_PATH = iam_path()  # every role and policy the stack creates lives under it (ADR 0007)
 
 # One explicit AWS provider: it refuses any account but the stack's (allowedAccountIds) and tags
 # everything it creates. Components inherit it from their parent options.
@@ -86,6 +88,12 @@ if cfg.delivery.enabled:
             default_branch=delivery.default_branch,
             deploy_policy_arns=delivery.deploy_policy_arns,
             max_session_seconds=delivery.max_session_seconds,
+            runner_project_arn=(
+                f"arn:aws:codebuild:{cfg.region}:{cfg.account_id}:project/{runner_project_name(pulumi.get_stack())}"
+                if delivery.deploy_runner.enabled and delivery.deploy_runner.connection_arn
+                else None
+            ),
+            database_identifiers=[f"{cluster_name}-mlflow"] if cfg.mlflow.enabled else [],
             tags=tags,
         ),
         on_aws,
@@ -110,6 +118,7 @@ network = Network(
         protect=cfg.protect_stateful_resources,
         tags=tags,
         permissions_boundary=boundary,
+        iam_path=IAM_PATH,
     ),
     on_aws,
 )
@@ -138,6 +147,7 @@ cluster = Cluster(
         kubernetes_objects=cfg.delivery.kubernetes_layer,
         tags=tags,
         permissions_boundary=boundary,
+        iam_path=IAM_PATH,
     ),
     on_aws,
 )
@@ -151,6 +161,7 @@ if cfg.delivery.enabled and runner.enabled and runner.connection_arn:
         DeployRunnerArgs(
             project_name=runner_project_name(pulumi.get_stack()),
             permissions_boundary=boundary,
+            iam_path=IAM_PATH,
             github_repository=cfg.delivery.github_repository,
             connection_arn=runner.connection_arn,
             network=network,
@@ -278,6 +289,7 @@ registry = Registry(
         protect=cfg.protect_stateful_resources,
         tags=tags,
         permissions_boundary=boundary,
+        iam_path=IAM_PATH,
     ),
     on_aws,
 )
@@ -308,6 +320,7 @@ if cfg.audit.enabled:
         "audit",
         AuditArgs(
             permissions_boundary=boundary,
+            iam_path=IAM_PATH,
             name_prefix=cluster_name,
             account_id=cfg.account_id,
             region=cfg.region,
@@ -472,7 +485,7 @@ if k8s_layer and mf.enabled:
         MlflowArgs(
             k8s_provider=cluster.k8s_provider,
             irsa=cluster.irsa,
-            identifier=f"{cluster_name}-mlflow",
+            identifier=f"{cluster_name}-mlflow",  # DeployIdentityArgs.database_identifiers names it too
             vpc_id=network.vpc_id,
             vpc_cidr=cfg.network.cidr,
             private_subnet_ids=network.private_subnet_ids,
@@ -512,6 +525,7 @@ if cfg.dvc.enabled:
         "dvc",
         DvcRemoteArgs(
             permissions_boundary=boundary,
+            iam_path=IAM_PATH,
             artifacts_bucket=artifacts.bucket,
             artifacts_key=artifacts.key,
             region=cfg.region,

@@ -1952,6 +1952,12 @@ def preview_environment_name(environment: str) -> str:
     return f"{environment}-preview"
 
 
+def iam_path() -> str:
+    """IAM path of every role, policy and instance profile the program creates (``/ai-platform/``): the CI deploy
+    role may create and tag IAM resources only under it (ADR 0007). The deploy identity itself stays at ``/``."""
+    return f"/{PROJECT}/"
+
+
 def boundary_policy_name(environment: str) -> str:
     """Name of the permissions boundary of ``environment``'s deploy identity and platform roles."""
     return f"{PROJECT}-boundary-{environment}"

@@ -24,7 +24,10 @@ Statement = Mapping[str, Any]
 
 # AWS managed policies the deploy identity attaches, as AWS publishes them (PowerUserAccess), or as a
 # conservative superset (ReadOnlyAccess: every read verb of every service, which the real policy is a
-# subset of), so the analysis over-approximates and cannot miss a write it grants.
+# subset of), so the analysis over-approximates and cannot miss a write it grants. The superset leaves out
+# the reads the real ReadOnlyAccess does not grant and the platform depends on being granted explicitly
+# (``ExceptAction``, a model-only key: secretsmanager:GetSecretValue/BatchGetSecretValue, which would
+# otherwise hide a missing grant); kms:Decrypt is not a read verb here either.
 MANAGED: dict[str, list[Statement]] = {
     "arn:aws:iam::aws:policy/PowerUserAccess": [
         {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
@@ -46,6 +49,7 @@ MANAGED: dict[str, list[Statement]] = {
         {
             "Effect": "Allow",
             "Action": [f"*:{verb}*" for verb in ("Get", "List", "Describe", "BatchGet", "Search", "Lookup", "View")],
+            "ExceptAction": ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"],
             "Resource": "*",
         }
     ],
@@ -125,6 +129,8 @@ def applies(stmt: Statement, req: Request) -> bool:
             return False
     elif not any(_match(a, req.action, case=False) for a in _as_list(stmt.get("Action"))):
         return False
+    if any(_match(a, req.action, case=False) for a in _as_list(stmt.get("ExceptAction"))):
+        return False
     if "NotResource" in stmt:
         if any(_match(r, req.resource, case=True) for r in _as_list(stmt["NotResource"])):
             return False
@@ -202,6 +208,36 @@ def request(
     return Request(action, target.arn, ctx)
 
 
+# Tags sent with a Create* call are authorised twice: by the Create* action and by the Tag* action of the
+# resource type, on the resource being created (which has no tags yet, so aws:ResourceTag is absent)
+# ("Permissions required to tag IAM resources", https://docs.aws.amazon.com/IAM/latest/UserGuide/access_iam-tags.html).
+# Pulumi and Terraform always send the provider's default tags, so a create without the Tag* grant fails.
+TAG_ON_CREATE = {
+    "iam:createrole": "iam:TagRole",
+    "iam:createpolicy": "iam:TagPolicy",
+    "iam:createinstanceprofile": "iam:TagInstanceProfile",
+    "iam:createopenidconnectprovider": "iam:TagOpenIDConnectProvider",
+}
+
+
+def create_requests(
+    action: str, target: Target, *, request_tags: Mapping[str, str], requested_boundary: str | None = None
+) -> list[Request]:
+    """The requests IAM authorises for a create with tags: the Create* call and, with tags, its Tag* call."""
+    new = Target(target.arn)  # a resource being created carries no tags yet
+    out = [request(action, new, request_tags=request_tags, requested_boundary=requested_boundary)]
+    tag_action = TAG_ON_CREATE.get(action.lower())
+    if tag_action and request_tags:
+        out.append(request(tag_action, new, request_tags=request_tags))
+    return out
+
+
+def iam_arn(account: str, kind: str, path: str | None, name: str) -> str:
+    """``arn:aws:iam::<account>:<kind><path><name>``: IAM ARNs of roles, policies and instance profiles
+    include the path (``role/ai-platform/x``); policies' ``Resource`` patterns match it like any other part."""
+    return f"arn:aws:iam::{account}:{kind}{path or '/'}{name}"
+
+
 @dataclass(frozen=True)
 class Step:
     action: str
@@ -262,6 +298,7 @@ def escalation_primitives(identity_roles: Iterable[str]) -> list[Primitive]:
         _p("UpdateAssumeRolePolicy on a foreign role", ("iam:UpdateAssumeRolePolicy", "foreign_role")),
         _p("Tag a foreign role into the project", ("iam:TagRole", "foreign_role")),
         _p("Tag a foreign policy into the project", ("iam:TagPolicy", "foreign_policy")),
+        _p("Tag a foreign instance profile into the project", ("iam:TagInstanceProfile", "foreign_instance_profile")),
         _p("Attach a policy to an unbounded project role", ("iam:AttachRolePolicy", "unbounded_project_role")),
         _p("PutRolePolicy on an unbounded project role", ("iam:PutRolePolicy", "unbounded_project_role")),
         # Escaping the boundary itself.
@@ -313,3 +350,34 @@ def escalation_paths(
         for p in escalation_primitives(identity_roles)
         if all(step_allowed(principal, s, targets, project_tag) for s in p.steps)
     ]
+
+
+# ------------------------------------------------------------------------------- refresh reads
+# What the AWS provider calls to read a resource of each type on `pulumi preview/up --refresh` (the
+# terraform-provider-aws resource's Read function), for the types whose service the deploy identity
+# otherwise denies or scopes: a refresh that hits an explicit deny fails the whole run.
+def _codebuild_project(name: str, region: str, account: str) -> str:
+    return f"arn:aws:codebuild:{region}:{account}:project/{name}"
+
+
+def _iam_arn(kind: str, inputs: Mapping[str, Any], fallback: str, account: str) -> str:
+    return iam_arn(account, kind, inputs.get("path"), inputs.get("name") or fallback)
+
+
+REFRESH_READS: dict[str, Any] = {
+    # codebuild/resource_project.go and resource_webhook.go read with BatchGetProjects.
+    "aws:codebuild/project:Project": lambda r, region, account: [
+        ("codebuild:BatchGetProjects", _codebuild_project(r.inputs.get("name") or r.name, region, account))
+    ],
+    "aws:codebuild/webhook:Webhook": lambda r, region, account: [
+        ("codebuild:BatchGetProjects", _codebuild_project(r.inputs["projectName"], region, account))
+    ],
+    "aws:iam/role:Role": lambda r, region, account: [
+        (a, _iam_arn("role", r.inputs, f"{r.name}-1a2b3c", account))
+        for a in ("iam:GetRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies")
+    ],
+    "aws:iam/policy:Policy": lambda r, region, account: [
+        (a, _iam_arn("policy", r.inputs, f"{r.name}-1a2b3c", account))
+        for a in ("iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions")
+    ],
+}

@@ -78,9 +78,16 @@ def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan
     }
     assert stmts["IamRolePermissionsWithBoundary"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary
     assert "iam:PassRole" in stmts["IamManageProjectTagged"]["Action"]
-    # Tagging only where the project tag already is: a request tag alone would adopt foreign roles.
+    # Tagging where the project tag already is, or with it in the request (tag on create) but only under the
+    # project's IAM path: a request tag alone anywhere would adopt foreign roles.
     tagging = [s for s in stmts.values() if s["Effect"] == "Allow" and "iam:TagRole" in s["Action"]]
-    assert [s["Sid"] for s in tagging] == ["IamManageProjectTagged"]
+    assert [s["Sid"] for s in tagging] == ["IamTagOnCreateUnderProjectPath", "IamManageProjectTagged"]
+    assert stmts["IamTagOnCreateUnderProjectPath"]["Resource"] == [
+        "arn:aws:iam::111111111111:role/ai-platform/*",
+        "arn:aws:iam::111111111111:policy/ai-platform/*",
+        "arn:aws:iam::111111111111:instance-profile/ai-platform/*",
+        "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/*",
+    ]
     for s in stmts.values():
         if s["Effect"] == "Allow":
             assert s["Resource"] != "*"

@@ -14,9 +14,20 @@ import pytest
 
 from blueprint.delivery import stack_config
 from blueprint.plan import Plan, Resource
-from infra.config import PROJECT, boundary_policy_name, deploy_role_name, preview_role_name
+from infra.config import PROJECT, boundary_policy_name, deploy_role_name, iam_path, preview_role_name
 from tests.conftest import ROOT, STACKS, plan_for
-from tests.iam_model import MANAGED, Principal, Request, Target, escalation_paths, request, statements_of
+from tests.iam_model import (
+    MANAGED,
+    REFRESH_READS,
+    Principal,
+    Request,
+    Target,
+    create_requests,
+    escalation_paths,
+    iam_arn,
+    request,
+    statements_of,
+)
 
 ROLE = "aws:iam/role:Role"
 POLICY = "aws:iam/policy:Policy"
@@ -77,13 +88,14 @@ def _targets(stack: str) -> dict[str, Target]:
     return {
         "foreign_role": Target(f"{iam}:role/OrgAdmin"),
         "unbounded_project_role": Target(f"{iam}:role/legacy", tagged),
-        "platform_role": Target(f"{iam}:role/cluster-node-role-1a2b3c", tagged, boundary),
+        "platform_role": Target(f"{iam}:role{iam_path()}cluster-node-role-1a2b3c", tagged, boundary),
         "new_role": Target(f"{iam}:role/attacker"),
         "deploy_role": Target(f"{iam}:role/{deploy_role_name(env)}", tagged, boundary),
         "preview_role": Target(f"{iam}:role/{preview_role_name(env)}", tagged, boundary),
         "boundary_policy": Target(boundary, tagged),
         "foreign_policy": Target(f"{iam}:policy/TeamAdmin"),
-        "platform_policy": Target(f"{iam}:policy/ingress-controller-policy-1a2b3c", tagged),
+        "platform_policy": Target(f"{iam}:policy{iam_path()}ingress-controller-policy-1a2b3c", tagged),
+        "foreign_instance_profile": Target(f"{iam}:instance-profile/bastion"),
         "user": Target(f"{iam}:user/alice"),
         "group": Target(f"{iam}:group/admins"),
         "foreign_function": Target(f"arn:aws:lambda:{region}:{acct}:function:billing"),
@@ -110,7 +122,9 @@ def test_the_analysis_finds_the_paths_of_an_unbounded_power_user() -> None:
     stack = STACKS[0]
     plan = plan_for(stack)
     deploy = _principal(plan, deploy_role_name(stack_config(stack, ROOT).environment.value))
-    allows = [s for s in deploy.identity if s["Effect"] == "Allow"]
+    # ... and IAM on every path (before /<project>/ scoped it).
+    unpathed = json.loads(json.dumps(deploy.identity).replace(f"{iam_path()}*", "/*"))
+    allows = [s for s in unpathed if s["Effect"] == "Allow"]
     legacy = [
         {
             **s,
@@ -142,17 +156,18 @@ def test_deploy_role_can_manage_every_role_the_program_creates(stack: str) -> No
     deploy = _principal(plan, deploy_role_name(env))
     identity = {deploy_role_name(env), preview_role_name(env)}
     roles = [r for r in plan.by_type(ROLE) if r.inputs.get("name") not in identity]
+    # The AWS provider's default tags (infra/__main__.py) are sent with every create, on top of the resource's.
+    tags = dict(cfg.stack_tags)
     assert roles
     for role in roles:
         target = Target(
-            f"arn:aws:iam::{cfg.account_id}:role/{role.name}-1a2b3c",
-            dict(role.inputs.get("tags") or {}),
+            iam_arn(cfg.account_id, "role", role.inputs.get("path"), f"{role.name}-1a2b3c"),
+            {**tags, **dict(role.inputs.get("tags") or {})},
             role.inputs.get("permissionsBoundary"),
         )
-        create = request(
-            "iam:CreateRole", Target(target.arn), request_tags=target.tags, requested_boundary=target.boundary
-        )
-        assert deploy.allowed(create), f"{role.name}: CreateRole refused"
+        create = create_requests("iam:CreateRole", target, request_tags=target.tags, requested_boundary=target.boundary)
+        for req in create:
+            assert deploy.allowed(req), f"{role.name}: {req.action} (create with tags) refused"
         for action in (
             "iam:PutRolePolicy",
             "iam:AttachRolePolicy",
@@ -166,14 +181,19 @@ def test_deploy_role_can_manage_every_role_the_program_creates(stack: str) -> No
         ):
             assert deploy.allowed(request(action, target)), f"{role.name}: {action} refused"
     for policy in plan.by_type(POLICY):
-        tags = dict(policy.inputs.get("tags") or {})
-        target = Target(f"arn:aws:iam::{cfg.account_id}:policy/{policy.inputs.get('name') or policy.name}", tags)
+        target = Target(
+            iam_arn(cfg.account_id, "policy", policy.inputs.get("path"), policy.inputs.get("name") or policy.name),
+            {**tags, **dict(policy.inputs.get("tags") or {})},
+        )
         if policy.inputs.get("name") == boundary_policy_name(env):
             assert not deploy.allowed(request("iam:CreatePolicyVersion", target))
-        else:
-            assert deploy.allowed(request("iam:CreatePolicyVersion", target)), policy.name
+            continue
+        assert deploy.allowed(request("iam:CreatePolicyVersion", target)), policy.name
+        for req in create_requests("iam:CreatePolicy", target, request_tags=target.tags):
+            assert deploy.allowed(req), f"{policy.name}: {req.action} (create with tags) refused"
     issuer = f"arn:aws:iam::{cfg.account_id}:oidc-provider/oidc.eks.{cfg.region}.amazonaws.com/id/ABCDEF"
-    assert deploy.allowed(request("iam:CreateOpenIDConnectProvider", Target(issuer), request_tags=dict([TAG])))
+    for req in create_requests("iam:CreateOpenIDConnectProvider", Target(issuer), request_tags=tags):
+        assert deploy.allowed(req), f"cluster OIDC provider: {req.action} refused"
     cluster = f"arn:aws:eks:{cfg.region}:{cfg.account_id}:cluster/{PROJECT}-{stack}"
     assert deploy.allowed(Request("eks:CreateAccessEntry", cluster))
 
@@ -290,3 +310,112 @@ def test_every_platform_role_keeps_its_permissions_under_the_boundary(stack: str
                     # Service-linked roles are created under their own path; "*" in the grant means that.
                     target = slr if action == "iam:CreateServiceLinkedRole" and resource == "*" else resource
                     assert boundary.allowed(Request(action, target)), f"{role.name}: {action} on {resource}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("which", ["deploy", "preview"])
+def test_refresh_reads_every_resource_of_the_plan(stack: str, which: str) -> None:
+    """`pulumi preview --refresh` (drift) and `pulumi up --refresh` read every resource; an explicit deny in
+    the boundary on one read (the stack's own CodeBuild runner was one) fails every CI run of the stack."""
+    plan = plan_for(stack)
+    cfg = stack_config(stack, ROOT)
+    env = cfg.environment.value
+    principal = _principal(plan, deploy_role_name(env) if which == "deploy" else preview_role_name(env))
+    checked = 0
+    for resource in plan.resources:
+        read = REFRESH_READS.get(resource.type)
+        for action, arn in read(resource, cfg.region, cfg.account_id) if read else []:
+            checked += 1
+            assert principal.allowed(Request(action, arn)), f"{resource.name}: {action} on {arn} refused"
+    assert checked
+    foreign = f"arn:aws:codebuild:{cfg.region}:{cfg.account_id}:project/someone-elses-build"
+    for action in ("codebuild:BatchGetProjects", "codebuild:StartBuild", "codebuild:UpdateProject"):
+        assert not principal.allowed(Request(action, foreign)), f"{action} on a foreign project"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_deploy_role_manages_its_own_runner_project_only(stack: str) -> None:
+    plan = plan_for(stack)
+    cfg = stack_config(stack, ROOT)
+    projects = plan.by_type("aws:codebuild/project:Project")
+    deploy = _principal(plan, deploy_role_name(cfg.environment.value))
+    own = [f"arn:aws:codebuild:{cfg.region}:{cfg.account_id}:project/{p.inputs['name']}" for p in projects]
+    for arn in own:
+        for action in ("codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject"):
+            assert deploy.allowed(Request(action, arn)), f"{action} on {arn}"
+    if not own:  # no runner: CodeBuild stays denied on every project
+        arn = f"arn:aws:codebuild:{cfg.region}:{cfg.account_id}:project/{PROJECT}-deployer-{stack}"
+        assert not deploy.allowed(Request("codebuild:BatchGetProjects", arn))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_preview_reads_the_stacks_rds_managed_secrets_only(stack: str) -> None:
+    """components/mlflow.py reads the RDS-managed master secret during every preview (get_secret_version):
+    the preview role may read that secret, through Secrets Manager only, and no other secret."""
+    plan = plan_for(stack)
+    cfg = stack_config(stack, ROOT)
+    region, acct = cfg.region, cfg.account_id
+    preview = _principal(plan, preview_role_name(cfg.environment.value))
+    secret = f"arn:aws:secretsmanager:{region}:{acct}:secret:rds!db-0b1c2d3e-1111-2222-3333-444455556666-AbCdEf"
+    owner = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+    key = f"arn:aws:kms:{region}:{acct}:key/0b1c2d3e-aaaa-bbbb-cccc-000000000000"
+    via = {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com", "aws:ResourceTag/project": PROJECT}
+    managed = [r for r in plan.by_type("aws:rds/instance:Instance") if r.inputs.get("manageMasterUserPassword")]
+    for db in managed:
+        mine = {owner: f"arn:aws:rds:{region}:{acct}:db:{db.inputs['identifier']}"}
+        assert preview.allowed(Request("secretsmanager:GetSecretValue", secret, mine)), db.name
+        assert preview.allowed(Request("kms:Decrypt", key, via)), f"{db.name}: decrypt via Secrets Manager"
+    other = {owner: f"arn:aws:rds:{region}:{acct}:db:someone-elses-db"}
+    assert not preview.allowed(Request("secretsmanager:GetSecretValue", secret, other))
+    assert not preview.allowed(
+        Request("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{region}:{acct}:secret:app-token-AbCdEf")
+    )
+    assert not preview.allowed(Request("kms:Decrypt", key, {**via, "kms:ViaService": f"s3.{region}.amazonaws.com"}))
+    assert not preview.allowed(Request("kms:Decrypt", key, {"kms:ViaService": via["kms:ViaService"]}))
+
+
+def test_model_read_only_access_does_not_read_secret_values() -> None:
+    read_only = Principal("ro", MANAGED["arn:aws:iam::aws:policy/ReadOnlyAccess"], None)
+    secret = "arn:aws:secretsmanager:eu-west-1:1:secret:rds!db-x"
+    assert read_only.allowed(Request("secretsmanager:DescribeSecret", secret))
+    assert not read_only.allowed(Request("secretsmanager:GetSecretValue", secret))
+    assert not read_only.allowed(Request("kms:Decrypt", "arn:aws:kms:eu-west-1:1:key/k"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_role_and_policy_lives_under_the_project_path(stack: str) -> None:
+    """The deploy role may create (and tag on create) IAM resources only under /<project>/: a role or policy
+    elsewhere could not be created by CI. Only the administrator-made deploy identity stays at /."""
+    plan = plan_for(stack)
+    env = stack_config(stack, ROOT).environment.value
+    identity = {deploy_role_name(env), preview_role_name(env), boundary_policy_name(env)}
+    wrong = [
+        f"{r.name}: path {r.inputs.get('path') or '/'!r}"
+        for r in [*plan.by_type(ROLE), *plan.by_type(POLICY), *plan.by_type("aws:iam/instanceProfile:InstanceProfile")]
+        if r.inputs.get("name") not in identity and r.inputs.get("path") != iam_path()
+    ]
+    assert wrong == []
+    assert iam_path() == f"/{PROJECT}/"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_tag_on_create_reaches_nothing_outside_the_project_path(stack: str) -> None:
+    """Tag* is allowed on untagged resources (tag on create) only under the project path: not on a role,
+    policy or instance profile elsewhere, even when the request carries the project tag."""
+    plan = plan_for(stack)
+    cfg = stack_config(stack, ROOT)
+    deploy = _principal(plan, deploy_role_name(cfg.environment.value))
+    acct = cfg.account_id
+    for action, kind in (
+        ("iam:TagRole", "role"),
+        ("iam:TagPolicy", "policy"),
+        ("iam:TagInstanceProfile", "instance-profile"),
+    ):
+        for path in ("/", "/other-team/", f"/{PROJECT}-lookalike/"):
+            foreign = Target(iam_arn(acct, kind, path, "x"))
+            assert not deploy.allowed(request(action, foreign, request_tags=dict([TAG]))), f"{action} on {foreign.arn}"
+        mine = Target(iam_arn(acct, kind, iam_path(), "x"))
+        assert deploy.allowed(request(action, mine, request_tags=dict([TAG])))
+        assert not deploy.allowed(request(action, mine, request_tags={"owner": "x"})), (
+            "tag on create needs the project tag"
+        )
