@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import Row, error_code
-from components.model_spec import ModelImage
+from components.model_spec import ModelImage, ModelSettings
 from infra.config import PROJECT, PlatformConfig, deploy_role_arn, preview_role_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -208,8 +208,17 @@ def check_images(cfg: PlatformConfig, stack: str, ecr: Any, *, first_deploy: boo
             if image.repository == built:
                 rows.append(Row(f"image {who}", OK, f"{image.repository} is built and pushed by the up (images.build)"))
                 continue
-            rows.append(_image_row(cfg, stack, ecr, who, image, first_deploy))
+            rows += _held(model, [_image_row(cfg, stack, ecr, who, image, first_deploy)])
     return rows
+
+
+def _held(model: ModelSettings, rows: list[Row]) -> list[Row]:
+    """A model with ``deploy: false`` is not deployed by this ``up``: what it lacks is a warning until it is
+    switched on (README, first deploy: the Kubernetes layer goes in before anyone pushed images)."""
+    if model.deploy:
+        return rows
+    note = f" (serving.models.{model.name}.deploy is false: needed before it is switched on)"
+    return [Row(r.name, WARN, r.detail + note) if r.status == FAIL else r for r in rows]
 
 
 def _image_row(cfg: PlatformConfig, stack: str, ecr: Any, who: str, image: ModelImage, first_deploy: bool) -> Row:
@@ -272,25 +281,27 @@ def check_weights(cfg: PlatformConfig, stack: str, s3: Any, bucket: str | None, 
     why = ""
     if bucket is None:
         bucket, why = find_artifact_bucket(stack, s3)
-    rows = []
+    rows: list[Row] = []
     for model in models:
-        prefix = str(model.source.s3_prefix)
-        name = f"weights {model.name}"
-        if bucket is None:
-            rows.append(Row(name, WARN if first_deploy else FAIL, f"{why}; then upload the weights to {prefix}"))
-            continue
-        keys, size = _list(s3, bucket, prefix)
-        url = f"s3://{bucket}/{prefix}"
-        upload = f"upload them: `aws s3 sync <local model dir>/ {url}`"
-        if not keys:
-            rows.append(Row(name, FAIL, f"nothing under {url}; {upload}"))
-        elif not any(k.endswith(WEIGHT_SUFFIXES) for k in keys):
-            rows.append(
-                Row(name, WARN, f"{len(keys)} object(s) under {url} but no weight files ({', '.join(WEIGHT_SUFFIXES)})")
-            )
-        else:
-            rows.append(Row(name, OK, f"{len(keys)} object(s), {size / 1024**3:.1f} GiB under {url}"))
+        rows += _held(model, _weights_rows(model, bucket, why, s3, first_deploy))
     return rows
+
+
+def _weights_rows(model: ModelSettings, bucket: str | None, why: str, s3: Any, first_deploy: bool) -> list[Row]:
+    """The weights row of one model."""
+    prefix = str(model.source.s3_prefix)
+    name = f"weights {model.name}"
+    if bucket is None:
+        return [Row(name, WARN if first_deploy else FAIL, f"{why}; then upload the weights to {prefix}")]
+    keys, size = _list(s3, bucket, prefix)
+    url = f"s3://{bucket}/{prefix}"
+    if not keys:
+        return [Row(name, FAIL, f"nothing under {url}; upload them: `aws s3 sync <local model dir>/ {url}`")]
+    if not any(k.endswith(WEIGHT_SUFFIXES) for k in keys):
+        return [
+            Row(name, WARN, f"{len(keys)} object(s) under {url} but no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+        ]
+    return [Row(name, OK, f"{len(keys)} object(s), {size / 1024**3:.1f} GiB under {url}")]
 
 
 def _list(s3: Any, bucket: str, prefix: str, limit: int = 10_000) -> tuple[list[str], int]:

@@ -14,9 +14,9 @@ Writes, from an existing stack:
    tier differs), with the account, registry host and region rewritten: the ``--policy-pack-config``
    file the workflows pass for the stack, and the one the offline preview reads for it.
 3. Every workflow matrix over stacks that lists the source gets NAME; every job that runs in the
-   source's GitHub Environment (the deploy job) is copied for NAME and inserted in the ``needs``
-   chain after the last stack of the same or a lower tier (dev < staging < prod): a prod-tier
-   copy of prod deploys after prod. The README's ``**Order:**`` line follows the chain.
+   source's GitHub Environment (the deploy job) is copied for NAME, with the jobs it needs outside
+   the chain (its ``preflight-<stack>``), and inserted in the ``needs`` chain after the last stack of
+   the same or a lower tier (dev < staging < prod): a prod-tier copy of prod deploys after prod. The README's ``**Order:**`` line follows the chain.
 4. ``snapshots/NAME.json``, from an offline preview of the new stack (``--no-snapshot`` skips it).
 
 Workflows are edited with ruamel.yaml's round-trip mode, which keeps comments and layout; a
@@ -48,6 +48,9 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _PREFIX_BUDGET = 37 - len("--artifacts-")
 # Config paths (under the project namespace) of resources one AWS account holds once: a second stack
 # in the account must not create them again. Keep in step with infra/config.py.
+# The GitHub OIDC provider (one per URL and account) defaults to on, so the copy sets it off explicitly.
+# The audit archive has one owner per account too (docs/governance.md), but the config refuses
+# `audit.enabled: false` in prod, so that one is left to the user (README, Adding a stack).
 ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"),)
 SECRET_PLACEHOLDER = "v1:placeholder-set-with-pulumi-config-set-secret"  # noqa: S105 - not a secret
 _STACK_FILE_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
@@ -204,7 +207,9 @@ def _account_settings(config: Any, ns: str, req: Request, shared_account: bool) 
     """A second stack in an account leaves the account-wide resources to the first; a new account needs its own bucket."""
     if shared_account:
         for section, key in ACCOUNT_SINGLETONS:
-            if key in (config.get(f"{ns}:{section}") or {}):
+            if config.get(f"{ns}:{section}") is None:
+                config[f"{ns}:{section}"] = {key: False}
+            else:
                 config[f"{ns}:{section}"][key] = False
         return
     delivery = config.get(f"{ns}:delivery") or {}
@@ -340,6 +345,7 @@ def edit_workflow(text: str, what: str, req: Request, tiers: dict[str, str]) -> 
     if src_job is None:
         return dump_rt(doc), []
     new_job = _sub_words(src_job, {req.source: req.name})
+    _copy_gates(jobs, src_job, chain, req)
     rank = _tier_rank(req.tier)
     after = max((i for i, j in enumerate(chain) if _tier_rank(tiers[jobs[j]["environment"]]) <= rank), default=-1)
     spec = _rename_in(copy.deepcopy(jobs[src_job]), req.source, req.name)
@@ -352,6 +358,17 @@ def edit_workflow(text: str, what: str, req: Request, tiers: dict[str, str]) -> 
     position = list(jobs).index(prev) + 1 if prev else len(jobs)
     jobs.insert(position, new_job, spec)
     return dump_rt(doc), [*chain[: after + 1], new_job, *chain[after + 1 :]]
+
+
+def _copy_gates(jobs: Any, src_job: str, chain: list[str], req: Request) -> None:
+    """Copy the jobs the source's deploy job needs outside the chain (its ``preflight-<stack>``) for the new
+    stack, before the deploy jobs: the copied deploy job needs them under their renamed ids."""
+    for need in _needs(jobs[src_job]):
+        renamed = _sub_words(need, {req.source: req.name})
+        if need in chain or renamed == need or renamed in jobs or need not in jobs:
+            continue
+        spec = _rename_in(copy.deepcopy(jobs[need]), req.source, req.name)
+        jobs.insert(list(jobs).index(need) + 1, renamed, spec)
 
 
 def workflows(root: Path, req: Request, tiers: dict[str, str], out: Output) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tests.conftest import ROOT
 
@@ -76,13 +77,20 @@ def test_first_deploy_steps_come_in_an_order_that_works() -> None:
         "**Commit both fields**",
         "pulumi stack init dev --secrets-provider 'awskms://",
         "pulumi config set --secret",
-        "blueprint preflight dev",
+        "pulumi config set --secret mlflowAdminPassword",
+        # Issue 11: models wait for images and weights nobody has pushed yet; hold them back until
+        # preflight (run as CI does, without --first-deploy) finds both.
+        "`deploy: false` under `serving.modelDefaults`",
+        "blueprint preflight dev --first-deploy",
         "pulumi config set --path delivery.kubernetesLayer false",
         "pulumi up      --stack dev",
         "pulumi config rm --path delivery.kubernetesLayer",
         "`dev-preview`, `staging-preview` and `prod-preview`",
         "`AWS_PREVIEW_ROLE_ARN`",
         "Merging it runs the deploy workflow",
+        "**Switch the models on.**",
+        ".venv/bin/blueprint preflight dev\n",
+        "Then set `deploy: true`",
     ]
     positions = _positions(text, steps)
     assert positions == sorted(positions), [
@@ -101,6 +109,11 @@ def test_the_readme_commands_exist() -> None:
     # `pulumi config set --path delivery.kubernetesLayer` must name a real key of the delivery config.
     assert DeliveryConfig.model_fields["kubernetes_layer"].alias == "kubernetesLayer"
     assert DeliveryConfig.model_fields["kubernetes_layer"].default is True
+    # `deploy: false` under `serving.modelDefaults` must name a real field of a model spec.
+    from infra.config import ModelSpec, ServingConfig
+
+    assert ServingConfig.model_fields["model_defaults"].alias == "modelDefaults"
+    assert "deploy" in ModelSpec.model_fields
 
 
 def test_readme_environments_and_runner_labels_are_the_ones_the_workflows_use() -> None:
@@ -134,3 +147,71 @@ def test_operations_doc_no_longer_claims_the_workflows_pass_a_secrets_provider()
     assert "The first run creates `policy/venv`" not in policy_doc
     assert "pulumi login s3://<state-bucket> " not in policy_doc
     assert "?region=" in policy_doc
+
+
+def _code() -> tuple[list[str], list[str]]:
+    """(lines of the README's bash blocks, its inline code spans)."""
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.S)
+    lines = [ln.strip() for block in blocks for ln in block.splitlines() if ln.strip()]
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    return lines, re.findall(r"`([^`\n]+)`", prose)
+
+
+def _blueprint_parser() -> Any:
+    from blueprint import cli
+
+    cli._load_extra_commands()
+    return cli._parser()
+
+
+def _subcommands(parser: Any) -> dict[str, Any]:
+    import argparse
+
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_every_blueprint_command_the_readme_shows_parses() -> None:
+    # Each command line in a bash block runs through the real CLI parser (an unknown subcommand or flag
+    # raises UsageError); placeholders such as <stack> become a plain word.
+    import shlex
+
+    from blueprint.cli import UsageError
+
+    lines, _ = _code()
+    commands = [ln[ln.index("blueprint ") :] for ln in lines if re.match(r"^(\.venv/bin/)?blueprint ", ln)]
+    assert len(commands) >= 8, commands
+    for command in commands:
+        words = shlex.split(re.sub(r"<[^>]*>", "X", command.split(" #", 1)[0]))[1:]
+        try:
+            _blueprint_parser().parse_args(words)
+        except UsageError as exc:  # pragma: no cover - the failure message is the point
+            raise AssertionError(f"README command does not parse: {command}: {exc}") from None
+
+
+def test_every_blueprint_subcommand_the_readme_names_exists() -> None:
+    lines, spans = _code()
+    top = _subcommands(_blueprint_parser())
+    named = re.findall(r"\bblueprint ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", "\n".join(lines + spans))
+    assert {"bootstrap", "preflight", "promote", "prices", "fork", "stack", "preview"} <= {n for n, _ in named}
+    for name, sub in named:
+        assert name in top, f"README names `blueprint {name}`, which does not exist"
+        nested = [a for a in top[name]._actions if a.__class__.__name__ == "_SubParsersAction"]
+        if nested and sub:
+            assert sub in nested[0].choices, f"README names `blueprint {name} {sub}`, which does not exist"
+
+
+def test_every_make_target_the_readme_names_exists() -> None:
+    lines, spans = _code()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([A-Za-z0-9_./$()-]+):", makefile, re.M))
+    targets = {t.replace("$(VENV)", ".venv") for t in targets}
+    named = {
+        word
+        for text in lines + spans
+        for match in re.finditer(r"(?:^|\s)make((?: [A-Za-z0-9./_=-]+)+)", text)
+        for word in match.group(1).split()
+        if "=" not in word
+    }
+    assert {"preview", "test", "policy-venv", "snapshots", "docs"} <= named
+    assert named <= targets, named - targets

@@ -28,7 +28,8 @@ ALLOWED_WRITES: dict[tuple[str, str], set[str]] = {
     ("preview.yml", "cloud"): {"id-token", "pull-requests"},  # OIDC preview role; pulumi/actions PR comment
     ("preview-comment.yml", "comment"): {"pull-requests"},  # the one offline-preview comment
     **{("deploy.yml", f"preflight-{s}"): {"id-token"} for s in STACKS},  # OIDC preview role (read-only)
-    **{("deploy.yml", s): {"id-token"} for s in STACKS},  # OIDC deploy role of that stack
+    # OIDC deploy role of that stack; the deployment record's status on the job's GitHub deployment.
+    **{("deploy.yml", s): {"id-token", "deployments"} for s in STACKS},
     ("drift.yml", "detect"): {"id-token"},  # OIDC preview role (read-only)
     ("drift.yml", "report"): {"issues"},  # the one drift issue
 }
@@ -122,11 +123,18 @@ def test_permissions_are_read_only_at_the_top_and_granted_per_job(path: Path) ->
         assert writes <= ALLOWED_WRITES.get((path.name, job_id), set()), f"{job_id}: unexpected write scopes {writes}"
 
 
+def _web_identity(step: dict[str, Any]) -> bool:
+    """A step that hands a GitHub OIDC token to boto3 (AssumeRoleWithWebIdentity from the environment)."""
+    return {"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} <= set(step.get("env") or {})
+
+
 def test_only_jobs_that_assume_an_aws_role_get_an_oidc_token() -> None:
     for path in WORKFLOWS:
         for job_id, job in load(path)["jobs"].items():
             oidc = job.get("permissions", {}).get("id-token") == "write"
-            assumes = any(s.get("uses") == "./.github/actions/aws-stack" for s in job.get("steps", []))
+            assumes = any(
+                s.get("uses") == "./.github/actions/aws-stack" or _web_identity(s) for s in job.get("steps", [])
+            )
             assert oidc == assumes, f"{path.name}:{job_id}: id-token: write iff the job assumes an AWS role"
 
 
@@ -205,17 +213,58 @@ def test_each_stack_deploys_after_its_own_preflight_and_the_previous_stack_only(
         pre = jobs[f"preflight-{stack}"]
         assert "needs" not in pre, "a preflight waits for nothing: another account must never block it"
         assert "strategy" not in pre
-        assert pre["outputs"]["ready"] == "${{ steps.gate.outputs.handed_over }}"
+        # ready only when preflight ran and passed; a stack not handed over or not bootstrapped is skipped.
+        assert pre["outputs"]["ready"] == "${{ steps.preflight.outputs.ready || 'false' }}"
         assert jobs[stack]["if"] == f"needs.preflight-{stack}.outputs.ready == 'true'"
-        aws = next(s for s in pre["steps"] if s.get("uses") == "./.github/actions/aws-stack")
-        assert aws["with"] == {
-            "stack": stack,
-            "role": "preview",
-            "preview-role-arn": "${{ vars.AWS_PREVIEW_ROLE_ARN }}",
-        }
-        assert aws["if"] == "steps.gate.outputs.handed_over == 'true'"
-        assert pre["steps"][-1]["run"] == '.venv/bin/blueprint preflight "$STACK"'
-        assert pre["steps"][-1]["if"] == "steps.gate.outputs.handed_over == 'true'"
+        assert not any(s.get("uses") == "./.github/actions/aws-stack" for s in pre["steps"]), (
+            "configure-aws-credentials fails on a missing OIDC provider or role before preflight can answer exit 3"
+        )
+        gate, token, preflight = (next(s for s in pre["steps"] if s.get("id") == "gate"), *pre["steps"][-2:])
+        assert gate["env"] == {"STACK": stack, "PREVIEW_ROLE_ARN": "${{ vars.AWS_PREVIEW_ROLE_ARN }}"}
+        assert '--preview-role-arn "$PREVIEW_ROLE_ARN"' in gate["run"]
+        assert "audience=sts.amazonaws.com" in token["run"]
+        assert '> "$RUNNER_TEMP/oidc-token"' in token["run"]
+        assert preflight["id"] == "preflight"
+        assert preflight["run"] == ".github/scripts/preflight.sh"
+        assert preflight["env"]["STACK"] == stack
+        assert preflight["env"]["AWS_ROLE_ARN"] == "${{ steps.gate.outputs.preview_role_arn }}"
+        assert preflight["env"]["AWS_WEB_IDENTITY_TOKEN_FILE"] == "${{ runner.temp }}/oidc-token"
+        for step in (token, preflight):
+            assert step["if"] == "steps.gate.outputs.handed_over == 'true'"
+
+
+@pytest.mark.parametrize(
+    ("code", "ready", "job_rc", "notice"),
+    [(0, "true", 0, False), (3, "false", 0, True), (1, None, 1, False), (2, None, 2, False)],
+)
+def test_preflight_step_turns_exit_3_into_a_skip_and_fails_on_anything_else(
+    code: int, ready: str | None, job_rc: int, notice: bool, tmp_path: Path
+) -> None:
+    # blueprint/ops/preflight.py: 0 ready, 1 failure, 2 usage error, 3 not bootstrapped (EXIT_NOT_BOOTSTRAPPED).
+    from blueprint.ops.preflight import EXIT_NOT_BOOTSTRAPPED
+
+    assert EXIT_NOT_BOOTSTRAPPED == 3
+    work = tmp_path / "checkout"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    fake = work / ".venv" / "bin" / "blueprint"
+    fake.write_text(f'#!/bin/sh\necho "$@ $AWS_ROLE_ARN $AWS_WEB_IDENTITY_TOKEN_FILE" > args\nexit {code}\n')
+    fake.chmod(0o755)
+    out = tmp_path / "github_output"
+    out.write_text("")
+    step = workflow("deploy.yml")["jobs"]["preflight-prod"]["steps"][-1]
+    env = {
+        "STACK": "prod",
+        "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/preview",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": str(tmp_path / "token"),
+        "GITHUB_OUTPUT": str(out),
+    }
+    proc = subprocess.run(
+        [str(ROOT / step["run"])], cwd=work, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == job_rc, proc.stdout + proc.stderr
+    assert (work / "args").read_text().split() == ["preflight", "prod", env["AWS_ROLE_ARN"], str(tmp_path / "token")]
+    assert out.read_text() == (f"ready={ready}\n" if ready else "")
+    assert ("::notice title=prod skipped::" in proc.stdout) is notice
 
 
 def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -249,9 +298,12 @@ def test_preflight_gate_skips_a_stack_that_is_not_handed_over_with_a_notice(hand
         doc.update(secretsprovider="awskms://alias/pulumi-secrets?region=us-west-2", encryptedkey="AQICAHh...")
     stack_file.write_text(yaml.safe_dump(doc))
     gate = next(s for s in workflow("deploy.yml")["jobs"]["preflight-staging"]["steps"] if s.get("id") == "gate")
-    proc, output = run_step(gate["run"], {**gate["env"], "BLUEPRINT_PROJECT_DIR": str(project)}, tmp_path)
+    env = {**gate["env"], "PREVIEW_ROLE_ARN": "", "BLUEPRINT_PROJECT_DIR": str(project)}  # variable unset
+    proc, output = run_step(gate["run"], env, tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert output.strip() == f"handed_over={'true' if handed_over else 'false'}"
+    facts = dict(line.split("=", 1) for line in output.splitlines())
+    assert facts["handed_over"] == ("true" if handed_over else "false")
+    assert facts["preview_role_arn"].startswith("arn:aws:iam::")  # the role preflight assumes with the token
     assert ("::notice title=staging skipped::" in proc.stdout) is not handed_over
 
 

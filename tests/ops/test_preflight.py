@@ -679,6 +679,25 @@ def test_missing_weights_say_where_to_upload(
     )
 
 
+def test_a_model_held_back_with_deploy_false_only_warns_about_its_image_and_weights(
+    cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str], project: Callable[..., None]
+) -> None:
+    # README, first deploy: CI applies the Kubernetes layer (its preflight must pass) before anyone pushed
+    # the models' images and weights; those models are held back with deploy: false until then.
+    _in_dev("ecr", aws_env, dev_creds).batch_delete_image(repositoryName="vllm", imageIds=[{"imageTag": "v0.11.1"}])
+    s3 = _in_dev("s3", aws_env, dev_creds)
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": WEIGHTS}, {"Key": "models/llama-3-8b/config.json"}]})
+    project("dev", lambda c: c["serving"]["modelDefaults"].update(deploy=False))
+    res = cli("preflight", "dev", "--profile", dev_profile)
+    assert res.code == 0, res.out
+    lines = _lines(res.out)
+    for row in ("image llama-3-8b canary", "weights llama-3-8b"):
+        assert lines[row].startswith("WARN "), lines[row]
+        assert lines[row].endswith("(serving.models.llama-3-8b.deploy is false: needed before it is switched on)")
+    project("dev", lambda c: c["serving"]["modelDefaults"].update(deploy=True))
+    assert cli("preflight", "dev", "--profile", dev_profile).code == 1
+
+
 def test_weights_without_weight_files_warn(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:

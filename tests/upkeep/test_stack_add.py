@@ -105,7 +105,7 @@ def test_a_second_stack_in_an_account_does_not_claim_the_account_singletons(adde
         shared = any(str(get(root, o, "accountId")) == s["account"] for o in others)
         for section, key in ACCOUNT_SINGLETONS:
             value = (get(root, name, section) or {}).get(key)
-            if shared and value is not None:
+            if shared:  # both default to on: the copy must say off
                 assert value is False, f"{name}: {section}.{key}"
 
 
@@ -138,6 +138,23 @@ def test_every_stack_matrix_and_the_deploy_chain_include_the_new_stacks_in_tier_
     assert ranks == sorted(ranks), chain  # dev before staging before prod
     for name, s in specs.items():
         assert chain.index(name) > chain.index(s["from"])
+
+
+def test_every_job_a_workflow_needs_exists_and_each_new_stack_has_its_own_preflight(added: tuple[Path, dict]) -> None:
+    # GitHub rejects a workflow whose job needs an unknown job; the schema does not check that.
+    root, specs = added
+    for wf, doc in workflows(root).items():
+        for job_id, job in doc["jobs"].items():
+            needs = job.get("needs", [])
+            for need in [needs] if isinstance(needs, str) else needs:
+                assert need in doc["jobs"], f"{wf}:{job_id} needs unknown job {need}"
+    deploy = next(
+        doc for doc in workflows(root).values() if any(j.get("environment") in specs for j in doc["jobs"].values())
+    )
+    for name in specs:
+        preflight = deploy["jobs"][f"preflight-{name}"]
+        assert {s.get("env", {}).get("STACK") for s in preflight["steps"]} >= {name}
+        assert deploy["jobs"][name]["if"] == f"needs.preflight-{name}.outputs.ready == 'true'"
 
 
 def test_edited_workflows_still_validate_against_the_github_schema(added: tuple[Path, dict]) -> None:
