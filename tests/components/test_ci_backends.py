@@ -7,8 +7,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pulumi
+import pytest
 import yaml
 
 from blueprint.plan import Plan, Resource, is_secret
@@ -55,8 +55,8 @@ def backends(push: bool = True) -> Plan:
             "gitlab",
             GitlabRunnerArgs(
                 gitlab_url="https://gitlab.com/",
-                runner_token="glrt-cpu-token",  # noqa: S106 - test value
-                gpu_runner_token="glrt-gpu-token",  # noqa: S106 - test value
+                runner_token="glrt-cpu-token",
+                gpu_runner_token="glrt-gpu-token",
                 concurrent=7,
                 gpu_concurrent=2,
                 check_interval_seconds=5,
@@ -65,15 +65,15 @@ def backends(push: bool = True) -> Plan:
         )
         Jenkins(
             "jenkins",
-            JenkinsArgs(admin_password="jenkins-pw", storage_class_name="gp3", max_agents=4, **common),  # noqa: S106
+            JenkinsArgs(admin_password="jenkins-pw", storage_class_name="gp3", max_agents=4, **common),
         )
         CircleciAgent(
             "circleci",
             CircleciAgentArgs(
                 cpu_resource_class="example-org/cpu",
-                cpu_token="cc-cpu",  # noqa: S106 - test value
+                cpu_token="cc-cpu",
                 gpu_resource_class="example-org/gpu",
-                gpu_token="cc-gpu",  # noqa: S106 - test value
+                gpu_token="cc-gpu",
                 max_concurrent_tasks=6,
                 **common,
             ),
@@ -152,7 +152,8 @@ def test_gitlab_tokens_are_secrets_referenced_by_name(plan: Plan) -> None:
     for kind in ("cpu", "gpu"):
         values = release(plan, f"gitlab-runner-{kind}").inputs["values"]
         assert values["runners"]["secret"] == f"gitlab-runner-{kind}"
-        assert "runnerToken" not in values and "glrt" not in json.dumps(values)
+        assert "runnerToken" not in values
+        assert "glrt" not in json.dumps(values)
     secrets = {r.inputs["metadata"]["name"]: r for r in kinds(plan, "Secret", "gitlab-runner")}
     assert set(secrets) == {"gitlab-runner-cpu", "gitlab-runner-gpu"}
     assert all(is_secret(s.inputs["stringData"]) for s in secrets.values())
@@ -163,12 +164,15 @@ def test_gitlab_cpu_jobs_have_explicit_resources_and_stay_off_gpu_nodes(plan: Pl
     assert kube["namespace"] == "gitlab-jobs"
     assert (kube["cpu_request"], kube["cpu_limit"], kube["memory_limit"]) == ("4", "4", "8Gi")
     assert kube["ephemeral_storage_limit"] == "50Gi"
-    assert kube["helper_memory_limit"] and kube["service_cpu_limit"]
+    assert kube["helper_memory_limit"]
+    assert kube["service_cpu_limit"]
     assert kube["node_selector"] == {"platform.ai/pool": "build"}
     terms = kube["affinity"]["node_affinity"]["required_during_scheduling_ignored_during_execution"]
     assert terms["node_selector_terms"][0]["match_expressions"][0]["operator"] == "DoesNotExist"
-    assert "pod_spec" not in kube and "node_tolerations" not in kube
-    assert kube["privileged"] is False and kube["allow_privilege_escalation"] is False
+    assert "pod_spec" not in kube
+    assert "node_tolerations" not in kube
+    assert kube["privileged"] is False
+    assert kube["allow_privilege_escalation"] is False
 
 
 def test_gitlab_gpu_runner_requests_gpus_on_gpu_pools(plan: Plan) -> None:
@@ -204,13 +208,15 @@ def test_jenkins_admin_password_comes_from_a_secret(plan: Plan) -> None:
 
 def test_jenkins_home_is_protected_and_retained(plan: Plan) -> None:
     (pvc,) = plan.by_type("kubernetes:core/v1:PersistentVolumeClaim")
-    assert pvc.protect and pvc.retain_on_delete
+    assert pvc.protect
+    assert pvc.retain_on_delete
     assert release(plan, "jenkins").inputs["values"]["persistence"]["existingClaim"] == pvc.inputs["metadata"]["name"]
 
 
 def test_jenkins_is_not_exposed_and_pins_its_plugins(plan: Plan) -> None:
     ctrl = release(plan, "jenkins").inputs["values"]["controller"]
-    assert ctrl["serviceType"] == "ClusterIP" and ctrl["ingress"] == {"enabled": False}
+    assert ctrl["serviceType"] == "ClusterIP"
+    assert ctrl["ingress"] == {"enabled": False}
     assert ctrl["installLatestPlugins"] is False
     assert ctrl["installPlugins"] == list(PLUGINS)
     assert all(":" in p and not p.endswith(":latest") for p in PLUGINS)
@@ -219,7 +225,8 @@ def test_jenkins_is_not_exposed_and_pins_its_plugins(plan: Plan) -> None:
 
 def jenkins_templates(plan: Plan) -> dict[str, dict[str, Any]]:
     agent = release(plan, "jenkins").inputs["values"]["agent"]
-    assert agent["namespace"] == "jenkins-agents" and agent["disableDefaultAgent"] is True
+    assert agent["namespace"] == "jenkins-agents"
+    assert agent["disableDefaultAgent"] is True
     out = {}
     for name, text in agent["podTemplates"].items():
         (tmpl,) = yaml.safe_load(text)
@@ -237,7 +244,8 @@ def test_jenkins_gpu_template_requests_a_gpu_on_gpu_pools(plan: Plan) -> None:
     cpu = json.loads(templates["cpu-build"]["yaml"])["spec"]
     assert "tolerations" not in cpu
     jnlp = next(c for c in cpu["containers"] if c["name"] == "jnlp")
-    assert jnlp["securityContext"]["runAsNonRoot"] is True and jnlp["resources"]["limits"]["memory"]
+    assert jnlp["securityContext"]["runAsNonRoot"] is True
+    assert jnlp["resources"]["limits"]["memory"]
 
 
 # --------------------------------------------------------------------------- CircleCI
@@ -256,7 +264,8 @@ def test_circleci_resource_classes_have_resources_and_gpu_placement(plan: Plan) 
     assert gpu["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "1"
     assert gpu["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert cpu["containers"][0]["resources"]["limits"] == {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "50Gi"}
-    assert cpu["automountServiceAccountToken"] is False and "tolerations" not in cpu
+    assert cpu["automountServiceAccountToken"] is False
+    assert "tolerations" not in cpu
 
 
 # --------------------------------------------------------------------------- all backends
@@ -268,7 +277,9 @@ def test_every_namespace_is_default_deny_with_quota_and_build_sized_limits(plan:
         if r.inputs["metadata"]["namespace"] == ns
     }
     deny = policies["default-deny"]
-    assert deny["podSelector"] == {} and deny["ingress"] == [] and deny["egress"] == []
+    assert deny["podSelector"] == {}
+    assert deny["ingress"] == []
+    assert deny["egress"] == []
     assert kinds(plan, "ResourceQuota", ns)
     (lr,) = kinds(plan, "LimitRange", ns)
     default = lr.inputs["spec"]["limits"][0]["default"]
@@ -318,7 +329,8 @@ def test_push_roles_trust_only_the_job_service_accounts_and_carry_the_boundary(p
     policies = [json.loads(p.inputs["policy"]) for p in plan.by_type("aws:iam/rolePolicy:RolePolicy")]
     for doc in policies:
         push = next(s for s in doc["Statement"] if s["Sid"] == "PushPlatformRepositories")
-        assert "*" not in push["Resource"] and all(":repository/" in a for a in push["Resource"])
+        assert "*" not in push["Resource"]
+        assert all(":repository/" in a for a in push["Resource"])
 
 
 def test_no_push_role_without_push_to_registry() -> None:
