@@ -132,14 +132,8 @@ class CircleciAgent(pulumi.ComponentResource):
             kind = "gpu" if profile.gpus else "cpu"
             spec = task_spec(profile)
             spec["containers"] = [{"name": "task", "image": REPRESENTATIVE_IMAGE, **spec["containers"][0]}]
-            spec["initContainers"] = [
-                {
-                    "name": "orchestrator",
-                    "image": "circleci/runner-init",
-                    "resources": _ci.resources(ORCHESTRATOR),
-                    "securityContext": _ci.container_security(profile),
-                }
-            ]
+            # The agent adds its orchestrator init container (image chosen by the agent for its version;
+            # resources from orchestrator.resources below, smaller than the task container).
             _ci.pod_template(
                 f"{name}-{kind}-task-template", args.namespace, kind, spec, backend="circleci", parent=self
             )
@@ -186,7 +180,10 @@ class CircleciAgent(pulumi.ComponentResource):
                 "replicaCount": 1,
                 "customSecret": TOKEN_SECRET,
                 "resourceClasses": {
-                    rc: {"metadata": {"labels": {"platform.ai/resource-class": secret_key(rc)}}, "spec": task_spec(p)}
+                    rc: {
+                        "metadata": {"labels": {"platform.ai/resource-class": secret_key(rc).lower()}},
+                        "spec": task_spec(p),
+                    }
                     for rc, (p, _) in classes.items()
                 },
                 "maxConcurrentTasks": args.max_concurrent_tasks,

@@ -174,7 +174,8 @@ def job_pod(args: GitlabRunnerArgs, profile: _ci.JobProfile) -> dict[str, Any]:
     """The job pod the executor creates from :func:`runner_toml` (build and helper containers)."""
     helper = {
         "name": "helper",
-        "image": "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper",
+        # The executor's default helper image: the runner's own revision (GitLab Runner docs, helper_image).
+        "image": "registry.gitlab.com/gitlab-org/gitlab-runner/gitlab-runner-helper:x86_64-${CI_RUNNER_REVISION}",
         "resources": _ci.resources(HELPER),
         "securityContext": _ci.container_security(profile),
     }

@@ -2056,7 +2056,7 @@ def _job_profile_problems(cfg: PlatformConfig, base: str, prof: CiJobProfile, gp
     return out
 
 
-_RESOURCE_CLASS = re.compile(r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$")
+_RESOURCE_CLASS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def _ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
@@ -2123,7 +2123,9 @@ def _ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
     if cc.enabled:
         for key, rc in (("cpuResourceClass", cc.cpu_resource_class), ("gpuResourceClass", cc.gpu_resource_class)):
             if rc is not None and not _RESOURCE_CLASS.match(rc):
-                out.append(_p(f"ciRunners.circleci.{key}", "<namespace>/<resource-class> in lower case", rc))
+                out.append(
+                    _p(f"ciRunners.circleci.{key}", "<namespace>/<resource-class> (letters, digits, - and _)", rc)
+                )
         if cc.gpu_resource_class and not cc.gpu_job.gpus:
             out.append(_p("ciRunners.circleci.gpuJob.gpus", "at least 1 with a gpuResourceClass", cc.gpu_job.gpus))
     return out
