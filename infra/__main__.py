@@ -13,9 +13,11 @@ administrator's first ``up`` of a stack (README, "Deploying for real"; ADR 0008)
 import pulumi
 import pulumi_aws as aws
 
+from components._ci import JobProfile
 from components.artifacts import Artifacts, ArtifactsArgs
 from components.audit import Audit, AuditArgs, ObjectLock
 from components.ci_runners import CiRunners, CiRunnersArgs
+from components.circleci_agent import CircleciAgent, CircleciAgentArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
@@ -23,8 +25,10 @@ from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branc
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
 from components.dvc_remote import DvcRemote, DvcRemoteArgs
+from components.gitlab_runner import GitlabRunner, GitlabRunnerArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
+from components.jenkins import Jenkins, JenkinsArgs
 from components.mlflow import DatabaseSettings, Mlflow, MlflowArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
@@ -35,6 +39,7 @@ from infra.config import (
     PROJECT,
     PULL_THROUGH_UPSTREAMS,
     RUNNER_SERVICE_ACCOUNT,
+    CiJobProfile,
     boundary_policy_name,
     deploy_role_name,
     iam_path,
@@ -473,6 +478,99 @@ if k8s_layer and ci.enabled:
         ),
         on_k8s,
     )
+
+# The other CI backends (ciRunners.gitlab/jenkins/circleci): each in its own namespaces, job pods with
+# explicit resources and a GPU profile, a registry push role only where the backend's pushToRegistry says.
+push_arns = [repo.arn for repo in registry.repositories.values()]
+
+
+def job_profile(p: CiJobProfile) -> JobProfile:
+    """A job profile from config, its pool as a node selector."""
+    selector = {LABEL_POOL: p.node_pool} if p.node_pool else {}
+    return JobProfile(p.cpu, p.memory, p.ephemeral_storage_gib, p.gpus, selector, p.restricted)
+
+
+if k8s_layer:
+    gl, jk, cc = ci.gitlab, ci.jenkins, ci.circleci
+    if gl.enabled:
+        assert cfg.gitlab_runner_token is not None  # config validation requires it when enabled
+        GitlabRunner(
+            "gitlab-runner",
+            GitlabRunnerArgs(
+                gitlab_url=gl.gitlab_url,
+                runner_token=pulumi.Output.secret(cfg.gitlab_runner_token.get_secret_value()),
+                gpu_runner_token=pulumi.Output.secret(cfg.gitlab_gpu_runner_token.get_secret_value())
+                if cfg.gitlab_gpu_runner_token and gl.gpu_concurrent
+                else None,
+                k8s_provider=cluster.k8s_provider,
+                namespace=gl.namespace,
+                job_namespace=gl.job_namespace,
+                concurrent=gl.concurrent,
+                gpu_concurrent=gl.gpu_concurrent,
+                check_interval_seconds=gl.check_interval_seconds,
+                job_image=gl.job_image,
+                cpu_job=job_profile(gl.cpu_job),
+                gpu_job=job_profile(gl.gpu_job),
+                irsa=cluster.irsa,
+                push_repository_arns=push_arns if gl.push_to_registry else [],
+                system_node_selector=system_nodes,
+                tags=tags,
+                depends_on=needs_nodes,
+            ),
+            on_k8s,
+        )
+    if jk.enabled:
+        assert cfg.jenkins_admin_password is not None  # config validation requires it when enabled
+        Jenkins(
+            "jenkins",
+            JenkinsArgs(
+                admin_password=pulumi.Output.secret(cfg.jenkins_admin_password.get_secret_value()),
+                k8s_provider=cluster.k8s_provider,
+                storage_class_name=cluster.storage_class_name,
+                namespace=jk.namespace,
+                agent_namespace=jk.agent_namespace,
+                home_size_gib=jk.home_size_gib,
+                controller_cpu=jk.controller_cpu,
+                controller_memory=jk.controller_memory,
+                max_agents=jk.max_agents,
+                agent_idle_minutes=jk.agent_idle_minutes,
+                agent_image=jk.agent_image,
+                build_image=jk.build_image,
+                cpu_job=job_profile(jk.cpu_job),
+                gpu_job=job_profile(jk.gpu_job),
+                irsa=cluster.irsa,
+                push_repository_arns=push_arns if jk.push_to_registry else [],
+                protect=cfg.protect_stateful_resources,
+                system_node_selector=system_nodes,
+                tags=tags,
+                depends_on=needs_nodes,
+            ),
+            on_k8s,
+        )
+    if cc.enabled:
+        assert cfg.circleci_cpu_resource_class_token is not None  # config validation requires it when enabled
+        CircleciAgent(
+            "circleci",
+            CircleciAgentArgs(
+                cpu_resource_class=cc.cpu_resource_class,
+                cpu_token=pulumi.Output.secret(cfg.circleci_cpu_resource_class_token.get_secret_value()),
+                gpu_resource_class=cc.gpu_resource_class,
+                gpu_token=pulumi.Output.secret(cfg.circleci_gpu_resource_class_token.get_secret_value())
+                if cfg.circleci_gpu_resource_class_token and cc.gpu_resource_class
+                else None,
+                k8s_provider=cluster.k8s_provider,
+                namespace=cc.namespace,
+                max_concurrent_tasks=cc.max_concurrent_tasks,
+                cpu_job=job_profile(cc.cpu_job),
+                gpu_job=job_profile(cc.gpu_job),
+                irsa=cluster.irsa,
+                push_repository_arns=push_arns if cc.push_to_registry else [],
+                system_node_selector=system_nodes,
+                tags=tags,
+                depends_on=needs_nodes,
+            ),
+            on_k8s,
+        )
 
 # --------------------------------------------------------------------------- ML lifecycle: MLflow and DVC
 mf = cfg.mlflow

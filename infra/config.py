@@ -82,11 +82,24 @@ SECRET_KEYS: tuple[str, ...] = (
     "alertmanagerPagerdutyRoutingKey",
     "githubAppPrivateKey",
     "mlflowAdminPassword",
+    "gitlabRunnerToken",
+    "gitlabGpuRunnerToken",
+    "jenkinsAdminPassword",
+    "circleciCpuResourceClassToken",
+    "circleciGpuResourceClassToken",
 )
 
 # Secrets a stack may leave unset: Pulumi.yaml declares them with `default: ""` (the CLI refuses an `up`
 # while a declared key without a default has no value; pkg/workspace/config.go, missingConfigurationKeys).
-OPTIONAL_SECRET_KEYS: tuple[str, ...] = ("alertmanagerPagerdutyRoutingKey",)
+OPTIONAL_SECRET_KEYS: tuple[str, ...] = (
+    "alertmanagerPagerdutyRoutingKey",
+    # CI backends a stack may leave off (ciRunners.gitlab/jenkins/circleci); required when enabled.
+    "gitlabRunnerToken",
+    "gitlabGpuRunnerToken",
+    "jenkinsAdminPassword",
+    "circleciCpuResourceClassToken",
+    "circleciGpuResourceClassToken",
+)
 
 # Any nested key whose name looks like one of these must not hold a plaintext value.
 _SECRETISH = re.compile(r"(password|passwd|secret|token|private[-_]?key|webhook|api[-_]?key)", re.I)
@@ -810,6 +823,121 @@ class RunnerScaleSetSpec(_Model):
         return v
 
 
+class CiJobProfile(_Model):
+    """The pod of one kind of CI job (requests equal limits: a build is never throttled below what it asked)."""
+
+    cpu: str = "4"
+    """CPU of the job container. The job namespaces' LimitRange default is this value too."""
+    memory: str = "8Gi"
+    """Memory of the job container."""
+    ephemeral_storage_gib: int = Field(default=50, ge=1, le=1024)
+    """Checkout, caches and build outputs on the node disk."""
+    gpus: int = Field(default=0, ge=0, le=8)
+    """``nvidia.com/gpu`` of the job container; >0 places the pod on GPU pools with the taint tolerated."""
+    node_pool: str | None = None
+    """Run these jobs on this node pool only; unset: any CPU pool (GPU profiles: any GPU pool)."""
+    restricted: bool = False
+    """Run the job as uid 1000 with the restricted security context. Only for job images that work
+    without root (many build images install packages as root); the job namespaces enforce ``baseline``."""
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+        return v
+
+
+def _gpu_profile() -> CiJobProfile:
+    return CiJobProfile(cpu="8", memory="32Gi", ephemeral_storage_gib=100, gpus=1)
+
+
+class GitlabRunnerConfig(_Model):
+    """GitLab Runner (Kubernetes executor): one registration for CPU jobs, one tagged ``gpu`` for GPU jobs."""
+
+    enabled: bool = False
+    """Install the runners (the ``gitlabRunnerToken`` secret, and ``gitlabGpuRunnerToken`` with a GPU profile)."""
+    namespace: str = "gitlab-runner"
+    """Namespace of the runner managers and their token Secrets."""
+    job_namespace: str = "gitlab-jobs"
+    """Namespace of the job pods; the runners' Role is bound there only, so jobs cannot read the tokens."""
+    gitlab_url: str = "https://gitlab.com/"
+    """The GitLab instance the runners were created in."""
+    concurrent: int = Field(default=10, ge=1, le=500)
+    """Most CPU jobs at once (``concurrent``); each is one job pod."""
+    gpu_concurrent: int = Field(default=1, ge=0, le=64)
+    """Most GPU jobs at once; 0: no GPU runner."""
+    check_interval_seconds: int = Field(default=3, ge=1, le=600)
+    """How often an idle runner asks GitLab for jobs (``checkInterval``)."""
+    job_image: str = "public.ecr.aws/docker/library/ubuntu:24.04"
+    """Image of jobs that name none."""
+    push_to_registry: bool = False
+    """Give the job pods an IRSA role that pushes to this stack's registry (as ``ciRunners.pushToRegistry``)."""
+    cpu_job: CiJobProfile = Field(default_factory=CiJobProfile)
+    """CPU job pods."""
+    gpu_job: CiJobProfile = Field(default_factory=_gpu_profile)
+    """GPU job pods (jobs tagged ``gpu``)."""
+
+
+class JenkinsConfig(_Model):
+    """Jenkins controller (Kubernetes plugin, Configuration as Code) with agents in their own namespace."""
+
+    enabled: bool = False
+    """Install Jenkins (needs the ``jenkinsAdminPassword`` secret)."""
+    namespace: str = "jenkins"
+    """Namespace of the controller and its admin Secret."""
+    agent_namespace: str = "jenkins-agents"
+    """Namespace of the agent pods."""
+    home_size_gib: int = Field(default=50, ge=8, le=4096)
+    """Size of the controller's ``JENKINS_HOME`` volume (protected and retained with ``protectStatefulResources``)."""
+    controller_cpu: str = "1"
+    """CPU request of the controller (limit: 4x)."""
+    controller_memory: str = "4Gi"
+    """Memory of the controller (request and limit)."""
+    max_agents: int = Field(default=10, ge=1, le=500)
+    """Most agent pods at once per template (``containerCap``)."""
+    agent_idle_minutes: int = Field(default=0, ge=0, le=1440)
+    """Minutes an idle agent pod is kept for the next build (0: one pod per build)."""
+    agent_image: str = "jenkins/inbound-agent:3355.v388858a_47b_33-3-jdk21"
+    """The ``jnlp`` container that connects the agent to the controller."""
+    build_image: str = "public.ecr.aws/docker/library/ubuntu:24.04"
+    """Image of the ``build`` container of the agent pod templates."""
+    push_to_registry: bool = False
+    """Give the agents an IRSA role that pushes to this stack's registry."""
+    cpu_job: CiJobProfile = Field(default_factory=CiJobProfile)
+    """The ``cpu-build`` pod template (label ``cpu``)."""
+    gpu_job: CiJobProfile = Field(default_factory=_gpu_profile)
+    """The ``gpu-job`` pod template (label ``gpu``); gpus 0: no GPU template."""
+
+    @field_validator("controller_cpu", "controller_memory")
+    @classmethod
+    def _quantity(cls, v: str) -> str:
+        if not _QUANTITY.match(v):
+            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+        return v
+
+
+class CircleciConfig(_Model):
+    """CircleCI container agent with a CPU and a GPU resource class."""
+
+    enabled: bool = False
+    """Install the agent (needs ``circleciCpuResourceClassToken``, and ``circleciGpuResourceClassToken`` with a GPU class)."""
+    namespace: str = "circleci"
+    """Namespace of the agent, its token Secret and the task pods."""
+    cpu_resource_class: str = "example-org/cpu"
+    """``<namespace>/<name>`` of the CPU resource class (created with the CircleCI CLI)."""
+    gpu_resource_class: str | None = "example-org/gpu"
+    """``<namespace>/<name>`` of the GPU resource class; None: no GPU class."""
+    max_concurrent_tasks: int = Field(default=20, ge=1, le=500)
+    """Most task pods at once (``agent.maxConcurrentTasks``)."""
+    push_to_registry: bool = False
+    """Give the task pods an IRSA role that pushes to this stack's registry."""
+    cpu_job: CiJobProfile = Field(default_factory=CiJobProfile)
+    """Task pods of the CPU resource class."""
+    gpu_job: CiJobProfile = Field(default_factory=_gpu_profile)
+    """Task pods of the GPU resource class."""
+
+
 class CiRunnersConfig(_Model):
     """GitHub Actions Runner Controller and its scale sets."""
 
@@ -836,6 +964,12 @@ class CiRunnersConfig(_Model):
     """Shared scale-set defaults."""
     scale_sets: dict[str, RunnerScaleSetSpec] = Field(default_factory=dict)
     """Scale sets keyed by name (the ``runs-on`` label)."""
+    gitlab: GitlabRunnerConfig = Field(default_factory=GitlabRunnerConfig)
+    """GitLab Runner beside (or instead of) ARC; ``enabled`` above is ARC's alone."""
+    jenkins: JenkinsConfig = Field(default_factory=JenkinsConfig)
+    """Jenkins with Kubernetes agents."""
+    circleci: CircleciConfig = Field(default_factory=CircleciConfig)
+    """CircleCI container agent."""
 
 
 class ImagesConfig(_Model):
@@ -1144,6 +1278,16 @@ class PlatformConfig(_Model):
     """GitHub App private key (PEM) for ARC (secret)."""
     mlflow_admin_password: SecretStr | None = None
     """Password of MLflow's ``admin`` user (basic-auth app) (secret)."""
+    gitlab_runner_token: SecretStr | None = None
+    """Authentication token (``glrt-``) of the GitLab CPU runner (secret)."""
+    gitlab_gpu_runner_token: SecretStr | None = None
+    """Authentication token of the GitLab runner tagged ``gpu`` (secret)."""
+    jenkins_admin_password: SecretStr | None = None
+    """Password of the Jenkins ``admin`` user (secret)."""
+    circleci_cpu_resource_class_token: SecretStr | None = None
+    """Token of the CircleCI CPU resource class (secret)."""
+    circleci_gpu_resource_class_token: SecretStr | None = None
+    """Token of the CircleCI GPU resource class (secret)."""
 
     @field_validator("region")
     @classmethod
@@ -1794,6 +1938,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         )
 
     out.extend(_ml_lifecycle_problems(cfg))
+    out.extend(_ci_backend_problems(cfg))
 
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
@@ -1818,6 +1963,105 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                     arn,
                 )
             )
+    return out
+
+
+def _job_profile_problems(cfg: PlatformConfig, base: str, prof: CiJobProfile, gpu: bool) -> list[Problem]:
+    out: list[Problem] = []
+    pools = cfg.resolved_node_pools()
+    if gpu and prof.gpus and not any(p.gpu for p in pools.values()):
+        out.append(_p(f"{base}.gpus", "GPU jobs need a GPU node pool", prof.gpus))
+    if not gpu and prof.gpus:
+        out.append(_p(f"{base}.gpus", "CPU job profiles take no GPU; use gpuJob", prof.gpus))
+    if prof.node_pool is not None:
+        pool = pools.get(prof.node_pool)
+        if pool is None:
+            out.append(_p(f"{base}.nodePool", f"must be one of nodePools: {sorted(pools)}", prof.node_pool))
+        elif bool(prof.gpus) != pool.gpu:
+            out.append(
+                _p(
+                    f"{base}.nodePool",
+                    f"jobs with gpus: {prof.gpus} need a {'GPU' if prof.gpus else 'CPU'} pool",
+                    prof.node_pool,
+                )
+            )
+        elif prof.gpus > pool.gpus_per_node:
+            out.append(_p(f"{base}.gpus", f"pool {prof.node_pool} has {pool.gpus_per_node} GPUs per node", prof.gpus))
+    return out
+
+
+_RESOURCE_CLASS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def _ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
+    """GitLab Runner, Jenkins and CircleCI rules (each only when enabled)."""
+    out: list[Problem] = []
+    ci = cfg.ci_runners
+    gl, jk, cc = ci.gitlab, ci.jenkins, ci.circleci
+    arc_namespaces = {ci.namespace, ci.job_namespace, "arc-systems"} if ci.enabled else set()
+    owned: dict[str, str] = dict.fromkeys(arc_namespaces, "ciRunners (ARC)")
+    backends: list[tuple[str, bool, list[tuple[str, str]], list[tuple[str, SecretStr | None]]]] = [
+        (
+            "gitlab",
+            gl.enabled,
+            [("namespace", gl.namespace), ("jobNamespace", gl.job_namespace)],
+            [("gitlabRunnerToken", cfg.gitlab_runner_token)]
+            + (
+                [("gitlabGpuRunnerToken", cfg.gitlab_gpu_runner_token)] if gl.gpu_concurrent and gl.gpu_job.gpus else []
+            ),
+        ),
+        (
+            "jenkins",
+            jk.enabled,
+            [("namespace", jk.namespace), ("agentNamespace", jk.agent_namespace)],
+            [("jenkinsAdminPassword", cfg.jenkins_admin_password)],
+        ),
+        (
+            "circleci",
+            cc.enabled,
+            [("namespace", cc.namespace)],
+            [("circleciCpuResourceClassToken", cfg.circleci_cpu_resource_class_token)]
+            + (
+                [("circleciGpuResourceClassToken", cfg.circleci_gpu_resource_class_token)]
+                if cc.gpu_resource_class
+                else []
+            ),
+        ),
+    ]
+    for backend, enabled, namespaces, secrets in backends:
+        if not enabled:
+            continue
+        base = f"ciRunners.{backend}"
+        for key, ns in namespaces:
+            if not _K8S_NAME.match(ns):
+                out.append(_p(f"{base}.{key}", "a DNS label", ns))
+            elif ns in owned:
+                out.append(_p(f"{base}.{key}", f"already used by {owned[ns]}: every backend needs its own", ns))
+            else:
+                owned[ns] = base
+        for key, value in secrets:
+            if value is None or not value.get_secret_value():
+                out.append(_p(key, f"required when {base}.enabled: set it with `pulumi config set --secret {key}`"))
+    for backend, enabled, cpu_job, gpu_job in (
+        ("gitlab", gl.enabled, gl.cpu_job, gl.gpu_job),
+        ("jenkins", jk.enabled, jk.cpu_job, jk.gpu_job),
+        ("circleci", cc.enabled, cc.cpu_job, cc.gpu_job),
+    ):
+        if enabled:
+            out += _job_profile_problems(cfg, f"ciRunners.{backend}.cpuJob", cpu_job, gpu=False)
+            out += _job_profile_problems(cfg, f"ciRunners.{backend}.gpuJob", gpu_job, gpu=True)
+    if gl.enabled and not re.match(r"^https://[\w.-]+(:\d+)?/([\w.-]+/)*$", gl.gitlab_url):
+        out.append(_p("ciRunners.gitlab.gitlabUrl", "https://<host>/ (ending in /)", gl.gitlab_url))
+    if gl.enabled and gl.gpu_concurrent and not gl.gpu_job.gpus:
+        out.append(_p("ciRunners.gitlab.gpuJob.gpus", "at least 1 while gpuConcurrent > 0", gl.gpu_job.gpus))
+    if cc.enabled:
+        for key, rc in (("cpuResourceClass", cc.cpu_resource_class), ("gpuResourceClass", cc.gpu_resource_class)):
+            if rc is not None and not _RESOURCE_CLASS.match(rc):
+                out.append(
+                    _p(f"ciRunners.circleci.{key}", "<namespace>/<resource-class> (letters, digits, - and _)", rc)
+                )
+        if cc.gpu_resource_class and not cc.gpu_job.gpus:
+            out.append(_p("ciRunners.circleci.gpuJob.gpus", "at least 1 with a gpuResourceClass", cc.gpu_job.gpus))
     return out
 
 

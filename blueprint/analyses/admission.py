@@ -52,6 +52,9 @@ _TEMPLATE_PATHS: Mapping[str, tuple[str, ...]] = {
     "ReplicaSet": ("spec", "template"),
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    # The CI backends' job shapes (components/_ci.py): the pods GitLab Runner, Jenkins and the
+    # CircleCI agent create from their own configuration formats.
+    "PodTemplate": ("template",),
 }
 
 # --------------------------------------------------------------------------- quantities

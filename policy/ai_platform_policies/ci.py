@@ -1,4 +1,5 @@
-"""GitHub Actions runner scale sets (ARC) (catalogue §3.10, CI-01…03).
+"""CI runners: GitHub Actions runner scale sets (ARC) (catalogue §3.10, CI-01…03), and the GitLab Runner,
+Jenkins and CircleCI container-agent releases and their job pod templates (components/_ci.py).
 
 CI-04…10 are checks on workflow files, not on resources; they belong to the repository's
 workflow linting (actionlint/zizmor), not to this pack.
@@ -28,6 +29,9 @@ from ._util import (
 )
 
 SCALE_SET = "gha-runner-scale-set"
+POD_TEMPLATE = "kubernetes:core/v1:PodTemplate"
+# The label components/_ci.py puts on the CI backends' job pod templates.
+JOB_PROFILE_LABEL = "platform.ai/ci-job-profile"
 
 
 def _values(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
@@ -100,6 +104,78 @@ def _isolation(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+def _backend_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Credentials of the CI backends come from a Secret the program writes, never from Helm values (the state
+    and ``helm get values`` would show them)."""
+    chart, v = chart_name(args.props), helm_values(args.props)
+    name = _name(args)
+    if chart == "gitlab-runner":
+        if v.get("runnerToken") or v.get("runnerRegistrationToken"):
+            report(f"gitlab-runner release '{name}' has its token in the Helm values: reference runners.secret instead")
+        elif not get(v, "runners.secret"):
+            report(f"gitlab-runner release '{name}' names no runners.secret: pass the token Secret's name")
+    elif chart == "jenkins":
+        if get(v, "controller.admin.password"):
+            report(
+                f"jenkins release '{name}' has the admin password in the Helm values: use controller.admin.existingSecret"
+            )
+        elif not get(v, "controller.admin.existingSecret"):
+            report(
+                f"jenkins release '{name}' has no controller.admin.existingSecret: the chart would generate a password"
+            )
+    elif chart == "container-agent":
+        classes = get(v, "agent.resourceClasses") or {}
+        if any(isinstance(c, Mapping) and c.get("token") for c in classes.values()):
+            report(
+                f"container-agent release '{name}' has resource-class tokens in the Helm values: use agent.customSecret"
+            )
+        elif not get(v, "agent.customSecret"):
+            report(f"container-agent release '{name}' has no agent.customSecret: pass the token Secret's name")
+
+
+def _jenkins_exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The Jenkins controller (script console, credentials) is reachable only inside the cluster."""
+    if chart_name(args.props) != "jenkins":
+        return
+    v, name = helm_values(args.props), _name(args)
+    for key in ("controller.serviceType", "controller.agentListenerServiceType"):
+        kind = get(v, key) or "ClusterIP"
+        if kind != "ClusterIP":
+            report(
+                f"jenkins release '{name}' sets {key}: {kind}: keep ClusterIP (kubectl port-forward or an internal ingress)"
+            )
+    if get(v, "controller.ingress.enabled") is True or get(v, "controller.route.enabled") is True:
+        report(f"jenkins release '{name}' publishes the controller through an Ingress/Route: remove it")
+
+
+def _job_template(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """A CI job pod template: bounded, tokenless, unprivileged, GPU nodes only for GPU jobs."""
+    labels = get(args.props, "metadata.labels") or {}
+    if JOB_PROFILE_LABEL not in labels:
+        return
+    spec = get(args.props, "template.spec") or {}
+    name = str(get(args.props, "metadata.name") or args.name)
+    for c in containers(spec):
+        missing = [
+            f"{section}.{res}"
+            for section in ("requests", "limits")
+            for res in ("cpu", "memory", "ephemeral-storage")
+            if not get(c, f"resources.{section}.{res}")
+        ]
+        if missing:
+            report(
+                f"CI job template '{name}' container '{c.get('name')}' has no {', '.join(missing)}: set the job profile in {STACK_FILE}"
+            )
+        if get(c, "securityContext.privileged") is True:
+            report(f"CI job template '{name}' container '{c.get('name')}' is privileged: remove it")
+    if spec.get("automountServiceAccountToken") is not False:
+        report(f"CI job template '{name}' mounts a Kubernetes API token: set automountServiceAccountToken: false")
+    if tolerates_gpu_taint(spec) and not requests_gpu(spec):
+        report(
+            f"CI job template '{name}' tolerates the GPU taint without requesting {GPU_RESOURCE}: CPU jobs would occupy GPU nodes"
+        )
+
+
 POLICIES: list[Policy] = [
     TypedResourcePolicy(
         "ci-runner-github-app-auth",
@@ -130,5 +206,27 @@ POLICIES: list[Policy] = [
                 "default": ["default", "kube-system", "serving", "monitoring"],
             }
         },
+    ),
+    TypedResourcePolicy(
+        "ci-backend-secrets-by-reference",
+        "GitLab Runner, Jenkins and CircleCI agent credentials come from a Secret, never from Helm values.",
+        Severity.HIGH,
+        [HELM_RELEASE],
+        _backend_secrets,
+    ),
+    TypedResourcePolicy(
+        "ci-jenkins-not-exposed",
+        "The Jenkins controller has ClusterIP services and no Ingress or Route.",
+        Severity.HIGH,
+        [HELM_RELEASE],
+        _jenkins_exposure,
+    ),
+    TypedResourcePolicy(
+        "ci-job-template-bounded",
+        "CI job pod templates set CPU, memory and ephemeral-storage requests and limits, mount no API token, run "
+        "unprivileged and tolerate the GPU taint only when they request GPUs.",
+        Severity.MEDIUM,
+        [POD_TEMPLATE],
+        _job_template,
     ),
 ]

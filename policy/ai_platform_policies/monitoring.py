@@ -43,6 +43,10 @@ DEFAULT_REPOS = [
     "https://kedacore.github.io/charts",
     "https://aws.github.io/eks-charts",
     "oci://ghcr.io/actions/actions-runner-controller-charts",
+    # The official charts of the other CI backends (components/gitlab_runner.py, jenkins.py, circleci_agent.py).
+    "https://charts.gitlab.io",
+    "https://charts.jenkins.io",
+    "https://packagecloud.io/circleci/container-agent/helm",
     "https://community-charts.github.io/helm-charts",
 ]
 HOST_DAEMON_CHARTS = ("prometheus-node-exporter", KPS, "dcgm-exporter", "nvidia-device-plugin", "gpu-operator")

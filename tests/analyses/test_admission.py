@@ -190,3 +190,26 @@ def test_container_action_step_pods_are_reported_as_advisory() -> None:
     assert steps
     assert all(not f.blocking and "privileged" in f.rule and "composite actions" in f.fix for f in steps)
     assert result.checked["optional pods"] == len(steps)
+
+
+def test_ci_job_pod_templates_are_admitted_like_pods() -> None:
+    """The CI backends' job shapes (v1 PodTemplate, components/_ci.py) meet their namespace's quota and PSA."""
+    from components import _ci
+
+    gpu_job = _ci.job_pod_spec(_ci.JobProfile(gpus=1), "build", "ubuntu:24.04")
+    template = resource(
+        "PodTemplate",
+        "core/v1",
+        {"metadata": {"name": "gitlab-gpu", "namespace": "jobs"}, "template": {"spec": gpu_job}},
+    )
+    no_gpus = resource(
+        "ResourceQuota",
+        "core/v1",
+        {"metadata": {"name": "q", "namespace": "jobs"}, "spec": {"hard": {f"requests.{GPU}": "0"}}},
+    )
+    assert not run(namespace("jobs", "baseline"), template).findings
+    (finding,) = run(namespace("jobs", "baseline"), no_gpus, template).findings
+    assert finding.object.startswith("PodTemplate jobs/gitlab-gpu")
+    assert "exceeded quota" in finding.rule
+    # A root-capable job shape is refused where the namespace enforces restricted.
+    assert run(namespace("jobs", "restricted"), template).findings

@@ -1706,5 +1706,7 @@ case(
     False,
     maxMonthlyCeiling=2000,
 )
-# Governance rows live in their own module (registered into CASES on import).
+# Governance rows and CI-backend rows (GitLab Runner, Jenkins, CircleCI) live in their own modules
+# (registered into CASES on import).
+import tests.policy.cases_ci_backends  # noqa: E402, F401
 from tests.policy import cases_governance  # noqa: E402, F401

@@ -116,7 +116,11 @@ def test_push_is_granted_only_on_the_platform_repositories(stack_plan: Plan) -> 
         # Once the cluster (and its OIDC provider) is composed, the CI runners get their push role,
         # in the stack that builds images only (ciRunners.pushToRegistry).
         ci = stack_raw(stack_plan.stack).get("ciRunners", {})
-        assert len(push_grants) == (1 if ci.get("enabled") and ci.get("pushToRegistry") else 0)
+        pushers = [ci, *(ci.get(b) or {} for b in ("gitlab", "jenkins", "circleci"))]
+        expected = sum(1 for c in pushers if c.get("enabled") and c.get("pushToRegistry"))
+        if not (stack_raw(stack_plan.stack).get("delivery") or {}).get("kubernetesLayer", True):
+            expected = 1 if ci.get("enabled") and ci.get("pushToRegistry") else 0  # the other backends are in-cluster
+        assert len(push_grants) == expected
 
 
 def test_no_registry_policy_allows_any_principal(stack_plan: Plan) -> None:
