@@ -309,7 +309,37 @@ def mebibytes(q: str) -> int:
 
 def models_volume_gib(model: Model) -> int:
     """``sizeLimit`` of the ``models`` emptyDir: the weights plus 10% (partial downloads, index files)."""
-    return math.ceil((model.weights_size_gib or 0) * 1.1) if model.source.s3_prefix else 0
+    return math.ceil((model.weights_size_gib or 0) * 1.1) if copies_weights(model) else 0
+
+
+def copies_weights(model: Model) -> bool:
+    """Whether an init container copies the weights from S3 before the server starts."""
+    return bool(model.source.s3_prefix) and model.weights_load == "copy"
+
+
+def streaming_args(mname: str, m: Model, bucket: str) -> list[str]:
+    """Server args reading the weights from ``s3://`` (``--model /models/<name>`` becomes the S3 URI)."""
+    uri = f"s3://{bucket}/{prefix_of(m).rstrip('/')}"
+    local = f"{MODELS_DIR}/{mname}"
+    out = [uri if a.rstrip("/") == local else a for a in server_args(mname, m)]
+    if uri not in out:
+        out = ["--model", uri, *out]
+    return [*out, "--load-format", "runai_streamer"]
+
+
+def streamer_env(region: str, m: Model) -> dict[str, str]:
+    """Run:ai Model Streamer settings (run-ai/runai-model-streamer docs/src/env-vars.md).
+
+    Credentials come from IRSA; IMDS is unreachable from pods (hop limit 1), so the SDK must not wait
+    for it. The CPU staging buffer is capped at a quarter of the pod's memory so streaming a large
+    model cannot OOM-kill the server.
+    """
+    return {
+        "AWS_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "RUNAI_STREAMER_CONCURRENCY": "16",
+        "RUNAI_STREAMER_MEMORY_LIMIT": str(mebibytes(m.memory) * 1024 * 1024 // 4),
+    }
 
 
 def ephemeral_gib(model: Model) -> int:
@@ -326,7 +356,8 @@ def rollout_strategy(model: Model) -> dict[str, Any]:
 def rollout_timeout_seconds(model: Model) -> int:
     """How long ``pulumi up`` waits for a rollout: a node, an image pull, the weights copy and the startup
     budget for the first pod, then one pod start per further replica (pods are replaced one at a time)."""
-    pod = IMAGE_PULL_SECONDS + math.ceil((model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB)
+    copy = (model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB if copies_weights(model) else 0
+    pod = IMAGE_PULL_SECONDS + math.ceil(copy)
     pod += model.startup_budget_seconds
     return NODE_PROVISION_SECONDS + pod * max(1, model.max_replicas)
 
@@ -408,8 +439,8 @@ def quota_for(models: Mapping[str, Model], init_cpu: str, init_memory: str) -> d
             counts.append(canary_replicas(m)[1] + 1)
         n = sum(counts)
         # A pod's effective request is the larger of its init container and its app containers.
-        cpu += n * max(millicores(m.cpu), millicores(init_cpu) if m.source.s3_prefix else 0)
-        mem += n * max(mebibytes(m.memory), mebibytes(init_memory) if m.source.s3_prefix else 0)
+        cpu += n * max(millicores(m.cpu), millicores(init_cpu) if copies_weights(m) else 0)
+        mem += n * max(mebibytes(m.memory), mebibytes(init_memory) if copies_weights(m) else 0)
         gpus += n * m.gpus
         pods += n
     out = {
@@ -449,7 +480,7 @@ class Serving(pulumi.ComponentResource):
                 m.canary and m.canary.image.repository not in args.repositories
             ):
                 raise ValueError(f"model {mname}: images must come from the platform's repositories")
-            if m.source.s3_prefix and not args.model_sync_image:
+            if copies_weights(m) and not args.model_sync_image:
                 raise ValueError(f"model {mname}: an S3 source needs model_sync_image")
             if m.source.s3_prefix and not m.weights_size_gib:
                 raise ValueError(f"model {mname}: an S3 source needs weights_size_gib (it sizes the models volume)")
@@ -807,7 +838,14 @@ class Serving(pulumi.ComponentResource):
         ]
         init: list[dict[str, Any]] = []
         env = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "HF_HOME": "/cache/huggingface"}  # noqa: S108
-        if m.source.s3_prefix:
+        server_args_: Any = server_args(mname, m)
+        if m.source.s3_prefix and m.weights_load == "stream":
+            # The server streams the safetensors from S3 into GPU memory with the model's IRSA role: no
+            # copy, no weights volume. vLLM: `vllm serve s3://bucket/prefix --load-format runai_streamer`
+            # (vllm-project/vllm docs/models/extensions/runai_model_streamer.md, v0.11.0).
+            env |= streamer_env(args.region, m)
+            server_args_ = args.artifacts_bucket.bucket.apply(lambda b: streaming_args(mname, m, b))
+        elif m.source.s3_prefix:
             volumes.append({"name": "models", "emptyDir": {"sizeLimit": f"{models_volume_gib(m)}Gi"}})
             mounts.append({"name": "models", "mountPath": MODELS_DIR, "readOnly": True})
             env["HF_HUB_OFFLINE"] = "1"
@@ -843,7 +881,7 @@ class Serving(pulumi.ComponentResource):
         container = {
             "name": "server",
             "image": image,
-            "args": server_args(mname, m),
+            "args": server_args_,
             "ports": [{"name": "http", "containerPort": m.port, "protocol": "TCP"}],
             "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
             # Ephemeral storage counts the emptyDirs on the node disk: the scheduler places the pod

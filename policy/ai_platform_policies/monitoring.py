@@ -43,6 +43,8 @@ DEFAULT_REPOS = [
     "https://kedacore.github.io/charts",
     "https://aws.github.io/eks-charts",
     "oci://ghcr.io/actions/actions-runner-controller-charts",
+    # Karpenter's charts are published only to this OCI registry (karpenter.sh getting started).
+    "oci://public.ecr.aws/karpenter",
     "https://community-charts.github.io/helm-charts",
 ]
 HOST_DAEMON_CHARTS = ("prometheus-node-exporter", KPS, "dcgm-exporter", "nvidia-device-plugin", "gpu-operator")

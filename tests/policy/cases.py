@@ -1707,4 +1707,4 @@ case(
     maxMonthlyCeiling=2000,
 )
 # Governance rows live in their own module (registered into CASES on import).
-from tests.policy import cases_governance  # noqa: E402, F401
+from tests.policy import cases_governance, cases_karpenter  # noqa: E402, F401
