@@ -3,10 +3,13 @@
 Parts, each from the plan where the plan says it (durations.py has the numbers and sources):
 - ``activation``: KEDA's pollingInterval (ScaledObject) or the HPA sync period;
 - ``nodeProvisioning``: only when every node group the pod may use scales from zero: the
-  provisioner's reaction (the Helm release in the plan) plus launch-to-Ready of the instance family;
+  provisioner's reaction (Karpenter for a Karpenter NodePool, read as a node group by
+  ``estimate.karpenter_pools``; the cluster-autoscaler for a managed node group) plus launch-to-Ready
+  of the instance family;
 - ``devicePlugin``: GPU registration on that new node;
-- ``imagePull``: declared ``imageSizeGiB`` by pull path (``cached`` when the launch template restores
-  a snapshot, ``lazy`` when its user data enables SOCI, else ``plain``);
+- ``imagePull``: declared ``imageSizeGiB`` by pull path (``cached`` when the launch template or
+  EC2NodeClass restores a snapshot, ``lazy`` when its user data enables SOCI or nodeadm's
+  FastImagePull, else ``plain``);
 - ``weightsCopy`` / ``weightsLoad``: declared ``weightsSizeGiB`` by load path (``copy-then-start``
   for the S3 init container, bounded by the node volume's throughput from the launch template;
   ``pvc``; ``streaming`` for a streaming loader; ``in-image``);
@@ -63,9 +66,11 @@ def _pull_path(lt: Any) -> str:
     if any((b.get("ebs") or {}).get("snapshotId") for b in lt.props.get("blockDeviceMappings") or []):
         return "cached"
     user_data = str(lt.props.get("userData") or "")
+    # Launch templates carry base64; an EC2NodeClass carries plain text (not valid base64: kept as is).
     with contextlib.suppress(ValueError):
-        user_data = base64.b64decode(user_data).decode(errors="replace")
-    return "lazy" if "soci" in user_data.lower() else "plain"
+        user_data = base64.b64decode(user_data, validate=True).decode(errors="replace")
+    # SOCI parallel pull: a snapshotter setting, or nodeadm's FastImagePull feature gate (AL2023).
+    return "lazy" if "soci" in user_data.lower() or "fastimagepull: true" in user_data.lower() else "plain"
 
 
 def _volume_mibps(lt: Any) -> float:
@@ -98,10 +103,14 @@ def _budget(spec: dict[str, Any]) -> float | None:
     )
 
 
-def _provisioner(res: list[Any]) -> str | None:
+def _charts(res: list[Any]) -> set[str]:
     from ai_platform_policies.estimate import _chart
 
-    charts = {_chart(r.props) for r in res if r.resource_type == "kubernetes:helm.sh/v3:Release"}
+    return {_chart(r.props) for r in res if r.resource_type == "kubernetes:helm.sh/v3:Release"}
+
+
+def _provisioner(res: list[Any]) -> str | None:
+    charts = _charts(res)
     return next((p for p in ("karpenter", "cluster-autoscaler") if p in charts), None)
 
 
@@ -124,6 +133,11 @@ def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str
         paths["provisioner"] = "none needed: the node group keeps a node (minSize > 0)"
         return {}, paths, lt
     prov = _provisioner(res)
+    if group.props.get("karpenter"):
+        # A Karpenter NodePool is served by Karpenter only: the cluster-autoscaler never scales it.
+        prov = "karpenter" if prov == "karpenter" else None
+    elif prov == "karpenter" and "cluster-autoscaler" in _charts(res):
+        prov = "cluster-autoscaler"
     paths["provisioner"] = prov or "none in the plan"
     family = itype.split(".")[0]
     boot = dur.NODE_READY["p" if family.startswith("p") else "g" if family.startswith("g") else "cpu"]
