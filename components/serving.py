@@ -222,8 +222,13 @@ NODE_PROVISION_SECONDS, IMAGE_PULL_SECONDS, COPY_SECONDS_PER_GIB = 600, 900, 10
 # default (pulumi-kubernetes provider/pkg/metadata/annotations.go AnnotationTimeoutSeconds; a
 # customTimeouts resource option would win over it, overrides.go TimeoutDuration).
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+# Warm GPU spares (``warmSpares``): their PriorityClass and the label naming the model they stand in for.
+SPARE_PRIORITY_CLASS = "platform-warm-spare"
+SPARE_LABEL = "platform.ai/warm-spare-for"
 
 Track = Literal["primary", "canary"]
+# The placeholder pods of warmSpares carry this track: they select as no model track does.
+SPARE_TRACK = "warm-spare"
 
 
 @dataclass(frozen=True)
@@ -434,7 +439,7 @@ def quota_for(models: Mapping[str, Model], init_cpu: str, init_memory: str) -> d
     """A ResourceQuota that fits every model at max replicas plus one rolling-update surge pod each."""
     cpu = mem = gpus = pods = 0
     for m in models.values():
-        counts = [m.max_replicas + 1]
+        counts = [m.max_replicas + 1 + m.warm_spares]
         if m.canary:
             counts.append(canary_replicas(m)[1] + 1)
         n = sum(counts)
@@ -503,12 +508,16 @@ class Serving(pulumi.ComponentResource):
         keda = self._keda() if any(m.autoscaling.type == "keda" for m in deployed.values()) else None
 
         self.model_roles = {}
+        spares = any(m.warm_spares for m in deployed.values())
+        priority = self._spare_priority_class() if spares else None
         for mname, m in args.models.items():
             sa = self._service_account(mname, m, ns_name)
             if not m.deploy:
                 # Not yet deployable (image or weights missing): only its identity exists.
                 continue
             self._track(mname, m, "primary", sa, ns_name, keda)
+            if m.warm_spares and priority is not None:
+                self._warm_spares(mname, m, ns_name, priority, sa)
             if m.canary:
                 self._track(mname, m, "canary", sa, ns_name, keda)
             if args.monitoring_crds is not None:
@@ -655,7 +664,7 @@ class Serving(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _labels(self, mname: str, track: Track | None = None) -> dict[str, str]:
+    def _labels(self, mname: str, track: Track | Literal["warm-spare"] | None = None) -> dict[str, str]:
         labels = {**_k8s.MANAGED_BY, "app.kubernetes.io/name": mname, "platform.ai/model": mname}
         # Ownership for cost allocation: the stack's `owner` tag.
         labels["team"] = self._args.tags.get("owner", "ml-platform")
@@ -921,6 +930,74 @@ class Serving(pulumi.ComponentResource):
         if not init:
             del spec["initContainers"]
         return spec
+
+    def _spare_priority_class(self) -> pulumi.Resource:
+        """Below every other pod and never preempting: placeholders only ever give way."""
+        return _K8S.scheduling.v1.PriorityClass(
+            f"{self._name}-warm-spare-priority",
+            metadata={"name": SPARE_PRIORITY_CLASS},
+            value=-10,
+            preemption_policy="Never",
+            global_default=False,
+            description="Warm GPU spares of the serving models: preempted by any real pod.",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _warm_spares(
+        self, mname: str, m: Model, ns: pulumi.Output[str], priority: pulumi.Resource, sa: k8s.core.v1.ServiceAccount
+    ) -> None:
+        """Placeholders the size of one replica, asleep in the serving image: they keep GPU nodes up with the
+        image already pulled. The scheduler preempts one for a new replica (PriorityClass docs, "Preemption");
+        the displaced placeholder goes Pending and brings up the next spare node."""
+        ref = m.image
+        repo = self._args.repositories[ref.repository]
+        image = repo.repository_url.apply(lambda url: image_ref(url, ref.tag, ref.digest))
+        # Not a model track: no platform.ai/model label, so no Service, monitor or lineage selects it.
+        labels = {k: v for k, v in self._labels(mname, "warm-spare").items() if k != "platform.ai/model"}
+        labels |= {"app.kubernetes.io/name": f"{mname}-warm-spare", SPARE_LABEL: mname}
+        alive = {"exec": {"command": ["true"]}, "periodSeconds": 60}
+        container = {
+            "name": "placeholder",
+            "image": image,
+            "command": ["sleep", "infinity"],
+            "startupProbe": alive,
+            "readinessProbe": alive,
+            "livenessProbe": alive,
+            "resources": _k8s.resources(m.cpu, m.memory, m.gpus, ephemeral_storage="1Gi"),
+            "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
+        }
+        _K8S.apps.v1.Deployment(
+            f"{self._name}-{mname}-warm-spare",
+            metadata={"name": f"{mname}-warm-spare", "namespace": ns, "labels": labels},
+            spec={
+                "replicas": m.warm_spares,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "priorityClassName": SPARE_PRIORITY_CLASS,
+                        "serviceAccountName": sa.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "securityContext": _k8s.restricted_pod(MODEL_UID),
+                        # Preemption must free the GPU at once.
+                        "terminationGracePeriodSeconds": 0,
+                        "containers": [container],
+                        **_k8s.gpu_placement(m.gpus),
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[priority]),
+        )
+        _K8S.policy.v1.PodDisruptionBudget(
+            f"{self._name}-{mname}-warm-spare-pdb",
+            metadata={"name": f"{mname}-warm-spare", "namespace": ns, "labels": labels},
+            spec={
+                "maxUnavailable": 1,
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": labels},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _pvc(self, mname: str, m: Model) -> k8s.core.v1.PersistentVolumeClaim:
         return _K8S.core.v1.PersistentVolumeClaim(

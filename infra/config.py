@@ -739,6 +739,10 @@ class ModelSpec(_Model):
     """Model weights source."""
     weights: WeightsSpec | None = None
     """How the weights are loaded (``weights.load: copy | stream``)."""
+    warm_spares: int | None = Field(default=None, ge=0, le=8)
+    """Model-sized placeholder pods (lowest priority, the serving image, asleep) that keep this many GPU
+    nodes up with the image pulled: a new replica preempts one and starts at once, and Karpenter or the
+    autoscaler replaces the spare in the background. Each costs a GPU node. Default 0."""
     env: dict[str, str] | None = None
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
@@ -812,6 +816,8 @@ class Model:
     lineage: Lineage | None = None
     weights_load: Literal["copy", "stream"] = "copy"
     """``stream`` (server reads S3 directly) or ``copy`` (init container, then start)."""
+    warm_spares: int = 0
+    """Placeholder pods holding warm GPU nodes for this model's scale-out."""
 
 
 class IngressConfig(_Model):
@@ -1453,6 +1459,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> Model:
         rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
         drift=spec.drift,
         lineage=spec.lineage,
+        warm_spares=pick("warm_spares", 0),
         weights_load=_weights_load(pick("weights", None), pick("server", "custom"), pick("source", ModelSource())),
     )
 

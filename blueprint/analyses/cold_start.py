@@ -145,6 +145,24 @@ def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str
     return {"nodeProvisioning": react.seconds + boot.seconds, "devicePlugin": dur.DEVICE_PLUGIN.seconds}, paths, lt
 
 
+SPARE_LABEL = "platform.ai/warm-spare-for"
+
+
+def _warm_spare(w: Any, res: list[Any]) -> str | None:
+    """The warm-spare Deployment (components/serving.py) standing in for this model, if it keeps a replica."""
+    model = w.name.removesuffix("-canary")
+    for r in res:
+        p = r.props
+        if (
+            r.resource_type == "kubernetes:apps/v1:Deployment"
+            and (p.get("metadata", {}).get("labels") or {}).get(SPARE_LABEL) == model
+            and p.get("metadata", {}).get("namespace") == w.namespace
+            and float(p.get("spec", {}).get("replicas") or 0) >= 1
+        ):
+            return str(p["metadata"].get("name"))
+    return None
+
+
 def _load_parts(spec: dict[str, Any], weights: float | None, lt: Any) -> tuple[dict[str, float], str]:
     path = _load_path(spec)
     if weights is None or path == "in-image":
@@ -176,8 +194,14 @@ def cold_start(
         "activation": float(keda.props["spec"].get("pollingInterval") or 30) if keda else dur.HPA_SYNC.seconds
     }
     node, paths, lt = _node_parts(w, res, table)
+    spare = _warm_spare(w, res)
+    if spare:
+        # A warm spare holds a node with the image pulled: the new pod preempts it (grace period 0)
+        # and starts there; the spare's own replacement node comes up in the background.
+        node = {"preemption": dur.PREEMPTION.seconds}
+        paths["provisioner"] = f"none needed: warm spare {spare} holds a node"
     parts.update(node)
-    pull = _pull_path(lt)
+    pull = "cached" if spare else _pull_path(lt)
     parts["imagePull"] = dur.IMAGE_PULL_FLOOR.seconds + (image or 0) * dur.IMAGE_PULL_S_PER_GIB[pull].seconds
     load, load_path = _load_parts(spec, weights, lt)
     parts.update(load)
@@ -229,6 +253,8 @@ def _analyse(plan: Plan, root: Path) -> AnalysisResult:
     models = []
     for w in est.gpu_workloads(res):
         dep = by_urn[w.urn]
+        if SPARE_LABEL in (dep.props.get("metadata", {}).get("labels") or {}):
+            continue  # a placeholder, not a model
         model = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/model") or w.name)
         cs = cold_start(w, dep, res, table, sizes.get(model, (None, None)))
         cs["track"] = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/track") or "primary")

@@ -74,6 +74,9 @@ def test_node_classes_close_imds_and_encrypt_volumes(stack: str) -> None:
     assert refs == set(classes)
     cluster = f"ai-platform-{stack}"
     for spec in classes.values():
+        # Karpenter tags instance profiles with these: the permissions boundary admits only
+        # project-tagged IAM resources (components/deploy_identity.py).
+        assert spec["tags"].items() >= stack_config(stack).stack_tags.items()
         assert spec["metadataOptions"]["httpTokens"] == "required"
         assert spec["metadataOptions"]["httpPutResponseHopLimit"] == 1
         assert all(d["ebs"]["encrypted"] is True for d in spec["blockDeviceMappings"])
@@ -197,3 +200,64 @@ def test_karpenter_settings_without_karpenter_are_refused(raw_config: Callable[[
     with pytest.raises(ConfigError) as info:
         _cfg(raw)
     assert any("nodeProvisioner is not karpenter" in p.message for p in info.value.problems)
+
+
+# --------------------------------------------------------------------------- cold start
+PROD_COLD_START_BUDGET_SECONDS = 240
+
+
+def test_every_prod_model_cold_starts_within_budget() -> None:
+    from blueprint.analyses import cold_start
+    from tests.conftest import ROOT
+
+    models = cold_start.analyse(plan_for("prod"), ROOT).data["models"]
+    assert models
+    for m in models:
+        assert m["seconds"] <= PROD_COLD_START_BUDGET_SECONDS, (m["model"], m["parts"])
+        assert m["paths"]["load"] == "streaming"
+        assert m["paths"]["pull"] == "cached", "the warm spare pre-pulls the image"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_vllm_models_stream_their_weights(stack: str) -> None:
+    cfg = stack_config(stack)
+    plan = plan_for(stack)
+    deployments = {r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type("kubernetes:apps/v1:Deployment")}
+    for name, m in cfg.resolved_models().items():
+        if not m.deploy or name not in deployments:
+            continue
+        spec = deployments[name]["spec"]["template"]["spec"]
+        server = spec["containers"][0]
+        if m.server == "vllm" and m.source.s3_prefix:
+            assert m.weights_load == "stream"
+            assert "initContainers" not in spec
+            args = server["args"]
+            assert args[args.index("--load-format") + 1] == "runai_streamer"
+            assert any(str(a).startswith("s3://") for a in args)
+            env = {e["name"]: e["value"] for e in server["env"]}
+            assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+            assert not any(v["name"] == "models" for v in spec["volumes"])
+        elif m.source.s3_prefix:
+            assert spec["initContainers"][0]["name"] == "fetch-model"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_warm_spares_give_way_to_real_replicas(stack: str) -> None:
+    cfg, plan = stack_config(stack), plan_for(stack)
+    spares = {
+        r.inputs["metadata"]["labels"]["platform.ai/warm-spare-for"]: r.inputs
+        for r in plan.by_type("kubernetes:apps/v1:Deployment")
+        if "platform.ai/warm-spare-for" in r.inputs["metadata"]["labels"]
+    }
+    assert set(spares) == {n for n, m in cfg.resolved_models().items() if m.deploy and m.warm_spares}
+    classes = {
+        r.inputs["metadata"]["name"]: r.inputs for r in plan.by_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
+    }
+    for name, d in spares.items():
+        spec = d["spec"]["template"]["spec"]
+        pc = classes[spec["priorityClassName"]]
+        assert pc["value"] < 0
+        assert pc["preemptionPolicy"] == "Never"
+        assert spec["terminationGracePeriodSeconds"] == 0
+        assert "platform.ai/model" not in d["spec"]["template"]["metadata"]["labels"]
+        assert d["spec"]["replicas"] == cfg.resolved_models()[name].warm_spares
