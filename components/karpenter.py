@@ -145,7 +145,9 @@ class KarpenterArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     """What the controller release waits for (the system pool and pre-node add-ons)."""
     chart: Chart = CHART
+    """The pinned controller chart (installed with ``skipCrds``)."""
     crd_chart: Chart = CRD_CHART
+    """The pinned CRD chart, its own release before the controller; same version as ``chart``."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for AWS resources and for every instance, volume and ENI Karpenter launches."""
 
