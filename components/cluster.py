@@ -41,7 +41,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._common import Irsa, assume_role_policy, irsa_role, policy_json, retained
-from components.network import Network
+from components.network import DISCOVERY_TAG, Network
 
 # All five control-plane log types (CIS EKS 2.1.1, Checkov CKV_AWS_37).
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -270,6 +270,15 @@ class Cluster(pulumi.ComponentResource):
         self.name = self.eks.name
         self.endpoint = self.eks.endpoint
         self.cluster_security_group_id = self.eks.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
+        # EKS creates the cluster security group (every node joins it); Karpenter's EC2NodeClass finds it by
+        # this tag, so Karpenter nodes get the same group as the managed node groups.
+        aws.ec2.Tag(
+            f"{name}-sg-discovery",
+            resource_id=self.cluster_security_group_id,
+            key=DISCOVERY_TAG,
+            value=args.cluster_name,
+            opts=child,
+        )
         self.oidc_issuer = self.eks.identities.apply(_issuer)
 
         # IRSA. No thumbprint_lists: IAM validates the EKS issuer against its own trusted CAs and,

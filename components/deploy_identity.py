@@ -637,5 +637,37 @@ def boundary_statements(args: DeployIdentityArgs, arns: _Arns | None = None) -> 
             "Resource": "*",
         },
         *_iam_allow_statements(args, arns, "*"),
+        *_node_instance_profiles(args, arns),
         *_deny_statements(args, arns),
+    ]
+
+
+def _node_instance_profiles(args: DeployIdentityArgs, arns: _Arns) -> list[dict[str, object]]:
+    """Karpenter's controller creates one instance profile per EC2NodeClass at a path of its own choosing
+    (pkg/providers/instanceprofile), tagged with the EC2NodeClass's tags (the stack's, so ``project``). The
+    boundary lets a bounded role manage project-tagged instance profiles at any path; what such a profile can
+    carry is still limited by ``iam:PassRole``, which stays on the project path. The deploy role's own policy
+    is not widened."""
+    key, value = args.project_tag
+    profiles = f"{arns.account}:instance-profile/*"
+    return [
+        {
+            "Sid": "NodeInstanceProfilesCreate",
+            "Effect": "Allow",
+            "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
+            "Resource": profiles,
+            "Condition": {"StringEquals": {f"aws:RequestTag/{key}": value}},
+        },
+        {
+            "Sid": "NodeInstanceProfilesManage",
+            "Effect": "Allow",
+            "Action": [
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile",
+                "iam:TagInstanceProfile",
+            ],
+            "Resource": profiles,
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{key}": value}},
+        },
     ]

@@ -120,6 +120,10 @@ class ModelSettings:
     """Size of the weights; sizes the models emptyDir and the ephemeral-storage request."""
     deploy: bool = True
     """Deploy the model's workloads (false until its image and weights exist)."""
+    weights_load: Literal["copy", "stream"] = "copy"
+    """``stream`` (the server reads S3 directly) or ``copy`` (init container, then start)."""
+    warm_spares: int = 0
+    """Placeholder pods holding warm GPU nodes for this model's scale-out."""
     rollout: Literal["surge", "replace"] = "replace"
     """``replace`` (no spare GPU needed) or ``surge``."""
     lineage: LineageSettings | None = None

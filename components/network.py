@@ -69,6 +69,11 @@ class NetworkArgs:
     immutable)."""
 
 
+# The tag Karpenter's EC2NodeClass selectors look for on node subnets and security groups
+# (Karpenter getting-started: "Add tags to subnets and security groups").
+DISCOVERY_TAG = "karpenter.sh/discovery"
+
+
 def subnet_cidrs(cidr: str, azs: int, private_prefix: int, public_prefix: int) -> tuple[list[str], list[str]]:
     """Private subnets take the first private-sized blocks; public ones are carved from the last block."""
     vpc = ipaddress.IPv4Network(cidr)
@@ -164,7 +169,12 @@ class Network(pulumi.ComponentResource):
                 cidr_block=private_cidrs[i],
                 availability_zone=az,
                 map_public_ip_on_launch=False,
-                tags=tagged(f"private-{suffix}", **cluster_tag, **{"kubernetes.io/role/internal-elb": "1"}),
+                # karpenter.sh/discovery: where Karpenter's EC2NodeClass subnetSelectorTerms find node subnets.
+                tags=tagged(
+                    f"private-{suffix}",
+                    **cluster_tag,
+                    **{"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name},
+                ),
                 opts=child,
             )
             rt = aws.ec2.RouteTable(

@@ -229,8 +229,13 @@ TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 # stops waiting, Kubernetes keeps rolling out; the next `up` (or `pulumi refresh`) sees the result.
 # tests/delivery keeps this under every deploy job's timeout.
 ROLLOUT_TIMEOUT_CAP_SECONDS = 90 * 60
+# Warm GPU spares (``warmSpares``): their PriorityClass and the label naming the model they stand in for.
+SPARE_PRIORITY_CLASS = "platform-warm-spare"
+SPARE_LABEL = "platform.ai/warm-spare-for"
 
 Track = Literal["primary", "canary"]
+# The placeholder pods of warmSpares carry this track: they select as no model track does.
+SPARE_TRACK = "warm-spare"
 
 
 @dataclass(frozen=True)
@@ -316,7 +321,37 @@ def mebibytes(q: str) -> int:
 
 def models_volume_gib(model: Model) -> int:
     """``sizeLimit`` of the ``models`` emptyDir: the weights plus 10% (partial downloads, index files)."""
-    return math.ceil((model.weights_size_gib or 0) * 1.1) if model.source.s3_prefix else 0
+    return math.ceil((model.weights_size_gib or 0) * 1.1) if copies_weights(model) else 0
+
+
+def copies_weights(model: Model) -> bool:
+    """Whether an init container copies the weights from S3 before the server starts."""
+    return bool(model.source.s3_prefix) and model.weights_load == "copy"
+
+
+def streaming_args(mname: str, m: Model, bucket: str) -> list[str]:
+    """Server args reading the weights from ``s3://`` (``--model /models/<name>`` becomes the S3 URI)."""
+    uri = f"s3://{bucket}/{prefix_of(m).rstrip('/')}"
+    local = f"{MODELS_DIR}/{mname}"
+    out = [uri if a.rstrip("/") == local else a for a in server_args(mname, m)]
+    if uri not in out:
+        out = ["--model", uri, *out]
+    return [*out, "--load-format", "runai_streamer"]
+
+
+def streamer_env(region: str, m: Model) -> dict[str, str]:
+    """Run:ai Model Streamer settings (run-ai/runai-model-streamer docs/src/env-vars.md).
+
+    Credentials come from IRSA; IMDS is unreachable from pods (hop limit 1), so the SDK must not wait
+    for it. The CPU staging buffer is capped at a quarter of the pod's memory so streaming a large
+    model cannot OOM-kill the server.
+    """
+    return {
+        "AWS_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "RUNAI_STREAMER_CONCURRENCY": "16",
+        "RUNAI_STREAMER_MEMORY_LIMIT": str(mebibytes(m.memory) * 1024 * 1024 // 4),
+    }
 
 
 def ephemeral_gib(model: Model) -> int:
@@ -334,7 +369,8 @@ def rollout_timeout_seconds(model: Model) -> int:
     """How long ``pulumi up`` waits for a rollout: a node, an image pull, the weights copy and the startup
     budget for the first pod, then one pod start per further replica (pods are replaced one at a time),
     capped at what a deploy job can wait (``ROLLOUT_TIMEOUT_CAP_SECONDS``)."""
-    pod = IMAGE_PULL_SECONDS + math.ceil((model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB)
+    copy = (model.weights_size_gib or 0) * COPY_SECONDS_PER_GIB if copies_weights(model) else 0
+    pod = IMAGE_PULL_SECONDS + math.ceil(copy)
     pod += model.startup_budget_seconds
     return min(ROLLOUT_TIMEOUT_CAP_SECONDS, NODE_PROVISION_SECONDS + pod * max(1, model.max_replicas))
 
@@ -411,13 +447,13 @@ def quota_for(models: Mapping[str, Model], init_cpu: str, init_memory: str) -> d
     """A ResourceQuota that fits every model at max replicas plus one rolling-update surge pod each."""
     cpu = mem = gpus = pods = 0
     for m in models.values():
-        counts = [m.max_replicas + 1]
+        counts = [m.max_replicas + 1 + m.warm_spares]
         if m.canary:
             counts.append(canary_replicas(m)[1] + 1)
         n = sum(counts)
         # A pod's effective request is the larger of its init container and its app containers.
-        cpu += n * max(millicores(m.cpu), millicores(init_cpu) if m.source.s3_prefix else 0)
-        mem += n * max(mebibytes(m.memory), mebibytes(init_memory) if m.source.s3_prefix else 0)
+        cpu += n * max(millicores(m.cpu), millicores(init_cpu) if copies_weights(m) else 0)
+        mem += n * max(mebibytes(m.memory), mebibytes(init_memory) if copies_weights(m) else 0)
         gpus += n * m.gpus
         pods += n
     out = {
@@ -457,7 +493,7 @@ class Serving(pulumi.ComponentResource):
                 m.canary and m.canary.image.repository not in args.repositories
             ):
                 raise ValueError(f"model {mname}: images must come from the platform's repositories")
-            if m.source.s3_prefix and not args.model_sync_image:
+            if copies_weights(m) and not args.model_sync_image:
                 raise ValueError(f"model {mname}: an S3 source needs model_sync_image")
             if m.source.s3_prefix and not m.weights_size_gib:
                 raise ValueError(f"model {mname}: an S3 source needs weights_size_gib (it sizes the models volume)")
@@ -480,12 +516,16 @@ class Serving(pulumi.ComponentResource):
         keda = self._keda() if any(m.autoscaling.type == "keda" for m in deployed.values()) else None
 
         self.model_roles = {}
+        spares = any(m.warm_spares for m in deployed.values())
+        priority = self._spare_priority_class() if spares else None
         for mname, m in args.models.items():
             sa = self._service_account(mname, m, ns_name)
             if not m.deploy:
                 # Not yet deployable (image or weights missing): only its identity exists.
                 continue
             self._track(mname, m, "primary", sa, ns_name, keda)
+            if m.warm_spares and priority is not None:
+                self._warm_spares(mname, m, ns_name, priority, sa)
             if m.canary:
                 self._track(mname, m, "canary", sa, ns_name, keda)
             if args.monitoring_crds is not None:
@@ -632,7 +672,7 @@ class Serving(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _labels(self, mname: str, track: Track | None = None) -> dict[str, str]:
+    def _labels(self, mname: str, track: Track | Literal["warm-spare"] | None = None) -> dict[str, str]:
         labels = {**_k8s.MANAGED_BY, "app.kubernetes.io/name": mname, "platform.ai/model": mname}
         # Ownership for cost allocation: the stack's `owner` tag.
         labels["team"] = self._args.tags.get("owner", "ml-platform")
@@ -815,7 +855,14 @@ class Serving(pulumi.ComponentResource):
         ]
         init: list[dict[str, Any]] = []
         env = {"HOME": "/tmp", "XDG_CACHE_HOME": "/cache", "HF_HOME": "/cache/huggingface"}  # noqa: S108
-        if m.source.s3_prefix:
+        server_args_: Any = server_args(mname, m)
+        if m.source.s3_prefix and m.weights_load == "stream":
+            # The server streams the safetensors from S3 into GPU memory with the model's IRSA role: no
+            # copy, no weights volume. vLLM: `vllm serve s3://bucket/prefix --load-format runai_streamer`
+            # (vllm-project/vllm docs/models/extensions/runai_model_streamer.md, v0.11.0).
+            env |= streamer_env(args.region, m)
+            server_args_ = args.artifacts_bucket.bucket.apply(lambda b: streaming_args(mname, m, b))
+        elif m.source.s3_prefix:
             volumes.append({"name": "models", "emptyDir": {"sizeLimit": f"{models_volume_gib(m)}Gi"}})
             mounts.append({"name": "models", "mountPath": MODELS_DIR, "readOnly": True})
             env["HF_HUB_OFFLINE"] = "1"
@@ -851,7 +898,7 @@ class Serving(pulumi.ComponentResource):
         container = {
             "name": "server",
             "image": image,
-            "args": server_args(mname, m),
+            "args": server_args_,
             "ports": [{"name": "http", "containerPort": m.port, "protocol": "TCP"}],
             "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
             # Ephemeral storage counts the emptyDirs on the node disk: the scheduler places the pod
@@ -891,6 +938,74 @@ class Serving(pulumi.ComponentResource):
         if not init:
             del spec["initContainers"]
         return spec
+
+    def _spare_priority_class(self) -> pulumi.Resource:
+        """Below every other pod and never preempting: placeholders only ever give way."""
+        return _K8S.scheduling.v1.PriorityClass(
+            f"{self._name}-warm-spare-priority",
+            metadata={"name": SPARE_PRIORITY_CLASS},
+            value=-10,
+            preemption_policy="Never",
+            global_default=False,
+            description="Warm GPU spares of the serving models: preempted by any real pod.",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _warm_spares(
+        self, mname: str, m: Model, ns: pulumi.Output[str], priority: pulumi.Resource, sa: k8s.core.v1.ServiceAccount
+    ) -> None:
+        """Placeholders the size of one replica, asleep in the serving image: they keep GPU nodes up with the
+        image already pulled. The scheduler preempts one for a new replica (PriorityClass docs, "Preemption");
+        the displaced placeholder goes Pending and brings up the next spare node."""
+        ref = m.image
+        repo = self._args.repositories[ref.repository]
+        image = repo.repository_url.apply(lambda url: image_ref(url, ref.tag, ref.digest))
+        # Not a model track: no platform.ai/model label, so no Service, monitor or lineage selects it.
+        labels = {k: v for k, v in self._labels(mname, "warm-spare").items() if k != "platform.ai/model"}
+        labels |= {"app.kubernetes.io/name": f"{mname}-warm-spare", SPARE_LABEL: mname}
+        alive = {"exec": {"command": ["true"]}, "periodSeconds": 60}
+        container = {
+            "name": "placeholder",
+            "image": image,
+            "command": ["sleep", "infinity"],
+            "startupProbe": alive,
+            "readinessProbe": alive,
+            "livenessProbe": alive,
+            "resources": _k8s.resources(m.cpu, m.memory, m.gpus, ephemeral_storage="1Gi"),
+            "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
+        }
+        _K8S.apps.v1.Deployment(
+            f"{self._name}-{mname}-warm-spare",
+            metadata={"name": f"{mname}-warm-spare", "namespace": ns, "labels": labels},
+            spec={
+                "replicas": m.warm_spares,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "priorityClassName": SPARE_PRIORITY_CLASS,
+                        "serviceAccountName": sa.metadata.name,
+                        "automountServiceAccountToken": False,
+                        "securityContext": _k8s.restricted_pod(MODEL_UID),
+                        # Preemption must free the GPU at once.
+                        "terminationGracePeriodSeconds": 0,
+                        "containers": [container],
+                        **_k8s.gpu_placement(m.gpus),
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[priority]),
+        )
+        _K8S.policy.v1.PodDisruptionBudget(
+            f"{self._name}-{mname}-warm-spare-pdb",
+            metadata={"name": f"{mname}-warm-spare", "namespace": ns, "labels": labels},
+            spec={
+                "maxUnavailable": 1,
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": labels},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _pvc(self, mname: str, m: Model) -> k8s.core.v1.PersistentVolumeClaim:
         return _K8S.core.v1.PersistentVolumeClaim(

@@ -29,6 +29,7 @@ from components.gitlab_runner import GitlabRunner, GitlabRunnerArgs
 from components.images import Images, ImagesArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
 from components.jenkins import Jenkins, JenkinsArgs
+from components.karpenter import GpuNodePool, Karpenter, KarpenterArgs
 from components.mlflow import DatabaseSettings, Mlflow, MlflowArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
@@ -48,7 +49,35 @@ from infra.config import (
     preview_role_name,
     runner_project_name,
 )
+from infra.config import NodePool as ResolvedPool
 from infra.observability import observability
+
+
+def karpenter_pool(pool: ResolvedPool) -> GpuNodePool:
+    """A resolved GPU pool with Karpenter settings as the Karpenter component takes it."""
+    k = pool.karpenter
+    if k is None or pool.gpu_model is None:
+        raise ValueError(f"node pool {pool.name} is not a Karpenter GPU pool")
+    return GpuNodePool(
+        name=pool.name,
+        ami_family=ami_family(pool.ami_type),
+        gpu_model=pool.gpu_model,
+        gpus_per_node=pool.gpus_per_node,
+        max_nodes=pool.max_size,
+        disk_size_gib=pool.disk_size_gib,
+        instance_families=k.instance_families,
+        instance_sizes=k.instance_sizes,
+        capacity_types=k.capacity_types,
+        availability_zones=pool.availability_zones,
+        consolidation_policy=k.consolidation_policy,
+        consolidate_after=k.consolidate_after,
+        expire_after=k.expire_after,
+        budget_nodes=k.budget_nodes,
+        image_pull=k.image_pull,
+        image_cache_snapshot_id=k.image_cache_snapshot_id,
+        labels=pool.labels,
+    )
+
 
 cfg = load_config()
 tags = cfg.stack_tags
@@ -187,7 +216,10 @@ if cfg.delivery.enabled and runner.enabled and runner.connection_arn:
     pulumi.export("deployRunnerLabel", deploy_runner.runner_label)
 k8s_layer = cfg.delivery.kubernetes_layer
 subnet_by_az = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
-pools = cfg.resolved_node_pools()
+all_pools = cfg.resolved_node_pools()
+# Karpenter-provisioned GPU pools get no managed node group: the cluster-autoscaler only ever sees
+# managed node groups, never capacity Karpenter manages (ADR 0012).
+pools = {n: p for n, p in all_pools.items() if p.karpenter is None}
 node_pools = {
     pool.name: NodePool(
         pool.name,
@@ -222,6 +254,27 @@ addons = ClusterAddons(
 
 # Kubernetes-layer components take these options: AWS for IRSA roles, the cluster for k8s/helm.
 on_k8s = pulumi.ResourceOptions(providers=[aws_provider, cluster.k8s_provider])
+karpenter_pools = [karpenter_pool(p) for p in all_pools.values() if p.karpenter is not None]
+karpenter = (
+    Karpenter(
+        "karpenter",
+        KarpenterArgs(
+            cluster=cluster,
+            cluster_name=cluster_name,
+            region=cfg.region,
+            account_id=cfg.account_id,
+            pools=karpenter_pools,
+            node_selector={LABEL_POOL: cfg.system_pool().name},
+            kubernetes_objects=k8s_layer,
+            # The controller runs on the system pool and needs DNS to reach the AWS APIs.
+            depends_on=[addons, *node_pools.values()],
+            tags=tags,
+        ),
+        on_k8s,
+    )
+    if karpenter_pools
+    else None
+)
 if k8s_layer:
     ClusterAutoscaler(
         "cluster-autoscaler",
@@ -349,7 +402,7 @@ if cfg.audit.enabled:
 # --------------------------------------------------------------------------- workloads: ingress, serving, CI
 system_nodes = {LABEL_POOL: cfg.system_pool().name}
 # Every release whose pods need a node waits for the pools and CoreDNS (like monitoring above).
-needs_nodes = [addons, *node_pools.values()]
+needs_nodes = [addons, *node_pools.values(), *([karpenter] if karpenter else [])]
 
 
 if k8s_layer:

@@ -384,6 +384,46 @@ class ClusterConfig(_Model):
 
 
 # --------------------------------------------------------------------------- node pools
+class KarpenterPoolSpec(_Model):
+    """Karpenter settings of one GPU pool. Unset families/sizes/capacity types follow ``instanceTypes``/``capacityType``."""
+
+    instance_families: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    """Instance families Karpenter may choose from (``karpenter.k8s.aws/instance-family``), e.g. ``[g5, g6]``."""
+    instance_sizes: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    """Instance sizes (``karpenter.k8s.aws/instance-size``), e.g. ``[2xlarge, 4xlarge]``; all with the same GPU count."""
+    capacity_types: list[Literal["on-demand", "spot", "reserved"]] | None = Field(default=None, min_length=1)
+    """``karpenter.sh/capacity-type`` values; Karpenter prefers reserved, then spot, then on-demand."""
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmpty"
+    """``WhenEmpty`` (default): a GPU node serving traffic is never consolidated away mid-request; only empty
+    nodes go (ADR 0012). ``WhenEmptyOrUnderutilized`` also repacks busy nodes (batch pools)."""
+    consolidate_after: str = "10m"
+    """How long a node stays empty before it is removed (absorbs scale-down/scale-up flapping)."""
+    expire_after: str = "720h"
+    """Maximum node lifetime (picks up new AMIs); ``Never`` disables expiry."""
+    budget_nodes: str = "1"
+    """Disruption budget: nodes (or ``N%``) of the pool disrupted at once by consolidation, drift or expiry."""
+    image_pull: Literal["soci", "snapshot", "standard"] | None = None
+    """Image pull path: ``soci`` (AL2023 SOCI parallel pull; default on AL2023, no build step), ``snapshot``
+    (Bottlerocket data volume from a pre-pulled image snapshot, ``imageCacheSnapshotId``), ``standard``."""
+    image_cache_snapshot_id: str | None = Field(default=None, pattern=r"^snap-[0-9a-f]{8,17}$")
+    """EBS snapshot of a Bottlerocket data volume with the serving images pre-pulled (``imagePull: snapshot``)."""
+
+    @field_validator("consolidate_after", "expire_after")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        # The CRD's pattern for consolidateAfter/expireAfter: ^(([0-9]+(s|m|h))+|Never)$
+        if not re.fullmatch(r"([0-9]+(s|m|h))+|Never", v):
+            raise ValueError("a duration such as 10m, 720h or Never")
+        return v
+
+    @field_validator("budget_nodes")
+    @classmethod
+    def _budget(cls, v: str) -> str:
+        if not re.fullmatch(r"\d+%?", v):
+            raise ValueError("a node count or percentage such as 1 or 10%")
+        return v
+
+
 class NodePoolSpec(_Model):
     """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``."""
 
@@ -418,6 +458,23 @@ class NodePoolSpec(_Model):
     """EKS node auto-repair."""
     availability_zones: list[str] | None = None
     """Restrict the pool to these AZs (a subset of the network's); unset means all."""
+    karpenter: KarpenterPoolSpec | None = None
+    """How Karpenter provisions this GPU pool (``nodeProvisioner: karpenter`` only)."""
+
+
+@dataclass(frozen=True)
+class KarpenterPool:
+    """A GPU pool's Karpenter settings with defaults applied (see :class:`KarpenterPoolSpec`)."""
+
+    instance_families: tuple[str, ...]
+    instance_sizes: tuple[str, ...]
+    capacity_types: tuple[str, ...]
+    consolidation_policy: str
+    consolidate_after: str
+    expire_after: str
+    budget_nodes: str
+    image_pull: str
+    image_cache_snapshot_id: str | None
 
 
 @dataclass(frozen=True)
@@ -440,6 +497,8 @@ class NodePool:
     """GPU model (``a10g``) for GPU pools, None for CPU pools."""
     gpus_per_node: int
     """GPUs per node (0 for CPU pools)."""
+    karpenter: KarpenterPool | None = None
+    """Karpenter settings of a GPU pool when the stack's ``nodeProvisioner`` is ``karpenter``."""
 
     @property
     def gpu(self) -> bool:
@@ -542,6 +601,15 @@ class ModelSource(_Model):
     """Key prefix in the artifact bucket (e.g. ``models/llama-3-8b/``), read by a per-model IRSA role."""
     pvc_size_gib: int | None = Field(default=None, ge=1, le=65536)
     """Size of a PVC model cache (gp3), instead of S3."""
+
+
+class WeightsSpec(_Model):
+    """How a model's weights reach the GPU."""
+
+    load: Literal["copy", "stream"] | None = None
+    """``stream``: the server reads ``s3://`` directly (vLLM ``--load-format runai_streamer``) with the model's
+    IRSA role, no init container; ``copy``: an init container copies the weights into an emptyDir first
+    (servers that cannot stream). Default ``stream`` for vLLM models with an S3 source, else ``copy``."""
 
 
 class Autoscaling(_Model):
@@ -662,6 +730,12 @@ class ModelSpec(_Model):
     """Size of ``/dev/shm`` (memory-backed emptyDir)."""
     source: ModelSource | None = None
     """Model weights source."""
+    weights: WeightsSpec | None = None
+    """How the weights are loaded (``weights.load: copy | stream``)."""
+    warm_spares: int | None = Field(default=None, ge=0, le=8)
+    """Model-sized placeholder pods (lowest priority, the serving image, asleep) that keep this many GPU
+    nodes up with the image pulled: a new replica preempts one and starts at once, and Karpenter or the
+    autoscaler replaces the spare in the background. Each costs a GPU node. Default 0."""
     env: dict[str, str] | None = None
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
@@ -1248,6 +1322,9 @@ class PlatformConfig(_Model):
     """Shared node pool defaults."""
     node_pools: dict[str, NodePoolSpec]
     """Node pools keyed by name; include a CPU ``system`` pool."""
+    node_provisioner: Literal["managed-node-groups", "karpenter"] = "managed-node-groups"
+    """Who provisions GPU pools: managed node groups scaled by the cluster-autoscaler, or Karpenter
+    NodePools (the system pool always stays a managed node group; ADR 0012)."""
     gpu: GpuConfig = Field(default_factory=GpuConfig)
     """GPU software stack."""
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
@@ -1321,7 +1398,7 @@ class PlatformConfig(_Model):
     def resolved_node_pools(self) -> dict[str, NodePool]:
         """Node pools with ``nodePoolDefaults`` applied, in config order."""
         return {
-            name: _resolve_pool(name, spec, self.node_pool_defaults, self.network)
+            name: _resolve_pool(name, spec, self.node_pool_defaults, self.network, self.node_provisioner == "karpenter")
             for name, spec in self.node_pools.items()
         }
 
@@ -1369,7 +1446,9 @@ def _is_gpu_family(instance_type: str) -> bool:
     return instance_type.split(".")[0].rstrip("dn").startswith(("g", "p")) and not instance_type.startswith("g5g")
 
 
-def _resolve_pool(name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkConfig) -> NodePool:
+def _resolve_pool(
+    name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkConfig, karpenter: bool = False
+) -> NodePool:
     def pick(attr: str, fallback: Any) -> Any:
         v = getattr(spec, attr)
         if v is None:
@@ -1399,6 +1478,26 @@ def _resolve_pool(name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkCo
         availability_zones=tuple(spec.availability_zones or net.availability_zones),
         gpu_model=gpu[0] if gpu else None,
         gpus_per_node=gpu[1] if gpu else 0,
+        karpenter=_resolve_karpenter(spec, types, pick("capacity_type", "ON_DEMAND"), pick("ami_type", ""))
+        if gpu and karpenter
+        else None,
+    )
+
+
+def _resolve_karpenter(spec: NodePoolSpec, types: tuple[str, ...], capacity: str, ami: str) -> KarpenterPool:
+    k = spec.karpenter or KarpenterPoolSpec()
+    bottlerocket = ami.startswith("BOTTLEROCKET")
+    pull = k.image_pull or ("snapshot" if k.image_cache_snapshot_id else "standard" if bottlerocket else "soci")
+    return KarpenterPool(
+        instance_families=tuple(k.instance_families or dict.fromkeys(t.split(".")[0] for t in types)),
+        instance_sizes=tuple(k.instance_sizes or dict.fromkeys(t.split(".")[1] for t in types)),
+        capacity_types=tuple(k.capacity_types or [capacity.lower().replace("_", "-")]),
+        consolidation_policy=k.consolidation_policy,
+        consolidate_after=k.consolidate_after,
+        expire_after=k.expire_after,
+        budget_nodes=k.budget_nodes,
+        image_pull=pull,
+        image_cache_snapshot_id=k.image_cache_snapshot_id,
     )
 
 
@@ -1441,12 +1540,20 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> ModelSettings:
         lineage=LineageSettings(lin.version, lin.weights_s3_version_id, lin.dvc_hash, lin.mlflow_run_id)
         if lin
         else None,
+        warm_spares=pick("warm_spares", 0),
+        weights_load=_weights_load(pick("weights", None), pick("server", "custom"), pick("source", ModelSource())),
     )
 
 
 def _model_image(ref: ImageRef | None) -> Any:
     """The serving component's image type; a missing image stays None for validation to report."""
     return None if ref is None else ModelImage(ref.repository, ref.tag, ref.digest)
+
+
+def _weights_load(weights: WeightsSpec | None, server: str, source: ModelSource) -> Literal["copy", "stream"]:
+    if weights is not None and weights.load is not None:
+        return weights.load
+    return "stream" if server == "vllm" and source.s3_prefix else "copy"
 
 
 def _served_name_problems(name: str, model: ModelSettings, base: str) -> list[Problem]:
@@ -1473,6 +1580,37 @@ def _served_name_problems(name: str, model: ModelSettings, base: str) -> list[Pr
                 "(metric name -> labels), so its query can be checked",
             )
         )
+    return out
+
+
+def _karpenter_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Karpenter pool settings that cannot work: on a CPU pool, without Karpenter, or mixing GPU counts."""
+    out: list[Problem] = []
+    for name, pool in cfg.resolved_node_pools().items():
+        spec, path = cfg.node_pools[name].karpenter, f"nodePools.{name}.karpenter"
+        if spec is not None and (cfg.node_provisioner != "karpenter" or not pool.gpu):
+            why = "a CPU pool stays a managed node group" if pool.gpu is False else "nodeProvisioner is not karpenter"
+            out.append(_p(path, f"Karpenter settings have no effect: {why}"))
+            continue
+        k = pool.karpenter
+        if k is None:
+            continue
+        bottlerocket = pool.ami_type.startswith("BOTTLEROCKET")
+        if k.image_pull == "soci" and bottlerocket:
+            out.append(_p(f"{path}.imagePull", "soci parallel pull is configured through AL2023's nodeadm; "
+                          "Bottlerocket pools use snapshot or standard", k.image_pull))  # fmt: skip
+        if k.image_pull == "snapshot" and (not bottlerocket or not k.image_cache_snapshot_id):
+            out.append(_p(f"{path}.imagePull", "snapshot needs a Bottlerocket amiType and imageCacheSnapshotId"))
+        unknown = [f for f in k.instance_families if f not in GPU_FAMILIES]
+        if unknown:
+            out.append(
+                _p(f"{path}.instanceFamilies", f"not an NVIDIA family; allowed: {sorted(GPU_FAMILIES)}", unknown)
+            )
+            continue
+        counts = {GPU_FAMILIES[f].gpus_by_size.get(z) for f in k.instance_families for z in k.instance_sizes} - {None}
+        if counts != {pool.gpus_per_node}:
+            out.append(_p(f"{path}.instanceSizes", f"every family x size must have {pool.gpus_per_node} GPU(s) "
+                          f"like instanceTypes; these give {sorted(c or 0 for c in counts)}", list(k.instance_sizes)))  # fmt: skip
     return out
 
 
@@ -1586,6 +1724,11 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         )
 
     out.extend(_audit_problems(cfg))
+    out.extend(_karpenter_problems(cfg))
+    for mname, served in cfg.resolved_models().items():
+        if served.weights_load == "stream" and (served.server != "vllm" or not served.source.s3_prefix):
+            out.append(_p(f"serving.models.{mname}.weights.load", "stream needs server: vllm (Run:ai Model Streamer) "
+                          "and source.s3Prefix; use copy for other servers", "stream"))  # fmt: skip
 
     # registry
     if env is not Environment.DEV:

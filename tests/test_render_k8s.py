@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -24,6 +26,19 @@ CRD_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): ("endpoints", "selector"),
     ("keda.sh/v1alpha1", "ScaledObject"): ("scaleTargetRef", "triggers"),
 }
+
+
+# Karpenter's custom resources are validated against their CRD's openAPIV3Schema at the pinned
+# chart version (vendored test data, tests/schemas/README.md).
+KARPENTER_SCHEMAS = ROOT / "tests" / "schemas" / "karpenter"
+KARPENTER_VERSION = "karpenter.sh/v1", "karpenter.k8s.aws/v1"
+
+
+def _crd_validator(kind: str) -> jsonschema.protocols.Validator:
+    doc = json.loads((KARPENTER_SCHEMAS / f"{kind}.v1.json").read_text())
+    schema = doc["openAPIV3Schema"]
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
 
 
 def _objects(out: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -47,6 +62,10 @@ def test_every_rendered_object_validates_strictly(stack: str, tmp_path: Path) ->
     kinds = set()
     for path, obj in objects:
         kinds.add(obj["kind"])
+        if obj["apiVersion"] in KARPENTER_VERSION:
+            errors = [f"{list(e.path)}: {e.message}" for e in _crd_validator(obj["kind"]).iter_errors(obj)]
+            assert not errors, (path.name, errors)
+            continue
         required = CRD_KINDS.get((obj["apiVersion"], obj["kind"]))
         if required is not None:
             assert obj["metadata"]["namespace"], path.name
@@ -58,6 +77,23 @@ def test_every_rendered_object_validates_strictly(stack: str, tmp_path: Path) ->
         except kubernetes_validate.ValidationError as exc:
             pytest.fail(f"{path.name}: {exc.message} at {list(exc.path)}")
     assert {"Namespace", "Secret", "ConfigMap", "PrometheusRule"} <= kinds
+    if stack_config(stack).node_provisioner == "karpenter":
+        assert {"EC2NodeClass", "NodePool"} <= kinds
+
+
+@pytest.mark.parametrize("kind", ["EC2NodeClass", "NodePool"])
+def test_karpenter_schema_rejects_a_broken_object(kind: str) -> None:
+    # The vendored schema is live: a wrong type and an unknown enum value are reported.
+    bad = {"apiVersion": "x/v1", "kind": kind, "metadata": {"name": "n"}, "spec": {}}
+    if kind == "NodePool":
+        bad["spec"] = {"template": {"spec": {"nodeClassRef": {"group": "g", "kind": "k", "name": "n"},
+                                             "requirements": []}},
+                       "disruption": {"consolidationPolicy": "Sometimes"}}  # fmt: skip
+    else:
+        bad["spec"] = {"amiSelectorTerms": [{"alias": "al2023@latest"}], "role": "r",
+                       "subnetSelectorTerms": [{"tags": {"a": "b"}}], "securityGroupSelectorTerms": [{"tags": {"a": "b"}}],
+                       "metadataOptions": {"httpTokens": "sometimes"}}  # fmt: skip
+    assert list(_crd_validator(kind).iter_errors(bad))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -3,10 +3,13 @@
 Parts, each from the plan where the plan says it (durations.py has the numbers and sources):
 - ``activation``: KEDA's pollingInterval (ScaledObject) or the HPA sync period;
 - ``nodeProvisioning``: only when every node group the pod may use scales from zero: the
-  provisioner's reaction (the Helm release in the plan) plus launch-to-Ready of the instance family;
+  provisioner's reaction (Karpenter for a Karpenter NodePool, read as a node group by
+  ``estimate.karpenter_pools``; the cluster-autoscaler for a managed node group) plus launch-to-Ready
+  of the instance family;
 - ``devicePlugin``: GPU registration on that new node;
-- ``imagePull``: declared ``imageSizeGiB`` by pull path (``cached`` when the launch template restores
-  a snapshot, ``lazy`` when its user data enables SOCI, else ``plain``);
+- ``imagePull``: declared ``imageSizeGiB`` by pull path (``cached`` when the launch template or
+  EC2NodeClass restores a snapshot, ``lazy`` when its user data enables SOCI or nodeadm's
+  FastImagePull, else ``plain``);
 - ``weightsCopy`` / ``weightsLoad``: declared ``weightsSizeGiB`` by load path (``copy-then-start``
   for the S3 init container, bounded by the node volume's throughput from the launch template;
   ``pvc``; ``streaming`` for a streaming loader; ``in-image``);
@@ -63,9 +66,11 @@ def _pull_path(lt: Any) -> str:
     if any((b.get("ebs") or {}).get("snapshotId") for b in lt.props.get("blockDeviceMappings") or []):
         return "cached"
     user_data = str(lt.props.get("userData") or "")
+    # Launch templates carry base64; an EC2NodeClass carries plain text (not valid base64: kept as is).
     with contextlib.suppress(ValueError):
-        user_data = base64.b64decode(user_data).decode(errors="replace")
-    return "lazy" if "soci" in user_data.lower() else "plain"
+        user_data = base64.b64decode(user_data, validate=True).decode(errors="replace")
+    # SOCI parallel pull: a snapshotter setting, or nodeadm's FastImagePull feature gate (AL2023).
+    return "lazy" if "soci" in user_data.lower() or "fastimagepull: true" in user_data.lower() else "plain"
 
 
 def _volume_mibps(lt: Any) -> float:
@@ -98,10 +103,14 @@ def _budget(spec: dict[str, Any]) -> float | None:
     )
 
 
-def _provisioner(res: list[Any]) -> str | None:
+def _charts(res: list[Any]) -> set[str]:
     from ai_platform_policies.estimate import _chart
 
-    charts = {_chart(r.props) for r in res if r.resource_type == "kubernetes:helm.sh/v3:Release"}
+    return {_chart(r.props) for r in res if r.resource_type == "kubernetes:helm.sh/v3:Release"}
+
+
+def _provisioner(res: list[Any]) -> str | None:
+    charts = _charts(res)
     return next((p for p in ("karpenter", "cluster-autoscaler") if p in charts), None)
 
 
@@ -124,11 +133,34 @@ def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str
         paths["provisioner"] = "none needed: the node group keeps a node (minSize > 0)"
         return {}, paths, lt
     prov = _provisioner(res)
+    if group.props.get("karpenter"):
+        # A Karpenter NodePool is served by Karpenter only: the cluster-autoscaler never scales it.
+        prov = "karpenter" if prov == "karpenter" else None
+    elif prov == "karpenter" and "cluster-autoscaler" in _charts(res):
+        prov = "cluster-autoscaler"
     paths["provisioner"] = prov or "none in the plan"
     family = itype.split(".")[0]
     boot = dur.NODE_READY["p" if family.startswith("p") else "g" if family.startswith("g") else "cpu"]
     react = dur.PROVISIONER_REACTION.get(prov or "", dur.Duration(math.inf, "no provisioner"))
     return {"nodeProvisioning": react.seconds + boot.seconds, "devicePlugin": dur.DEVICE_PLUGIN.seconds}, paths, lt
+
+
+SPARE_LABEL = "platform.ai/warm-spare-for"
+
+
+def _warm_spare(w: Any, res: list[Any]) -> str | None:
+    """The warm-spare Deployment (components/serving.py) standing in for this model, if it keeps a replica."""
+    model = w.name.removesuffix("-canary")
+    for r in res:
+        p = r.props
+        if (
+            r.resource_type == "kubernetes:apps/v1:Deployment"
+            and (p.get("metadata", {}).get("labels") or {}).get(SPARE_LABEL) == model
+            and p.get("metadata", {}).get("namespace") == w.namespace
+            and float(p.get("spec", {}).get("replicas") or 0) >= 1
+        ):
+            return str(p["metadata"].get("name"))
+    return None
 
 
 def _load_parts(spec: dict[str, Any], weights: float | None, lt: Any) -> tuple[dict[str, float], str]:
@@ -162,8 +194,14 @@ def cold_start(
         "activation": float(keda.props["spec"].get("pollingInterval") or 30) if keda else dur.HPA_SYNC.seconds
     }
     node, paths, lt = _node_parts(w, res, table)
+    spare = _warm_spare(w, res)
+    if spare:
+        # A warm spare holds a node with the image pulled: the new pod preempts it (grace period 0)
+        # and starts there; the spare's own replacement node comes up in the background.
+        node = {"preemption": dur.PREEMPTION.seconds}
+        paths["provisioner"] = f"none needed: warm spare {spare} holds a node"
     parts.update(node)
-    pull = _pull_path(lt)
+    pull = "cached" if spare else _pull_path(lt)
     parts["imagePull"] = dur.IMAGE_PULL_FLOOR.seconds + (image or 0) * dur.IMAGE_PULL_S_PER_GIB[pull].seconds
     load, load_path = _load_parts(spec, weights, lt)
     parts.update(load)
@@ -215,6 +253,8 @@ def _analyse(plan: Plan, root: Path) -> AnalysisResult:
     models = []
     for w in est.gpu_workloads(res):
         dep = by_urn[w.urn]
+        if SPARE_LABEL in (dep.props.get("metadata", {}).get("labels") or {}):
+            continue  # a placeholder, not a model
         model = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/model") or w.name)
         cs = cold_start(w, dep, res, table, sizes.get(model, (None, None)))
         cs["track"] = str((dep.props.get("metadata", {}).get("labels") or {}).get("platform.ai/track") or "primary")

@@ -41,6 +41,9 @@ _READ = (
     "kubernetes:core/v1:PersistentVolumeClaim",
     "kubernetes:core/v1:Service",
     "kubernetes:networking.k8s.io/v1:Ingress",
+    # Karpenter's GPU capacity (estimate.karpenter_pools reads them as node groups).
+    "kubernetes:karpenter.sh/v1:NodePool",
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
 )
 
 

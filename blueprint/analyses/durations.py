@@ -120,6 +120,11 @@ GPU_LOAD_S_PER_GIB = Duration(1, "assumption: safetensors from the page cache in
 SERVER_INIT = Duration(
     60, "assumption: vLLM engine start, KV-cache profiling and CUDA graph capture for a single-GPU model"
 )
+PREEMPTION = Duration(
+    5,
+    "assumption: the scheduler preempts a lower-priority placeholder with terminationGracePeriodSeconds 0 and binds the "
+    "pod in its next cycle (Kubernetes docs, 'Pod Priority and Preemption')",
+)
 HPA_SYNC = Duration(
     15,
     "HorizontalPodAutoscaler sync period default 15 s (kube-controller-manager --horizontal-pod-autoscaler-sync-period)",

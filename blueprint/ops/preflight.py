@@ -11,7 +11,8 @@ Reads the stack's validated config and asks AWS, read-only:
 - every GPU pool's types really have NVIDIA GPUs, as many as ``components.vocabulary.gpu_facts`` assumes
   (the cluster-autoscaler's scale-from-zero template uses that count) (``DescribeInstanceTypes``);
 - the EC2 vCPU quotas of the GPU families, per capacity type, cover every GPU pool at its
-  ``maxSize`` (Service Quotas);
+  ``maxSize`` (Service Quotas); a Karpenter pool counts with every family x size and capacity type it
+  allows, and a Karpenter pool that allows Spot needs the EC2 Spot service-linked role;
 - the cluster's Kubernetes version is in EKS standard support for more than 60 days, or what EKS does
   at its end under ``cluster.supportType`` (``DescribeClusterVersions``, else :mod:`eks_support`);
 - every model's image is in the stack's ECR and its weights are under its S3 prefix (:mod:`readiness`).
@@ -24,6 +25,7 @@ been bootstrapped yet (the last stderr line starts ``not bootstrapped:``), unles
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -48,7 +50,7 @@ from blueprint.ops._aws import (
     stderr,
     stdout,
 )
-from infra.config import NodePool, PlatformConfig, preview_role_name
+from infra.config import NodePool, PlatformConfig, gpu_facts, preview_role_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -223,9 +225,47 @@ def _capacity(cfg: PlatformConfig, clients: Clients) -> list[Check]:
     pools = cfg.resolved_node_pools()
     vcpus: dict[str, int] = {}
     checks += _guard("instance type offerings", lambda: check_offerings(pools.values(), ec2))
-    checks += _guard("instance types", lambda: check_instance_types(pools.values(), ec2, vcpus))
-    checks += check_quotas(pools.values(), vcpus, clients("service-quotas"))
+    # Karpenter may launch any allowed family x size with any allowed capacity type: check them all.
+    launchable = karpenter_launchable(pools.values())
+    checks += _guard("instance types", lambda: check_instance_types(launchable, ec2, vcpus))
+    checks += check_quotas(launchable, vcpus, clients("service-quotas"))
+    if any(p.karpenter and "spot" in p.karpenter.capacity_types for p in pools.values()):
+        checks += _guard("spot service-linked role", lambda: [check_spot_role(clients("iam"))])
     return checks
+
+
+def karpenter_launchable(pools: Iterable[NodePool]) -> list[NodePool]:
+    """Pools as what can launch: a Karpenter pool once per capacity type, with every family x size it allows."""
+    out: list[NodePool] = []
+    for pool in pools:
+        k = pool.karpenter
+        if k is None:
+            out.append(pool)
+            continue
+        types = tuple(f"{f}.{z}" for f in k.instance_families for z in k.instance_sizes if gpu_facts(f"{f}.{z}"))
+        for ct in k.capacity_types:
+            capacity = "SPOT" if ct == "spot" else "ON_DEMAND"
+            out.append(dataclasses.replace(pool, instance_types=types or pool.instance_types, capacity_type=capacity))
+    return out
+
+
+SPOT_ROLE = "AWSServiceRoleForEC2Spot"
+
+
+def check_spot_role(iam: Any) -> Check:
+    """Karpenter launches Spot through CreateFleet, which needs the EC2 Spot service-linked role; EC2 creates it
+    on first use only for callers allowed iam:CreateServiceLinkedRole (Karpenter's role is not)."""
+    try:
+        iam.get_role(RoleName=SPOT_ROLE)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            raise
+        return Check(
+            "spot service-linked role",
+            FAIL,
+            f"{SPOT_ROLE} is missing: run `aws iam create-service-linked-role --aws-service-name spot.amazonaws.com`",
+        )
+    return Check("spot service-linked role", OK, f"{SPOT_ROLE} exists")
 
 
 def _guard(name: str, fn: Callable[[], list[Check]]) -> list[Check]:

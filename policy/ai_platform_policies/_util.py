@@ -303,6 +303,10 @@ CLUSTER_SCOPED_KINDS: frozenset[str] = frozenset(
         "RuntimeClass",
         "APIService",
         "CSIDriver",
+        # Karpenter's v1 custom resources (their CRDs declare scope: Cluster).
+        "NodePool",
+        "EC2NodeClass",
+        "NodeClaim",
     }
 )
 

@@ -227,6 +227,80 @@ def component_of(r: Any) -> str:
     return name
 
 
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+
+
+@dataclass
+class _View:
+    """A resource seen in another resource's shape (a Karpenter NodePool as a node group, its
+    EC2NodeClass as a launch template), so the estimates price and time both provisioners alike."""
+
+    urn: str
+    name: str
+    resource_type: str
+    props: dict[str, Any]
+    parent: Any = None
+    dependencies: list[Any] = field(default_factory=list)
+
+
+def _gib(v: Any) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Gi|Ti)?", str(v or "0"))
+    return float(m.group(1)) * (1024 if m.group(2) == "Ti" else 1) if m else 0.0
+
+
+def karpenter_pools(resources: Sequence[Any]) -> list[Any]:
+    """Every Karpenter NodePool as a node group: its labels, the family x size types it allows (first
+    listed first), on-demand unless it allows Spot only, 0 to limits/GPUs-per-node nodes, and its
+    EC2NodeClass as the launch template (volumes, user data, image snapshot)."""
+    classes = {str(_get(r.props, "metadata.name", "")): r for r in resources if r.resource_type == NODECLASS}
+    out: list[Any] = []
+    for r in resources:
+        if r.resource_type != NODEPOOL:
+            continue
+        tmpl = _get(r.props, "spec.template", {})
+        req = {e.get("key"): [str(v) for v in e.get("values") or []] for e in _get(tmpl, "spec.requirements", [])}
+        fams, sizes = req.get("karpenter.k8s.aws/instance-family", []), req.get("karpenter.k8s.aws/instance-size", [])
+        types = [f"{f}.{z}" for z in sizes for f in fams]
+        capacity = req.get("karpenter.sh/capacity-type", ["on-demand"])
+        per_node = max((gpus_of_type(t) for t in types), default=0) or 1
+        nodes = int(_num(_get(r.props, "spec.limits", {}).get("nvidia.com/gpu"), per_node) // per_node)
+        nc = classes.get(str(_get(tmpl, "spec.nodeClassRef.name", "")))
+        deps = [_launch_template_view(nc)] if nc is not None else []
+        props = {
+            "labels": dict(_get(tmpl, "metadata.labels", {}) or {}),
+            "instanceTypes": types,
+            "capacityType": "SPOT" if capacity == ["spot"] else "ON_DEMAND",
+            "scalingConfig": {"minSize": 0.0, "maxSize": float(nodes)},
+            "karpenter": True,
+        }
+        out.append(_View(r.urn, r.name, NODE_GROUP, props, getattr(r, "parent", None), deps))
+    return out
+
+
+def _launch_template_view(nc: Any) -> Any:
+    maps = []
+    for b in _get(nc.props, "spec.blockDeviceMappings", []) or []:
+        ebs = dict(b.get("ebs") or {})
+        ebs["volumeSize"] = _gib(ebs.get("volumeSize"))
+        if ebs.get("snapshotID"):
+            ebs["snapshotId"] = ebs["snapshotID"]
+        maps.append({"deviceName": b.get("deviceName"), "ebs": ebs})
+    props = {"blockDeviceMappings": maps, "userData": _get(nc.props, "spec.userData", "")}
+    return _View(nc.urn, nc.name, LAUNCH_TEMPLATE, props, getattr(nc, "parent", None))
+
+
+def gpus_of_type(instance_type: str) -> int:
+    """GPUs of an NVIDIA instance type from its size (1 below 12xlarge, 4 at 12/24xlarge, 8 above)."""
+    size = instance_type.split(".")[-1]
+    return {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8, "metal": 8}.get(size, 1)
+
+
+def node_groups(resources: Sequence[Any]) -> list[Any]:
+    """Managed node groups and Karpenter NodePools (as node groups)."""
+    return [r for r in resources if r.resource_type == NODE_GROUP] + karpenter_pools(resources)
+
+
 def _dep_of_type(r: Any, type_: str) -> Any:
     return next((d for d in getattr(r, "dependencies", None) or [] if d.resource_type == type_), None)
 
@@ -294,7 +368,7 @@ def gpu_workloads(resources: Sequence[Any]) -> list[Workload]:
             lo = _num(_get(p, "spec.minReplicaCount" if keda else "spec.minReplicas"), 0 if keda else 1)
             hi = _num(_get(p, "spec.maxReplicaCount" if keda else "spec.maxReplicas"), 100)
             scalers[key] = (int(lo), int(hi))
-    groups = [r for r in resources if r.resource_type == NODE_GROUP]
+    groups = node_groups(resources)
     out = []
     for r in resources:
         if r.resource_type != "kubernetes:apps/v1:Deployment":
@@ -313,7 +387,7 @@ def gpu_workloads(resources: Sequence[Any]) -> list[Workload]:
 
 def _gpu_runners(resources: Sequence[Any]) -> list[tuple[int, float, list[Any]]]:
     """``(minRunners, GPUs per runner, node groups)`` of the GPU runner scale sets (ARC Helm releases)."""
-    groups = [r for r in resources if r.resource_type == NODE_GROUP]
+    groups = node_groups(resources)
     out = []
     for r in resources:
         if r.resource_type == "kubernetes:helm.sh/v3:Release" and _chart(r.props) == "gha-runner-scale-set":
@@ -346,6 +420,7 @@ class _Context:
         self.hours = float(table["hoursPerMonth"])
         self.p: Mapping[str, float] = table["prices"]
         self.a = assumptions
+        self.karpenter_views = [r for r in resources if r.resource_type in (NODEPOOL, NODECLASS)]
         self.idle_nodes = self._idle_demand()
 
     def rate(self, instance_type: str, capacity: str) -> float | None:
@@ -375,7 +450,7 @@ class _Context:
                 continue
             best = min(fits, key=lambda g: (self._per_gpu(g), g.urn))
             gpus[best.urn] = gpus.get(best.urn, 0.0) + each * pods
-        by_urn = {g.urn: g for g in self.resources if g.resource_type == NODE_GROUP}
+        by_urn = {g.urn: g for g in node_groups(self.resources)}
         return {u: math.ceil(n / (self.gpus_per_node(by_urn[u]) * slicing)) for u, n in gpus.items()}
 
     def _per_gpu(self, group: Any) -> float:
@@ -582,8 +657,14 @@ def _helm(ctx: _Context, r: Any) -> list[Item]:
     return []
 
 
+def _karpenter_pool(ctx: _Context, r: Any) -> list[Item] | str:
+    view = next(v for v in karpenter_pools(ctx.karpenter_views) if v.urn == r.urn)
+    return _node_group(ctx, view)
+
+
 _PRICERS: dict[str, Any] = {
     NODE_GROUP: _node_group,
+    NODEPOOL: _karpenter_pool,
     "aws:eks/cluster:Cluster": _cluster,
     "aws:ec2/natGateway:NatGateway": _nat,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,

@@ -47,6 +47,8 @@ DEFAULT_REPOS = [
     "https://charts.gitlab.io",
     "https://charts.jenkins.io",
     "https://packagecloud.io/circleci/container-agent/helm",
+    # Karpenter's charts are published only to this OCI registry (karpenter.sh getting started).
+    "oci://public.ecr.aws/karpenter",
     "https://community-charts.github.io/helm-charts",
 ]
 HOST_DAEMON_CHARTS = ("prometheus-node-exporter", KPS, "dcgm-exporter", "nvidia-device-plugin", "gpu-operator")

@@ -184,6 +184,8 @@ def test_access_entries_wait_for_the_deploy_identities(stack_plan: Plan) -> None
     entries = stack_plan.by_type("aws:eks/accessEntry:AccessEntry")
     assert entries
     for e in entries:
+        if e.inputs.get("type") == "EC2_LINUX":
+            continue  # Karpenter's node role: created in the same program, not an identity being deployed
         assert deploy_role.urn in e.dependencies, e.name
         assert preview_role.urn in e.dependencies, e.name
     (viewer,) = [e for e in entries if "-viewer-" in e.name]

@@ -7,7 +7,8 @@ import re
 
 from blueprint.plan import Plan, Resource
 from components.cluster_autoscaler import IMAGE_TAGS, expander_priorities
-from tests.conftest import plan_for, stack_raw
+from tests.conftest import STACKS, plan_for, stack_raw
+from tests.k8s_layer import stack_config
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -60,9 +61,12 @@ def test_priority_expander_prefers_spot_pools_by_exact_name() -> None:
     assert re.match(pattern, "eks-gpu-20261122001500123400000001-5ec0a4f7-1111-2222-3333-444455556666")
     assert not re.match(pattern, "eks-gpu-big-20261122001500123400000001-5ec0a4f7-1111-2222-3333-444455556666")
     assert prio["10"] == [".*"]
-    staging = plan_for("staging")
-    (release,) = [r for r in staging.by_type(RELEASE) if r.inputs["name"] == "cluster-autoscaler"]
-    assert release.inputs["values"]["expanderPriorities"]["50"] == expander_priorities(["gpu-a10g-spot"])["50"]
+    # The stack's spot node groups come first; Karpenter pools are no node groups and never listed.
+    for stack in STACKS:
+        cfg = stack_config(stack)
+        spot = [p.name for p in cfg.resolved_node_pools().values() if p.capacity_type == "SPOT" and not p.karpenter]
+        (release,) = [r for r in plan_for(stack).by_type(RELEASE) if r.inputs["name"] == "cluster-autoscaler"]
+        assert release.inputs["values"]["expanderPriorities"] == expander_priorities(spot)
 
 
 def test_an_autoscaler_image_exists_for_every_supported_version() -> None:

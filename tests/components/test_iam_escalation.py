@@ -309,7 +309,16 @@ def test_every_platform_role_keeps_its_permissions_under_the_boundary(stack: str
                 for resource in stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]]:
                     # Service-linked roles are created under their own path; "*" in the grant means that.
                     target = slr if action == "iam:CreateServiceLinkedRole" and resource == "*" else resource
-                    assert boundary.allowed(Request(action, target)), f"{role.name}: {action} on {resource}"
+                    # Passing one of the stack's own roles (Karpenter passes its node role to EC2): the
+                    # target carries the stack's tags (the provider's default tags), which the boundary reads.
+                    # Karpenter's instance profiles carry its EC2NodeClass tags, the stack's tags
+                    # (EC2NodeClass.InstanceProfileTags at v1.13.0; tests/stacks/test_karpenter.py checks them).
+                    ctx: dict[str, Any] = {}
+                    if action == "iam:PassRole" or ":instance-profile/" in target:
+                        ctx = {f"aws:ResourceTag/{k}": v for k, v in cfg.stack_tags.items()}
+                    if ":instance-profile/" in target:
+                        ctx |= {f"aws:RequestTag/{k}": v for k, v in cfg.stack_tags.items()}
+                    assert boundary.allowed(Request(action, target, ctx)), f"{role.name}: {action} on {resource}"
 
 
 @pytest.mark.parametrize("stack", STACKS)

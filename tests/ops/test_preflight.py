@@ -750,3 +750,42 @@ def test_run_checks_reads_cluster_support_type(
         checks = run_checks(cfg, lambda s: eks if s == "eks" else aws.client(s)).checks
     (row,) = [c for c in checks if c.name.startswith("kubernetes ")]
     assert row.status == status
+
+
+def test_karpenter_pools_count_every_type_and_capacity_they_allow() -> None:
+    from blueprint.ops.preflight import karpenter_launchable
+    from tests.k8s_layer import stack_config
+
+    for stack in ("staging", "prod"):
+        pools = stack_config(stack).resolved_node_pools()
+        launchable = karpenter_launchable(pools.values())
+        for name, pool in pools.items():
+            mine = [p for p in launchable if p.name == name]
+            if pool.karpenter is None:
+                assert mine == [pool]
+                continue
+            k = pool.karpenter
+            assert sorted(p.capacity_type for p in mine) == sorted(
+                "SPOT" if c == "spot" else "ON_DEMAND" for c in k.capacity_types
+            )
+            for p in mine:
+                assert set(p.instance_types) == {f"{f}.{z}" for f in k.instance_families for z in k.instance_sizes}
+
+
+@pytest.mark.parametrize(("exists", "status"), [(True, OK), (False, FAIL)])
+def test_spot_service_linked_role_is_checked(exists: bool, status: str) -> None:
+    from blueprint.ops.preflight import SPOT_ROLE, check_spot_role
+
+    iam, stub = _stubbed("iam")
+    if exists:
+        role = {"Path": "/aws-service-role/spot.amazonaws.com/", "RoleName": SPOT_ROLE, "RoleId": "AROAEXAMPLEEXAMPLE01",
+                "Arn": f"arn:aws:iam::111111111111:role/aws-service-role/spot.amazonaws.com/{SPOT_ROLE}",
+                "CreateDate": "2026-01-01T00:00:00Z"}  # fmt: skip
+        stub.add_response("get_role", {"Role": role}, {"RoleName": SPOT_ROLE})
+    else:
+        stub.add_client_error("get_role", "NoSuchEntity", http_status_code=404)
+    with stub:
+        check = check_spot_role(iam)
+    assert check.status == status
+    if not exists:
+        assert "create-service-linked-role --aws-service-name spot.amazonaws.com" in check.detail

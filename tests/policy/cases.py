@@ -1708,5 +1708,6 @@ case(
 )
 # Governance rows and CI-backend rows (GitLab Runner, Jenkins, CircleCI) live in their own modules
 # (registered into CASES on import).
-import tests.policy.cases_ci_backends  # noqa: E402, F401
-from tests.policy import cases_governance  # noqa: E402, F401
+import tests.policy.cases_ci_backends  # noqa: E402
+import tests.policy.cases_governance  # noqa: E402
+import tests.policy.cases_karpenter  # noqa: E402, F401

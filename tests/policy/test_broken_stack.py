@@ -33,7 +33,14 @@ def _over_budget_plan() -> Plan:
     settings = load_stack("prod", ROOT)
     pools = json.loads(settings.config["ai-platform:nodePools"])
     pools["gpu-a10g"]["maxSize"] = 20
-    config = {**settings.config, "ai-platform:nodePools": json.dumps(pools)}
+    # The node-group policies are the subject: prod's GPU pools as managed node groups.
+    for pool in pools.values():
+        pool.pop("karpenter", None)
+    config = {
+        **settings.config,
+        "ai-platform:nodePools": json.dumps(pools),
+        "ai-platform:nodeProvisioner": "managed-node-groups",
+    }
     return run_stack("prod", dataclasses.replace(settings, config=config))
 
 

@@ -41,7 +41,7 @@ def test_main_registers_every_policy_without_starting_the_server(monkeypatch: py
 def test_every_category_module_contributes() -> None:
     assert set(CATEGORIES) == {
         "registry", "cluster", "nodes", "network", "iam", "storage", "databases", "workloads", "monitoring", "ci",
-        "cost", "tagging", "secrets", "governance",
+        "cost", "tagging", "secrets", "governance", "karpenter",
     }  # fmt: skip
     assert all(CATEGORIES.values())
     assert sum(len(v) for v in CATEGORIES.values()) == len(PACK.ALL_POLICIES)

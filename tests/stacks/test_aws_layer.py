@@ -29,14 +29,29 @@ def _gpu(ng: Resource) -> bool:
     return "NVIDIA" in ng.inputs["amiType"]
 
 
+NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+def _capacity_types(plan: Plan) -> set[str]:
+    """Capacity types of the GPU capacity: node groups' capacityType, NodePools' capacity-type requirement."""
+    kinds = {ng.inputs["capacityType"] for ng in plan.by_type(NG) if _gpu(ng)}
+    for pool in plan.by_type(NODEPOOL):
+        for req in pool.inputs["spec"]["template"]["spec"]["requirements"]:
+            if req["key"] == "karpenter.sh/capacity-type":
+                kinds |= {v.upper().replace("-", "_") for v in req["values"]}
+    return kinds
+
+
 def test_prod_is_private_only_with_on_demand_gpus_that_never_scale_to_zero() -> None:
     plan = plan_for("prod")
     assert _eks(plan).inputs["vpcConfig"]["endpointPublicAccess"] is False
-    gpu = [ng for ng in plan.by_type(NG) if _gpu(ng)]
-    assert gpu
-    for ng in gpu:
-        assert ng.inputs["capacityType"] == "ON_DEMAND"
+    assert _capacity_types(plan) == {"ON_DEMAND"}
+    for ng in [ng for ng in plan.by_type(NG) if _gpu(ng)]:
         assert ng.inputs["scalingConfig"]["minSize"] >= 1
+    # With Karpenter nothing has a minimum size: the models' own minimum replicas keep their nodes.
+    scaled = [r for r in plan.by_type("kubernetes:keda.sh/v1alpha1:ScaledObject") if "canary" not in r.name]
+    assert scaled
+    assert all(r.inputs["spec"]["minReplicaCount"] >= 1 for r in scaled)
 
 
 def test_dev_gpu_pools_are_spot_and_scale_from_zero() -> None:
@@ -49,8 +64,7 @@ def test_dev_gpu_pools_are_spot_and_scale_from_zero() -> None:
 
 
 def test_staging_mixes_on_demand_and_spot_gpus() -> None:
-    kinds = {ng.inputs["capacityType"] for ng in plan_for("staging").by_type(NG) if _gpu(ng)}
-    assert kinds == {"ON_DEMAND", "SPOT"}
+    assert _capacity_types(plan_for("staging")) == {"ON_DEMAND", "SPOT"}
 
 
 def test_every_pool_that_can_be_empty_carries_the_scale_from_zero_tags(stack_plan: Plan) -> None:
@@ -116,8 +130,9 @@ def test_access_entries_are_exactly_the_configured_admins(stack_plan: Plan) -> N
     entries = sorted(
         e.inputs["principalArn"]
         for e in stack_plan.by_type("aws:eks/accessEntry:AccessEntry")
-        # The preview role's read-only entry (AmazonEKSAdminViewPolicy) is not an admin.
-        if "-viewer-" not in e.name
+        # The preview role's read-only entry (AmazonEKSAdminViewPolicy) is not an admin; Karpenter's node
+        # role joins as EC2_LINUX (nodes, no access policy).
+        if "-viewer-" not in e.name and e.inputs.get("type") != "EC2_LINUX"
     )
     assert entries == admins
 
