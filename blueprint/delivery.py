@@ -46,7 +46,7 @@ def stack_env(stack: str, preview_role_template: str = "", root: Path | None = N
     """What a workflow job needs to know about ``stack`` to authenticate and log in."""
     cfg = stack_config(stack, root)
     provider = secrets_fields(stack, root)
-    env = cfg.environment.value
+    env = cfg.stack  # role names and the GitHub Environment follow the stack, not the tier
     template = preview_role_template.strip() or f"arn:aws:iam::{{account}}:role/{preview_role_name('{env}')}"
     region = cfg.region
     return {

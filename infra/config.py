@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -289,6 +290,9 @@ class AuditConfig(_Model):
 
     enabled: bool = True
     """Create the audit archive, access logging and (with ``trail: create``) the trail in this account."""
+    owned_by: str | None = None
+    """With ``enabled: false``: the stack in the same account that owns the audit resources (a second stack
+    in an account must not create them again; the preview refuses two owners per account)."""
     trail: Literal["create", "organization"] = "create"
     """``create``: a multi-region trail (management events + the artifact bucket's data events).
     ``organization``: an organization trail already records this account; no trail is created here (a
@@ -1146,6 +1150,14 @@ class PlatformConfig(_Model):
     """Deployment tier: dev, staging or prod."""
     region: str
     """AWS region."""
+    _stack: str | None = PrivateAttr(default=None)
+
+    @property
+    def stack(self) -> str:
+        """The stack's name: the GitHub Environment and the suffix of per-stack role names. The tier only
+        when the config was parsed without a stack file (tests' literal configs)."""
+        return self._stack or self.environment.value
+
     account_id: str
     """The AWS account this stack may deploy to (pulumi-aws ``allowedAccountIds``)."""
     tags: dict[str, str]
@@ -1424,8 +1436,15 @@ def _audit_problems(cfg: PlatformConfig) -> list[Problem]:
                     )
                 )
     if cfg.environment is Environment.PROD:
-        if not a.enabled:
-            out.append(_p("audit.enabled", "prod must keep an audit trail (docs/governance.md)", False))
+        if not a.enabled and not a.owned_by:
+            out.append(
+                _p(
+                    "audit.enabled",
+                    "prod must keep an audit trail (docs/governance.md); a second stack in the account sets "
+                    "audit.ownedBy: <the stack that owns it>",
+                    False,
+                )
+            )
         elif a.object_lock is None:
             out.append(
                 _p("audit.objectLock", "prod needs Object Lock on the audit archive: {mode: COMPLIANCE, days: N}")
@@ -1864,7 +1883,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
     if d.enabled:
-        own = deploy_role_arn(cfg.account_id, env.value)
+        own = deploy_role_arn(cfg.account_id, cfg.stack)
         if own not in cfg.cluster.admin_role_arns:
             out.append(
                 _p(
@@ -1876,11 +1895,11 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         out.extend(_deploy_path_problems(cfg))
     for i, arn in enumerate(cfg.cluster.admin_role_arns):
         match = _DEPLOY_ROLE.match(arn)
-        if match and match.group(1) != env.value:
+        if match and match.group(1) != cfg.stack:
             out.append(
                 _p(
                     f"cluster.adminRoleArns[{i}]",
-                    f"another environment's deploy role; the {env.value} cluster admits only {deploy_role_name(env.value)}",
+                    f"another environment's deploy role; the {cfg.stack} cluster admits only {deploy_role_name(cfg.stack)}",
                     arn,
                 )
             )
@@ -2188,11 +2207,19 @@ def _label_maps(raw: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
             yield f"nodePools.{name}.labels", pool["labels"]
 
 
-def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str) -> PlatformConfig:
+_STACK_FILE = re.compile(r"(?:^|/)Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$")
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str, stack: str | None = None
+) -> PlatformConfig:
     """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
 
-    Raises :class:`ConfigError` listing every problem.
+    ``stack`` defaults to the name in ``source`` (``stacks/Pulumi.<stack>.yaml``). Raises
+    :class:`ConfigError` listing every problem.
     """
+    if stack is None and (m := _STACK_FILE.search(source)):
+        stack = m.group(1)
     required = [f.alias or n for n, f in PlatformConfig.model_fields.items() if f.is_required()]
     if not any(k in raw for k in required):
         # One line instead of one "required key is missing" per key.
@@ -2208,6 +2235,7 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     cfg: PlatformConfig | None = None
     try:
         cfg = PlatformConfig.model_validate(dict(raw))
+        cfg._stack = stack
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
     if cfg is not None:
