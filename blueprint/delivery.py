@@ -39,7 +39,7 @@ def stack_config(stack: str, root: Path | None = None) -> PlatformConfig:
     if problems:
         raise ConfigError(settings.source, problems)
     secret = {k.partition(":")[2] for k in settings.secret_keys if k.startswith(PROJECT + ":")}
-    return parse_config(raw, secret_keys=secret, source=settings.source)
+    return parse_config(raw, secret_keys=secret, source=settings.source, stack=stack)
 
 
 def stack_env(stack: str, preview_role_template: str = "", root: Path | None = None) -> dict[str, str]:

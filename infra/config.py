@@ -2207,19 +2207,15 @@ def _label_maps(raw: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
             yield f"nodePools.{name}.labels", pool["labels"]
 
 
-_STACK_FILE = re.compile(r"(?:^|/)Pulumi\.([a-z0-9][a-z0-9-]*)\.yaml$")
-
-
 def parse_config(
     raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str, stack: str | None = None
 ) -> PlatformConfig:
     """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
 
-    ``stack`` defaults to the name in ``source`` (``stacks/Pulumi.<stack>.yaml``). Raises
-    :class:`ConfigError` listing every problem.
+    ``stack`` is the stack's name (role names and the GitHub Environment follow it); without it, the tier.
+    Raises :class:`ConfigError` listing every problem.
     """
-    if stack is None and (m := _STACK_FILE.search(source)):
-        stack = m.group(1)
+
     required = [f.alias or n for n, f in PlatformConfig.model_fields.items() if f.is_required()]
     if not any(k in raw for k in required):
         # One line instead of one "required key is missing" per key.
@@ -2318,7 +2314,7 @@ def load_config() -> PlatformConfig:
     ]
     secret_names = {k.partition(":")[2] for k in secret_keys if k.startswith(PROJECT + ":")}
     try:
-        cfg = parse_config(raw, secret_keys=secret_names, source=source)
+        cfg = parse_config(raw, secret_keys=secret_names, source=source, stack=pulumi.get_stack())
     except ConfigError as err:
         raise ConfigError(source, problems + err.problems) from None
     if problems:

@@ -84,7 +84,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_suite_holds_in_a_forked_copy_with_new_accounts_and_added_stacks(scenario: Path) -> None:
     root = scenario
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BLUEPRINT_DEBUG")}
-    env.update(PYTHONPATH=str(root), BLUEPRINT_PROJECT_DIR=str(root), NO_COLOR="1")
+    # policy/ too: the pack's package is renamed by the fork, and this venv's editable install maps the old name.
+    env.update(PYTHONPATH=f"{root}{os.pathsep}{root / 'policy'}", BLUEPRINT_PROJECT_DIR=str(root), NO_COLOR="1")
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-n", "2", "-p", "no:cacheprovider", *SUBSET],
         cwd=root,
