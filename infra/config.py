@@ -1883,19 +1883,11 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
     if d.enabled:
-        own = deploy_role_arn(cfg.account_id, cfg.stack)
-        if own not in cfg.cluster.admin_role_arns:
-            out.append(
-                _p(
-                    "cluster.adminRoleArns",
-                    f"must include this environment's deploy role {own}, or `pulumi up` from CI cannot manage the cluster",
-                    cfg.cluster.admin_role_arns,
-                )
-            )
         out.extend(_deploy_path_problems(cfg))
     for i, arn in enumerate(cfg.cluster.admin_role_arns):
         match = _DEPLOY_ROLE.match(arn)
-        if match and match.group(1) != cfg.stack:
+        # Only with the stack's name (the program and the CLIs pass it): the tier is not the role's suffix.
+        if match and cfg._stack is not None and match.group(1) != cfg.stack:
             out.append(
                 _p(
                     f"cluster.adminRoleArns[{i}]",
@@ -2041,6 +2033,16 @@ def preview_environment_name(environment: str) -> str:
 def boundary_policy_name(environment: str) -> str:
     """Name of the permissions boundary of ``environment``'s deploy identity and platform roles."""
     return f"{PROJECT}-boundary-{environment}"
+
+
+def admitted_role_arns(cfg: PlatformConfig) -> list[str]:
+    """The cluster's admin principals: ``cluster.adminRoleArns`` (extra principals) plus this stack's own deploy
+    role, derived from ``accountId`` and the stack name, so moving a stack to another account moves it too."""
+    roles = list(cfg.cluster.admin_role_arns)
+    own = deploy_role_arn(cfg.account_id, cfg.stack)
+    if cfg.delivery.enabled and own not in roles:
+        roles.append(own)
+    return roles
 
 
 def deploy_role_arn(account_id: str, environment: str) -> str:

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import Row, error_code
 from infra.config import PROJECT, ImageRef, PlatformConfig, deploy_role_arn, preview_role_name
+from infra.config import admitted_role_arns as config_admitted_role_arns
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -63,10 +64,7 @@ def role_key(arn: str) -> tuple[str, str] | None:
 
 def admitted_roles(cfg: PlatformConfig) -> list[str]:
     """The role ARNs the cluster's admin access entries name."""
-    roles = list(cfg.cluster.admin_role_arns)
-    if cfg.delivery.enabled and deploy_role_arn(cfg.account_id, cfg.stack) not in roles:
-        roles.append(deploy_role_arn(cfg.account_id, cfg.stack))
-    return roles
+    return config_admitted_role_arns(cfg)
 
 
 # --------------------------------------------------------------------------- admission

@@ -10,7 +10,7 @@ import pytest
 
 from blueprint.plan import Plan, Resource
 from components.deploy_identity import TrustPolicyError, environment_subject, github_trust_policy
-from infra.config import SECRET_KEYS, ConfigError, deploy_role_arn, parse_config
+from infra.config import SECRET_KEYS, ConfigError, admitted_role_arns, deploy_role_arn, parse_config
 from tests import fixtures as fx
 
 ROLE = "aws:iam/role:Role"
@@ -131,14 +131,14 @@ def test_subject_helpers_reject_wildcard_repositories(repository: str) -> None:
         environment_subject(repository, "prod")
 
 
-def _parse(raw: dict[str, Any]) -> Any:
+def _parse(raw: dict[str, Any], stack: str | None = None) -> Any:
     plain = {k: ("x" if isinstance(v, dict) and set(v) == {"secure"} else v) for k, v in raw.items()}
-    return parse_config(plain, secret_keys=SECRETS, source="stacks/Pulumi.test.yaml")
+    return parse_config(plain, secret_keys=SECRETS, source="stacks/Pulumi.test.yaml", stack=stack)
 
 
-def _problems(raw: dict[str, Any]) -> dict[str, str]:
+def _problems(raw: dict[str, Any], stack: str | None = None) -> dict[str, str]:
     with pytest.raises(ConfigError) as info:
-        _parse(raw)
+        _parse(raw, stack)
     return {p.path: p.message for p in info.value.problems}
 
 
@@ -152,15 +152,23 @@ def test_wildcard_repository_is_a_config_error(raw_config: Callable[[str], dict[
 def test_cluster_admits_no_other_environments_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
     raw = raw_config(fx.PROD)
     raw["cluster"]["adminRoleArns"].append(deploy_role_arn(fx.account(fx.PROD), fx.DEV))
-    msg = _problems(raw)["cluster.adminRoleArns[2]"]
+    msg = _problems(raw, fx.PROD)[f"cluster.adminRoleArns[{len(raw['cluster']['adminRoleArns']) - 1}]"]
     assert "another environment's deploy role" in msg
     assert f"ai-platform-deploy-{fx.PROD}" in msg
 
 
-def test_cluster_must_admit_its_own_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
+def test_the_cluster_admits_its_own_deploy_role_derived_from_account_and_stack(
+    raw_config: Callable[[str], dict[str, Any]],
+) -> None:
+    # cluster.adminRoleArns lists extra principals only: the stack's own deploy role follows accountId.
     raw = raw_config(fx.STAGING)
-    raw["cluster"]["adminRoleArns"] = [f"arn:aws:iam::{fx.account(fx.STAGING)}:role/ml-platform-admins"]
-    assert f"ai-platform-deploy-{fx.STAGING}" in _problems(raw)["cluster.adminRoleArns"]
+    raw["accountId"] = fx.FOREIGN_ACCOUNT
+    raw["cluster"]["adminRoleArns"] = [f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:role/ml-platform-admins"]
+    cfg = _parse(raw, fx.STAGING)
+    assert admitted_role_arns(cfg) == [
+        f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:role/ml-platform-admins",
+        deploy_role_arn(fx.FOREIGN_ACCOUNT, fx.STAGING),
+    ]
 
 
 def test_admin_policies_are_refused_for_the_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
