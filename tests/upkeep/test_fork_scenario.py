@@ -96,3 +96,5 @@ def test_the_suite_holds_in_a_forked_copy_with_new_accounts_and_added_stacks(sce
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary, summary
