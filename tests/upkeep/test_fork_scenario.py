@@ -97,4 +97,5 @@ def test_the_suite_holds_in_a_forked_copy_with_new_accounts_and_added_stacks(sce
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     summary = proc.stdout.strip().splitlines()[-1]
-    assert " passed" in summary and "failed" not in summary, summary
+    assert " passed" in summary, summary
+    assert "failed" not in summary, summary
