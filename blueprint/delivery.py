@@ -39,14 +39,14 @@ def stack_config(stack: str, root: Path | None = None) -> PlatformConfig:
     if problems:
         raise ConfigError(settings.source, problems)
     secret = {k.partition(":")[2] for k in settings.secret_keys if k.startswith(PROJECT + ":")}
-    return parse_config(raw, secret_keys=secret, source=settings.source)
+    return parse_config(raw, secret_keys=secret, source=settings.source, stack=stack)
 
 
 def stack_env(stack: str, preview_role_template: str = "", root: Path | None = None) -> dict[str, str]:
     """What a workflow job needs to know about ``stack`` to authenticate and log in."""
     cfg = stack_config(stack, root)
     provider = secrets_fields(stack, root)
-    env = cfg.environment.value
+    env = cfg.stack  # role names and the GitHub Environment follow the stack, not the tier
     template = preview_role_template.strip() or f"arn:aws:iam::{{account}}:role/{preview_role_name('{env}')}"
     region = cfg.region
     return {

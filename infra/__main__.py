@@ -41,6 +41,7 @@ from infra.config import (
     PULL_THROUGH_UPSTREAMS,
     RUNNER_SERVICE_ACCOUNT,
     CiJobProfile,
+    admitted_role_arns,
     boundary_policy_name,
     deploy_role_name,
     iam_path,
@@ -107,13 +108,13 @@ if cfg.delivery.enabled:
         "delivery",
         DeployIdentityArgs(
             github_repository=delivery.github_repository,
-            environment=cfg.environment.value,
+            environment=cfg.stack,
             account_id=cfg.account_id,
             region=cfg.region,
-            deploy_role_name=deploy_role_name(cfg.environment.value),
-            preview_role_name=preview_role_name(cfg.environment.value),
-            preview_environment=preview_environment_name(cfg.environment.value),
-            boundary_policy_name=boundary_policy_name(cfg.environment.value),
+            deploy_role_name=deploy_role_name(cfg.stack),
+            preview_role_name=preview_role_name(cfg.stack),
+            preview_environment=preview_environment_name(cfg.stack),
+            boundary_policy_name=boundary_policy_name(cfg.stack),
             cluster_name=cluster_name,
             state_bucket=delivery.state_bucket,
             kms_aliases=[*delivery.secrets_kms_aliases, delivery.state_key_alias],
@@ -171,7 +172,7 @@ cluster = Cluster(
         account_id=cfg.account_id,
         endpoint_public_access=cfg.cluster.endpoint_public_access,
         public_access_cidrs=cfg.cluster.public_access_cidrs,
-        admin_role_arns=cfg.cluster.admin_role_arns,
+        admin_role_arns=admitted_role_arns(cfg),
         viewer_role_arns=[deploy_identity.preview_role_arn] if deploy_identity else [],
         access_depends_on=[deploy_identity] if deploy_identity else [],
         log_retention_days=cfg.cluster.log_retention_days,
@@ -680,14 +681,14 @@ if cfg.dvc.enabled:
             artifacts_bucket=artifacts.bucket,
             artifacts_key=artifacts.key,
             region=cfg.region,
-            role_name=f"{PROJECT}-dvc-{cfg.environment.value}",
+            role_name=f"{PROJECT}-dvc-{cfg.stack}",
             github_provider_arn=deploy_identity.oidc_provider_arn if deploy_identity else None,
             github_subjects=(
                 [
                     # main, and PR runs a reviewer approved in the stack's preview environment: never
                     # bare `pull_request`, whose code nobody has reviewed (ADR 0007).
                     branch_subject(gh.github_repository, gh.default_branch),
-                    environment_subject(gh.github_repository, preview_environment_name(cfg.environment.value)),
+                    environment_subject(gh.github_repository, preview_environment_name(cfg.stack)),
                 ]
                 if deploy_identity
                 else []

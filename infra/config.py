@@ -25,6 +25,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -282,6 +283,9 @@ class AuditConfig(_Model):
 
     enabled: bool = True
     """Create the audit archive, access logging and (with ``trail: create``) the trail in this account."""
+    owned_by: str | None = None
+    """With ``enabled: false``: the stack in the same account that owns the audit resources (a second stack
+    in an account must not create them again; the preview refuses two owners per account)."""
     trail: Literal["create", "organization"] = "create"
     """``create``: a multi-region trail (management events + the artifact bucket's data events).
     ``organization``: an organization trail already records this account; no trail is created here (a
@@ -1304,6 +1308,14 @@ class PlatformConfig(_Model):
     """Deployment tier: dev, staging or prod."""
     region: str
     """AWS region."""
+    _stack: str | None = PrivateAttr(default=None)
+
+    @property
+    def stack(self) -> str:
+        """The stack's name: the GitHub Environment and the suffix of per-stack role names. The tier only
+        when the config was parsed without a stack file (tests' literal configs)."""
+        return self._stack or self.environment.value
+
     account_id: str
     """The AWS account this stack may deploy to (pulumi-aws ``allowedAccountIds``)."""
     tags: dict[str, str]
@@ -1640,8 +1652,15 @@ def _audit_problems(cfg: PlatformConfig) -> list[Problem]:
                     )
                 )
     if cfg.environment is Environment.PROD:
-        if not a.enabled:
-            out.append(_p("audit.enabled", "prod must keep an audit trail (docs/governance.md)", False))
+        if not a.enabled and not a.owned_by:
+            out.append(
+                _p(
+                    "audit.enabled",
+                    "prod must keep an audit trail (docs/governance.md); a second stack in the account sets "
+                    "audit.ownedBy: <the stack that owns it>",
+                    False,
+                )
+            )
         elif a.object_lock is None:
             out.append(
                 _p("audit.objectLock", "prod needs Object Lock on the audit archive: {mode: COMPLIANCE, days: N}")
@@ -2086,23 +2105,15 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     # delivery: each cluster admits only its own environment's deploy role
     d = cfg.delivery
     if d.enabled:
-        own = deploy_role_arn(cfg.account_id, env.value)
-        if own not in cfg.cluster.admin_role_arns:
-            out.append(
-                _p(
-                    "cluster.adminRoleArns",
-                    f"must include this environment's deploy role {own}, or `pulumi up` from CI cannot manage the cluster",
-                    cfg.cluster.admin_role_arns,
-                )
-            )
         out.extend(_deploy_path_problems(cfg))
     for i, arn in enumerate(cfg.cluster.admin_role_arns):
         match = _DEPLOY_ROLE.match(arn)
-        if match and match.group(1) != env.value:
+        # Only with the stack's name (the program and the CLIs pass it): the tier is not the role's suffix.
+        if match and cfg._stack is not None and match.group(1) != cfg.stack:
             out.append(
                 _p(
                     f"cluster.adminRoleArns[{i}]",
-                    f"another environment's deploy role; the {env.value} cluster admits only {deploy_role_name(env.value)}",
+                    f"another environment's deploy role; the {cfg.stack} cluster admits only {deploy_role_name(cfg.stack)}",
                     arn,
                 )
             )
@@ -2350,6 +2361,16 @@ def boundary_policy_name(environment: str) -> str:
     return f"{PROJECT}-boundary-{environment}"
 
 
+def admitted_role_arns(cfg: PlatformConfig) -> list[str]:
+    """The cluster's admin principals: ``cluster.adminRoleArns`` (extra principals) plus this stack's own deploy
+    role, derived from ``accountId`` and the stack name, so moving a stack to another account moves it too."""
+    roles = list(cfg.cluster.admin_role_arns)
+    own = deploy_role_arn(cfg.account_id, cfg.stack)
+    if cfg.delivery.enabled and own not in roles:
+        roles.append(own)
+    return roles
+
+
 def deploy_role_arn(account_id: str, environment: str) -> str:
     """ARN of :func:`deploy_role_name` in ``account_id``."""
     return f"arn:aws:iam::{account_id}:role/{deploy_role_name(environment)}"
@@ -2514,11 +2535,15 @@ def _label_maps(raw: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
             yield f"nodePools.{name}.labels", pool["labels"]
 
 
-def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str) -> PlatformConfig:
+def parse_config(
+    raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: str, stack: str | None = None
+) -> PlatformConfig:
     """Validate a raw ``{key: value}`` map (project namespace stripped; objects already decoded).
 
+    ``stack`` is the stack's name (role names and the GitHub Environment follow it); without it, the tier.
     Raises :class:`ConfigError` listing every problem.
     """
+
     required = [f.alias or n for n, f in PlatformConfig.model_fields.items() if f.is_required()]
     if not any(k in raw for k in required):
         # One line instead of one "required key is missing" per key.
@@ -2534,6 +2559,7 @@ def parse_config(raw: Mapping[str, Any], *, secret_keys: Iterable[str], source: 
     cfg: PlatformConfig | None = None
     try:
         cfg = PlatformConfig.model_validate(dict(raw))
+        cfg._stack = stack
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
     if cfg is not None:
@@ -2616,7 +2642,7 @@ def load_config() -> PlatformConfig:
     ]
     secret_names = {k.partition(":")[2] for k in secret_keys if k.startswith(PROJECT + ":")}
     try:
-        cfg = parse_config(raw, secret_keys=secret_names, source=source)
+        cfg = parse_config(raw, secret_keys=secret_names, source=source, stack=pulumi.get_stack())
     except ConfigError as err:
         raise ConfigError(source, problems + err.problems) from None
     if problems:

@@ -35,12 +35,17 @@ def stack_plan(request: pytest.FixtureRequest) -> Plan:
 
 @pytest.fixture
 def dev_plan() -> Plan:
-    return plan_for("dev")
+    """The plan of the first dev-tier stack (tests/fixtures.py)."""
+    from tests.fixtures import DEV
+
+    return plan_for(DEV)
 
 
 @pytest.fixture
 def prod_plan() -> Plan:
-    return plan_for("prod")
+    from tests.fixtures import PROD
+
+    return plan_for(PROD)
 
 
 def stack_raw(stack: str) -> dict[str, Any]:

@@ -610,6 +610,8 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
     pods = pod_templates(plan)
     for pod in pods:
         result.findings += check_pod(pod, rules.get(pod.namespace, NamespaceRules()))
+    # Chart pods arrive in no fixed order (two runner scale sets swapped between runs): sort for stable snapshots.
+    result.findings.sort(key=lambda f: (f.object, f.rule))
     result.checked = {
         "pod templates": sum(1 for p in pods if p.psa and not p.advisory),
         "optional pods": sum(1 for p in pods if p.advisory),

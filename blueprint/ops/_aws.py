@@ -296,7 +296,7 @@ def load_stack_config(stack: str) -> PlatformConfig:
     raw, problems = decode_flat(settings.config)
     names = {k.partition(":")[2] for k in settings.secret_keys if k.startswith(PROJECT + ":")}
     try:
-        cfg = parse_config(raw, secret_keys=names, source=settings.source)
+        cfg = parse_config(raw, secret_keys=names, source=settings.source, stack=stack)
     except ConfigError as err:
         raise ConfigError(settings.source, problems + err.problems) from None
     if problems:

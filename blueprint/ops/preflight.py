@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
             stdout().print(f"{c.status} {c.name}: {c.detail}", markup=False)
     stdout().print(f"{counts[OK]} ok, {counts[WARN]} warning(s), {counts[FAIL]} failure(s)")
     if not outcome.bootstrapped and not args.first_deploy:
-        role = preview_role_name(cfg.environment.value)
+        role = preview_role_name(cfg.stack)
         stderr().print(
             f"not bootstrapped: {args.stack} has no {role} in account {cfg.account_id} yet; an administrator's first "
             "`pulumi up` creates it (README, first deploy); until then CI skips this environment",

@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from blueprint.ops._aws import Row, error_code
 from components.model_spec import ModelImage, ModelSettings
 from infra.config import PROJECT, PlatformConfig, deploy_role_arn, preview_role_name
+from infra.config import admitted_role_arns as config_admitted_role_arns
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -64,16 +65,13 @@ def role_key(arn: str) -> tuple[str, str] | None:
 
 def admitted_roles(cfg: PlatformConfig) -> list[str]:
     """The role ARNs the cluster's admin access entries name."""
-    roles = list(cfg.cluster.admin_role_arns)
-    if cfg.delivery.enabled and deploy_role_arn(cfg.account_id, cfg.environment.value) not in roles:
-        roles.append(deploy_role_arn(cfg.account_id, cfg.environment.value))
-    return roles
+    return config_admitted_role_arns(cfg)
 
 
 # --------------------------------------------------------------------------- admission
 def check_admission(cfg: PlatformConfig, who: Caller, iam: Any) -> list[Row]:
     """The caller (or, for CI's preview role, the deploy role) is admitted, and the admitted roles exist."""
-    env = cfg.environment.value
+    env = cfg.stack
     admitted = admitted_roles(cfg)
     keys = {role_key(a) for a in admitted}
     deploy = deploy_role_arn(cfg.account_id, env)
@@ -152,7 +150,7 @@ def check_aws_cli(run: Callable[..., Any] = subprocess.run) -> Row:
 # --------------------------------------------------------------------------- bootstrap status, OIDC provider
 def is_bootstrapped(cfg: PlatformConfig, who: Caller, iam: Any) -> tuple[bool, Row]:
     """Whether the environment's preview role exists (created by the administrator's first ``up``)."""
-    role = preview_role_name(cfg.environment.value)
+    role = preview_role_name(cfg.stack)
     if who.role == (cfg.account_id, role):
         return True, Row("bootstrap", OK, f"running as {role}")
     try:

@@ -48,10 +48,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _PREFIX_BUDGET = 37 - len("--artifacts-")
 # Config paths (under the project namespace) of resources one AWS account holds once: a second stack
 # in the account must not create them again. Keep in step with infra/config.py.
-# The GitHub OIDC provider (one per URL and account) defaults to on, so the copy sets it off explicitly.
-# The audit archive has one owner per account too (docs/governance.md), but the config refuses
-# `audit.enabled: false` in prod, so that one is left to the user (README, Adding a stack).
-ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"),)
+ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"), ("audit", "enabled"))
 SECRET_PLACEHOLDER = "v1:placeholder-set-with-pulumi-config-set-secret"  # noqa: S105 - not a secret
 _STACK_FILE_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 _NOT_RENAMED_IN_JOBS = ("uses", "run", "script")
@@ -173,12 +170,19 @@ def _sub_words(text: str, table: dict[str, str]) -> str:
     return re.sub(rf"(?<![A-Za-z0-9])(?:{alts})(?![A-Za-z0-9])", lambda m: table[m.group(0)], text)
 
 
-def stack_file(req: Request, src: Source, zones: list[str], shared_account: bool, role: Callable[[str], str]) -> str:
+def stack_file(
+    req: Request,
+    src: Source,
+    zones: list[str],
+    shared_account: bool,
+    role: Callable[[str], str],
+    audit_owner: str | None = None,
+) -> str:
     """The new stack file's text."""
     table = dict(zip(src.zones, zones, strict=False))  # a pool's AZ subset follows its zones by position
     table[src.account] = req.account
     table[src.region] = req.region
-    table[role(src.environment)] = role(req.tier)
+    table[role(req.source)] = role(req.name)  # role names follow the stack name
     text = _sub_words(src.text, table)
     doc = load_rt(text, f"stacks/Pulumi.{req.source}.yaml")
     for key in _STACK_FILE_SECRETS_KEYS:
@@ -190,7 +194,7 @@ def stack_file(req: Request, src: Source, zones: list[str], shared_account: bool
     for value in config.values():
         if isinstance(value, dict) and set(value) == {"secure"}:
             value["secure"] = SECRET_PLACEHOLDER
-    _account_settings(config, ns, req, shared_account)
+    _account_settings(config, ns, req, shared_account, audit_owner)
     out = dump_rt(doc)
     left = sorted({z for z in src.zones if z not in zones and re.search(rf"(?<![\w-]){re.escape(z)}(?!\w)", out)})
     if left:
@@ -203,14 +207,29 @@ def stack_file(req: Request, src: Source, zones: list[str], shared_account: bool
     return header + out
 
 
-def _account_settings(config: Any, ns: str, req: Request, shared_account: bool) -> None:
+def _audit_owner(root: Path, sources: dict[str, Source], account: str) -> str | None:
+    """The stack in ``account`` that creates the account's audit resources (``audit.enabled`` not false)."""
+    import yaml
+
+    for stack, src in sources.items():
+        if src.account != account:
+            continue
+        config = (yaml.safe_load(src.text) or {}).get("config") or {}
+        if (config.get(f"{src.namespace}:audit") or {}).get("enabled", True) is not False:
+            return stack
+    return None
+
+
+def _account_settings(config: Any, ns: str, req: Request, shared_account: bool, audit_owner: str | None) -> None:
     """A second stack in an account leaves the account-wide resources to the first; a new account needs its own bucket."""
     if shared_account:
         for section, key in ACCOUNT_SINGLETONS:
-            if config.get(f"{ns}:{section}") is None:
-                config[f"{ns}:{section}"] = {key: False}
-            else:
+            # Set even where the source relies on the default (audit.enabled defaults to true).
+            if isinstance(config.get(f"{ns}:{section}"), dict):
                 config[f"{ns}:{section}"][key] = False
+        audit = config.get(f"{ns}:audit")
+        if isinstance(audit, dict):
+            audit["ownedBy"] = audit_owner or audit.get("ownedBy") or req.source
         return
     delivery = config.get(f"{ns}:delivery") or {}
     bucket = delivery.get("stateBucket")
@@ -219,7 +238,14 @@ def _account_settings(config: Any, ns: str, req: Request, shared_account: bool) 
 
 
 # --------------------------------------------------------------------------- policy config
-def policy_config(root: Path, req: Request, src: Source, tiers: dict[str, str], sources: dict[str, Source]) -> str:
+def policy_config(
+    root: Path,
+    req: Request,
+    src: Source,
+    tiers: dict[str, str],
+    sources: dict[str, Source],
+    audit_owner: str | None = None,
+) -> str:
     """``policy/config/<name>.json``: the source's (or the tier's) file with account, registry and region rewritten."""
     cfg_dir = root / "policy" / "config"
     base_stack = req.source
@@ -242,7 +268,29 @@ def policy_config(root: Path, req: Request, src: Source, tiers: dict[str, str], 
         f"{req.account}.dkr.ecr.{req.region}.amazonaws.com",
     )
     doc = _rewrite_policy(doc, base, req, registry)
+    if audit_owner:
+        _audit_elsewhere(doc)
     return json.dumps(doc, indent=2) + "\n"
+
+
+# The account's audit resources live in its owner stack's plan, which the pack never sees with this one.
+_AUDIT_IN_OWNER = (
+    "governance-cloudtrail-present",
+    "governance-archive-object-lock",
+    "governance-access-logging",
+    "governance-data-events",
+)
+
+
+def _audit_elsewhere(doc: dict[str, Any]) -> None:
+    """Advisory, not off: the findings still say what this stack's plan lacks (the owner's trail must record
+    this stack's artifact bucket: docs/governance.md)."""
+    for name in _AUDIT_IN_OWNER:
+        level = doc.get(name)
+        if isinstance(level, dict):
+            level["enforcementLevel"] = "advisory"
+        elif level is not None:
+            doc[name] = "advisory"
 
 
 def _rewrite_policy(v: Any, base: Source, req: Request, registry: tuple[str, str]) -> Any:
@@ -433,11 +481,12 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
         raise StackAddError(str(exc)) from None
     tiers = {s: sources[s].environment for s in stacks}
     shared = any(s.account == req.account for s in sources.values())
+    owner = _audit_owner(root, sources, req.account) if shared else None
     out = Output()
     from infra.config import deploy_role_name
 
-    out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(req, src, zones, shared, deploy_role_name)
-    out.files[f"policy/config/{req.name}.json"] = policy_config(root, req, src, tiers, sources)
+    out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(req, src, zones, shared, deploy_role_name, owner)
+    out.files[f"policy/config/{req.name}.json"] = policy_config(root, req, src, tiers, sources, owner)
     before = _chain_of(root, tiers)
     after = workflows(root, req, {**tiers, req.name: req.tier}, out)
     readme_order(root, before, after, out)
@@ -445,6 +494,11 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
         out.notes.append(
             f"account {req.account} already has a stack: {', '.join(f'{a}.{b}' for a, b in ACCOUNT_SINGLETONS)} "
             "switched off (the account's other stack owns them)"
+        )
+    if owner:
+        out.notes.append(
+            f"audit: {owner} owns account {req.account}'s trail and archive; add {req.name}'s artifact bucket to "
+            f"its data events. policy/config/{req.name}.json makes {', '.join(_AUDIT_IN_OWNER)} advisory"
         )
     out.notes.append(f"create the GitHub Environment `{req.name}` (required reviewers for the {req.tier} tier)")
     return out, before, after

@@ -10,11 +10,12 @@ import pytest
 
 from blueprint.plan import Plan, Resource
 from components.deploy_identity import TrustPolicyError, environment_subject, github_trust_policy
-from infra.config import SECRET_KEYS, ConfigError, deploy_role_arn, parse_config
+from infra.config import SECRET_KEYS, ConfigError, admitted_role_arns, deploy_role_arn, parse_config
+from tests import fixtures as fx
 
 ROLE = "aws:iam/role:Role"
 HOST = "token.actions.githubusercontent.com"
-REPO = "example-org/ai-platform"
+REPO = fx.REPOSITORY
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
 
 
@@ -33,7 +34,7 @@ def _subjects(role: Resource) -> list[str]:
     return [sub] if isinstance(sub, str) else sub
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("stack", fx.STACKS)
 def test_deploy_role_trusts_only_its_own_environment(stack: str) -> None:
     from tests.conftest import plan_for
 
@@ -70,7 +71,7 @@ def test_preview_role_is_read_only_and_trusted_for_preview_environment_and_main(
 def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan) -> None:
     (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-deploy-iam"]
     stmts = {s["Sid"]: s for s in json.loads(inline.inputs["policy"])["Statement"]}
-    boundary = "arn:aws:iam::111111111111:policy/ai-platform-boundary-dev"
+    boundary = f"arn:aws:iam::{fx.account(fx.DEV)}:policy/ai-platform-boundary-{fx.DEV}"
     assert stmts["IamCreateProjectTagged"]["Condition"] == {"StringEquals": {"aws:RequestTag/project": "ai-platform"}}
     assert stmts["IamManageProjectTagged"]["Condition"] == {"StringEquals": {"aws:ResourceTag/project": "ai-platform"}}
     assert stmts["IamCreateRoleWithBoundary"]["Condition"] == {
@@ -137,14 +138,14 @@ def test_subject_helpers_reject_wildcard_repositories(repository: str) -> None:
         environment_subject(repository, "prod")
 
 
-def _parse(raw: dict[str, Any]) -> Any:
+def _parse(raw: dict[str, Any], stack: str | None = None) -> Any:
     plain = {k: ("x" if isinstance(v, dict) and set(v) == {"secure"} else v) for k, v in raw.items()}
-    return parse_config(plain, secret_keys=SECRETS, source="stacks/Pulumi.test.yaml")
+    return parse_config(plain, secret_keys=SECRETS, source="stacks/Pulumi.test.yaml", stack=stack)
 
 
-def _problems(raw: dict[str, Any]) -> dict[str, str]:
+def _problems(raw: dict[str, Any], stack: str | None = None) -> dict[str, str]:
     with pytest.raises(ConfigError) as info:
-        _parse(raw)
+        _parse(raw, stack)
     return {p.path: p.message for p in info.value.problems}
 
 
@@ -156,17 +157,25 @@ def test_wildcard_repository_is_a_config_error(raw_config: Callable[[str], dict[
 
 
 def test_cluster_admits_no_other_environments_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("prod")
-    raw["cluster"]["adminRoleArns"].append(deploy_role_arn("333333333333", "dev"))
-    msg = _problems(raw)["cluster.adminRoleArns[2]"]
+    raw = raw_config(fx.PROD)
+    raw["cluster"]["adminRoleArns"].append(deploy_role_arn(fx.account(fx.PROD), fx.DEV))
+    msg = _problems(raw, fx.PROD)[f"cluster.adminRoleArns[{len(raw['cluster']['adminRoleArns']) - 1}]"]
     assert "another environment's deploy role" in msg
-    assert "ai-platform-deploy-prod" in msg
+    assert f"ai-platform-deploy-{fx.PROD}" in msg
 
 
-def test_cluster_must_admit_its_own_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("staging")
-    raw["cluster"]["adminRoleArns"] = ["arn:aws:iam::222222222222:role/ml-platform-admins"]
-    assert "ai-platform-deploy-staging" in _problems(raw)["cluster.adminRoleArns"]
+def test_the_cluster_admits_its_own_deploy_role_derived_from_account_and_stack(
+    raw_config: Callable[[str], dict[str, Any]],
+) -> None:
+    # cluster.adminRoleArns lists extra principals only: the stack's own deploy role follows accountId.
+    raw = raw_config(fx.STAGING)
+    raw["accountId"] = fx.FOREIGN_ACCOUNT
+    raw["cluster"]["adminRoleArns"] = [f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:role/ml-platform-admins"]
+    cfg = _parse(raw, fx.STAGING)
+    assert admitted_role_arns(cfg) == [
+        f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:role/ml-platform-admins",
+        deploy_role_arn(fx.FOREIGN_ACCOUNT, fx.STAGING),
+    ]
 
 
 def test_admin_policies_are_refused_for_the_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
@@ -182,16 +191,16 @@ def test_existing_oidc_provider_is_read_not_created() -> None:
     from blueprint.stackfiles import load_stack
     from tests.conftest import ROOT
 
-    settings = load_stack("staging", ROOT)
+    settings = load_stack(fx.STAGING, ROOT)
     delivery = json.loads(settings.config["ai-platform:delivery"])
     delivery["createOidcProvider"] = False
     config = {**settings.config, "ai-platform:delivery": json.dumps(delivery)}
-    plan = run_stack("staging", dataclasses.replace(settings, config=config))
+    plan = run_stack(fx.STAGING, dataclasses.replace(settings, config=config))
     assert [
         o for o in plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
     ] == []
-    principal = _statement(_role(plan, "ai-platform-deploy-staging"))["Principal"]["Federated"]
-    assert principal == f"arn:aws:iam::222222222222:oidc-provider/{HOST}"
+    principal = _statement(_role(plan, f"ai-platform-deploy-{fx.STAGING}"))["Principal"]["Federated"]
+    assert principal == f"arn:aws:iam::{fx.account(fx.STAGING)}:oidc-provider/{HOST}"
 
 
 def test_preview_role_reads_the_cluster_and_only_the_deploy_role_administers_it(stack_plan: Plan) -> None:

@@ -81,7 +81,7 @@ def _principal(plan: Plan, physical: str) -> Principal:
 
 def _targets(stack: str) -> dict[str, Target]:
     cfg = stack_config(stack, ROOT)
-    env, acct, region = cfg.environment.value, cfg.account_id, cfg.region
+    env, acct, region = cfg.stack, cfg.account_id, cfg.region
     iam = f"arn:aws:iam::{acct}"
     boundary = f"{iam}:policy/{boundary_policy_name(env)}"
     tagged = dict([TAG])
@@ -109,7 +109,7 @@ def _targets(stack: str) -> dict[str, Target]:
 @pytest.mark.parametrize("which", ["deploy", "preview"])
 def test_no_privilege_escalation_path(stack: str, which: str) -> None:
     plan = plan_for(stack)
-    env = stack_config(stack, ROOT).environment.value
+    env = stack_config(stack, ROOT).stack
     name = deploy_role_name(env) if which == "deploy" else preview_role_name(env)
     principal = _principal(plan, name)
     assert principal.boundary is not None, f"{name} has no permissions boundary"
@@ -121,7 +121,7 @@ def test_the_analysis_finds_the_paths_of_an_unbounded_power_user() -> None:
     the denies (the design before the boundary) find the known paths, so 0 above means something."""
     stack = STACKS[0]
     plan = plan_for(stack)
-    deploy = _principal(plan, deploy_role_name(stack_config(stack, ROOT).environment.value))
+    deploy = _principal(plan, deploy_role_name(stack_config(stack, ROOT).stack))
     # ... and IAM on every path (before /<project>/ scoped it).
     unpathed = json.loads(json.dumps(deploy.identity).replace(f"{iam_path()}*", "/*"))
     allows = [s for s in unpathed if s["Effect"] == "Allow"]
@@ -152,7 +152,7 @@ def test_deploy_role_can_manage_every_role_the_program_creates(stack: str) -> No
     """A later `pulumi up` by the deploy role must be able to create, change and delete each platform role."""
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    env = cfg.environment.value
+    env = cfg.stack
     deploy = _principal(plan, deploy_role_name(env))
     identity = {deploy_role_name(env), preview_role_name(env)}
     roles = [r for r in plan.by_type(ROLE) if r.inputs.get("name") not in identity]
@@ -202,7 +202,7 @@ def test_deploy_role_can_manage_every_role_the_program_creates(stack: str) -> No
 def test_every_role_carries_the_stacks_boundary(stack: str) -> None:
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    expected = f"arn:aws:iam::{cfg.account_id}:policy/{boundary_policy_name(cfg.environment.value)}"
+    expected = f"arn:aws:iam::{cfg.account_id}:policy/{boundary_policy_name(cfg.stack)}"
     missing = [r.name for r in plan.by_type(ROLE) if r.inputs.get("permissionsBoundary") != expected]
     assert missing == []
 
@@ -246,7 +246,7 @@ def test_no_role_a_pull_request_can_assume_decrypts_the_stacks_secrets(stack: st
 def test_preview_role_trusts_the_preview_environment_and_the_default_branch_only(stack: str) -> None:
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    env, repo = cfg.environment.value, cfg.delivery.github_repository
+    env, repo = cfg.stack, cfg.delivery.github_repository
     role = _role(plan, preview_role_name(env))
     assert sorted(_github_subjects(role)) == sorted(
         [f"repo:{repo}:environment:{env}-preview", f"repo:{repo}:ref:refs/heads/{cfg.delivery.default_branch}"]
@@ -295,7 +295,7 @@ def test_every_platform_role_keeps_its_permissions_under_the_boundary(stack: str
     KMS only, which the boundary's services ceiling leaves whole.)"""
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    env = cfg.environment.value
+    env = cfg.stack
     slr = f"arn:aws:iam::{cfg.account_id}:role/aws-service-role/elasticloadbalancing.amazonaws.com/x"
     identity = {deploy_role_name(env), preview_role_name(env)}
     for role in plan.by_type(ROLE):

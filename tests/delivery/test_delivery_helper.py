@@ -10,24 +10,28 @@ import yaml
 
 from blueprint.delivery import main, stack_env
 from blueprint.stackfiles import stack_names
+from tests import fixtures as fx
 from tests.conftest import ROOT
 
+STACKS = stack_names(ROOT)
 
-@pytest.mark.parametrize(("stack", "account"), [("dev", "111111111111"), ("prod", "333333333333")])
-def test_env_derives_the_roles_the_stack_creates(stack: str, account: str) -> None:
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_env_derives_the_roles_the_stack_creates(stack: str) -> None:
     env = stack_env(stack, root=ROOT)
+    account, delivery = fx.account(stack), fx.config(stack)["delivery"]
     assert env["account_id"] == account
-    assert env["deploy_role_arn"] == f"arn:aws:iam::{account}:role/ai-platform-deploy-{stack}"
-    assert env["preview_role_arn"] == f"arn:aws:iam::{account}:role/ai-platform-preview-{stack}"
-    assert env["backend_url"] == f"s3://example-org-pulumi-state-{stack}?region=us-west-2&awssdk=v2"
-    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets?region=us-west-2"
+    assert env["deploy_role_arn"] == f"arn:aws:iam::{account}:role/{fx.PROJECT}-deploy-{stack}"
+    assert env["preview_role_arn"] == f"arn:aws:iam::{account}:role/{fx.PROJECT}-preview-{stack}"
+    assert env["backend_url"] == f"s3://{delivery['stateBucket']}?region={fx.region(stack)}&awssdk=v2"
+    assert env["secrets_provider"].startswith("awskms://")
 
 
 def test_preview_role_variable_is_a_literal_or_a_template() -> None:
-    literal = "arn:aws:iam::999999999999:role/shared-preview"
-    assert stack_env("staging", literal, root=ROOT)["preview_role_arn"] == literal
-    templated = stack_env("staging", "arn:aws:iam::{account}:role/pv-{env}", root=ROOT)
-    assert templated["preview_role_arn"] == "arn:aws:iam::222222222222:role/pv-staging"
+    literal = f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:role/shared-preview"
+    assert stack_env(fx.STAGING, literal, root=ROOT)["preview_role_arn"] == literal
+    templated = stack_env(fx.STAGING, "arn:aws:iam::{account}:role/pv-{env}", root=ROOT)
+    assert templated["preview_role_arn"] == f"arn:aws:iam::{fx.account(fx.STAGING)}:role/pv-{fx.STAGING}"
 
 
 def test_env_prints_key_value_lines_for_github_output(capsys: pytest.CaptureFixture[str]) -> None:

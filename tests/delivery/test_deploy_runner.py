@@ -17,6 +17,7 @@ from blueprint.engine import run_stack
 from blueprint.plan import Plan, Resource
 from blueprint.stackfiles import load_stack
 from infra.config import SECRET_KEYS, ConfigError, parse_config, runner_project_name
+from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS, plan_for
 
 
@@ -110,7 +111,7 @@ def test_the_codebuild_role_can_do_nothing_in_the_platform() -> None:
     # Jobs get AWS credentials through OIDC (test_workflows: configure-aws-credentials prefers it); the
     # service role is what a job could reach without them, so it gets logs, ENIs and the connection only.
     policy = json.loads(
-        one(plan_for("prod"), "aws:iam/rolePolicy:RolePolicy", "deploy-runner-role-policy").inputs["policy"]
+        one(plan_for(fx.PROD), "aws:iam/rolePolicy:RolePolicy", "deploy-runner-role-policy").inputs["policy"]
     )
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {a.split(":")[0] for a in actions} == {"logs", "ec2", "codeconnections", "codestar-connections"}
@@ -119,10 +120,10 @@ def test_the_codebuild_role_can_do_nothing_in_the_platform() -> None:
         for a in actions
         if a.startswith("ec2:") and not re.match(r"ec2:(Describe|CreateNetworkInterface|DeleteNetworkInterface)", a)
     ]
-    trust = json.loads(one(plan_for("prod"), "aws:iam/role:Role", "deploy-runner-role").inputs["assumeRolePolicy"])
+    trust = json.loads(one(plan_for(fx.PROD), "aws:iam/role:Role", "deploy-runner-role").inputs["assumeRolePolicy"])
     (stmt,) = trust["Statement"]
     assert stmt["Principal"] == {"Service": "codebuild.amazonaws.com"}
-    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": fx.account(fx.PROD)}}
 
 
 def test_cloud_layer_only_up_registers_nothing_that_talks_to_the_cluster() -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from blueprint.stackfiles import stack_names
+from tests.fixtures import TIERS, tier
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -206,7 +207,10 @@ def deploy_order() -> list[str]:
 
 def test_each_stack_deploys_after_its_own_preflight_and_the_previous_stack_only() -> None:
     # Issue 19 #4: a fail-fast preflight matrix made dev wait for staging's and prod's accounts.
-    assert deploy_order() == STACKS
+    order = deploy_order()
+    assert sorted(order) == sorted(STACKS)  # every stack deploys, once
+    ranks = [TIERS.index(tier(s)) for s in order]
+    assert ranks == sorted(ranks), f"a stack deploys before a stack of a lower tier: {order}"
     jobs = workflow("deploy.yml")["jobs"]
     assert set(jobs) == {*STACKS, *(f"preflight-{s}" for s in STACKS)}
     for stack in STACKS:

@@ -31,9 +31,11 @@ from blueprint.ops.preflight import (
     check_kubernetes_version,
     run_checks,
 )
+from tests import fixtures as fx
 from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
 
-DEV_ACCOUNT = "111111111111"
+DEV = fx.DEV
+DEV_ACCOUNT = fx.account(DEV)
 
 
 def _rows(out: str) -> dict[str, tuple[str, str]]:
@@ -103,7 +105,7 @@ def fake_aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
 
 @pytest.fixture
 def dev_creds(aws_env: str, fake_aws_cli: Callable[[str | None], None]) -> dict[str, str]:
-    """The dev account (111111111111) as the admitted administrator role, saved as profile ``dev``."""
+    """The dev-tier stack's account as the admitted administrator role, saved as profile ``dev``."""
     return account_profile(aws_env, DEV_ACCOUNT, "dev", role=ADMIN_ROLE)
 
 
@@ -146,7 +148,7 @@ def _lines(out: str) -> dict[str, str]:
 
 
 def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) -> None:
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out + res.err
     rows = _rows(res.out)
     assert rows["account"][0] == OK
@@ -174,7 +176,7 @@ def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) 
 
 
 def test_wrong_account_fails(cli: Callable[..., Result]) -> None:
-    res = cli("preflight", "dev")  # the ambient test credentials belong to moto's default account
+    res = cli("preflight", DEV)  # the ambient test credentials belong to moto's default account
     assert res.code == 1
     status, reason = _rows(res.out)["account"]
     assert status == FAIL
@@ -183,8 +185,8 @@ def test_wrong_account_fails(cli: Callable[..., Result]) -> None:
 
 
 def test_unknown_az_fails(cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]) -> None:
-    project("dev", lambda c: c["network"].update(availabilityZones=["us-west-2a", "us-west-2z"]))
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, lambda c: c["network"].update(availabilityZones=["us-west-2a", "us-west-2z"]))
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     status, reason = _rows(res.out)["availability zones"]
     assert status == FAIL
@@ -195,8 +197,8 @@ def test_type_not_offered_in_the_pool_azs_fails(
     cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
 ) -> None:
     # moto's offerings data (like us-west-2 today) has p5e.48xlarge only in us-west-2c.
-    project("dev", lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["p5e.48xlarge"]))
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["p5e.48xlarge"]))
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     rows = _rows(res.out)
     assert rows["pool gpu-a10g: offerings"] == (FAIL, "p5e.48xlarge is offered in none of us-west-2a, us-west-2b")
@@ -207,8 +209,8 @@ def test_type_not_offered_in_the_pool_azs_fails(
 def test_type_missing_in_one_az_warns(
     cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
 ) -> None:
-    project("dev", lambda c: c["network"].update(availabilityZones=["us-west-2a", "us-west-2b", "us-west-2d"]))
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, lambda c: c["network"].update(availabilityZones=["us-west-2a", "us-west-2b", "us-west-2d"]))
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out
     status, reason = _rows(res.out)["pool gpu-a10g: offerings"]
     assert status == WARN
@@ -216,25 +218,27 @@ def test_type_missing_in_one_az_warns(
 
 
 def test_unknown_stack_is_a_usage_error(cli: Callable[..., Result]) -> None:
-    res = cli("preflight", "qa")
+    unknown = next(n for n in ("qa", "qa-2", "qa-3") if n not in fx.STACKS)
+    res = cli("preflight", unknown)
     assert res.code == 2
-    assert res.err == "usage error: blueprint preflight: unknown stack 'qa'; known stacks: dev, staging, prod\n"
+    known = ", ".join(fx.STACKS)
+    assert res.err == f"usage error: blueprint preflight: unknown stack '{unknown}'; known stacks: {known}\n"
 
 
 def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    assert_one_line_error(cli("preflight", "dev"), "error: no AWS credentials found")
+    assert_one_line_error(cli("preflight", DEV), "error: no AWS credentials found")
 
 
 def test_access_denied_on_identity_is_one_line(cli: Callable[..., Result], faults: Faults) -> None:
     faults.add("sts", "GetCallerIdentity", "AccessDenied", status=403)
-    assert_one_line_error(cli("preflight", "dev"), "error: access denied calling GetCallerIdentity (AccessDenied)")
+    assert_one_line_error(cli("preflight", DEV), "error: access denied calling GetCallerIdentity (AccessDenied)")
 
 
 def test_access_denied_on_one_check_is_a_fail_row(cli: Callable[..., Result], dev_profile: str, faults: Faults) -> None:
     faults.add("ec2", "DescribeInstanceTypes", "UnauthorizedOperation", status=403)
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     rows = _rows(res.out)
     assert rows["instance types"][0] == FAIL
@@ -244,7 +248,7 @@ def test_access_denied_on_one_check_is_a_fail_row(cli: Callable[..., Result], de
 
 def test_throttled_ec2_calls_are_retried(cli: Callable[..., Result], dev_profile: str, faults: Faults) -> None:
     faults.add("ec2", "DescribeInstanceTypeOfferings", "RequestLimitExceeded", status=503, times=3)
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out + res.err
     assert faults.fired("RequestLimitExceeded") == 3
 
@@ -261,7 +265,7 @@ def test_gpu_spot_quota_must_cover_every_pool_at_max_size(
 ) -> None:
     from blueprint.ops._aws import load_stack_config
 
-    cfg = load_stack_config("dev")
+    cfg = load_stack_config(DEV)
     sq, sq_stub = _stubbed("service-quotas")
     # dev: gpu-a10g and gpu-l4 are SPOT, maxSize 2, largest type 8 vCPUs: 2×8 + 2×8 = 32.
     sq_stub.add_response(
@@ -286,7 +290,7 @@ def test_on_demand_p_pool_reads_the_p_quota(dev_profile: str, project: Callable[
     project(
         "dev", lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["p4d.24xlarge"], capacityType="ON_DEMAND")
     )
-    pools = load_stack_config("dev").resolved_node_pools().values()
+    pools = load_stack_config(DEV).resolved_node_pools().values()
     sq, stub = _stubbed("service-quotas")
     stub.add_response(
         "get_service_quota", _quota("L-417A185B", 96.0), {"ServiceCode": "ec2", "QuotaCode": "L-417A185B"}
@@ -321,9 +325,9 @@ def test_gpu_pool_types_must_really_have_the_gpus(
 ) -> None:
     from blueprint.ops._aws import load_stack_config
 
-    project("dev", lambda c: c["nodePools"].pop("gpu-l4"))
-    project("dev", lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["g5.2xlarge"]))
-    pools = load_stack_config("dev").resolved_node_pools().values()
+    project(DEV, lambda c: c["nodePools"].pop("gpu-l4"))
+    project(DEV, lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["g5.2xlarge"]))
+    pools = load_stack_config(DEV).resolved_node_pools().values()
     ec2, stub = _stubbed("ec2")
     stub.add_response(
         "describe_instance_types",
@@ -444,28 +448,28 @@ def test_a_caller_the_cluster_does_not_admit_fails(
     cli: Callable[..., Result], aws_env: str, bootstrapped: None
 ) -> None:
     account_profile(aws_env, DEV_ACCOUNT, "someone", role="data-scientists")
-    res = cli("preflight", "dev", "--profile", "someone")
+    res = cli("preflight", DEV, "--profile", "someone")
     assert res.code == 1
     assert _rows(res.out)["admission"][0] == FAIL
     line = _lines(res.out)["admission"]
     assert "assumed-role/data-scientists/ops-test is not a principal the cluster admits" in line
     assert (
-        "arn:aws:iam::111111111111:role/ml-platform-admins, arn:aws:iam::111111111111:role/ai-platform-deploy-dev"
+        f"arn:aws:iam::{DEV_ACCOUNT}:role/ml-platform-admins, arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-deploy-dev"
         in line
     )
-    assert "aws sts assume-role --role-arn arn:aws:iam::111111111111:role/ml-platform-admins" in line
+    assert f"aws sts assume-role --role-arn arn:aws:iam::{DEV_ACCOUNT}:role/ml-platform-admins" in line
 
 
 def test_ci_preflight_as_the_preview_role_checks_the_deploy_role(
     cli: Callable[..., Result], aws_env: str, bootstrapped: None
 ) -> None:
     account_profile(aws_env, DEV_ACCOUNT, "ci", role="ai-platform-preview-dev")
-    res = cli("preflight", "dev", "--profile", "ci")
+    res = cli("preflight", DEV, "--profile", "ci")
     assert res.code == 0, res.out + res.err
     rows = _rows(res.out)
     assert rows["admission"] == (
         OK,
-        "caller is the preview role (CI); the deploy job acts as arn:aws:iam::111111111111:role/ai-platform-deploy-dev",
+        f"caller is the preview role (CI); the deploy job acts as arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-deploy-dev",
     )
     assert rows["bootstrap"] == (OK, "running as ai-platform-preview-dev")
 
@@ -473,11 +477,11 @@ def test_ci_preflight_as_the_preview_role_checks_the_deploy_role(
 def test_an_admitted_role_that_does_not_exist_fails(
     cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
 ) -> None:
-    project("dev", lambda c: c["cluster"]["adminRoleArns"].append("arn:aws:iam::111111111111:role/team/sre-oncall"))
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, lambda c: c["cluster"]["adminRoleArns"].append(f"arn:aws:iam::{DEV_ACCOUNT}:role/team/sre-oncall"))
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert _lines(res.out)["admin role sre-oncall"] == (
-        "FAIL arn:aws:iam::111111111111:role/team/sre-oncall does not exist: EKS refuses an access entry for a "
+        f"FAIL arn:aws:iam::{DEV_ACCOUNT}:role/team/sre-oncall does not exist: EKS refuses an access entry for a "
         "missing principal; create the role (trusting your administrators) or remove it from cluster.adminRoleArns"
     )
 
@@ -493,7 +497,7 @@ def test_aws_cli_v2_must_be_on_path(
     version: str | None, reason: str, cli: Callable[..., Result], dev_profile: str, fake_aws_cli: Any
 ) -> None:
     fake_aws_cli(version)
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     status, detail = _rows(res.out)["aws cli"]
     assert status == FAIL
@@ -523,10 +527,10 @@ def test_an_environment_without_its_preview_role_is_not_bootstrapped(
     cli: Callable[..., Result], aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     _in_dev("iam", aws_env, dev_creds).create_role(RoleName=ADMIN_ROLE, AssumeRolePolicyDocument="{}")
-    res = cli("preflight", "dev", "--profile", "dev")
+    res = cli("preflight", DEV, "--profile", "dev")
     assert res.code == EXIT_NOT_BOOTSTRAPPED == 3
     assert res.err == (
-        "not bootstrapped: dev has no ai-platform-preview-dev in account 111111111111 yet; an administrator's first "
+        f"not bootstrapped: dev has no ai-platform-preview-dev in account {DEV_ACCOUNT} yet; an administrator's first "
         "`pulumi up` creates it (README, first deploy); until then CI skips this environment\n"
     )
     assert _rows(res.out)["bootstrap"][0] == WARN
@@ -536,7 +540,7 @@ def test_first_deploy_expects_what_the_up_creates(
     cli: Callable[..., Result], aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     _in_dev("iam", aws_env, dev_creds).create_role(RoleName=ADMIN_ROLE, AssumeRolePolicyDocument="{}")
-    res = cli("preflight", "dev", "--profile", "dev", "--first-deploy")
+    res = cli("preflight", DEV, "--profile", "dev", "--first-deploy")
     assert res.code == 0, res.out + res.err
     rows = _rows(res.out)
     assert rows["bootstrap"] == (OK, "not yet: this first up creates the preview role")
@@ -560,9 +564,9 @@ def test_no_github_oidc_provider_for_the_web_identity_is_not_bootstrapped(
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
     no_provider = "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com"
     faults.add("sts", "AssumeRoleWithWebIdentity", "InvalidIdentityToken", message=no_provider)
-    res = cli("preflight", "dev")
+    res = cli("preflight", DEV)
     assert res.code == 3, res.out + res.err
-    assert res.err.startswith("not bootstrapped: account 111111111111 of dev has no GitHub OIDC provider yet")
+    assert res.err.startswith(f"not bootstrapped: account {DEV_ACCOUNT} of dev has no GitHub OIDC provider yet")
     assert res.err.count("\n") == 1
 
 
@@ -576,7 +580,7 @@ def test_a_role_the_web_identity_cannot_assume_is_a_failure(
     monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-preview-dev")
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
     faults.add("sts", "AssumeRoleWithWebIdentity", "AccessDenied", status=403)
-    res = cli("preflight", "dev")
+    res = cli("preflight", DEV)
     assert_one_line_error(res, "error: could not assume the role with the GitHub OIDC token")
     assert "either dev is not bootstrapped (the role does not exist) or the role's trust policy" in res.err
 
@@ -598,7 +602,7 @@ def test_an_existing_foreign_oidc_provider_fails_with_the_fix(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     arn = _provider(aws_env, dev_creds, {"owner": "another-team"})
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert _lines(res.out)["github oidc provider"] == (
         f"FAIL the account already has {arn} (not created by this stack): CreateOpenIDConnectProvider would fail; "
@@ -610,7 +614,7 @@ def test_this_environments_own_oidc_provider_is_fine(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     _provider(aws_env, dev_creds, {"project": "ai-platform", "environment": "dev"})
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out
     assert "was created by this environment's stack" in _rows(res.out)["github oidc provider"][1]
 
@@ -618,8 +622,8 @@ def test_this_environments_own_oidc_provider_is_fine(
 def test_reusing_a_provider_that_does_not_exist_fails(
     cli: Callable[..., Result], dev_profile: str, project: Callable[..., None]
 ) -> None:
-    project("dev", lambda c: c["delivery"].update(createOidcProvider=False))
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, lambda c: c["delivery"].update(createOidcProvider=False))
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert _rows(res.out)["github oidc provider"] == (
         FAIL,
@@ -633,9 +637,9 @@ def test_a_missing_image_tag_says_how_to_push_it(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     _in_dev("ecr", aws_env, dev_creds).batch_delete_image(repositoryName="vllm", imageIds=[{"imageTag": "v0.11.1"}])
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
-    registry = "111111111111.dkr.ecr.us-west-2.amazonaws.com"
+    registry = f"{DEV_ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com"
     assert _lines(res.out)["image llama-3-8b canary"] == (
         f"FAIL vllm:v0.11.1 is not in {registry}: `aws ecr get-login-password --region us-west-2 | docker login "
         f"--username AWS --password-stdin {registry}`, then `docker tag <local image> {registry}/vllm:v0.11.1` and "
@@ -656,14 +660,14 @@ def test_images_pinned_by_digest_are_checked_by_digest(
         model["image"] = {"repository": "vllm", "digest": present["imageDigest"]}
         model["canary"]["image"] = {"repository": "vllm", "digest": absent}
 
-    project("dev", pin)
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    project(DEV, pin)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     rows = _rows(res.out)
     assert rows["image llama-3-8b"] == (OK, f"vllm@{present['imageDigest']}")
     canary = _lines(res.out)["image llama-3-8b canary"]
-    assert canary.startswith(f"FAIL vllm@{absent} is not in 111111111111.dkr.ecr.us-west-2.amazonaws.com: ")
-    assert f"crane copy <source>@{absent} 111111111111.dkr.ecr.us-west-2.amazonaws.com/vllm:<tag>" in canary
+    assert canary.startswith(f"FAIL vllm@{absent} is not in {DEV_ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com: ")
+    assert f"crane copy <source>@{absent} {DEV_ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/vllm:<tag>" in canary
 
 
 def test_missing_weights_say_where_to_upload(
@@ -671,7 +675,7 @@ def test_missing_weights_say_where_to_upload(
 ) -> None:
     s3 = _in_dev("s3", aws_env, dev_creds)
     s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": WEIGHTS}, {"Key": "models/llama-3-8b/config.json"}]})
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert _lines(res.out)["weights llama-3-8b"] == (
         f"FAIL nothing under s3://{BUCKET}/models/llama-3-8b/; upload them: "
@@ -702,7 +706,7 @@ def test_weights_without_weight_files_warn(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     _in_dev("s3", aws_env, dev_creds).delete_object(Bucket=BUCKET, Key=WEIGHTS)
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out
     status, reason = _rows(res.out)["weights llama-3-8b"]
     assert status == WARN
@@ -716,13 +720,13 @@ def test_the_artifact_bucket_is_found_or_named(
     s3 = _in_dev("s3", aws_env, dev_creds)
     other = "ai-platform-dev-artifacts-20261202000000000000000002"
     s3.create_bucket(Bucket=other, CreateBucketConfiguration={"LocationConstraint": REGION})
-    res = cli("preflight", "dev", "--profile", dev_profile)
+    res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert (
         f"several buckets match ai-platform-dev-artifacts-*: {BUCKET}, {other}; pass --artifact-bucket"
         in (_lines(res.out)["weights llama-3-8b"])
     )
-    res = cli("preflight", "dev", "--profile", dev_profile, "--artifact-bucket", BUCKET)
+    res = cli("preflight", DEV, "--profile", dev_profile, "--artifact-bucket", BUCKET)
     assert res.code == 0, res.out
     assert _rows(res.out)["weights llama-3-8b"][0] == OK
 
@@ -737,8 +741,8 @@ def test_run_checks_reads_cluster_support_type(
 
     if "support_type" not in ClusterConfig.model_fields:
         pytest.skip("cluster.supportType is not in infra/config.py yet")
-    project("dev", lambda c: c["cluster"].update(supportType=support_type))
-    cfg = load_stack_config("dev")
+    project(DEV, lambda c: c["cluster"].update(supportType=support_type))
+    cfg = load_stack_config(DEV)
     eks, stub = _stubbed("eks")
     stub.add_response(
         "describe_cluster_versions",

@@ -1,6 +1,6 @@
 """``blueprint promote`` between two accounts in moto over HTTP.
 
-staging (222222222222) and prod (333333333333) get one AWS profile each, so every call really
+A staging-tier and a prod-tier stack (tests/fixtures.py) get one AWS profile each, so every call really
 goes to the account the stack names. moto 5.2 has no ``GetDownloadUrlForLayer`` (it raises
 NotImplementedError): the blob-copy test answers that one call from a ``before-call`` hook with
 a URL to the blob in moto's S3, exactly the shape ECR returns (a presigned S3 URL).
@@ -19,20 +19,24 @@ from botocore.awsrequest import AWSResponse
 
 from blueprint.ops import _aws
 from blueprint.ops.promote import download_url_allowed, tag_is_immutable
+from tests import fixtures as fx
 from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
 
-STAGING, PROD = "222222222222", "333333333333"
+S_STACK, P_STACK = fx.STAGING, fx.PROD
+STAGING, PROD = fx.account(S_STACK), fx.account(P_STACK)
+S_AT = f"{S_STACK} ({STAGING}, {fx.region(S_STACK)})"
+P_AT = f"{P_STACK} ({PROD}, {fx.region(P_STACK)})"
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 BLOBS = [b'{"architecture":"amd64","os":"linux"}', b"layer-one" * 100, b"layer-two" * 100]
-ARGS = ("promote", "vllm:v1", "--from", "staging", "--to", "prod", "--from-profile", "staging", "--to-profile", "prod")
+ARGS = ("promote", "vllm:v1", "--from", S_STACK, "--to", P_STACK, "--from-profile", S_STACK, "--to-profile", P_STACK)
 
 
 @pytest.fixture
 def ecr(aws_env: str) -> dict[str, Any]:
     """ECR clients per account, with the vllm repository in both (prod's tags are immutable)."""
     clients = {
-        STAGING: client("ecr", aws_env, **account_profile(aws_env, STAGING, "staging")),
-        PROD: client("ecr", aws_env, **account_profile(aws_env, PROD, "prod")),
+        STAGING: client("ecr", aws_env, **account_profile(aws_env, STAGING, S_STACK)),
+        PROD: client("ecr", aws_env, **account_profile(aws_env, PROD, P_STACK)),
     }
     clients[STAGING].create_repository(repositoryName="vllm", imageTagMutability="MUTABLE")
     clients[PROD].create_repository(repositoryName="vllm", imageTagMutability="IMMUTABLE")
@@ -100,7 +104,7 @@ def test_promotes_by_digest(cli: Callable[..., Result], ecr: dict[str, Any], cle
     res = cli(*ARGS)
     assert res.code == 0, res.err
     assert res.out.strip().splitlines()[-1] == clean_image
-    assert "from staging (222222222222, us-west-2) to prod (333333333333, us-west-2)" in res.out
+    assert f"from {S_AT} to {P_AT}" in res.out
     assert _prod_digest(ecr, "v1") == clean_image
     source = ecr[STAGING].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": "v1"}])["images"][0]
     target = ecr[PROD].batch_get_image(repositoryName="vllm", imageIds=[{"imageTag": "v1"}])["images"][0]
@@ -234,7 +238,7 @@ def test_refuses_an_unscanned_image(cli: Callable[..., Result], ecr: dict[str, A
 def test_refuses_to_move_an_immutable_tag(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
     other = push(ecr[PROD], "v1", [BLOBS[0], b"something else"])
     res = cli(*ARGS)
-    assert_one_line_error(res, "error: refusing: vllm:v1 in prod (333333333333, us-west-2) is immutable")
+    assert_one_line_error(res, f"error: refusing: vllm:v1 in {P_AT} is immutable")
     assert f"points at {other}, not {clean_image}" in res.err
     assert _prod_digest(ecr, "v1") == other
 
@@ -250,27 +254,25 @@ def test_moves_a_mutable_tag(cli: Callable[..., Result], ecr: dict[str, Any], cl
 
 def test_missing_target_repository(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
     ecr[PROD].delete_repository(repositoryName="vllm", force=True)
-    assert_one_line_error(
-        cli(*ARGS), "error: repository vllm does not exist in prod (333333333333, us-west-2); run `pulumi up` for prod"
-    )
+    assert_one_line_error(cli(*ARGS), f"error: repository vllm does not exist in {P_AT}; run `pulumi up` for {P_STACK}")
 
 
 def test_repository_not_in_the_stack_config(cli: Callable[..., Result], ecr: dict[str, Any]) -> None:
-    res = cli("promote", "nope:v1", "--from", "staging", "--to", "prod")
+    res = cli("promote", "nope:v1", "--from", S_STACK, "--to", P_STACK)
     assert_one_line_error(res, "error: repository nope is not in stack staging's registry.repositories")
 
 
 def test_missing_tag(cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str) -> None:
     res = cli("promote", "vllm:v2", *ARGS[2:])
-    assert_one_line_error(res, "error: vllm:v2 does not exist in staging (222222222222, us-west-2)")
+    assert_one_line_error(res, f"error: vllm:v2 does not exist in {S_AT}")
 
 
 def test_wrong_credentials_for_the_source_account(
     cli: Callable[..., Result], ecr: dict[str, Any], clean_image: str
 ) -> None:
     # The ambient credentials are another account's: ECR answers as for any foreign registry.
-    res = cli("promote", "vllm:v1", "--from", "staging", "--to", "prod", "--to-profile", "prod")
-    assert_one_line_error(res, "error: repository vllm does not exist in staging (222222222222, us-west-2)")
+    res = cli("promote", "vllm:v1", "--from", S_STACK, "--to", P_STACK, "--to-profile", P_STACK)
+    assert_one_line_error(res, f"error: repository vllm does not exist in {S_AT}")
     assert "the credentials are for account 123456789012: pass the --from-profile/--to-profile of staging" in res.err
 
 
@@ -292,12 +294,12 @@ def test_access_denied_is_one_line(cli: Callable[..., Result], ecr: dict[str, An
 def test_no_credentials_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    assert_one_line_error(cli("promote", "vllm:v1", "--from", "staging", "--to", "prod"), "error: no AWS credentials")
+    assert_one_line_error(cli("promote", "vllm:v1", "--from", S_STACK, "--to", P_STACK), "error: no AWS credentials")
 
 
 @pytest.mark.parametrize("ref", ["vllm", "vllm:", ":v1", "vllm@sha256:abc"])
 def test_bad_reference_is_a_usage_error(cli: Callable[..., Result], ref: str) -> None:
-    res = cli("promote", ref, "--from", "staging", "--to", "prod")
+    res = cli("promote", ref, "--from", S_STACK, "--to", P_STACK)
     assert res.code == 2, res.err
     assert "expected REPOSITORY:TAG" in res.err
     assert "Traceback" not in res.err
