@@ -112,6 +112,15 @@ _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
+
+
+def _quantity(v: str | None) -> str | None:
+    """The one check behind every config field that holds a Kubernetes quantity (cpu, memory, sizes)."""
+    if v is not None and not _QUANTITY.match(v):
+        raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+    return v
+
+
 _DURATION = re.compile(r"^\d+(ms|s|m|h|d|w|y)$")
 
 
@@ -778,9 +787,7 @@ class ModelSpec(_Model):
     @field_validator("cpu", "memory", "shm_size")
     @classmethod
     def _quantity(cls, v: str | None) -> str | None:
-        if v is not None and not _QUANTITY.match(v):
-            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
-        return v
+        return _quantity(v)
 
 
 # A resolved model is the serving component's own settings type (components/model_spec.py); the
@@ -896,9 +903,7 @@ class RunnerScaleSetSpec(_Model):
     @field_validator("cpu", "memory", "job_cpu", "job_memory")
     @classmethod
     def _quantity(cls, v: str | None) -> str | None:
-        if v is not None and not _QUANTITY.match(v):
-            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
-        return v
+        return _quantity(v)
 
 
 class CiJobProfile(_Model):
@@ -920,10 +925,8 @@ class CiJobProfile(_Model):
 
     @field_validator("cpu", "memory")
     @classmethod
-    def _quantity(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
-        return v
+    def _quantity(cls, v: str | None) -> str | None:
+        return _quantity(v)
 
 
 def _gpu_profile() -> CiJobProfile:
@@ -989,10 +992,8 @@ class JenkinsConfig(_Model):
 
     @field_validator("controller_cpu", "controller_memory")
     @classmethod
-    def _quantity(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
-        return v
+    def _quantity(cls, v: str | None) -> str | None:
+        return _quantity(v)
 
 
 class CircleciConfig(_Model):
@@ -1235,10 +1236,8 @@ class DriftConfig(_Model):
 
     @field_validator("cpu", "memory")
     @classmethod
-    def _quantity(cls, v: str) -> str:
-        if not _QUANTITY.match(v):
-            raise ValueError("a Kubernetes quantity such as 1, 500m, 2Gi")
-        return v
+    def _quantity(cls, v: str | None) -> str | None:
+        return _quantity(v)
 
 
 class MlflowConfig(_Model):
