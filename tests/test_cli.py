@@ -13,6 +13,7 @@ from blueprint import engine
 from blueprint.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from blueprint.stackfiles import SECRET_PLACEHOLDER
 from infra.config import ConfigError
+from tests.fixtures import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _edit(project: Path, stack: str, key: str, fn: object) -> None:
     path = project / "stacks" / f"Pulumi.{stack}.yaml"
     doc = yaml.safe_load(path.read_text())
-    fn(doc["config"][f"ai-platform:{key}"])  # type: ignore[operator]
+    fn(doc["config"][f"{PROJECT}:{key}"])  # type: ignore[operator]
     path.write_text(yaml.safe_dump(doc))
 
 
@@ -59,7 +60,7 @@ def test_json_plan_has_the_documented_shape_and_no_secret(tmp_path: Path) -> Non
     doc = json.loads(text)
     assert {"stack", "project", "resources", "outputs"} <= set(doc)
     assert doc["stack"] == "dev"
-    assert doc["project"] == "ai-platform"
+    assert doc["project"] == PROJECT
     keys = {
         "urn",
         "type",
@@ -95,7 +96,7 @@ def test_invalid_config_exits_1_names_every_problem_and_registers_nothing(
     _edit(project, "dev", "nodePools", break_it)
     path = project / "stacks" / "Pulumi.dev.yaml"
     doc = yaml.safe_load(path.read_text())
-    doc["config"]["ai-platform:grafanaAdminPassword"] = "hunter2"
+    doc["config"][f"{PROJECT}:grafanaAdminPassword"] = "hunter2"
     path.write_text(yaml.safe_dump(doc))
 
     monitors: list[engine.RecordingMonitor] = []
@@ -110,9 +111,9 @@ def test_invalid_config_exits_1_names_every_problem_and_registers_nothing(
     assert main(["preview", "dev"]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "stacks/Pulumi.dev.yaml: invalid configuration (3 problems)" in err
-    assert "ai-platform:nodePools.gpu-a10g.maxSzie: unknown key" in err
-    assert "ai-platform:nodePools.gpu-a10g.minSize" in err
-    assert "ai-platform:grafanaAdminPassword: is a secret" in err
+    assert f"{PROJECT}:nodePools.gpu-a10g.maxSzie: unknown key" in err
+    assert f"{PROJECT}:nodePools.gpu-a10g.minSize" in err
+    assert f"{PROJECT}:grafanaAdminPassword: is a secret" in err
     assert "Traceback" not in err
     assert "hunter2" not in err
     assert monitors
@@ -143,12 +144,12 @@ def test_diff_against_snapshot_shows_creates_deletes_and_updated_paths(
     assert main(["preview", "dev", "--diff", "--quiet"]) == EXIT_OK
     out = capsys.readouterr().out
     assert (
-        "~ urn:pulumi:dev::ai-platform::platform:index:Network$aws:cloudwatch/logGroup:LogGroup::network-flow-logs"
+        f"~ urn:pulumi:dev::{PROJECT}::platform:index:Network$aws:cloudwatch/logGroup:LogGroup::network-flow-logs"
         in out
     )
     assert "retentionInDays" in out
     assert (
-        "- urn:pulumi:dev::ai-platform::platform:index:Network$aws:ec2/vpcEndpoint:VpcEndpoint::network-s3-endpoint"
+        f"- urn:pulumi:dev::{PROJECT}::platform:index:Network$aws:ec2/vpcEndpoint:VpcEndpoint::network-s3-endpoint"
         in out
     )
 

@@ -23,6 +23,7 @@ Running it again with the same arguments changes nothing. ``--dry-run`` prints e
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import subprocess
 import sys
@@ -287,6 +288,20 @@ def apply_fork(root: Path, plan: ForkPlan) -> None:
         _prune_empty_dirs(root, Path(old).parent)
 
 
+def format_python(root: Path, plan: ForkPlan) -> str | None:
+    """Re-run the project's formatter on the rewritten Python files: a name of another length moves line
+    breaks, and `make test` (ruff format --check) would fail the fork otherwise. None when it ran."""
+    files = [str(root / plan.renames.get(rel, rel)) for rel in plan.contents if rel.endswith(".py")]
+    if not files:
+        return None
+    if importlib.util.find_spec("ruff") is None:
+        return "ruff is not installed here: run `make lint` (or `ruff format .`) before committing"
+    done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [sys.executable, "-m", "ruff", "format", "--quiet", *files], cwd=root, capture_output=True, check=False
+    )
+    return None if done.returncode == 0 else f"ruff format failed: {done.stderr.decode().strip()[:300]}"
+
+
 def _prune_empty_dirs(root: Path, rel: Path) -> None:
     """Remove a renamed package's old directory once only bytecode caches are left in it."""
     while rel.parts:
@@ -362,6 +377,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"dry run: nothing written (from {olds})")
         return EXIT_OK
     apply_fork(root, plan)
+    note = format_python(root, plan)
+    if note:
+        print(f"fork: {note}", file=sys.stderr)
     print(
         f"renamed {olds} -> {args.project}, {args.github_repository}.\n"
         "Next: set accountId, region and tags in stacks/*.yaml, then `make snapshots docs test` and commit.\n"

@@ -15,6 +15,7 @@ from blueprint.analyses.deploy_path import NAME, analyse, credentialed_jobs
 from blueprint.plan import Plan
 from infra.config import runner_project_name
 from tests.conftest import ROOT, STACKS, plan_for
+from tests.fixtures import PROJECT
 
 CHECKOUT = {"uses": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1"}
 
@@ -129,9 +130,7 @@ def test_the_committed_workflows_before_this_design_would_fail(tmp_path: Path) -
     for path in (tmp_path / ".github" / "workflows").glob("*.yml"):
         text = path.read_text()
         for stack_expr in ("${{ matrix.stack }}", *STACKS):
-            label = (
-                f"codebuild-ai-platform-deployer-{stack_expr}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
-            )
+            label = f"codebuild-{PROJECT}-deployer-{stack_expr}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
             text = text.replace(label, "ubuntu-24.04")
         path.write_text(text)
     assert [len(analyse(plan_for(s), tmp_path).findings) for s in STACKS] == [3] * len(STACKS)

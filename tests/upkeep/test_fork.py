@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,15 @@ def test_nothing_names_the_old_project_or_org(forked: tuple[Path, str, set[str],
         if hits:
             found[rel] = sorted(set(hits))
     assert found == {}
+
+
+def test_the_fork_passes_the_format_check(forked: tuple[Path, str, set[str], str]) -> None:
+    """A name of another length moves line breaks; `make test` runs `ruff format --check`, so fork reformats."""
+    root = forked[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_new_names_are_in_place(forked: tuple[Path, str, set[str], str]) -> None:
