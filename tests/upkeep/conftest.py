@@ -11,10 +11,12 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT
+from tests.fixtures import PROJECT, REPOSITORY
 
-# Names a fork takes in these tests. Deliberately not the example (zeta-ml, acme-corp).
-NEW_PROJECT = "lyra-ml"
-NEW_REPOSITORY = "Orbit-Labs/lyra-infra"
+# Names a fork takes in these tests: deliberately not the example (zeta-ml, acme-corp), and never
+# the names this checkout already has (a team that forked to lyra-ml still gets a real rename here).
+NEW_PROJECT = "lyra-ml" if PROJECT != "lyra-ml" else "vega-ml"
+NEW_REPOSITORY = "Orbit-Labs/lyra-infra" if REPOSITORY.lower() != "orbit-labs/lyra-infra" else "Polar-Works/vega-infra"
 
 
 def copy_repository(dest: Path) -> Path:
