@@ -355,6 +355,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--github-repository", required=True, type=_argtype(check_repository), metavar="ORG/REPO", help="your fork"
     )
     p.add_argument("--dry-run", action="store_true", help="print every change and write nothing")
+    p.add_argument(
+        "--no-format",
+        action="store_true",
+        help="write exactly the listed lines; skip re-running `ruff format` on the rewritten Python files",
+    )
     p.set_defaults(handler=run)
 
 
@@ -374,10 +379,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     describe(plan)
     if args.dry_run:
-        print(f"dry run: nothing written (from {olds})")
+        print(
+            f"dry run: nothing written (from {olds}); a real run also re-runs `ruff format` on the rewritten Python files"
+        )
         return EXIT_OK
     apply_fork(root, plan)
-    note = format_python(root, plan)
+    note = None if args.no_format else format_python(root, plan)
     if note:
         print(f"fork: {note}", file=sys.stderr)
     print(

@@ -134,7 +134,8 @@ def test_dry_run_writes_nothing_and_lists_every_line_the_fork_changes(tmp_path: 
     listed = set(re.findall(r"^(\S+?):(\d+): ", dry.stdout, re.M))
     renames = set(re.findall(r"^rename (\S+) -> (\S+)$", dry.stdout, re.M))
 
-    real = run_cli(root, "fork", "--project", NEW_PROJECT, "--github-repository", NEW_REPOSITORY)
+    # --no-format: exactly the rewrite the dry run lists (the default then re-runs the formatter on top).
+    real = run_cli(root, "fork", "--project", NEW_PROJECT, "--github-repository", NEW_REPOSITORY, "--no-format")
     assert real.returncode == 0, real.stderr
     after = tree(root)
     changed = set()
