@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from rich.console import Console
 
-from blueprint.engine import run_stack
-from blueprint.plan import Plan
+from blueprint.preview.engine import run_stack
+from blueprint.preview.plan import Plan
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --diff, also list updates whose only change is the dependency list (hidden by default)",
     )
-    from blueprint import prices
+    from blueprint.preview import prices
 
     prices.register(sub)
     for register in _EXTRA_COMMANDS:
@@ -169,7 +169,7 @@ def _preview(args: argparse.Namespace) -> int:
     _check_outputs(args)
     out, err = _console(), _console(stderr=True)
 
-    from blueprint import report
+    from blueprint.preview import report
 
     worst = EXIT_OK
     for stack, result in _plans(stacks, policy=not args.no_policy):
@@ -195,7 +195,7 @@ def _preview(args: argparse.Namespace) -> int:
             if plan.policy.get("mandatory", 0):
                 worst = max(worst, EXIT_ERROR)
         if plan.analyses is not None:
-            from blueprint.analyses import blocking
+            from blueprint.preview.analyses import blocking
 
             report.print_analyses(out, plan.analyses, quiet=args.quiet)
             report.print_estimates(out, plan, quiet=args.quiet)
@@ -210,7 +210,7 @@ def _preview(args: argparse.Namespace) -> int:
             _writing(path, plan.write_json, path)
             out.print(f"wrote {path}")
         if args.render_k8s:
-            from blueprint import render
+            from blueprint.preview import render
 
             target_dir = Path(args.render_k8s) / stack
             written = _writing(target_dir, render.render_k8s, plan, target_dir)
@@ -221,8 +221,8 @@ def _preview(args: argparse.Namespace) -> int:
 def _print_diff(out: Console, stack: str, base: dict[str, object], plan: Plan, args: argparse.Namespace) -> None:
     """The diff leads the report (and so the PR comment, preview-comment.yml): the title line saying what
     changes, the cost delta, then each change with its old → new values."""
-    from blueprint import report
-    from blueprint.plan import diff
+    from blueprint.preview import report
+    from blueprint.preview.plan import diff
 
     doc = plan.public()
     changes = diff(base, doc)
@@ -278,11 +278,11 @@ def preview_plan(stack: str, *, policy: bool = True) -> Plan:
     plan = run_stack(stack)
     if policy:
         try:
-            policy_eval = importlib.import_module("blueprint.policy_eval")
+            policy_eval = importlib.import_module("blueprint.preview.policy_eval")
         except ModuleNotFoundError:
             return plan
         plan.policy = dict(policy_eval.evaluate_plan(plan))
-    from blueprint.analyses import run_all
+    from blueprint.preview.analyses import run_all
     from blueprint.stackfiles import project_root
 
     plan.analyses = run_all(plan, project_root())

@@ -6,8 +6,8 @@ to its ``ComponentResource`` as props::
     super().__init__("platform:index:Thing", name, contracts.declare(flows=..., metrics=...), opts)
 
 The SDK registers a component's props as its inputs, so the plan (and the snapshot, for review)
-records them under the component resource; ``blueprint/analyses/connectivity.py`` and
-``blueprint/analyses/metric_contract.py`` read them back from there. Nothing here creates a resource.
+records them under the component resource; ``blueprint/preview/analyses/connectivity.py`` and
+``blueprint/preview/analyses/metric_contract.py`` read them back from there. Nothing here creates a resource.
 
 Flows include those between the pods a component's Helm charts create, written from the chart's
 documented labels and ports at the pinned version (cite the template next to each). API-server

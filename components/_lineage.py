@@ -5,7 +5,7 @@ and version, the image reference and digest, the weights location and its S3 ver
 hash, and the MLflow run id when the config gives one. On the pod template they are copied into
 every ReplicaSet, so ``kubectl get rs -o yaml`` shows what served before a rollout
 (``revisionHistoryLimit``), and a change of version or weights rolls the pods, which then copy the
-new weights. docs/governance.md shows how to read them; ``blueprint/analyses/lineage.py`` lists them
+new weights. docs/governance.md shows how to read them; ``blueprint/preview/analyses/lineage.py`` lists them
 per model in the preview report, and the policy pack requires them in staging and prod.
 """
 

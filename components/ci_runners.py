@@ -69,7 +69,7 @@ KUBE_MODE_RULES: list[dict[str, Any]] = [
 # the workspace into the job pod instead of sharing a PVC, so job pods can live in another namespace.
 HOOK_TEMPLATE_DIR = "/home/runner/hook-template"
 HOOK_TEMPLATE_FILE = "job-pod.yaml"
-# The label the admission analysis reads hook templates by (blueprint/analyses/admission.py).
+# The label the admission analysis reads hook templates by (blueprint/preview/analyses/admission.py).
 HOOK_TEMPLATE_LABEL = "platform.ai/hook-template"
 
 

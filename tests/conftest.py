@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.engine import run_stack
-from blueprint.plan import Plan
+from blueprint.preview.engine import run_stack
+from blueprint.preview.plan import Plan
 from blueprint.stackfiles import load_stack, stack_names
 
 ROOT = Path(__file__).resolve().parent.parent

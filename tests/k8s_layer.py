@@ -7,8 +7,8 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from blueprint.engine import run_program as _run_program
-from blueprint.plan import Plan, Resource
+from blueprint.preview.engine import run_program as _run_program
+from blueprint.preview.plan import Plan, Resource
 from blueprint.stackfiles import load_stack
 from infra.config import PlatformConfig, decode_flat, parse_config
 from tests.conftest import ROOT, plan_for, stack_raw

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint import engine
+from blueprint.preview import engine
 from blueprint.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from blueprint.stackfiles import SECRET_PLACEHOLDER
 from infra.config import ConfigError

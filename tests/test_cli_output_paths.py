@@ -8,7 +8,7 @@ import pytest
 
 from blueprint import cli
 from blueprint.cli import EXIT_ERROR, EXIT_USAGE, main
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from tests.conftest import plan_for
 
 

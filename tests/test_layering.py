@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.docs import SHARED_MODULES
+from blueprint.upkeep.docs import SHARED_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
@@ -81,7 +81,7 @@ def test_components_do_not_import_infra() -> None:
 @pytest.mark.parametrize("module", sorted(SHARED_MODULES))
 def test_shared_component_modules_import_the_standard_library_only(module: str) -> None:
     path = ROOT / "components" / module
-    assert path.is_file(), f"blueprint/docs.py SHARED_MODULES names {module}, which does not exist"
+    assert path.is_file(), f"blueprint/upkeep/docs.py SHARED_MODULES names {module}, which does not exist"
     assert _violations([path], STDLIB, ()) == []
 
 

@@ -100,7 +100,7 @@ def test_program_runs_like_the_language_host_without_the_repo_on_sys_path(tmp_pa
         import sys
         root = {str(ROOT)!r}
         assert root not in sys.path and "" not in sys.path, sys.path
-        from blueprint.engine import run_stack
+        from blueprint.preview.engine import run_stack
         plan = run_stack("dev")
         assert root not in [p for p in sys.path if p != root + "/infra"]
         print(len(plan.resources))

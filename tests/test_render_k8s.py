@@ -14,7 +14,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import all_versions
 
-from blueprint.render import render_k8s
+from blueprint.preview.render import render_k8s
 from tests.conftest import ROOT, STACKS
 from tests.k8s_layer import k8s_plan, stack_config
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from blueprint.cli import preview_plan
-from blueprint.plan import diff
+from blueprint.preview.plan import diff
 from blueprint.stackfiles import stack_names
 
 ROOT = Path(__file__).resolve().parent.parent

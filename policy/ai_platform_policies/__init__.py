@@ -1,6 +1,6 @@
 """The ai-platform CrossGuard policies, grouped by category.
 
-``ALL_POLICIES`` is what ``policy/__main__.py`` registers; ``blueprint.policy_eval`` evaluates the
+``ALL_POLICIES`` is what ``policy/__main__.py`` registers; ``blueprint.preview.policy_eval`` evaluates the
 same objects offline. Each module lists its policies in ``POLICIES``.
 """
 

@@ -2,9 +2,9 @@
 
 One implementation serves two callers: the ``cost-monthly-caps`` stack policy of this pack (which
 must run alone under the Pulumi CLI, so nothing here imports the blueprint tool or the program), and
-``blueprint.analyses.cost``, which turns the same estimate into the preview's ``estimates.cost``.
+``blueprint.preview.analyses.cost``, which turns the same estimate into the preview's ``estimates.cost``.
 Both hand in the resources as ``PolicyResource`` objects (type, props, urn, name, parent,
-dependencies): the CLI builds them for stack policies, ``blueprint.policy_eval`` builds them offline.
+dependencies): the CLI builds them for stack policies, ``blueprint.preview.policy_eval`` builds them offline.
 
 Two figures per stack (docs/cost-and-time.md):
 - *idle*: node groups at ``minSize`` (or what the models' minimum replicas need, if more);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components import _contracts
 
 

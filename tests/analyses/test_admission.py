@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from blueprint.analyses import ANALYSES, AnalysisResult
-from blueprint.analyses.admission import (
+from blueprint.preview.analyses import ANALYSES, AnalysisResult
+from blueprint.preview.analyses.admission import (
     analyse,
     default_limit_range_item,
     hook_job_pod,
     psa_violations,
     quantity,
 )
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components import _k8s
 from tests.conftest import ROOT, STACKS, plan_for
 
@@ -158,7 +158,7 @@ def test_hook_job_pod_merges_the_job_container_and_adds_the_hooks_init_container
 
 
 def test_admission_is_registered() -> None:
-    assert "blueprint.analyses.admission" in ANALYSES
+    assert "blueprint.preview.analyses.admission" in ANALYSES
 
 
 @pytest.mark.parametrize("stack", STACKS)

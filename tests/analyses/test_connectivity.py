@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.analyses import connectivity
-from blueprint.plan import Plan
+from blueprint.preview.analyses import connectivity
+from blueprint.preview.plan import Plan
 from components import _contracts
 from components.serving import KEDA_METRICS_APISERVER, KEDA_OPERATOR, KEDA_OPERATOR_GRPC_PORT
 from tests.analyses import helpers as h

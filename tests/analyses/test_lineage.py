@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from blueprint.analyses import ANALYSES, lineage
-from blueprint.plan import Plan
+from blueprint.preview.analyses import ANALYSES, lineage
+from blueprint.preview.plan import Plan
 from components import _lineage
 from tests.analyses.helpers import resource
 from tests.conftest import plan_for
@@ -43,7 +43,7 @@ def _rules(plan: Plan) -> list[str]:
 
 
 def test_registered_and_complete_lineage_is_listed_without_findings() -> None:
-    assert "blueprint.analyses.lineage" in ANALYSES
+    assert "blueprint.preview.analyses.lineage" in ANALYSES
     result = lineage.analyse(_deployment("llama", GOOD), Path("."))
     assert result.findings == []
     assert result.checked == {"model deployments": 1}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.analyses import metric_contract
-from blueprint.plan import Plan
+from blueprint.preview.analyses import metric_contract
+from blueprint.preview.plan import Plan
 from components import _contracts
 from components.model_spec import CanarySettings, ModelAutoscaling, ModelImage
 from components.serving import server_args, vllm_metrics

@@ -12,8 +12,8 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from blueprint.engine import PlatformMocks, RecordingMonitor
-from blueprint.plan import Plan
+from blueprint.preview.engine import PlatformMocks, RecordingMonitor
+from blueprint.preview.plan import Plan
 from components._common import Irsa
 
 REGION, ACCOUNT = "us-west-2", "111111111111"

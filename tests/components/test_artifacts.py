@@ -8,8 +8,8 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from blueprint.engine import run_program
-from blueprint.plan import Plan
+from blueprint.preview.engine import run_program
+from blueprint.preview.plan import Plan
 from components.artifacts import Artifacts, ArtifactsArgs
 
 ACCOUNT = "123456789012"

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from blueprint.engine import run_program
-from blueprint.plan import Plan, Resource
+from blueprint.preview.engine import run_program
+from blueprint.preview.plan import Plan, Resource
 from components.audit import ACCESS_LOG_PREFIX, CLOUDTRAIL_PREFIX, Audit, AuditArgs, ObjectLock
 
 ACCOUNT = "123456789012"

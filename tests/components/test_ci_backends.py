@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-from blueprint.plan import Plan, Resource, is_secret
+from blueprint.preview.plan import Plan, Resource, is_secret
 from components import _ci
 from components._common import Irsa
 from components.circleci_agent import CHART as CIRCLECI_CHART

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan, is_secret
-from blueprint.render import k8s_object
+from blueprint.preview.plan import Plan, is_secret
+from blueprint.preview.render import k8s_object
 from components.ci_runners import KUBE_MODE_RULES, SCALE_SET_CHART, CiRunners, CiRunnersArgs, RunnerScaleSet
 from components.vocabulary import RUNNER_SERVICE_ACCOUNT
 from tests.components.harness import StandIns, run_program
@@ -158,7 +158,7 @@ def test_docker_in_docker_is_opt_in_and_makes_the_namespace_privileged() -> None
 # --------------------------------------------------------------------------- issue 11 defect 5
 def test_job_pods_get_explicit_resources_instead_of_the_namespace_default(plan: Plan) -> None:
     """The job namespace's LimitRange default (500m / 1Gi) must never size a build."""
-    from blueprint.analyses.admission import hook_job_pod, namespace_rules, pod_templates
+    from blueprint.preview.analyses.admission import hook_job_pod, namespace_rules, pod_templates
 
     (cm,) = [k8s_object(r) for r in plan.by_type("kubernetes:core/v1:ConfigMap") if r.name == "ci-cpu-hook-template"]
     assert cm is not None

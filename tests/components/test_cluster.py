@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from blueprint.plan import Plan, is_secret
+from blueprint.preview.plan import Plan, is_secret
 from components.cluster import LOG_TYPES, STORAGE_CLASS, kubeconfig_json
 from tests.conftest import stack_raw
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 
 ADDON = "aws:eks/addon:Addon"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components.cluster_autoscaler import IMAGE_TAGS, expander_priorities
 from tests.conftest import STACKS, plan_for, stack_raw
 from tests.k8s_layer import stack_config

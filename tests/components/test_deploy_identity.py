@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components.deploy_identity import TrustPolicyError, environment_subject, github_trust_policy
 from infra.config import SECRET_KEYS, ConfigError, admitted_role_arns, deploy_role_arn, parse_config
 from tests import fixtures as fx
@@ -187,7 +187,7 @@ def test_admin_policies_are_refused_for_the_deploy_role(raw_config: Callable[[st
 def test_existing_oidc_provider_is_read_not_created() -> None:
     import dataclasses
 
-    from blueprint.engine import run_stack
+    from blueprint.preview.engine import run_stack
     from blueprint.stackfiles import load_stack
     from tests.conftest import ROOT
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
-from blueprint.render import k8s_object
+from blueprint.preview.plan import Plan
+from blueprint.preview.render import k8s_object
 from components.drift import (
     DRIFT_JOB_LABEL,
     PUSHGATEWAY_CHART,

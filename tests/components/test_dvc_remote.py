@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from components.dvc_remote import DvcRemote, DvcRemoteArgs, dvc_trust_policy
 from tests.components.harness import ACCOUNT, REGION, StandIns, run_program
 

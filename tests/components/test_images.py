@@ -6,8 +6,8 @@ import json
 import re
 from dataclasses import replace
 
-from blueprint.engine import run_stack
-from blueprint.plan import Plan, is_secret
+from blueprint.preview.engine import run_stack
+from blueprint.preview.plan import Plan, is_secret
 from blueprint.stackfiles import load_stack
 from components.images import IMAGES_DIR, Images, ImagesArgs
 from tests.components.harness import StandIns, run_program

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from components.mlflow import (
     MLFLOW_CHART,
     POD_LABELS,

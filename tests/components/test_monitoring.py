@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.plan import is_secret
+from blueprint.preview.plan import is_secret
 from components.monitoring import (
     DASHBOARDS_DIR,
     DEFAULT_RULE_GROUPS,

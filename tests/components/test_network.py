@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from components.network import subnet_cidrs
 
 SUBNET = "aws:ec2/subnet:Subnet"

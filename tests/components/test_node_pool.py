@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components.node_pool import CA_TEMPLATE, autoscaler_template_tags, block_devices, node_labels
 from components.vocabulary import GPU_TAINT_KEY, LABEL_GPU_MODEL, LABEL_POOL
 

@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from blueprint.engine import run_program
-from blueprint.plan import Plan, Resource
+from blueprint.preview.engine import run_program
+from blueprint.preview.plan import Plan, Resource
 from components._common import Irsa
 from components.registry import (
     PUSH_ACTIONS,

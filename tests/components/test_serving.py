@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
-from blueprint.render import k8s_object
+from blueprint.preview.plan import Plan
+from blueprint.preview.render import k8s_object
 from components.model_spec import CanarySettings, ModelAutoscaling, ModelImage, ModelSettings, WeightsSource
 from components.serving import (
     KEDA_CHART,
@@ -300,7 +300,7 @@ def test_prefix_rewrite_strips_only_the_model_prefix() -> None:
 # --------------------------------------------------------------------------- issue 11: admission, storage, rollout
 def test_every_model_pod_passes_admission_init_containers_and_cpu_models_included(canary_plan: Plan) -> None:
     """Defect 1: a GPU `max` without a default handed 8 GPUs to fetch-model and to CPU-only models."""
-    from blueprint.analyses.admission import analyse
+    from blueprint.preview.analyses.admission import analyse
 
     result = analyse(canary_plan, Path("."))
     assert [f.line() for f in result.findings] == []

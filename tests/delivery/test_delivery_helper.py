@@ -1,4 +1,4 @@
-"""`python -m blueprint.delivery`: stack facts for the workflows."""
+"""`python -m blueprint.upkeep.delivery`: stack facts for the workflows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint.delivery import main, stack_env
+from blueprint.upkeep.delivery import main, stack_env
 from blueprint.stackfiles import stack_names
 from tests import fixtures as fx
 from tests.conftest import ROOT

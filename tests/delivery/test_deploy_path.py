@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.analyses import ANALYSES, run_all
-from blueprint.analyses.deploy_path import NAME, analyse, credentialed_jobs
-from blueprint.plan import Plan
+from blueprint.preview.analyses import ANALYSES, run_all
+from blueprint.preview.analyses.deploy_path import NAME, analyse, credentialed_jobs
+from blueprint.preview.plan import Plan
 from infra.config import runner_project_name
 from tests.conftest import ROOT, STACKS, plan_for
 from tests.fixtures import PROJECT
@@ -51,7 +51,7 @@ def with_cluster(plan: Plan, **vpc: Any) -> Plan:
 
 
 def test_the_analysis_is_registered_and_runs_in_the_preview() -> None:
-    assert "blueprint.analyses.deploy_path" in ANALYSES
+    assert "blueprint.preview.analyses.deploy_path" in ANALYSES
     assert NAME in run_all(plan_for(STACKS[0]), ROOT)
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.analyses.deploy_path import analyse
-from blueprint.engine import run_stack
-from blueprint.plan import Plan, Resource
+from blueprint.preview.analyses.deploy_path import analyse
+from blueprint.preview.engine import run_stack
+from blueprint.preview.plan import Plan, Resource
 from blueprint.stackfiles import load_stack
 from infra.config import SECRET_KEYS, ConfigError, parse_config, runner_project_name
 from tests import fixtures as fx

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.docs import OUTPUT, ROOT, component_docs, config_sections, dataclass_fields, main, render
+from blueprint.upkeep.docs import OUTPUT, ROOT, component_docs, config_sections, dataclass_fields, main, render
 
 
 def test_committed_reference_is_up_to_date() -> None:
@@ -17,9 +17,9 @@ def test_committed_reference_is_up_to_date() -> None:
 
 
 def test_check_mode_fails_on_a_stale_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import blueprint.docs
+    import blueprint.upkeep.docs
 
-    monkeypatch.setattr(blueprint.docs, "ROOT", tmp_path)
+    monkeypatch.setattr(blueprint.upkeep.docs, "ROOT", tmp_path)
     assert main(["--check"]) == 1  # missing
     (tmp_path / OUTPUT).parent.mkdir(parents=True)
     (tmp_path / OUTPUT).write_text(render().replace("VPC", "network"))

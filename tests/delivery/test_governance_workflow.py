@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.records import main as records_main
+from blueprint.ops.records import main as records_main
 from tests.delivery.test_workflows import STACKS, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ def test_every_deploy_job_records_its_deployment_after_up() -> None:
 def test_record_script_arguments_are_accepted_by_the_records_cli() -> None:
     """The flags the script passes exist (argparse exits 2 on an unknown flag)."""
     text = RECORD.read_text().replace("\\\n", " ")
-    line = next(ln for ln in text.splitlines() if "blueprint.records write" in ln)
+    line = next(ln for ln in text.splitlines() if "blueprint.ops.records write" in ln)
     flags = re.findall(r"(--[a-z-]+)", line)
     assert set(flags) == {"--environment", "--bucket", "--history", "--approvals", "--outcome"}
     code = records_main(
@@ -127,7 +127,7 @@ def test_the_owner_of_the_archive_writes_a_record_even_when_up_failed(tmp_path: 
     calls = (tmp_path / "calls").read_text()
     assert "actions/runs/99/approvals" in calls
     python = next(ln for ln in calls.splitlines() if ln.startswith("python "))
-    assert "-m blueprint.records write prod --environment prod --bucket archive-1" in python
+    assert "-m blueprint.ops.records write prod --environment prod --bucket archive-1" in python
     assert "--outcome failure" in python
     assert output == "record=s3://archive-1/deployments/prod/x.json\n"
 

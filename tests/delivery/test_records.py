@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.records import RecordError, build_record, latest_update, record_key
+from blueprint.ops.records import RecordError, build_record, latest_update, record_key
 
 # Shapes of `pulumi stack history --json` (fields read by pulumi/automation/_stack.py, Stack.history)
 # and of GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals.

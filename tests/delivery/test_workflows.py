@@ -333,7 +333,7 @@ def test_each_deploy_job_runs_in_its_environment_alone_with_the_policy_pack(stac
 
 def credentialed_pulumi_jobs() -> list[tuple[str, str, str, dict[str, Any]]]:
     """(workflow, job id, stack, job with matrix.stack expanded) for every job leg that runs Pulumi with credentials."""
-    from blueprint.analyses.deploy_path import _assumes, _expand, _runs_pulumi
+    from blueprint.preview.analyses.deploy_path import _assumes, _expand, _runs_pulumi
 
     found = []
     for path in WORKFLOWS:
@@ -399,7 +399,7 @@ def test_no_job_waits_for_the_runner_of_a_stack_that_is_not_handed_over() -> Non
                 assert matrix == "${{ fromJSON(needs.stacks.outputs.ready) }}", (path.name, job_id)
                 gate = jobs["stacks"]
                 assert gate["runs-on"].startswith("ubuntu-")
-                assert gate["steps"][-1]["run"].startswith(".venv/bin/python -m blueprint.delivery stacks")
+                assert gate["steps"][-1]["run"].startswith(".venv/bin/python -m blueprint.upkeep.delivery stacks")
                 assert job["if"] == "needs.stacks.outputs.ready != '[]'"
             else:
                 assert job["if"] == f"needs.preflight-{job_id}.outputs.ready == 'true'", (path.name, job_id)

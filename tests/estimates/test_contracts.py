@@ -68,7 +68,7 @@ def test_model_defaults_supply_the_sizes() -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_cold_start_reads_the_sizes_the_config_model_resolves(stack: str) -> None:
-    from blueprint.analyses.cold_start import declared_sizes
+    from blueprint.preview.analyses.cold_start import declared_sizes
 
     raw, secrets = _raw(stack)
     models = parse_config(raw, secret_keys=secrets, source=stack).resolved_models()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from ai_platform_policies import estimate as est
 
-from blueprint.analyses import cost
-from blueprint.plan import Plan
+from blueprint.preview.analyses import cost
+from blueprint.preview.plan import Plan
 from tests.policy.harness import R, plan_of
 
 ROOT = Path(__file__).resolve().parents[2]

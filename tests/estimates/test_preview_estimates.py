@@ -13,9 +13,9 @@ import pytest
 import yaml
 from ai_platform_policies import estimate as est
 
-from blueprint import report
+from blueprint.preview import report
 from blueprint.cli import EXIT_ERROR, main
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,7 +111,7 @@ def test_cost_delta_names_a_created_resource() -> None:
 
 
 def test_every_stack_reports_its_estimates(stack_plan: Plan) -> None:
-    from blueprint.analyses import run_all
+    from blueprint.preview.analyses import run_all
 
     plan = dataclasses.replace(stack_plan, analyses=run_all(stack_plan, ROOT))  # the shared plan stays as it is
     assert set(plan.estimates()) == {"cost", "deployTime", "coldStart"}

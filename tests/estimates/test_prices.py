@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from blueprint import prices
+from blueprint.preview import prices
 from blueprint.cli import main
 
 TEMPLATE = {

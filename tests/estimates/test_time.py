@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from ai_platform_policies import estimate as est
 
-from blueprint.analyses import cold_start, deploy_time
-from blueprint.analyses import durations as dur
-from blueprint.analyses.cost import resources
-from blueprint.plan import Plan
+from blueprint.preview.analyses import cold_start, deploy_time
+from blueprint.preview.analyses import durations as dur
+from blueprint.preview.analyses.cost import resources
+from blueprint.preview.plan import Plan
 from tests.estimates.test_cost import TABLE, synthetic
 from tests.policy.harness import R, plan_of
 

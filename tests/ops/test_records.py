@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint import records
+from blueprint.ops import records
 from tests.delivery.test_records import APPROVALS, GITHUB, HISTORY
 from tests.ops.conftest import client
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from blueprint.plan import Plan, Resource
-from blueprint.policy_eval import evaluate, load_pack
+from blueprint.preview.plan import Plan, Resource
+from blueprint.preview.policy_eval import evaluate, load_pack
 from tests.conftest import ROOT
 
 PACK = load_pack(ROOT)

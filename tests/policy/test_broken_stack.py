@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from blueprint.engine import run_stack
-from blueprint.plan import Plan
-from blueprint.policy_eval import evaluate_plan
+from blueprint.preview.engine import run_stack
+from blueprint.preview.plan import Plan
+from blueprint.preview.policy_eval import evaluate_plan
 from blueprint.stackfiles import load_stack
 from infra.config import ConfigError
 from tests.conftest import ROOT, plan_for

@@ -12,7 +12,7 @@ from ai_platform_policies import CATEGORIES, PACK_NAME, TypedResourcePolicy, con
 from ai_platform_policies._util import GPUS_PER_INSTANCE
 from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
 
-from blueprint.policy_eval import load_config_file, resolve
+from blueprint.preview.policy_eval import load_config_file, resolve
 from components.vocabulary import GPU_FAMILIES
 from tests.conftest import ROOT
 from tests.policy.harness import PACK, POLICIES

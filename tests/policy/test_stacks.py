@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from blueprint.plan import Plan
-from blueprint.policy_eval import environment_of, evaluate, evaluate_plan, load_config_file
+from blueprint.preview.plan import Plan
+from blueprint.preview.policy_eval import environment_of, evaluate, evaluate_plan, load_config_file
 from tests.conftest import ROOT
 from tests.policy.harness import PACK
 

@@ -18,8 +18,8 @@ import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from blueprint import report
-from blueprint.plan import Change, Delta
+from blueprint.preview import report
+from blueprint.preview.plan import Change, Delta
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")

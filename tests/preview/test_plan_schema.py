@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from blueprint.cli import preview_plan
-from blueprint.plan import SCHEMA_VERSION, Plan, integral
+from blueprint.preview.plan import SCHEMA_VERSION, Plan, integral
 from blueprint.stackfiles import stack_names
 
 ROOT = Path(__file__).resolve().parents[2]

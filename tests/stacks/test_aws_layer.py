@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components.cluster import LOG_TYPES, NODE_ROLE_POLICIES
 from components.node_pool import CA_TEMPLATE
 from tests.conftest import plan_for, stack_raw

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from blueprint.stackfiles import stack_names
 from tests.conftest import ROOT, plan_for, stack_raw
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blueprint.analyses.admission import pod_templates
-from blueprint.plan import Plan
-from blueprint.render import k8s_object
+from blueprint.preview.analyses.admission import pod_templates
+from blueprint.preview.plan import Plan
+from blueprint.preview.render import k8s_object
 from tests.conftest import stack_raw
 
 READ = {"get", "list", "watch", "*"}

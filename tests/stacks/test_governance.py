@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components import _lineage
 from tests.conftest import STACKS, plan_for, stack_raw
 
@@ -151,7 +151,7 @@ def test_one_audit_owner_per_account() -> None:
 def _variant(stack: str, **audit: Any) -> Plan:
     import dataclasses
 
-    from blueprint.engine import run_stack
+    from blueprint.preview.engine import run_stack
     from blueprint.stackfiles import load_stack
 
     settings = load_stack(stack)
@@ -161,7 +161,7 @@ def _variant(stack: str, **audit: Any) -> Plan:
 
 
 def test_organization_trail_stack_keeps_archive_and_logging_and_passes_the_pack() -> None:
-    from blueprint.policy_eval import evaluate_plan
+    from blueprint.preview.policy_eval import evaluate_plan
 
     org = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
     plan = _variant("prod", trail="organization", organizationTrailArn=org, cloudwatchRetentionDays=None)
@@ -173,7 +173,7 @@ def test_organization_trail_stack_keeps_archive_and_logging_and_passes_the_pack(
 
 
 def test_a_stack_that_does_not_own_the_audit_resources_creates_none_and_is_told_so() -> None:
-    from blueprint.policy_eval import evaluate_plan
+    from blueprint.preview.policy_eval import evaluate_plan
 
     plan = _variant("staging", enabled=False, objectLock=None)
     assert not any("platform:index:Audit" in r.urn for r in plan.resources)

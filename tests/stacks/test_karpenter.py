@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from components.karpenter import INTERRUPTION_EVENTS, pool_limits
 from infra.config import GPU_FAMILIES, GPU_RESOURCE, GPU_TAINT_KEY, ConfigError, parse_config
 from tests.conftest import STACKS, plan_for
@@ -207,7 +207,7 @@ PROD_COLD_START_BUDGET_SECONDS = 240
 
 
 def test_every_prod_model_cold_starts_within_budget() -> None:
-    from blueprint.analyses import cold_start
+    from blueprint.preview.analyses import cold_start
     from tests.conftest import ROOT
 
     models = cold_start.analyse(plan_for("prod"), ROOT).data["models"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 from tests.conftest import stack_raw
 from tests.stacks.test_workloads import objects
 

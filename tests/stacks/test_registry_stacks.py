@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from infra.config import PULL_THROUGH_UPSTREAMS, SECRET_KEYS, ConfigError, parse_config
 from tests.conftest import plan_for, stack_raw
 

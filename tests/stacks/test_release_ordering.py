@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blueprint.plan import Plan
+from blueprint.preview.plan import Plan
 
 HELM = "kubernetes:helm.sh/v3:Release"
 # Charts that install only CRDs create no pod; a DaemonSet-only chart is ready with zero nodes (Helm's

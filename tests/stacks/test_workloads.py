@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.plan import Plan
-from blueprint.render import k8s_object
+from blueprint.preview.plan import Plan
+from blueprint.preview.render import k8s_object
 from infra.config import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR
 from tests.conftest import STACKS, stack_raw
 

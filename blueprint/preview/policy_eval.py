@@ -45,14 +45,14 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from blueprint.plan import RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource
+from blueprint.preview.plan import RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource
 from blueprint.stackfiles import load_stack, project_root
 
 Policy = ResourceValidationPolicy | StackValidationPolicy
 _LEVELS = {e.value: e for e in EnforcementLevel}
 
 
-CODE_ROOT = Path(__file__).resolve().parent.parent
+CODE_ROOT = Path(__file__).resolve().parents[2]
 """The checkout this package was installed from (the pack's code lives in its ``policy/``)."""
 
 

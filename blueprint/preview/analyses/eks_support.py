@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.plan import Plan
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.plan import Plan
 from infra.eks_versions import support_warning
 
 NAME = "eks-support"

@@ -70,9 +70,9 @@ class Plan:
     resources: list[Resource]
     outputs: dict[str, Any]
     policy: dict[str, Any] | None = None
-    """The policy report (``blueprint.policy_eval``), once evaluated."""
+    """The policy report (``blueprint.preview.policy_eval``), once evaluated."""
     analyses: dict[str, Any] | None = None
-    """Name -> ``AnalysisResult`` of each behaviour analysis (``blueprint.analyses``), once run."""
+    """Name -> ``AnalysisResult`` of each behaviour analysis (``blueprint.preview.analyses``), once run."""
 
     def by_type(self, type_: str) -> list[Resource]:
         """Resources of one type token."""

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.analyses._plan_k8s import k8s_objects, meta
-from blueprint.plan import Plan
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses._plan_k8s import k8s_objects, meta
+from blueprint.preview.plan import Plan
 from components import _lineage
 
 NAME = "lineage"

@@ -35,9 +35,9 @@ from typing import Any
 
 import yaml
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.plan import Plan
-from blueprint.render import k8s_object
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.plan import Plan
+from blueprint.preview.render import k8s_object
 
 NAME = "admission"
 HELM = "kubernetes:helm.sh/v3:Release"

@@ -1,6 +1,6 @@
 """Helpers the GitHub workflows call, so stack facts live in the stack files and not in YAML.
 
-``python -m blueprint.delivery env STACK [--preview-role-arn TEMPLATE]``
+``python -m blueprint.upkeep.delivery env STACK [--preview-role-arn TEMPLATE]``
     Prints ``key=value`` lines for ``$GITHUB_OUTPUT``: the stack's account, region, the preview and deploy
     role ARNs (the names :mod:`components.deploy_identity` creates), and the backend URL derived from
     ``delivery.stateBucket``. ``TEMPLATE`` (the ``AWS_PREVIEW_ROLE_ARN`` repository variable) may be a
@@ -10,7 +10,7 @@
     ``runner_label`` (the in-VPC runner's ``runs-on`` prefix) and ``lock_prefix`` (where the DIY backend
     keeps the stack's update locks).
 
-``python -m blueprint.delivery stacks``
+``python -m blueprint.upkeep.delivery stacks``
     Prints ``all=<JSON list>`` and ``ready=<JSON list>``: every stack file, and those handed over to CI. The
     preview and drift workflows build their credentialed matrices from ``ready`` in a GitHub-hosted job, so
     no job waits for the in-VPC runner of a stack whose cloud layer does not exist yet.
@@ -94,10 +94,10 @@ def secrets_fields(stack: str, root: Path | None = None) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m blueprint.delivery``."""
+    """Entry point of ``python -m blueprint.upkeep.delivery``."""
     from infra.config import ConfigError
 
-    p = argparse.ArgumentParser(prog="python -m blueprint.delivery", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m blueprint.upkeep.delivery", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("env", help="print a stack's CI facts as key=value lines")
     e.add_argument("stack")

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.plan import Plan
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.plan import Plan
 
 NAME = "deploy-path"
 PULUMI_COMMANDS = {"up", "update", "preview", "refresh", "destroy"}

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.analyses import durations as dur
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses import durations as dur
 
 if TYPE_CHECKING:
-    from blueprint.plan import Plan, Resource
+    from blueprint.preview.plan import Plan, Resource
 
 NAME = "deploy-time"
 MIN_GAIN_SECONDS = 60
@@ -179,7 +179,7 @@ def implicit_waits(plan: Plan, res: list[Any]) -> dict[str, list[str]]:
 
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
     """The cold deploy's critical path, and the dependsOn edges that lengthen it needlessly."""
-    from blueprint.analyses.cost import resources
+    from blueprint.preview.analyses.cost import resources
 
     res = resources(plan)
     result = AnalysisResult(NAME)
@@ -209,7 +209,7 @@ def analyse(plan: Plan, root: Path) -> AnalysisResult:
 
 def _cold_starts(plan: Plan, root: Path) -> dict[str, float]:
     """Seconds until each GPU Deployment is available on a first deploy (the cold start, computed once per plan)."""
-    from blueprint.analyses import cold_start
+    from blueprint.preview.analyses import cold_start
 
     result = cold_start.analyse(plan, root)
     urns = {

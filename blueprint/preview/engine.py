@@ -2,7 +2,7 @@
 
 ``run_stack("dev")`` loads the stack's config like the CLI does, executes ``infra/__main__.py``
 the way Pulumi's Python language host does (``runpy.run_path`` on the ``main:`` directory), and
-returns a :class:`~blueprint.plan.Plan` with every registered resource: URN, type, parent,
+returns a :class:`~blueprint.preview.plan.Plan` with every registered resource: URN, type, parent,
 provider, wire-format inputs, dependencies (also per property), protect / retainOnDelete /
 ignoreChanges, and the stack outputs.
 
@@ -34,7 +34,7 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from blueprint.stackfiles import StackSettings, load_stack
 
 
@@ -266,7 +266,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return ({"id": sid, "arn": sid, "secretId": sid, "secretString": json.dumps(doc), "versionId": "v1",
                      "versionStage": "AWSCURRENT", "versionStages": ["AWSCURRENT"], "secretBinary": "",
                      "createdDate": "2026-01-01T00:00:00Z"}, [])  # fmt: skip
-        raise NotImplementedError(f"the offline engine has no mock for invoke {tok}; add it to blueprint/engine.py")
+        raise NotImplementedError(f"the offline engine has no mock for invoke {tok}; add it to blueprint/preview/engine.py")
 
 
 class RecordingMonitor(_mocks.MockMonitor):
@@ -381,7 +381,7 @@ class ProgramError(Exception):
 
 def _entrypoint() -> str:
     # The program itself always comes from this checkout; only the stack files may live elsewhere.
-    return str(Path(__file__).resolve().parent.parent / "infra")
+    return str(Path(__file__).resolve().parents[2] / "infra")
 
 
 _TUNED = False
@@ -477,7 +477,7 @@ def run_program(
 
 def _stack_outputs() -> dict[str, Any]:
     """The program's ``pulumi.export`` values, resolved; secret ones stay wrapped as secrets."""
-    from blueprint.plan import SECRET_SIG, SECRET_SIG_KEY
+    from blueprint.preview.plan import SECRET_SIG, SECRET_SIG_KEY
 
     root = _settings.ROOT.get()
     out: dict[str, Any] = {}

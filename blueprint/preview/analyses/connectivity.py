@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.analyses._plan_k8s import flows, k8s_objects, meta, peers, selector_matches, vpc_cidr
-from blueprint.plan import Plan
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses._plan_k8s import flows, k8s_objects, meta, peers, selector_matches, vpc_cidr
+from blueprint.preview.plan import Plan
 
 NAME = "connectivity"
 

@@ -39,7 +39,7 @@ class RefreshError(RuntimeError):
 
 def table_dir() -> Path:
     """Where the price tables live (inside the policy pack)."""
-    from blueprint.policy_eval import pack_dir
+    from blueprint.preview.policy_eval import pack_dir
 
     return pack_dir() / "ai_platform_policies" / "prices"
 

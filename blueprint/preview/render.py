@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from blueprint.plan import MASK, RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
+from blueprint.preview.plan import MASK, RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource, is_secret, mask
 
 _HELM = "kubernetes:helm.sh/v3:Release"
 

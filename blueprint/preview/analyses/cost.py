@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from blueprint.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses import AnalysisResult, Finding
 
 if TYPE_CHECKING:
-    from blueprint.plan import Plan
+    from blueprint.preview.plan import Plan
 
 NAME = "cost"
 CAPS_POLICY = "cost-monthly-caps"
@@ -82,8 +82,8 @@ def resources(plan: Plan) -> list[Res]:
 def _convert(plan: Plan) -> list[Res]:
     from pulumi_policy.deserialize import deserialize_properties
 
-    from blueprint.plan import SECRET_SIG_KEY
-    from blueprint.policy_eval import _to_policy_value
+    from blueprint.preview.plan import SECRET_SIG_KEY
+    from blueprint.preview.policy_eval import _to_policy_value
 
     out: dict[str, Res] = {}
     for r in plan.resources:
@@ -103,7 +103,7 @@ def _convert(plan: Plan) -> list[Res]:
 
 def caps_config(plan: Plan, root: Path) -> dict[str, Any]:
     """The environment's ``cost-monthly-caps`` settings (caps and assumptions), empty if unset."""
-    from blueprint.policy_eval import environment_of, load_config_file
+    from blueprint.preview.policy_eval import environment_of, load_config_file
 
     try:
         entry = load_config_file(environment_of(plan.stack, root), root).get(CAPS_POLICY)
@@ -114,7 +114,7 @@ def caps_config(plan: Plan, root: Path) -> dict[str, Any]:
 
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
     """Price the plan; findings only for GPU models whose maximum cannot fit their pools."""
-    from blueprint.policy_eval import load_pack
+    from blueprint.preview.policy_eval import load_pack
 
     load_pack()
     from ai_platform_policies import estimate as est

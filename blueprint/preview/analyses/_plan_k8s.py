@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from blueprint.plan import Plan, Resource
+from blueprint.preview.plan import Plan, Resource
 from components._contracts import FLOWS_KEY, METRICS_KEY, PEERS_KEY
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from blueprint.plan import ABSENT, MASK, Change, Plan, Resource
+from blueprint.preview.plan import ABSENT, MASK, Change, Plan, Resource
 
 
 def _label(r: Resource) -> str:

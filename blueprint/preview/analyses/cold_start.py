@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.analyses import durations as dur
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses import durations as dur
 
 if TYPE_CHECKING:
-    from blueprint.plan import Plan
+    from blueprint.preview.plan import Plan
 
 NAME = "cold-start"
 
@@ -228,15 +228,15 @@ def cold_start(
 
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
     """Every GPU Deployment's cold start, with findings where it exceeds the probe budget or the deploy await."""
-    from blueprint.analyses.cost import memo
+    from blueprint.preview.analyses.cost import memo
 
     result: AnalysisResult = memo(plan, NAME, lambda: _analyse(plan, root))
     return result
 
 
 def _analyse(plan: Plan, root: Path) -> AnalysisResult:
-    from blueprint.analyses.cost import resources
-    from blueprint.policy_eval import load_pack
+    from blueprint.preview.analyses.cost import resources
+    from blueprint.preview.policy_eval import load_pack
 
     load_pack()
     from ai_platform_policies import estimate as est

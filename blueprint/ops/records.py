@@ -1,6 +1,6 @@
 """Deployment records: one JSON document per deploy job, written to the audit archive (docs/governance.md).
 
-``python -m blueprint.records write STACK --bucket ARCHIVE --history HISTORY.json --approvals APPROVALS.json
+``python -m blueprint.ops.records write STACK --bucket ARCHIVE --history HISTORY.json --approvals APPROVALS.json
 --outcome OUTCOME [--started ISO8601] [--dry-run]``
 
 The deploy workflow runs it after ``pulumi up`` (``if: always()``), with:
@@ -187,7 +187,7 @@ def _load_json(path: str | None, what: str) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m blueprint.records", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m blueprint.ops.records", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("write", help="build the deployment record and write it to the audit archive")
     w.add_argument("stack")
@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _s3(args: argparse.Namespace) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from blueprint.delivery import stack_config
+    from blueprint.upkeep.delivery import stack_config
     from blueprint.ops._aws import connect
 
     region = args.region or stack_config(args.stack).region

@@ -27,9 +27,9 @@ from typing import Any
 
 import promql_parser as pp
 
-from blueprint.analyses import AnalysisResult, Finding
-from blueprint.analyses._plan_k8s import k8s_objects, meta, series
-from blueprint.plan import Plan
+from blueprint.preview.analyses import AnalysisResult, Finding
+from blueprint.preview.analyses._plan_k8s import k8s_objects, meta, series
+from blueprint.preview.plan import Plan
 from components._contracts import TARGET_LABELS
 
 NAME = "metric-contract"

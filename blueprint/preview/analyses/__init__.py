@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from blueprint.plan import Plan
+    from blueprint.preview.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,15 @@ Analysis = Callable[["Plan", Path], AnalysisResult]
 
 # Module paths, imported lazily so a preview pays only for what it runs. Each module has ``analyse``.
 ANALYSES: list[str] = [
-    "blueprint.analyses.admission",
-    "blueprint.analyses.connectivity",
-    "blueprint.analyses.metric_contract",
-    "blueprint.analyses.eks_support",
-    "blueprint.analyses.deploy_path",
-    "blueprint.analyses.lineage",
+    "blueprint.preview.analyses.admission",
+    "blueprint.preview.analyses.connectivity",
+    "blueprint.preview.analyses.metric_contract",
+    "blueprint.preview.analyses.eks_support",
+    "blueprint.preview.analyses.deploy_path",
+    "blueprint.preview.analyses.lineage",
 ]
 # Estimates (docs/cost-and-time.md): cost, GPU cold start per model, cold deploy critical path.
-ANALYSES += ["blueprint.analyses.cost", "blueprint.analyses.cold_start", "blueprint.analyses.deploy_time"]
+ANALYSES += ["blueprint.preview.analyses.cost", "blueprint.preview.analyses.cold_start", "blueprint.preview.analyses.deploy_time"]
 
 
 def run_all(plan: Plan, root: Path) -> dict[str, AnalysisResult]:
