@@ -57,7 +57,7 @@ snapshots: $(VENV)/.runtime
 
 ## docs: regenerate docs/components.md from the Args and config docstrings (a test fails when it is stale)
 docs: $(VENV)/.runtime
-	$(PY) -m blueprint.upkeep.docs
+	$(VENV)/bin/blueprint docs
 
 clean:
 	rm -rf $(VENV) $(POLICY_VENV) .pytest_cache .mypy_cache .ruff_cache

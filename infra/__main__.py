@@ -100,7 +100,7 @@ on_aws = pulumi.ResourceOptions(providers=[aws_provider])
 # cluster.adminRoleArns, checked by the config), and the permissions boundary every IAM role of the stack
 # carries (docs/adr/0007), so they come first. They come before the cluster, whose access entries
 # (admin for the deploy role, view for the preview role) need the roles to exist. Role names come
-# from infra.config so the workflows' `python -m blueprint.upkeep.delivery` helper derives the same ARNs.
+# from infra.config so the workflows' `blueprint delivery` helper derives the same ARNs.
 deploy_identity: DeployIdentity | None = None
 if cfg.delivery.enabled:
     delivery = cfg.delivery

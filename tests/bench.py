@@ -35,7 +35,9 @@ BLUEPRINT = [sys.executable, "-m", "blueprint"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_ALL_S, TARGET_ALL_MIB, TARGET_SCALE_S = 1.5, 228.0, 10.0
 TARGET_ESTIMATES_OVERHEAD = 0.10
-ESTIMATES = "blueprint.preview.analyses.cost,blueprint.preview.analyses.cold_start,blueprint.preview.analyses.deploy_time"
+ESTIMATES = (
+    "blueprint.preview.analyses.cost,blueprint.preview.analyses.cold_start,blueprint.preview.analyses.deploy_time"
+)
 
 
 _CPU: list[float] = []

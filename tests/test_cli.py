@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint.preview import engine
 from blueprint.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+from blueprint.preview import engine
 from blueprint.stackfiles import SECRET_PLACEHOLDER
 from infra.config import ConfigError
 from tests.fixtures import PROJECT

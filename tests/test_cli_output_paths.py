@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from blueprint import cli
 from blueprint.cli import EXIT_ERROR, EXIT_USAGE, main
+from blueprint.preview import command
 from blueprint.preview.plan import Plan
 from tests.conftest import plan_for
 
@@ -19,7 +19,7 @@ def _cached_plans(monkeypatch: pytest.MonkeyPatch) -> None:
     def plans(stacks: list[str], *, policy: bool) -> list[tuple[str, Plan | str]]:
         return [(s, plan_for(s)) for s in stacks]
 
-    monkeypatch.setattr(cli, "_plans", plans)
+    monkeypatch.setattr(command, "_plans", plans)
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -80,7 +80,7 @@ def test_unexpected_errors_in_any_command_are_one_line_exit_1(
     def boom(stacks: list[str], *, policy: bool) -> list[tuple[str, Plan | str]]:
         raise RuntimeError("line one\nline two")
 
-    monkeypatch.setattr(cli, "_plans", boom)
+    monkeypatch.setattr(command, "_plans", boom)
     code, err = _run(["preview", "dev", "-q"], capsys)
     assert code == EXIT_ERROR
     assert err.startswith("error: RuntimeError: line one line two")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.cli import preview_plan
+from blueprint.preview.command import preview_plan
 from blueprint.preview.plan import diff
 from blueprint.stackfiles import stack_names
 

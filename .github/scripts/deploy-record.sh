@@ -32,6 +32,6 @@ if ! curl -sSf -H "Authorization: Bearer $GH_TOKEN" -H "Accept: application/vnd.
   echo "::warning title=$STACK: approvals not read::could not read the run's approvals; the record lists none"
   echo '[]' >"$work/approvals.json"
 fi
-.venv/bin/python -m blueprint.ops.records write "$STACK" --environment "$ENVIRONMENT" --bucket "$archive" \
+.venv/bin/blueprint records write "$STACK" --environment "$ENVIRONMENT" --bucket "$archive" \
   --history "$work/history.json" --approvals "$work/approvals.json" --outcome "$OUTCOME" \
   | tee -a "${GITHUB_OUTPUT:-/dev/null}"

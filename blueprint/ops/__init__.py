@@ -1,17 +1,4 @@
-"""Operations commands on boto3: ``bootstrap``, ``preflight`` and ``promote``.
+"""Operations commands on boto3: ``bootstrap``, ``preflight``, ``promote`` and ``records``.
 
-``blueprint.cli`` loads :data:`COMMANDS`: each entry adds one subcommand to the CLI.
+:mod:`blueprint.ops.commands` lists them for the registry in ``blueprint.cli``.
 """
-
-from __future__ import annotations
-
-import argparse
-from collections.abc import Callable
-
-from blueprint.ops import bootstrap, preflight, promote
-
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    bootstrap.register,
-    preflight.register,
-    promote.register,
-]

@@ -1,6 +1,6 @@
 """Deployment records: one JSON document per deploy job, written to the audit archive (docs/governance.md).
 
-``python -m blueprint.ops.records write STACK --bucket ARCHIVE --history HISTORY.json --approvals APPROVALS.json
+``blueprint records write STACK --bucket ARCHIVE --history HISTORY.json --approvals APPROVALS.json
 --outcome OUTCOME [--started ISO8601] [--dry-run]``
 
 The deploy workflow runs it after ``pulumi up`` (``if: always()``), with:
@@ -29,7 +29,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,10 +186,11 @@ def _load_json(path: str | None, what: str) -> Any:
         raise RecordError(f"{path}: {what} is not JSON ({exc.msg})") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m blueprint.ops.records", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    w = sub.add_parser("write", help="build the deployment record and write it to the audit archive")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``records write`` to the CLI."""
+    p = sub.add_parser("records", help="deployment records in the audit archive (records write)")
+    rsub = p.add_subparsers(dest="records_command", required=True, parser_class=type(p))
+    w = rsub.add_parser("write", help="build the deployment record and write it to the audit archive")
     w.add_argument("stack")
     w.add_argument("--bucket", help="the audit archive bucket (stack output auditArchiveBucket)")
     w.add_argument("--history", help="output of `pulumi stack history --json --page-size 1`")
@@ -200,11 +201,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--region", help="AWS region of the bucket (default: the stack's)")
     w.add_argument("--endpoint-url", default=os.environ.get("BLUEPRINT_AWS_ENDPOINT_URL"))
     w.add_argument("--dry-run", action="store_true", help="print the record instead of writing it")
-    return parser
+    p.set_defaults(handler=run)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """The ``records write`` command."""
     try:
         record = build_record(
             args.stack,
@@ -231,8 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _s3(args: argparse.Namespace) -> Any:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from blueprint.upkeep.delivery import stack_config
     from blueprint.ops._aws import connect
+    from blueprint.upkeep.delivery import stack_config
 
     region = args.region or stack_config(args.stack).region
     client = connect(region, endpoint_url=args.endpoint_url).client("s3")
@@ -245,7 +246,3 @@ def _s3(args: argparse.Namespace) -> Any:
                 raise RecordError(f"cannot write s3://{kw['Bucket']}/{kw['Key']}: {exc}") from None
 
     return _Checked()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -266,7 +266,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return ({"id": sid, "arn": sid, "secretId": sid, "secretString": json.dumps(doc), "versionId": "v1",
                      "versionStage": "AWSCURRENT", "versionStages": ["AWSCURRENT"], "secretBinary": "",
                      "createdDate": "2026-01-01T00:00:00Z"}, [])  # fmt: skip
-        raise NotImplementedError(f"the offline engine has no mock for invoke {tok}; add it to blueprint/preview/engine.py")
+        raise NotImplementedError(
+            f"the offline engine has no mock for invoke {tok}; add it to blueprint/preview/engine.py"
+        )
 
 
 class RecordingMonitor(_mocks.MockMonitor):

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from blueprint.cli import UsageError
+    from blueprint.common import UsageError
 
     if args.region not in USAGE_PREFIX:
         raise UsageError(f"prices refresh: unknown region {args.region!r}; known: {', '.join(sorted(USAGE_PREFIX))}")

@@ -1,19 +1,8 @@
-"""Repository upkeep commands: ``fork`` (rename the project and its GitHub repository) and
-``stack add`` (a new stack from an existing one).
+"""Repository upkeep commands: ``fork`` (rename the project and its GitHub repository), ``stack add`` (a new
+stack from an existing one), ``docs`` (the generated reference) and ``delivery`` (the stack facts the
+workflows read).
 
-``blueprint.cli`` loads :data:`COMMANDS`: each entry adds one subcommand to the CLI. These
-commands edit the files of the project directory (``BLUEPRINT_PROJECT_DIR``, else the checkout the
-tool was installed from, as for ``preview``); they never touch the cloud.
+:mod:`blueprint.upkeep.commands` lists them for the registry in ``blueprint.cli``. These commands read or
+edit the files of the project directory (``BLUEPRINT_PROJECT_DIR``, else the checkout the tool was
+installed from, as for ``preview``); they never touch the cloud.
 """
-
-from __future__ import annotations
-
-import argparse
-from collections.abc import Callable
-
-from blueprint.upkeep import fork, stack_add
-
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    fork.register,
-    stack_add.register,
-]

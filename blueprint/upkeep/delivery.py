@@ -1,6 +1,6 @@
 """Helpers the GitHub workflows call, so stack facts live in the stack files and not in YAML.
 
-``python -m blueprint.upkeep.delivery env STACK [--preview-role-arn TEMPLATE]``
+``blueprint delivery env STACK [--preview-role-arn TEMPLATE]``
     Prints ``key=value`` lines for ``$GITHUB_OUTPUT``: the stack's account, region, the preview and deploy
     role ARNs (the names :mod:`components.deploy_identity` creates), and the backend URL derived from
     ``delivery.stateBucket``. ``TEMPLATE`` (the ``AWS_PREVIEW_ROLE_ARN`` repository variable) may be a
@@ -10,7 +10,7 @@
     ``runner_label`` (the in-VPC runner's ``runs-on`` prefix) and ``lock_prefix`` (where the DIY backend
     keeps the stack's update locks).
 
-``python -m blueprint.upkeep.delivery stacks``
+``blueprint delivery stacks``
     Prints ``all=<JSON list>`` and ``ready=<JSON list>``: every stack file, and those handed over to CI. The
     preview and drift workflows build their credentialed matrices from ``ready`` in a GitHub-hosted job, so
     no job waits for the in-VPC runner of a stack whose cloud layer does not exist yet.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from blueprint.ops.bootstrap import login_url, secrets_provider_url
@@ -93,26 +92,27 @@ def secrets_fields(stack: str, root: Path | None = None) -> dict[str, str]:
     return {k: str(doc[k]) for k in ("secretsprovider", "encryptedkey", "encryptionsalt") if doc.get(k)}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m blueprint.upkeep.delivery``."""
-    from infra.config import ConfigError
-
-    p = argparse.ArgumentParser(prog="python -m blueprint.upkeep.delivery", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    e = sub.add_parser("env", help="print a stack's CI facts as key=value lines")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``delivery env STACK`` and ``delivery stacks`` to the CLI."""
+    p = sub.add_parser("delivery", help="stack facts for the GitHub workflows, as key=value lines")
+    dsub = p.add_subparsers(dest="delivery_command", required=True, parser_class=type(p))
+    e = dsub.add_parser("env", help="print a stack's CI facts as key=value lines")
     e.add_argument("stack")
     e.add_argument("--preview-role-arn", default="", help="ARN or template with {account} and {env}")
-    sub.add_parser("stacks", help="print every stack and the stacks handed over to CI as JSON lists")
-    args = p.parse_args(argv)
+    dsub.add_parser("stacks", help="print every stack and the stacks handed over to CI as JSON lists")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``delivery`` command: print the facts, or the config error and exit 1."""
+    from infra.config import ConfigError
+
     try:
-        facts = stack_env(args.stack, args.preview_role_arn) if args.command == "env" else stacks_facts()
+        env = args.delivery_command == "env"
+        facts = stack_env(args.stack, args.preview_role_arn) if env else stacks_facts()
         for key, value in facts.items():
             print(f"{key}={value}")
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Generate ``docs/components.md`` from the code: Args dataclass field docstrings and config field docs.
 
-Run ``make docs`` (``python -m blueprint.upkeep.docs``) after changing a component's ``…Args`` or the config
-model; ``python -m blueprint.upkeep.docs --check`` exits 1 when the committed file is stale (a test runs it).
+Run ``make docs`` (``blueprint docs``) after changing a component's ``…Args`` or the config
+model; ``blueprint docs --check`` exits 1 when the committed file is stale (a test runs it).
 
 - Components: every public module in ``components/`` is parsed with :mod:`ast` (nothing is imported,
   so no provider SDK loads): the module docstring's first paragraph, the ``platform:index:<Type>`` type
@@ -258,11 +258,15 @@ def render(root: Path = ROOT) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m blueprint.upkeep.docs [--check]``."""
-    p = argparse.ArgumentParser(prog="python -m blueprint.upkeep.docs", description="Generate docs/components.md.")
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``docs [--check]`` to the CLI."""
+    p = sub.add_parser("docs", help=f"regenerate {OUTPUT} from the Args and config docstrings", description=__doc__)
     p.add_argument("--check", action="store_true", help="exit 1 if the committed file is stale")
-    args = p.parse_args(argv)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``docs`` command: write the reference, or with ``--check`` compare it with the committed file."""
     target = ROOT / OUTPUT
     text = render()
     if args.check:
@@ -275,7 +279,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.write_text(text)
     print(f"wrote {OUTPUT}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.upkeep.delivery import stack_config
 from blueprint.preview.plan import Plan, Resource
+from blueprint.upkeep.delivery import stack_config
 from infra.config import PROJECT, boundary_policy_name, deploy_role_name, iam_path, preview_role_name
 from tests.conftest import ROOT, STACKS, plan_for
 from tests.iam_model import (

@@ -1,4 +1,4 @@
-"""`python -m blueprint.upkeep.delivery`: stack facts for the workflows."""
+"""`blueprint delivery`: stack facts for the workflows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint.upkeep.delivery import main, stack_env
+from blueprint.cli import main
 from blueprint.stackfiles import stack_names
+from blueprint.upkeep.delivery import stack_env
 from tests import fixtures as fx
 from tests.conftest import ROOT
 
@@ -35,14 +36,14 @@ def test_preview_role_variable_is_a_literal_or_a_template() -> None:
 
 
 def test_env_prints_key_value_lines_for_github_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["env", "dev"]) == 0
+    assert main(["delivery", "env", "dev"]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     assert lines["region"] == "us-west-2"
     assert lines["deploy_role_arn"].endswith(":role/ai-platform-deploy-dev")
 
 
 def test_unknown_stack_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["env", "qa"]) == 1
+    assert main(["delivery", "env", "qa"]) == 1
     assert "no such stack file" in capsys.readouterr().err
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.ops.records import main as records_main
+from blueprint.cli import main as blueprint_main
 from tests.delivery.test_workflows import STACKS, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +56,17 @@ def test_every_deploy_job_records_its_deployment_after_up() -> None:
 def test_record_script_arguments_are_accepted_by_the_records_cli() -> None:
     """The flags the script passes exist (argparse exits 2 on an unknown flag)."""
     text = RECORD.read_text().replace("\\\n", " ")
-    line = next(ln for ln in text.splitlines() if "blueprint.ops.records write" in ln)
+    line = next(ln for ln in text.splitlines() if "blueprint records write" in ln)
     flags = re.findall(r"(--[a-z-]+)", line)
     assert set(flags) == {"--environment", "--bucket", "--history", "--approvals", "--outcome"}
-    code = records_main(
-        ["write", "prod", "--environment", "prod", "--history", "", "--outcome", "success", "--dry-run"]
+    code = blueprint_main(
+        ["records", "write", "prod", "--environment", "prod", "--history", "", "--outcome", "success", "--dry-run"]
     )
     assert code == 0
 
 
 def fake_tools(tmp_path: Path, outputs: dict[str, str] | None, curl_fails: bool = False) -> tuple[Path, Path]:
-    """A checkout with a stand-in `.venv/bin/python`, and a PATH with stand-ins for `pulumi` and `curl`."""
+    """A checkout with a stand-in `.venv/bin/blueprint`, and a PATH with stand-ins for `pulumi` and `curl`."""
     work, bin_ = tmp_path / "checkout", tmp_path / "bin"
     (work / ".venv" / "bin").mkdir(parents=True)
     bin_.mkdir()
@@ -75,7 +75,7 @@ def fake_tools(tmp_path: Path, outputs: dict[str, str] | None, curl_fails: bool 
         work
         / ".venv"
         / "bin"
-        / "python": f'echo "python $*" >> {log}\necho "record=s3://archive-1/deployments/prod/x.json"',
+        / "blueprint": f'echo "blueprint $*" >> {log}\necho "record=s3://archive-1/deployments/prod/x.json"',
         bin_ / "pulumi": (
             f'echo "pulumi $*" >> {log}\n'
             'case "$*" in *"stack output"*) '
@@ -126,9 +126,9 @@ def test_the_owner_of_the_archive_writes_a_record_even_when_up_failed(tmp_path: 
     assert rc == 0, log
     calls = (tmp_path / "calls").read_text()
     assert "actions/runs/99/approvals" in calls
-    python = next(ln for ln in calls.splitlines() if ln.startswith("python "))
-    assert "-m blueprint.ops.records write prod --environment prod --bucket archive-1" in python
-    assert "--outcome failure" in python
+    record = next(ln for ln in calls.splitlines() if ln.startswith("blueprint "))
+    assert "blueprint records write prod --environment prod --bucket archive-1" in record
+    assert "--outcome failure" in record
     assert output == "record=s3://archive-1/deployments/prod/x.json\n"
 
 
@@ -137,7 +137,7 @@ def test_a_stack_without_its_own_archive_skips_the_record_with_a_notice(tmp_path
     rc, log, output = run(RECORD, work, bin_, tmp_path, {**RECORD_ENV, "RUNNER_TEMP": str(tmp_path)})
     assert rc == 0, log
     assert "::notice title=prod: no deployment record::" in log
-    assert "python" not in (tmp_path / "calls").read_text()
+    assert "blueprint" not in (tmp_path / "calls").read_text()
     assert output == ""  # so the status step does not run
 
 

@@ -164,7 +164,6 @@ def _code() -> tuple[list[str], list[str]]:
 def _blueprint_parser() -> Any:
     from blueprint import cli
 
-    cli._load_extra_commands()
     return cli._parser()
 
 

@@ -399,7 +399,7 @@ def test_no_job_waits_for_the_runner_of_a_stack_that_is_not_handed_over() -> Non
                 assert matrix == "${{ fromJSON(needs.stacks.outputs.ready) }}", (path.name, job_id)
                 gate = jobs["stacks"]
                 assert gate["runs-on"].startswith("ubuntu-")
-                assert gate["steps"][-1]["run"].startswith(".venv/bin/python -m blueprint.upkeep.delivery stacks")
+                assert gate["steps"][-1]["run"].startswith(".venv/bin/blueprint delivery stacks")
                 assert job["if"] == "needs.stacks.outputs.ready != '[]'"
             else:
                 assert job["if"] == f"needs.preflight-{job_id}.outputs.ready == 'true'", (path.name, job_id)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from ai_platform_policies import estimate as est
 
-from blueprint.preview import report
 from blueprint.cli import EXIT_ERROR, main
+from blueprint.preview import report
 from blueprint.preview.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]

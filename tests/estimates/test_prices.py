@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from blueprint.preview import prices
 from blueprint.cli import main
+from blueprint.preview import prices
 
 TEMPLATE = {
     "region": "us-west-2",

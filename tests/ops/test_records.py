@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.ops import records
+from blueprint.cli import main
 from tests.delivery.test_records import APPROVALS, GITHUB, HISTORY
 from tests.ops.conftest import client
 
@@ -41,8 +41,20 @@ def test_record_lands_under_deployments_stack_and_is_locked(
     for k, v in GITHUB.items():
         monkeypatch.setenv(k, v)
     history, approvals = _inputs(tmp_path)
-    code = records.main(
-        ["write", "prod", "--bucket", BUCKET, "--history", history, "--approvals", approvals, "--outcome", "success"]
+    code = main(
+        [
+            "records",
+            "write",
+            "prod",
+            "--bucket",
+            BUCKET,
+            "--history",
+            history,
+            "--approvals",
+            approvals,
+            "--outcome",
+            "success",
+        ]
     )
     out = capsys.readouterr().out.strip()
     assert code == 0
@@ -61,7 +73,9 @@ def test_record_lands_under_deployments_stack_and_is_locked(
 
 def test_missing_bucket_is_one_line_error(moto_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history, _approvals = _inputs(tmp_path)
-    code = records.main(["write", "prod", "--bucket", "no-such-archive", "--history", history, "--outcome", "failure"])
+    code = main(
+        ["records", "write", "prod", "--bucket", "no-such-archive", "--history", history, "--outcome", "failure"]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("error: cannot write s3://no-such-archive/deployments/prod/")

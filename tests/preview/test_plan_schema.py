@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from blueprint.cli import preview_plan
+from blueprint.preview.command import preview_plan
 from blueprint.preview.plan import SCHEMA_VERSION, Plan, integral
 from blueprint.stackfiles import stack_names
 

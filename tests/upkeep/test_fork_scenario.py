@@ -75,7 +75,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     env = {**os.environ, "PYTHONPATH": str(root), "BLUEPRINT_PROJECT_DIR": str(root)}
     docs = subprocess.run(
-        [sys.executable, "-m", "blueprint.upkeep.docs"], cwd=root, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "blueprint", "docs"], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     assert docs.returncode == 0, docs.stderr[-3000:]
     return root

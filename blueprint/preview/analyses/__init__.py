@@ -72,7 +72,11 @@ ANALYSES: list[str] = [
     "blueprint.preview.analyses.lineage",
 ]
 # Estimates (docs/cost-and-time.md): cost, GPU cold start per model, cold deploy critical path.
-ANALYSES += ["blueprint.preview.analyses.cost", "blueprint.preview.analyses.cold_start", "blueprint.preview.analyses.deploy_time"]
+ANALYSES += [
+    "blueprint.preview.analyses.cost",
+    "blueprint.preview.analyses.cold_start",
+    "blueprint.preview.analyses.deploy_time",
+]
 
 
 def run_all(plan: Plan, root: Path) -> dict[str, AnalysisResult]:
