@@ -33,14 +33,10 @@ minimum) so no orphan key is left behind.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.loaders
-import botocore.regions
 from botocore.exceptions import ClientError
 
 from blueprint.ops._aws import (
@@ -56,36 +52,24 @@ from blueprint.ops._aws import (
     print_rows,
     stdout,
 )
+from blueprint.ops.bootstrap_args import alias_arg, bucket_arg, days_arg, region_arg
+from blueprint.ops.bucket_policy import (
+    LIFECYCLE_RULE_ID,
+    TLS_SIDS,
+    is_public_statement,
+    lifecycle_rule,
+    policy_statements,
+    same_rule,
+    tls_statements,
+)
 
 DEFAULT_KMS_ALIAS = "alias/pulumi-secrets"
-LIFECYCLE_RULE_ID = "pulumi-state-noncurrent-versions"
-TLS_SIDS = ("DenyInsecureTransport", "DenyOutdatedTls")
 TAGS = {"managed-by": "blueprint-bootstrap", "purpose": "pulumi-backend"}
 OWNER_TAG = ("managed-by", "blueprint-bootstrap")
 ORPHAN_DELETION_DAYS = 7  # the shortest pending window KMS allows
 
 CREATED, UPDATED, IN_PLACE, ADOPTED, REMOVED = "created", "updated", "in place", "adopted", "removed"
 WOULD_CREATE, WOULD_UPDATE, WOULD_REMOVE = "would create", "would update", "would remove"
-
-# KMS alias names: "alias/" then letters, digits, / _ - (CreateAlias API reference), at most 256 in all;
-# the state key's alias adds "-state".
-_ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]+$")
-_ALIAS_MAX = 256 - len("-state")
-
-# S3 general purpose bucket naming rules
-# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-
-# Condition keys that, with fixed values, make a `Principal: *` statement non-public, as S3 Block
-# Public Access evaluates it ("The meaning of public",
-# https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html).
-_RESTRICTING_KEYS = {
-    "aws:sourcearn", "aws:sourcevpc", "aws:sourcevpce", "aws:sourceaccount", "aws:sourceowner",
-    "aws:principalorgid", "aws:principalaccount", "aws:principalarn", "aws:userid", "aws:sourceip",
-    "s3:dataaccesspointarn", "s3:dataaccesspointaccount",
-}  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -125,68 +109,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="print what would change; call no mutating API")
     add_common_arguments(p)
     p.set_defaults(handler=guarded(run))
-
-
-def days_arg(value: str) -> int:
-    """argparse type: 1 to 3650 days (the lifecycle API's useful range)."""
-    try:
-        days = int(value)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 3650:
-        raise argparse.ArgumentTypeError(f"must be a whole number of days between 1 and 3650, got {value!r}")
-    return days
-
-
-def known_regions() -> set[str]:
-    """Regions in botocore's bundled endpoint data, every partition (no network call, no profile read)."""
-    resolver = botocore.regions.EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
-    return {r for part in resolver.get_available_partitions() for r in resolver.get_available_endpoints("s3", part)}
-
-
-def region_arg(value: str) -> str:
-    """argparse type: a region botocore knows (a new region needs a newer boto3)."""
-    if value not in known_regions():
-        raise argparse.ArgumentTypeError(
-            f"unknown AWS region {value!r} (e.g. us-west-2, eu-central-1); if AWS launched it recently, upgrade boto3"
-        )
-    return value
-
-
-def bucket_arg(value: str) -> str:
-    """argparse type: a valid general purpose bucket name."""
-    why = None
-    if not _BUCKET.match(value):
-        why = "3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
-    elif ".." in value:
-        why = "no two adjacent dots"
-    elif _is_ip(value):
-        why = "not formatted as an IP address"
-    elif value.startswith(_BUCKET_PREFIXES) or value.endswith(_BUCKET_SUFFIXES):
-        why = f"no reserved prefix ({', '.join(_BUCKET_PREFIXES)}) or suffix ({', '.join(_BUCKET_SUFFIXES)})"
-    if why:
-        raise argparse.ArgumentTypeError(f"invalid S3 bucket name {value!r}: {why}")
-    return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.IPv4Address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def alias_arg(value: str) -> str:
-    """argparse type: a customer alias (``alias/`` is added when missing)."""
-    alias = value if value.startswith("alias/") else f"alias/{value}"
-    if alias.startswith("alias/aws/"):
-        raise argparse.ArgumentTypeError(f"{alias} is reserved for AWS managed keys; choose another --kms-alias")
-    if not _ALIAS.match(alias) or len(alias) > _ALIAS_MAX:
-        raise argparse.ArgumentTypeError(
-            f"invalid KMS alias {value!r}: alias/ then letters, digits, '/', '_' and '-', at most {_ALIAS_MAX} characters"
-        )
-    return alias
 
 
 def run(args: argparse.Namespace) -> int:
@@ -259,25 +181,6 @@ class BucketPlan:
     """Public Allow statements of the current policy, to remove (refused unless asked)."""
 
 
-def is_public_statement(statement: dict[str, Any]) -> bool:
-    """An Allow to every principal that no fixed-value condition narrows (S3's definition of public)."""
-    if statement.get("Effect") != "Allow":
-        return False
-    principal = statement.get("Principal")
-    principals = principal.get("AWS") if isinstance(principal, dict) else principal
-    values = principals if isinstance(principals, list) else [principals]
-    if "*" not in values:
-        return False
-    for operator, conditions in (statement.get("Condition") or {}).items():
-        if "like" in operator.lower() or not isinstance(conditions, dict):
-            continue  # wildcard operators can match anyone
-        for key, value in conditions.items():
-            fixed = [value] if isinstance(value, str) else list(value)
-            if key.lower() in _RESTRICTING_KEYS and fixed and not any("*" in str(v) for v in fixed):
-                return False
-    return True
-
-
 class _Bootstrap:
     def __init__(self, aws: Aws, dry_run: bool):
         self.kms = aws.client("kms")
@@ -331,7 +234,7 @@ class _Bootstrap:
         exists = self._bucket_exists(bucket, region)
         current = self._get("get_bucket_policy", bucket, ("NoSuchBucketPolicy",)) if exists else None
         doc = json.loads(current["Policy"]) if current and current.get("Policy") else None
-        statements = _statements(doc)
+        statements = policy_statements(doc)
         public = [s for s in statements if is_public_statement(s)]
         if public and not remove_public:
             sids = ", ".join(str(s.get("Sid") or f"#{statements.index(s) + 1}") for s in public)
@@ -520,7 +423,7 @@ class _Bootstrap:
     def _policy(self, plan: BucketPlan) -> None:
         bucket, doc = plan.name, plan.policy
         wanted = tls_statements(bucket)
-        statements = [s for s in _statements(doc) if s not in plan.public]
+        statements = [s for s in policy_statements(doc) if s not in plan.public]
         by_sid = {s.get("Sid"): s for s in statements}
         if not plan.public and all(by_sid.get(s["Sid"]) == s for s in wanted):
             self._record("s3 bucket policy", IN_PLACE, "TLS-only (TLS >= 1.2)")
@@ -548,57 +451,10 @@ class _Bootstrap:
         wanted = lifecycle_rule(days)
         ours = next((r for r in rules if r.get("ID") == LIFECYCLE_RULE_ID), None)
         detail = f"expire noncurrent versions after {days} days, abort uploads after 7"
-        if ours is not None and _same_rule(ours, wanted):
+        if ours is not None and same_rule(ours, wanted):
             self._record("s3 lifecycle", IN_PLACE, detail)
             return
         self._record("s3 lifecycle", UPDATED if ours or rules else CREATED, detail)
         if not self.dry_run:
             merged = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID] + [wanted]
             self.s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": merged})
-
-
-def _statements(doc: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """A policy's statements as a list (the grammar allows a single object)."""
-    statement = (doc or {}).get("Statement", [])
-    return [statement] if isinstance(statement, dict) else list(statement)
-
-
-def tls_statements(bucket: str) -> list[dict[str, Any]]:
-    """Deny every request without TLS, and with TLS older than 1.2
-    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html)."""
-    resources = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
-    return [
-        {
-            "Sid": TLS_SIDS[0],
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": resources,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
-        {
-            "Sid": TLS_SIDS[1],
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": resources,
-            "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-        },
-    ]
-
-
-def lifecycle_rule(days: int) -> dict[str, Any]:
-    """Our lifecycle rule: state history is kept ``days`` days; stale multipart uploads go after 7."""
-    return {
-        "ID": LIFECYCLE_RULE_ID,
-        "Status": "Enabled",
-        "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": days},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-    }
-
-
-def _same_rule(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    keys = ("Status", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload")
-    prefix = (current.get("Filter") or {}).get("Prefix", current.get("Prefix", ""))
-    return prefix == "" and all(current.get(k) == wanted[k] for k in keys)

@@ -34,6 +34,7 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from blueprint.preview.aws_names import ID_PREFIX, NAME_KEYS
 from blueprint.preview.plan import Plan, Resource
 from blueprint.stackfiles import StackSettings, load_stack
 
@@ -42,32 +43,9 @@ def _h(*parts: str, n: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
 
 
-_ID_PREFIX = {
-    "aws:ec2/vpc:Vpc": "vpc",
-    "aws:ec2/subnet:Subnet": "subnet",
-    "aws:ec2/internetGateway:InternetGateway": "igw",
-    "aws:ec2/natGateway:NatGateway": "nat",
-    "aws:ec2/eip:Eip": "eipalloc",
-    "aws:ec2/routeTable:RouteTable": "rtb",
-    "aws:ec2/securityGroup:SecurityGroup": "sg",
-    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
-    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
-    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
-    "aws:ec2/flowLog:FlowLog": "fl",
-}
-
-# Physical-name input per type, for resources the provider auto-names when it is unset.
-_NAME_INPUT = {
-    "aws:iam/role:Role": "name",
-    "aws:iam/policy:Policy": "name",
-    "aws:ecr/repository:Repository": "name",
-    "aws:eks/cluster:Cluster": "name",
-    "aws:cloudwatch/logGroup:LogGroup": "name",
-    "aws:s3/bucket:Bucket": "bucket",
-    "aws:ec2/launchTemplate:LaunchTemplate": "name",
-    "aws:ec2/securityGroup:SecurityGroup": "name",
-    "aws:eks/nodeGroup:NodeGroup": "nodeGroupName",
-}
+# What a resource's mock outputs are: its inputs plus what the provider computes.
+Inputs = Mapping[str, Any]
+Outputs = dict[str, Any]
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
@@ -88,12 +66,12 @@ class PlatformMocks(pulumi.runtime.Mocks):
             return f"{name}-provider-id", inputs
         key = _h(self.stack, typ, name)
         out = dict(inputs)
-        phys_key = _NAME_INPUT.get(typ)
+        phys_key = NAME_KEYS.get(typ)
         if phys_key and not inputs.get(phys_key):
             prefix = inputs.get(phys_key + "Prefix")
             out[phys_key] = f"{prefix}{key[:8]}" if prefix else f"{name}-{key[:7]}"
         phys = out.get(phys_key) if phys_key else name
-        rid = f"{_ID_PREFIX[typ]}-{key}" if typ in _ID_PREFIX else (phys or name)
+        rid = f"{ID_PREFIX[typ]}-{key}" if typ in ID_PREFIX else (phys or name)
         if args.resource_id:  # a read (`Resource.get`): the id is the one the program asked for
             rid = str(args.resource_id)
         out.setdefault("id", rid)
@@ -108,9 +86,17 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def _arn(self, service: str, resource: str, region: bool = True) -> str:
         return f"arn:aws:{service}:{self.region if region else ''}:{self.account}:{resource}"
 
-    def _aws(self, typ: str, name: str, phys: str, rid: str, inputs: Mapping[str, Any], out: dict[str, Any]) -> None:
+    def _aws(self, typ: str, name: str, phys: str, rid: str, inputs: Inputs, out: Outputs) -> None:
+        for fill in (self._aws_identity, self._aws_storage, self._aws_eks, self._aws_network):
+            if fill(typ, name, phys, rid, inputs, out):
+                return
         service = typ.split(":")[1].split("/")[0]
-        acct, region = self.account, self.region
+        res = typ.split(":")[2][0].lower() + typ.split(":")[2][1:]
+        out.setdefault("arn", self._arn(service, f"{res}/{rid}"))
+
+    def _aws_identity(self, typ: str, name: str, phys: str, rid: str, inputs: Inputs, out: Outputs) -> bool:
+        """The outputs IAM and KMS report; False when ``typ`` is not one of them."""
+        acct = self.account
         if typ == "aws:iam/role:Role":
             # IAM ARNs carry the resource's path (role/<path>/<name>), as IAM returns them.
             path = inputs.get("path") or "/"
@@ -131,7 +117,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 arn=self._arn("kms", str(inputs.get("name", phys))),
                 targetKeyArn=self._arn("kms", f"key/{inputs.get('targetKeyId', '')}"),
             )
-        elif typ == "aws:ecr/repository:Repository":
+        else:
+            return False
+        return True
+
+    def _aws_storage(self, typ: str, name: str, phys: str, rid: str, inputs: Inputs, out: Outputs) -> bool:
+        """The outputs ECR and S3 report; False when ``typ`` is not one of them."""
+        acct, region = self.account, self.region
+        if typ == "aws:ecr/repository:Repository":
             out.update(
                 arn=self._arn("ecr", f"repository/{phys}"),
                 registryId=acct,
@@ -148,7 +141,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 bucketRegionalDomainName=f"{phys}.s3.{region}.amazonaws.com",
                 region=region,
             )
-        elif typ == "aws:eks/cluster:Cluster":
+        else:
+            return False
+        return True
+
+    def _aws_eks(self, typ: str, name: str, phys: str, rid: str, inputs: Inputs, out: Outputs) -> bool:
+        """The outputs EKS reports (cluster, node group); False when ``typ`` is not one of them."""
+        region = self.region
+        if typ == "aws:eks/cluster:Cluster":
             issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{_h(name, n=32).upper()}"
             out.update(
                 arn=self._arn("eks", f"cluster/{phys}"),
@@ -177,7 +177,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
                 ],
                 status="ACTIVE",
             )
-        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        else:
+            return False
+        return True
+
+    def _aws_network(self, typ: str, name: str, phys: str, rid: str, inputs: Inputs, out: Outputs) -> bool:
+        """The outputs EC2, CloudWatch Logs, SQS, Secrets Manager and RDS report; False when ``typ`` is not one of them."""
+        region = self.region
+        if typ == "aws:ec2/launchTemplate:LaunchTemplate":
             out.update(arn=self._arn("ec2", f"launch-template/{rid}"), latestVersion=1, defaultVersion=1)
         elif typ == "aws:ec2/vpc:Vpc":
             out.update(
@@ -192,6 +199,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
             out.update(publicIp=f"198.51.100.{int(_h(name, n=2), 16) % 250 + 1}", allocationId=rid)
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             out.update(arn=self._arn("ec2", f"vpc-endpoint/{rid}"))
+        elif typ == "aws:sqs/queue:Queue":  # SQS ARNs end in the queue name; the URL is what the API takes
+            out.update(arn=self._arn("sqs", phys), url=f"https://sqs.{region}.amazonaws.com/{self.account}/{phys}")
         elif typ == "aws:secretsmanager/secret:Secret":
             out.update(arn=self._arn("secretsmanager", f"secret:{phys}-{_h(name, n=6)}"))
         elif typ == "aws:rds/instance:Instance":
@@ -208,8 +217,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
                     }
                 ]
         else:
-            res = typ.split(":")[2][0].lower() + typ.split(":")[2][1:]
-            out.setdefault("arn", self._arn(service, f"{res}/{rid}"))
+            return False
+        return True
 
     def _k8s(self, typ: str, name: str, inputs: Mapping[str, Any], out: dict[str, Any]) -> None:
         if typ.startswith("kubernetes:helm.sh/"):

@@ -16,10 +16,10 @@ from blueprint.preview.analyses import ANALYSES, AnalysisResult
 from blueprint.preview.analyses.admission import (
     analyse,
     default_limit_range_item,
-    hook_job_pod,
     psa_violations,
     quantity,
 )
+from blueprint.preview.analyses.pod_templates import hook_job_pod
 from blueprint.preview.plan import Plan, Resource
 from components import _k8s
 from tests.conftest import ROOT, STACKS, plan_for

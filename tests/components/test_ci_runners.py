@@ -158,7 +158,8 @@ def test_docker_in_docker_is_opt_in_and_makes_the_namespace_privileged() -> None
 # --------------------------------------------------------------------------- issue 11 defect 5
 def test_job_pods_get_explicit_resources_instead_of_the_namespace_default(plan: Plan) -> None:
     """The job namespace's LimitRange default (500m / 1Gi) must never size a build."""
-    from blueprint.preview.analyses.admission import hook_job_pod, namespace_rules, pod_templates
+    from blueprint.preview.analyses.admission import namespace_rules
+    from blueprint.preview.analyses.pod_templates import hook_job_pod, pod_templates
 
     (cm,) = [k8s_object(r) for r in plan.by_type("kubernetes:core/v1:ConfigMap") if r.name == "ci-cpu-hook-template"]
     assert cm is not None

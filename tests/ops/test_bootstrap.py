@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.ops.bootstrap import LIFECYCLE_RULE_ID, is_public_statement
+from blueprint.ops.bucket_policy import LIFECYCLE_RULE_ID, is_public_statement
 from tests.ops.conftest import REGION, Faults, Result, assert_one_line_error, client
 
 BUCKET = "acme-pulumi-state"

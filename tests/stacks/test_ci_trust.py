@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blueprint.preview.analyses.admission import pod_templates
+from blueprint.preview.analyses.pod_templates import pod_templates
 from blueprint.preview.plan import Plan
 from blueprint.preview.render import k8s_object
 from tests.conftest import stack_raw
