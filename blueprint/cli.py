@@ -27,8 +27,8 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "TOOLS", "UsageError", "main"]
 
 # (tool, what it is for, its commands): `blueprint --help` lists the commands in this order, grouped.
 TOOLS = (
-    ("preview", "offline, no credentials", preview.COMMANDS),
-    ("ops", "boto3, the stack's AWS account", ops.COMMANDS),
+    ("preview", "the offline plan, its checks and estimates", preview.COMMANDS),
+    ("ops", "boto3 against a stack's AWS account", ops.COMMANDS),
     ("upkeep", "this repository's files", upkeep.COMMANDS),
 )
 
