@@ -169,10 +169,19 @@ def _preview(args: argparse.Namespace) -> int:
     _check_outputs(args)
     out, err = _console(), _console(stderr=True)
 
-    from blueprint import report
+    from blueprint import report, singletons
 
+    refusals = singletons.singleton_problems(root, None if args.all else stacks)
+    for line in refusals:  # cross-stack: read from every stack file, before any engine runs
+        err.print(line, markup=False)
+    if refusals:
+        return EXIT_ERROR
     worst = EXIT_OK
-    for stack, result in _plans(stacks, policy=not args.no_policy):
+    results = _plans(stacks, policy=not args.no_policy)
+    for line in singletons.clashes_of(root, results) if args.all else []:
+        err.print(line, markup=False)
+        worst = EXIT_ERROR
+    for stack, result in results:
         if isinstance(result, str):
             err.print(result, markup=False)
             worst = EXIT_ERROR

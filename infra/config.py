@@ -228,6 +228,13 @@ class RegistryConfig(_Model):
         default_factory=lambda: {k: PullThroughCacheRule() for k in ("ecr-public", "k8s", "quay")}
     )
     """Pull-through cache rules keyed by upstream: ecr-public, k8s, quay, docker-hub, ghcr, nvcr."""
+    create_registry_settings: bool = True
+    """Create the registry-level ECR settings of this account and region: the registry scanning configuration,
+    the registry policy, the pull-through cache rules and their repository creation templates. ECR holds one of
+    each per account and region, so one stack there owns them; the others set false (their repositories then scan
+    on push, and ``pullThroughCache`` lists the owner's rules they use). The preview refuses two owners."""
+    registry_settings_owned_by: str | None = None
+    """With ``createRegistrySettings: false``: the stack in the same account and region that creates them."""
 
     @field_validator("repositories")
     @classmethod

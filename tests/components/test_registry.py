@@ -220,3 +220,37 @@ def test_without_cluster_inputs_there_is_no_policy_and_no_ci_role() -> None:
     )
     assert not any(r.protect or r.retain_on_delete for r in plan.resources)
     assert len(plan.by_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 2
+
+
+REGISTRY_LEVEL = (
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+    "aws:ecr/registryPolicy:RegistryPolicy",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+)
+
+
+@pytest.mark.parametrize("scanning", ["basic", "enhanced"])
+def test_without_the_registry_settings_nothing_registry_level_is_created_and_repositories_scan_on_push(
+    scanning: str,
+) -> None:
+    """Another stack of the account and region owns them (ECR holds one of each per registry)."""
+    plan = _registry_plan(manage_registry_settings=False, scanning=scanning)
+    for t in REGISTRY_LEVEL:
+        assert plan.by_type(t) == [], t
+    assert not [r for r in plan.by_type("aws:iam/role:Role") if r.name.endswith("cache-template-role")]
+    for repo in plan.by_type(REPO):
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    # The node role still gets the first-pull actions on the cache prefixes, from an identity policy.
+    (grant,) = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "registry-cache-pull"]
+    (node_role,) = [r for r in plan.by_type("aws:iam/role:Role") if r.name == "node-role"]
+    assert grant.inputs["role"] == node_role.outputs["name"]
+    (statement,) = _doc(grant)["Statement"]
+    assert sorted(statement["Action"]) == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+    assert statement["Resource"] == [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{p}/*" for p in ("docker-hub", "k8s")]
+
+
+def test_the_owner_creates_every_registry_level_resource_and_no_identity_grant(plan: Plan) -> None:
+    for t in REGISTRY_LEVEL:
+        assert plan.by_type(t), t
+    assert not [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("registry-cache-pull")]
