@@ -169,18 +169,9 @@ def _preview(args: argparse.Namespace) -> int:
     _check_outputs(args)
     out, err = _console(), _console(stderr=True)
 
-    from blueprint import report, singletons
+    from blueprint import report
 
-    refusals = singletons.singleton_problems(root, None if args.all else stacks)
-    for line in refusals:  # cross-stack: read from every stack file, before any engine runs
-        err.print(line, markup=False)
-    if refusals:
-        return EXIT_ERROR
-    worst = EXIT_OK
-    results = _plans(stacks, policy=not args.no_policy)
-    for line in singletons.clashes_of(root, results) if args.all else []:
-        err.print(line, markup=False)
-        worst = EXIT_ERROR
+    results, worst = _checked_plans(err, root, stacks, args)
     for stack, result in results:
         if isinstance(result, str):
             err.print(result, markup=False)
@@ -225,6 +216,23 @@ def _preview(args: argparse.Namespace) -> int:
             written = _writing(target_dir, render.render_k8s, plan, target_dir)
             out.print(f"rendered {written} Kubernetes files to {Path(args.render_k8s) / stack}")
     return worst
+
+
+def _checked_plans(
+    err: Console, root: Path, stacks: list[str], args: argparse.Namespace
+) -> tuple[list[tuple[str, Plan | str]], int]:
+    """The plans and the exit code so far, after the cross-stack checks (blueprint/singletons.py): the account
+    singletons' owners, from the stack files alone before any engine runs (a refusal: no plans); with --all,
+    physical names two stacks would share."""
+    from blueprint import singletons
+
+    lines = singletons.singleton_problems(root, None if args.all else stacks)
+    results = [] if lines else _plans(stacks, policy=not args.no_policy)
+    if args.all and results:
+        lines = singletons.clashes_of(root, results)
+    for line in lines:
+        err.print(line, markup=False)
+    return results, EXIT_ERROR if lines else EXIT_OK
 
 
 def _print_diff(out: Console, stack: str, base: dict[str, object], plan: Plan, args: argparse.Namespace) -> None:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blueprint.singletons import SINGLETONS
 from blueprint.stackfiles import stack_sort_key
 from blueprint.upkeep.regions import REGION, availability_zones
 
@@ -47,11 +48,11 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 # `<project>-<stack>-artifacts-` is the artifact bucket's prefix, at most 37 characters (S3 bucket_prefix).
 _PREFIX_BUDGET = 37 - len("--artifacts-")
 # Config paths (under the project namespace) of resources one AWS account holds once: a second stack
-# in the account must not create them again. Keep in step with blueprint/singletons.py SINGLETONS.
-ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"), ("audit", "enabled"))
-# ... and of those one account holds once per region (ECR's registry-level settings), with the key naming the owner.
-REGION_SINGLETONS: tuple[tuple[str, str, str], ...] = (
-    ("registry", "createRegistrySettings", "registrySettingsOwnedBy"),
+# in the account must not create them again; and of those one account holds once per region (ECR's
+# registry-level settings), with the key naming the owner. From blueprint/singletons.py, the preview's check.
+ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = tuple((s.section, s.key) for s in SINGLETONS if not s.regional)
+REGION_SINGLETONS: tuple[tuple[str, str, str], ...] = tuple(
+    (s.section, s.key, s.owned_by) for s in SINGLETONS if s.regional and s.owned_by
 )
 SECRET_PLACEHOLDER = "v1:placeholder-set-with-pulumi-config-set-secret"  # noqa: S105 - not a secret
 _STACK_FILE_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
@@ -262,7 +263,7 @@ def _region_settings(config: Any, ns: str, owner: str | None) -> None:
 
 def _registry_owner(root: Path, req: Request) -> str | None:
     """The stack that owns the registry settings of the request's account and region (blueprint/singletons.py)."""
-    from blueprint.singletons import SINGLETONS, read_stacks
+    from blueprint.singletons import read_stacks
 
     registry = next(s for s in SINGLETONS if s.section == "registry")
     owners = [f for f in read_stacks(root).values() if f.group(registry) == (req.account, req.region)]

@@ -132,3 +132,21 @@ def test_the_clash_check_knows_each_names_scope(
     if singletons.PHYSICAL_NAMES[resource.type][0]:
         auto = _res(resource.type, resource.name)  # no name input: the provider adds a random suffix
         assert singletons.physical_name_clashes({"a": ("1", "r", [auto]), "b": ("1", "r", [auto])}) == []
+
+
+# Named within a parent the stack owns (a VPC, a cluster): never shared between stacks.
+_WITHIN_A_STACKS_PARENT = {"aws:ec2/securityGroup:SecurityGroup", "aws:eks/nodeGroup:NodeGroup"}
+
+
+def test_the_cross_stack_table_reads_the_same_name_input_as_the_engine_and_the_pack() -> None:
+    """Three tables by purpose (the mocks' auto-naming, the pack's per-stack uniqueness, this cross-stack
+    check with each name's scope); the pack cannot import the program, so a test keeps them equal."""
+    from ai_platform_policies.tagging import NAME_KEYS
+
+    from blueprint.engine import _NAME_INPUT
+
+    for table in (NAME_KEYS, _NAME_INPUT):
+        for type_, key in table.items():
+            if type_ in _WITHIN_A_STACKS_PARENT:
+                continue
+            assert singletons.PHYSICAL_NAMES.get(type_, ("(missing)",))[0] == key, type_
