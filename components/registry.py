@@ -22,8 +22,8 @@ Provisions:
 
 The scanning configuration, the registry policy and the pull-through cache rules (with their creation
 templates) are singletons per account and region: with ``manage_registry_settings=False`` another stack
-owns them and this one creates none of them; its repositories then scan on push, and its pullers get
-the first-pull actions on the cache prefixes through an inline policy on their role.
+owns them and this one creates none of them; its repositories then scan on push, and its nodes fill the
+caches through the owner's registry policy (the owner lists them in ``cache_filler_arns``).
 
 Outputs: ``repositories`` (name -> ``aws.ecr.Repository``), ``repository_urls``
 (``Output[dict[str, str]]``), ``ci_push_role`` (``aws.iam.Role | None``), ``key``
@@ -134,6 +134,10 @@ class RegistryArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
     deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
+    cache_filler_arns: Sequence[str] = ()
+    """More principals the registry policy lets fill the pull-through caches: the node roles of the other stacks
+    of this account and region (their ``nodeRoleArn`` output), which have no registry policy of their own and whose
+    node role may carry no policy beyond ECR read-only (pack: iam-node-role-least-privilege)."""
     manage_registry_settings: bool = True
     """Create the registry-level settings (scanning configuration, registry policy, pull-through cache rules and
     creation templates). False where another stack in the account and region owns them (ECR holds one of each)."""
@@ -220,8 +224,6 @@ class Registry(pulumi.ComponentResource):
         self._repository_policies(name, args)
         if args.pull_through_cache and args.manage_registry_settings:
             self._pull_through(name, args)
-        elif args.pull_through_cache and args.pull_principal_arns:
-            self._cache_pull_grant(name, args)
 
         self.repository_urls = pulumi.Output.all(**{n: r.repository_url for n, r in self.repositories.items()}).apply(
             lambda urls: dict(urls)
@@ -346,7 +348,7 @@ class Registry(pulumi.ComponentResource):
         )
         for prefix in prefixes:
             self._cache_rule(name, prefix, args, template_role, template_policy, pull_policy)
-        if args.pull_principal_arns:
+        if args.pull_principal_arns or args.cache_filler_arns:
             self._registry_policy(name, args)
 
     def _cache_template_role(
@@ -439,7 +441,7 @@ class Registry(pulumi.ComponentResource):
         cache_arns = _cache_arns(args)
         aws.ecr.RegistryPolicy(
             f"{name}-registry-policy",
-            policy=pulumi.Output.all(*args.pull_principal_arns).apply(
+            policy=pulumi.Output.all(*args.pull_principal_arns, *args.cache_filler_arns).apply(
                 lambda a: policy_json(
                     [
                         {
@@ -454,29 +456,6 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-    def _cache_pull_grant(self, name: str, args: RegistryArgs) -> None:
-        """Without the registry policy (another stack owns it and names its own pullers), the pullers here get
-        the first-pull actions from an identity policy, which suffices within one account
-        (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html)."""
-        cache_arns = _cache_arns(args)
-        for i, arn in enumerate(args.pull_principal_arns):
-            aws.iam.RolePolicy(
-                f"{name}-cache-pull" + (f"-{i}" if i else ""),
-                # The role name is the ARN's last segment, after the IAM path.
-                role=pulumi.Output.from_input(arn).apply(lambda a: a.rsplit("/", 1)[-1]),
-                policy=policy_json(
-                    [
-                        {
-                            "Sid": "FirstPullThroughCache",
-                            "Effect": "Allow",
-                            "Action": list(PULL_THROUGH_ACTIONS),
-                            "Resource": cache_arns,
-                        }
-                    ]
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
 
 
 def _cache_arns(args: RegistryArgs) -> list[str]:

@@ -534,7 +534,9 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
     if registry_owner:
         out.notes.append(
             f"registry: {registry_owner} owns the ECR registry settings of account {req.account} in {req.region} "
-            f"(scanning configuration, registry policy, pull-through cache rules); {req.name} uses them"
+            f"(scanning configuration, registry policy, pull-through cache rules); {req.name} uses them. After "
+            f"{req.name}'s first up, add its nodeRoleArn output to {registry_owner}'s registry.pullThroughPrincipalArns "
+            "so its nodes may fill the caches"
         )
     if owner:
         out.notes.append(

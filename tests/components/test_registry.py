@@ -241,16 +241,19 @@ def test_without_the_registry_settings_nothing_registry_level_is_created_and_rep
     assert not [r for r in plan.by_type("aws:iam/role:Role") if r.name.endswith("cache-template-role")]
     for repo in plan.by_type(REPO):
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
-    # The node role still gets the first-pull actions on the cache prefixes, from an identity policy.
-    (grant,) = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "registry-cache-pull"]
+    # Nothing on the node role (the pack allows it ECR read-only): the owner's registry policy lists it.
+    assert not [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "node-role" in str(r.inputs.get("role"))]
+
+
+def test_the_owner_lets_the_other_stacks_nodes_fill_the_caches() -> None:
+    sibling = f"arn:aws:iam::{ACCOUNT}:role/ai-platform/cluster-node-role-0a1b2c3"
+    plan = _registry_plan(cache_filler_arns=[sibling])
+    (reg,) = plan.by_type("aws:ecr/registryPolicy:RegistryPolicy")
+    (stmt,) = _doc(reg)["Statement"]
     (node_role,) = [r for r in plan.by_type("aws:iam/role:Role") if r.name == "node-role"]
-    assert grant.inputs["role"] == node_role.outputs["name"]
-    (statement,) = _doc(grant)["Statement"]
-    assert sorted(statement["Action"]) == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
-    assert statement["Resource"] == [f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{p}/*" for p in ("docker-hub", "k8s")]
+    assert stmt["Principal"] == {"AWS": sorted([node_role.outputs["arn"], sibling])}
 
 
-def test_the_owner_creates_every_registry_level_resource_and_no_identity_grant(plan: Plan) -> None:
+def test_the_owner_creates_every_registry_level_resource(plan: Plan) -> None:
     for t in REGISTRY_LEVEL:
         assert plan.by_type(t), t
-    assert not [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith("registry-cache-pull")]

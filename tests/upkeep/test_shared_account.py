@@ -150,3 +150,28 @@ def test_the_cross_stack_table_reads_the_same_name_input_as_the_engine_and_the_p
             if type_ in _WITHIN_A_STACKS_PARENT:
                 continue
             assert singletons.PHYSICAL_NAMES.get(type_, ("(missing)",))[0] == key, type_
+
+
+def test_a_stack_without_the_registry_settings_previews_without_mandatory_or_blocking_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pack and the analyses do not demand the registry-level resources from a stack that leaves them to
+    their owner (its repositories scan on push; its nodes keep an ECR read-only role)."""
+    from blueprint.analyses import blocking
+    from blueprint.cli import preview_plan
+
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    shutil.copytree(ROOT / "policy" / "config", tmp_path / "policy" / "config")
+    req = Request(name="prod-twin", source=PROD, tier="prod", account=account(PROD), region=region(PROD))
+    out, _, _ = plan(ROOT, req)
+    for rel in ("stacks/Pulumi.prod-twin.yaml", "policy/config/prod-twin.json"):
+        (tmp_path / rel).write_text(out.files[rel])
+    monkeypatch.setenv("BLUEPRINT_PROJECT_DIR", str(tmp_path))
+    twin = preview_plan("prod-twin")
+    assert not twin.by_type("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")
+    assert not twin.by_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    assert twin.policy is not None
+    assert twin.policy.get("mandatory") == 0, twin.policy
+    assert twin.analyses is not None
+    assert not blocking(twin.analyses)
