@@ -108,7 +108,6 @@ class Artifacts(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:Artifacts", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
         # Readers of the bucket need kms:Decrypt on this key as well as s3:GetObject.
@@ -129,6 +128,24 @@ class Artifacts(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-bucket"},
             opts=retained(self, args.protect),
         )
+        versioning, public_access = self._bucket_settings(name)
+        # After the public access block: S3 rejects concurrent configuration writes to one bucket
+        # (409 OperationAborted), and the policy must be checked against the block once it exists.
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(tls_only_policy),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        self._lifecycle(name, args, versioning)
+
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
+
+    def _bucket_settings(self, name: str) -> tuple[aws.s3.BucketVersioning, aws.s3.BucketPublicAccessBlock]:
+        """Versioning, SSE-KMS with a bucket key, the public access block and owner-enforced objects."""
+        child = pulumi.ResourceOptions(parent=self)
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
@@ -165,14 +182,9 @@ class Artifacts(pulumi.ComponentResource):
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child,
         )
-        # After the public access block: S3 rejects concurrent configuration writes to one bucket
-        # (409 OperationAborted), and the policy must be checked against the block once it exists.
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=self.bucket.id,
-            policy=self.bucket.arn.apply(tls_only_policy),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
-        )
+        return versioning, public_access
+
+    def _lifecycle(self, name: str, args: ArtifactsArgs, versioning: aws.s3.BucketVersioning) -> None:
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=self.bucket.id,
@@ -195,10 +207,6 @@ class Artifacts(pulumi.ComponentResource):
             # Lifecycle rules on noncurrent versions assume versioning is already on.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
-
-        self.bucket_name = self.bucket.bucket
-        self.bucket_arn = self.bucket.arn
-        self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn})
 
     def access_policy(self, prefix: str, *, write: bool = False) -> pulumi.Output[str]:
         """An IAM policy document for one key prefix (``models/llama-3-8b/``, ``dvc/``) of the bucket.

@@ -193,48 +193,82 @@ class Cluster(pulumi.ComponentResource):
         if args.endpoint_public_access and not args.public_access_cidrs:
             raise ValueError("a public endpoint needs public_access_cidrs (an explicit allowlist)")
         super().__init__("platform:index:Cluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-        self.tags = tags
+        self.tags = dict(args.tags)
         self.addon_versions = dict(args.addon_versions)
         log_group_name = f"/aws/eks/{args.cluster_name}/cluster"
 
+        role, role_policy = self._control_plane_role(name, args)
+        logs = self._encryption(name, args, role, log_group_name)
+        self._control_plane(name, args, role, [logs, role_policy])
+        self._irsa(name, args)
+        associations = self._admins(name, args)
+        node_policies = self._node_role(name, args)
+        self.node_prerequisites = [*self._pre_node_addons(name), *node_policies]
+        self._kubernetes_provider(name, args, associations)
+
+        self.storage_class_name = STORAGE_CLASS
+        # EKS >= 1.30 no longer marks its gp2 class as default on new clusters (EKS 1.30 release
+        # notes), so this is the only default class and gp2 needs no patch.
+        if args.kubernetes_objects:
+            self._storage_class(name, args)
+
+        self.register_outputs(
+            {
+                "name": self.name,
+                "endpoint": self.endpoint,
+                "oidc_issuer": self.oidc_issuer,
+                "kubeconfig": self.kubeconfig,
+                "node_role_arn": self.node_role.arn,
+                "storage_class_name": self.storage_class_name,
+            }
+        )
+
+    def _control_plane_role(self, name: str, args: ClusterArgs) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=assume_role_policy({"Service": "eks.amazonaws.com"}),
             path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
-            tags=tags,
+            tags=self.tags,
             opts=child,
         )
         role_policy = aws.iam.RolePolicyAttachment(
             f"{name}-role-policy", role=role.name, policy_arn=_AWS_POLICY + "AmazonEKSClusterPolicy", opts=child
         )
+        return role, role_policy
 
+    def _encryption(
+        self, name: str, args: ClusterArgs, role: aws.iam.Role, log_group_name: str
+    ) -> aws.cloudwatch.LogGroup:
+        """The cluster's KMS key (secrets envelope encryption, control-plane logs) and the log group it encrypts."""
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"EKS secrets envelope encryption and control-plane logs of {args.cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=role.arn.apply(lambda arn: self._key_policy(args, arn, log_group_name)),
-            tags=tags,
+            tags=self.tags,
             opts=retained(self, args.protect),
         )
         aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/{args.cluster_name}-eks", target_key_id=self.key.key_id, opts=child
+            f"{name}-key-alias",
+            name=f"alias/{args.cluster_name}-eks",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
         # Created by us, before the cluster: EKS would otherwise create an unmanaged group with
         # no retention as soon as logging is on (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html).
-        logs = aws.cloudwatch.LogGroup(
+        return aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=log_group_name,
             retention_in_days=args.log_retention_days,
             kms_key_id=self.key.arn,
-            tags=tags,
+            tags=self.tags,
             opts=retained(self, args.protect),
         )
 
+    def _control_plane(self, name: str, args: ClusterArgs, role: aws.iam.Role, after: list[pulumi.Resource]) -> None:
         self.eks = aws.eks.Cluster(
             f"{name}-eks",
             name=args.cluster_name,
@@ -262,10 +296,10 @@ class Cluster(pulumi.ComponentResource):
             # at the extended-support price (pulumi-aws aws.eks.Cluster upgradePolicy.supportType).
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.support_type),
             deletion_protection=args.protect,
-            tags=tags,
+            tags=self.tags,
             # The role's policy must outlive the cluster, or EKS cannot clean up its ENIs and
-            # security groups on delete (pulumi-aws eks.Cluster docs, role_arn).
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[logs, role_policy]),
+            # security groups on delete (pulumi-aws eks.Cluster docs, role_arn); the log group must exist first.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=after),
         )
         self.name = self.eks.name
         self.endpoint = self.eks.endpoint
@@ -277,15 +311,20 @@ class Cluster(pulumi.ComponentResource):
             resource_id=self.cluster_security_group_id,
             key=DISCOVERY_TAG,
             value=args.cluster_name,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.oidc_issuer = self.eks.identities.apply(_issuer)
 
+    def _irsa(self, name: str, args: ClusterArgs) -> None:
         # IRSA. No thumbprint_lists: IAM validates the EKS issuer against its own trusted CAs and,
         # for other IdPs, fetches the thumbprint itself when none is given (pulumi-aws 7.51
         # iam.OpenIdConnectProvider, thumbprint_lists).
         oidc = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=self.oidc_issuer, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child
+            f"{name}-oidc",
+            url=self.oidc_issuer,
+            client_id_lists=["sts.amazonaws.com"],
+            tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.irsa = Irsa(
             provider_arn=oidc.arn,
@@ -294,30 +333,32 @@ class Cluster(pulumi.ComponentResource):
             path=args.iam_path,
         )
 
-        associations = self._admins(name, args)
-
+    def _node_role(self, name: str, args: ClusterArgs) -> list[pulumi.Resource]:
+        """The nodes' instance role and its managed policies (returned: nodes wait for them)."""
+        child = pulumi.ResourceOptions(parent=self)
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
             assume_role_policy=assume_role_policy({"Service": "ec2.amazonaws.com"}),
             path=args.iam_path,
             permissions_boundary=args.permissions_boundary,
-            tags=tags,
+            tags=self.tags,
             opts=child,
         )
-        node_policies = [
+        return [
             aws.iam.RolePolicyAttachment(
                 f"{name}-node-role-{arn.rsplit('/', 1)[-1]}", role=self.node_role.name, policy_arn=arn, opts=child
             )
             for arn in NODE_ROLE_POLICIES
         ]
 
+    def _pre_node_addons(self, name: str) -> list[pulumi.Resource]:
+        """DaemonSets that a node needs before it turns Ready: created before any node group."""
+        child, tags, versions = pulumi.ResourceOptions(parent=self), self.tags, self.addon_versions
         cni_role = irsa_role(
             f"{name}-vpc-cni-role", self.irsa, "kube-system", "aws-node", parent=self,
             managed_policy_arns=[CNI_POLICY], tags=tags,
         )  # fmt: skip
-        versions = self.addon_versions
-        # DaemonSets that a node needs before it turns Ready: created before any node group.
-        pre_node_addons = [
+        return [
             managed_addon(
                 f"{name}-vpc-cni", self.eks, "vpc-cni", versions, child, tags,
                 service_account_role_arn=cni_role.arn,
@@ -328,8 +369,8 @@ class Cluster(pulumi.ComponentResource):
             managed_addon(f"{name}-kube-proxy", self.eks, "kube-proxy", versions, child, tags),
             managed_addon(f"{name}-pod-identity-agent", self.eks, "eks-pod-identity-agent", versions, child, tags),
         ]  # fmt: skip
-        self.node_prerequisites = [*pre_node_addons, *node_policies]
 
+    def _kubernetes_provider(self, name: str, args: ClusterArgs, associations: list[pulumi.Resource]) -> None:
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.eks.name, self.eks.endpoint, self.eks.certificate_authority.data).apply(
                 lambda a: kubeconfig_json(a[0], a[1], a[2] or "", args.region)
@@ -342,23 +383,6 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=associations),
-        )
-
-        self.storage_class_name = STORAGE_CLASS
-        # EKS >= 1.30 no longer marks its gp2 class as default on new clusters (EKS 1.30 release
-        # notes), so this is the only default class and gp2 needs no patch.
-        if args.kubernetes_objects:
-            self._storage_class(name, args)
-
-        self.register_outputs(
-            {
-                "name": self.name,
-                "endpoint": self.endpoint,
-                "oidc_issuer": self.oidc_issuer,
-                "kubeconfig": self.kubeconfig,
-                "node_role_arn": self.node_role.arn,
-                "storage_class_name": self.storage_class_name,
-            }
         )
 
     def _storage_class(self, name: str, args: ClusterArgs) -> None:

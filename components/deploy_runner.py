@@ -93,9 +93,34 @@ class DeployRunner(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DeployRunnerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:DeployRunner", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
+        sg = self._security_group(name, args, tags)
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/codebuild/{args.project_name}",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=retained(self, args.protect),
+        )
+        role, role_policy = self._role(name, args, logs, sg, tags)
+        self.project = self._project(name, args, role, sg, logs, [role_policy], tags)
+        self._webhook(name, args)
+
+        self.project_name = self.project.name
+        self.security_group_id = sg.id
+        self.runner_label = f"codebuild-{args.project_name}"
+        self.register_outputs(
+            {
+                "project_name": self.project_name,
+                "security_group_id": self.security_group_id,
+                "runner_label": self.runner_label,
+            }
+        )
+
+    def _security_group(self, name: str, args: DeployRunnerArgs, tags: Mapping[str, str]) -> aws.ec2.SecurityGroup:
+        """The runner's group (egress 443 only) and the cluster API's ingress from it."""
+        child = pulumi.ResourceOptions(parent=self)
         sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.network.vpc_id,
@@ -117,19 +142,13 @@ class DeployRunner(pulumi.ComponentResource):
             from_port=HTTPS,
             to_port=HTTPS,
             description=f"Kubernetes API from the deploy runner {args.project_name}",
-            tags=tags,
+            tags=dict(tags),
             opts=child,
         )
+        return sg
 
-        logs = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/aws/codebuild/{args.project_name}",
-            retention_in_days=args.log_retention_days,
-            tags=tags,
-            opts=retained(self, args.protect),
-        )
-        role, role_policy = self._role(name, args, logs, sg, tags)
-        self.project = self._project(name, args, role, sg, logs, [role_policy], tags)
+    def _webhook(self, name: str, args: DeployRunnerArgs) -> None:
+        """Queued workflow jobs of the allowed workflows start a build (which runs the job)."""
         aws.codebuild.Webhook(
             f"{name}-webhook",
             project_name=self.project.name,
@@ -144,18 +163,7 @@ class DeployRunner(pulumi.ComponentResource):
                     ]
                 )
             ],
-            opts=child,
-        )
-
-        self.project_name = self.project.name
-        self.security_group_id = sg.id
-        self.runner_label = f"codebuild-{args.project_name}"
-        self.register_outputs(
-            {
-                "project_name": self.project_name,
-                "security_group_id": self.security_group_id,
-                "runner_label": self.runner_label,
-            }
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _role(
@@ -242,8 +250,6 @@ class _Arns:
 
 def _service_statements(args: DeployRunnerArgs, arns: _Arns) -> list[dict[str, object]]:
     """Logs, the VPC network-interface statements of the CodeBuild docs (scoped to this VPC), the connection."""
-    acct, region = args.account_id, args.region
-    enis = f"arn:aws:ec2:{region}:{acct}:network-interface/*"
     return [
         {
             "Sid": "BuildLogs",
@@ -251,6 +257,27 @@ def _service_statements(args: DeployRunnerArgs, arns: _Arns) -> list[dict[str, o
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [arns.log_group, f"{arns.log_group}:*"],
         },
+        *_network_statements(args, arns),
+        {
+            "Sid": "GitHubConnection",
+            "Effect": "Allow",
+            "Action": [
+                "codeconnections:GetConnectionToken",
+                "codeconnections:GetConnection",
+                "codeconnections:UseConnection",
+                "codestar-connections:GetConnectionToken",
+                "codestar-connections:GetConnection",
+                "codestar-connections:UseConnection",
+            ],
+            "Resource": args.connection_arn,
+        },
+    ]
+
+
+def _network_statements(args: DeployRunnerArgs, arns: _Arns) -> list[dict[str, object]]:
+    """The VPC statements of the CodeBuild docs: ENIs in this VPC's private subnets only."""
+    enis = f"arn:aws:ec2:{args.region}:{args.account_id}:network-interface/*"
+    return [
         {
             # Describe* actions support no resource-level permissions.
             "Sid": "VpcDescribe",
@@ -286,18 +313,5 @@ def _service_statements(args: DeployRunnerArgs, arns: _Arns) -> list[dict[str, o
                 "StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"},
                 "ArnEquals": {"ec2:Subnet": sorted(arns.subnets)},
             },
-        },
-        {
-            "Sid": "GitHubConnection",
-            "Effect": "Allow",
-            "Action": [
-                "codeconnections:GetConnectionToken",
-                "codeconnections:GetConnection",
-                "codeconnections:UseConnection",
-                "codestar-connections:GetConnectionToken",
-                "codestar-connections:GetConnection",
-                "codestar-connections:UseConnection",
-            ],
-            "Resource": args.connection_arn,
         },
     ]

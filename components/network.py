@@ -100,95 +100,31 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
 
         def tagged(role: str, **extra: str) -> dict[str, str]:
             return {**tags, "Name": f"{name}-{role}", **extra}
 
-        self.vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.cidr,
-            enable_dns_support=True,
-            enable_dns_hostnames=True,
-            tags=tagged("vpc"),
-            opts=child,
-        )
-        # Adopting the default SG with no rules closes it (CIS 5.4 / CKV2_AWS_12).
-        aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], tags=tagged("default-sg"), opts=child
-        )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=tagged("igw"), opts=child)
-
+        igw = self._vpc(name, args, tagged)
         private_cidrs, public_cidrs = subnet_cidrs(
             args.cidr, len(args.availability_zones), args.private_subnet_prefix, args.public_subnet_prefix
         )
-        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
             vpc_id=self.vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags=tagged("public-rt"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.public_subnets, self.private_subnets = [], []
         nats: list[aws.ec2.NatGateway] = []
         private_rts: list[aws.ec2.RouteTable] = []
         for i, az in enumerate(args.availability_zones):
             suffix = az[-1] if az[-1].isalpha() else str(i)
-            pub = aws.ec2.Subnet(
-                f"{name}-public-{suffix}",
-                vpc_id=self.vpc.id,
-                cidr_block=public_cidrs[i],
-                availability_zone=az,
-                map_public_ip_on_launch=False,
-                tags=tagged(f"public-{suffix}", **cluster_tag, **{"kubernetes.io/role/elb": "1"}),
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-{suffix}-rta", subnet_id=pub.id, route_table_id=public_rt.id, opts=child
-            )
-            self.public_subnets.append(pub)
+            pub = self._public_subnet(name, args, az, suffix, public_cidrs[i], public_rt, tagged)
             if args.nat_gateways == "per-az" or i == 0:
-                eip = aws.ec2.Eip(
-                    f"{name}-nat-{suffix}-eip", domain="vpc", tags=tagged(f"nat-{suffix}-eip"), opts=child
-                )
-                nats.append(
-                    aws.ec2.NatGateway(
-                        f"{name}-nat-{suffix}",
-                        allocation_id=eip.allocation_id,
-                        subnet_id=pub.id,
-                        connectivity_type="public",
-                        tags=tagged(f"nat-{suffix}"),
-                        opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
-                    )
-                )
-            priv = aws.ec2.Subnet(
-                f"{name}-private-{suffix}",
-                vpc_id=self.vpc.id,
-                cidr_block=private_cidrs[i],
-                availability_zone=az,
-                map_public_ip_on_launch=False,
-                # karpenter.sh/discovery: where Karpenter's EC2NodeClass subnetSelectorTerms find node subnets.
-                tags=tagged(
-                    f"private-{suffix}",
-                    **cluster_tag,
-                    **{"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name},
-                ),
-                opts=child,
-            )
-            rt = aws.ec2.RouteTable(
-                f"{name}-private-{suffix}-rt",
-                vpc_id=self.vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nats[-1].id)],
-                tags=tagged(f"private-{suffix}-rt"),
-                opts=child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{suffix}-rta", subnet_id=priv.id, route_table_id=rt.id, opts=child
-            )
-            self.private_subnets.append(priv)
-            private_rts.append(rt)
+                nats.append(self._nat(name, suffix, pub, igw, tagged))
+            private_rts.append(self._private_subnet(name, args, az, suffix, private_cidrs[i], nats[-1], tagged))
 
         self._flow_logs(name, args, tagged)
         if args.vpc_endpoints:
@@ -205,11 +141,113 @@ class Network(pulumi.ComponentResource):
             }
         )
 
+    def _vpc(self, name: str, args: NetworkArgs, tagged: _Tagger) -> aws.ec2.InternetGateway:
+        """The VPC, its closed default security group and its internet gateway (returned)."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=tagged("vpc"),
+            opts=child,
+        )
+        # Adopting the default SG with no rules closes it (CIS 5.4 / CKV2_AWS_12).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], tags=tagged("default-sg"), opts=child
+        )
+        return aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=tagged("igw"), opts=child)
+
+    def _public_subnet(
+        self,
+        name: str,
+        args: NetworkArgs,
+        az: str,
+        suffix: str,
+        cidr: str,
+        route_table: aws.ec2.RouteTable,
+        tagged: _Tagger,
+    ) -> aws.ec2.Subnet:
+        child = pulumi.ResourceOptions(parent=self)
+        pub = aws.ec2.Subnet(
+            f"{name}-public-{suffix}",
+            vpc_id=self.vpc.id,
+            cidr_block=cidr,
+            availability_zone=az,
+            map_public_ip_on_launch=False,
+            tags=tagged(f"public-{suffix}", **_cluster_tag(args), **{"kubernetes.io/role/elb": "1"}),
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-public-{suffix}-rta", subnet_id=pub.id, route_table_id=route_table.id, opts=child
+        )
+        self.public_subnets.append(pub)
+        return pub
+
+    def _nat(
+        self, name: str, suffix: str, subnet: aws.ec2.Subnet, igw: aws.ec2.InternetGateway, tagged: _Tagger
+    ) -> aws.ec2.NatGateway:
+        eip = aws.ec2.Eip(
+            f"{name}-nat-{suffix}-eip",
+            domain="vpc",
+            tags=tagged(f"nat-{suffix}-eip"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.ec2.NatGateway(
+            f"{name}-nat-{suffix}",
+            allocation_id=eip.allocation_id,
+            subnet_id=subnet.id,
+            connectivity_type="public",
+            tags=tagged(f"nat-{suffix}"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+        )
+
+    def _private_subnet(
+        self,
+        name: str,
+        args: NetworkArgs,
+        az: str,
+        suffix: str,
+        cidr: str,
+        nat: aws.ec2.NatGateway,
+        tagged: _Tagger,
+    ) -> aws.ec2.RouteTable:
+        """A private subnet routed through ``nat``; returns its route table (the S3 gateway endpoint joins it)."""
+        child = pulumi.ResourceOptions(parent=self)
+        priv = aws.ec2.Subnet(
+            f"{name}-private-{suffix}",
+            vpc_id=self.vpc.id,
+            cidr_block=cidr,
+            availability_zone=az,
+            map_public_ip_on_launch=False,
+            # karpenter.sh/discovery: where Karpenter's EC2NodeClass subnetSelectorTerms find node subnets.
+            tags=tagged(
+                f"private-{suffix}",
+                **_cluster_tag(args),
+                **{"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name},
+            ),
+            opts=child,
+        )
+        rt = aws.ec2.RouteTable(
+            f"{name}-private-{suffix}-rt",
+            vpc_id=self.vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+            tags=tagged(f"private-{suffix}-rt"),
+            opts=child,
+        )
+        aws.ec2.RouteTableAssociation(
+            f"{name}-private-{suffix}-rta", subnet_id=priv.id, route_table_id=rt.id, opts=child
+        )
+        self.private_subnets.append(priv)
+        return rt
+
     def _flow_logs(self, name: str, args: NetworkArgs, tagged: _Tagger) -> None:
         child = pulumi.ResourceOptions(parent=self)
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/aws/vpc/{name}/flow-logs",
+            # Under the cluster's name (project and stack), not the component's: two stacks of one account and
+            # region would otherwise both create /aws/vpc/network/flow-logs.
+            name=f"/aws/vpc/{args.cluster_name}/flow-logs",
             retention_in_days=args.flow_log_retention_days,
             tags=tagged("flow-logs"),
             opts=retained(self, args.protect),
@@ -294,3 +332,8 @@ class Network(pulumi.ComponentResource):
                 tags=tagged(f"{svc.replace('.', '-')}-endpoint"),
                 opts=child,
             )
+
+
+def _cluster_tag(args: NetworkArgs) -> dict[str, str]:
+    """The tag that marks a subnet as the cluster's (load balancer controller subnet discovery)."""
+    return {f"kubernetes.io/cluster/{args.cluster_name}": "shared"}

@@ -162,12 +162,18 @@ class NodePool(pulumi.ComponentResource):
         if not args.min_size <= args.desired_size <= args.max_size:
             raise ValueError(f"node pool {name}: need min_size <= desired_size <= max_size")
         super().__init__("platform:index:NodePool", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        cluster = args.cluster
         tags = {**args.tags, "platform.ai/pool": name}
         self.labels = node_labels(name, args)
 
-        self.launch_template = aws.ec2.LaunchTemplate(
+        self.launch_template = self._launch_template(name, args, tags)
+        self.node_group = self._node_group(name, args, tags)
+        self._autoscaler_tags(name, args)
+
+        self.register_outputs({"node_group": self.node_group.arn, "asg_name": self.asg_name, "labels": self.labels})
+
+    def _launch_template(self, name: str, args: NodePoolArgs, tags: dict[str, str]) -> aws.ec2.LaunchTemplate:
+        cluster = args.cluster
+        return aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"EKS managed node group {name}",
             update_default_version=True,
@@ -202,11 +208,13 @@ class NodePool(pulumi.ComponentResource):
                 for rt in ("instance", "volume", "network-interface")
             ],
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _node_group(self, name: str, args: NodePoolArgs, tags: dict[str, str]) -> aws.eks.NodeGroup:
+        cluster = args.cluster
         gpu = args.gpus_per_node > 0
-        self.node_group = aws.eks.NodeGroup(
+        return aws.eks.NodeGroup(
             f"{name}-ng",
             cluster_name=cluster.eks.name,
             # A prefix, not a name: changes that replace the group (instance or AMI type, subnets)
@@ -243,6 +251,7 @@ class NodePool(pulumi.ComponentResource):
             ),
         )
 
+    def _autoscaler_tags(self, name: str, args: NodePoolArgs) -> None:
         # Only the name string is extracted in apply; the Tag resources are created outside it.
         self.asg_name = self.node_group.resources.apply(_asg_name)
         # EKS already tags the ASG with k8s.io/cluster-autoscaler/enabled and
@@ -255,7 +264,5 @@ class NodePool(pulumi.ComponentResource):
                 f"{name}-asg-{_slug(key)}",
                 autoscaling_group_name=self.asg_name,
                 tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
-
-        self.register_outputs({"node_group": self.node_group.arn, "asg_name": self.asg_name, "labels": self.labels})

@@ -20,8 +20,10 @@ Provisions:
   encryption, the lifecycle policy and the pull policy, the role ECR uses to apply the template,
   and a registry policy that lets the pullers trigger that first pull.
 
-The scanning configuration and the registry policy are singletons per account and region:
-this component assumes it owns the registry of the stack's account (one account per stack).
+The scanning configuration, the registry policy and the pull-through cache rules (with their creation
+templates) are singletons per account and region: with ``manage_registry_settings=False`` another stack
+owns them and this one creates none of them; its repositories then scan on push, and its nodes fill the
+caches through the owner's registry policy (the owner lists them in ``cache_filler_arns``).
 
 Outputs: ``repositories`` (name -> ``aws.ecr.Repository``), ``repository_urls``
 (``Output[dict[str, str]]``), ``ci_push_role`` (``aws.iam.Role | None``), ``key``
@@ -132,6 +134,13 @@ class RegistryArgs:
     permissions_boundary: pulumi.Input[str] | None = None
     """ARN of the permissions boundary every IAM role here carries (``DeployIdentity.boundary_arn``), so the CI
     deploy role, which may only manage roles under it, can manage them (docs/adr/0007). None: no boundary."""
+    cache_filler_arns: Sequence[str] = ()
+    """More principals the registry policy lets fill the pull-through caches: the node roles of the other stacks
+    of this account and region (their ``nodeRoleArn`` output), which have no registry policy of their own and whose
+    node role may carry no policy beyond ECR read-only (pack: iam-node-role-least-privilege)."""
+    manage_registry_settings: bool = True
+    """Create the registry-level settings (scanning configuration, registry policy, pull-through cache rules and
+    creation templates). False where another stack in the account and region owns them (ECR holds one of each)."""
     iam_path: str = "/"
     """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
     role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
@@ -194,9 +203,6 @@ class Registry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:index:Registry", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
-
         # ECR itself uses the key through grants it creates per repository
         # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html).
         self.key = customer_managed_key(
@@ -207,31 +213,50 @@ class Registry(pulumi.ComponentResource):
             account_id=args.account_id,
             protect=args.protect,
             deletion_window_days=args.key_deletion_window_days,
-            tags=tags,
+            tags=dict(args.tags),
+        )
+        self.repositories = {
+            repo_name: self._repository(name, repo_name, spec, args) for repo_name, spec in args.repositories.items()
+        }
+        if args.manage_registry_settings:
+            self._scanning(name, args)
+        self.ci_push_role = self._ci_push_role(name, args) if args.ci_push_identity else None
+        self._repository_policies(name, args)
+        if args.pull_through_cache and args.manage_registry_settings:
+            self._pull_through(name, args)
+
+        self.repository_urls = pulumi.Output.all(**{n: r.repository_url for n, r in self.repositories.items()}).apply(
+            lambda urls: dict(urls)
+        )
+        self.register_outputs(
+            {
+                "repository_urls": self.repository_urls,
+                "ci_push_role_arn": self.ci_push_role.arn if self.ci_push_role else None,
+                "key_arn": self.key.arn,
+            }
         )
 
-        self.repositories = {}
-        for repo_name, spec in args.repositories.items():
-            self.repositories[repo_name] = aws.ecr.Repository(
-                f"{name}-{repo_name.replace('/', '-')}",
-                name=repo_name,
-                image_tag_mutability=spec.image_tag_mutability,
-                # With enhanced scanning the registry-level configuration decides; this flag is then ignored.
-                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
-                    scan_on_push=args.scanning == "basic"
-                ),
-                encryption_configurations=[
-                    aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self.key.arn)
-                ],
-                # Never force_delete: deleting a repository that still holds images must fail.
-                force_delete=False,
-                tags={**tags, "Name": repo_name},
-                opts=retained(self, args.protect),
-            )
+    def _repository(self, name: str, repo_name: str, spec: RepositorySpec, args: RegistryArgs) -> aws.ecr.Repository:
+        # With enhanced scanning the registry-level configuration decides and this flag is ignored; without
+        # the registry settings (another stack owns them) the repository scans on push whatever they say.
+        scan_on_push = args.scanning == "basic" or not args.manage_registry_settings
+        return aws.ecr.Repository(
+            f"{name}-{repo_name.replace('/', '-')}",
+            name=repo_name,
+            image_tag_mutability=spec.image_tag_mutability,
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=scan_on_push),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=self.key.arn)
+            ],
+            # Never force_delete: deleting a repository that still holds images must fail.
+            force_delete=False,
+            tags={**args.tags, "Name": repo_name},
+            opts=retained(self, args.protect),
+        )
 
-        self._scanning(name, args)
-        self.ci_push_role = self._ci_push_role(name, args) if args.ci_push_identity else None
-
+    def _repository_policies(self, name: str, args: RegistryArgs) -> None:
+        """A lifecycle policy on every repository, and the pull/push repository policy where there are principals."""
+        child = pulumi.ResourceOptions(parent=self)
         push_arns = [self.ci_push_role.arn] if self.ci_push_role else []
         policy = (
             pulumi.Output.all(list(args.pull_principal_arns), push_arns).apply(lambda a: repository_policy(a[0], a[1]))
@@ -248,26 +273,7 @@ class Registry(pulumi.ComponentResource):
                 opts=child,
             )
             if policy is not None:
-                aws.ecr.RepositoryPolicy(
-                    f"{name}-{res}-policy",
-                    repository=repo.name,
-                    policy=policy,
-                    opts=child,
-                )
-
-        if args.pull_through_cache:
-            self._pull_through(name, args)
-
-        self.repository_urls = pulumi.Output.all(**{n: r.repository_url for n, r in self.repositories.items()}).apply(
-            lambda urls: dict(urls)
-        )
-        self.register_outputs(
-            {
-                "repository_urls": self.repository_urls,
-                "ci_push_role_arn": self.ci_push_role.arn if self.ci_push_role else None,
-                "key_arn": self.key.arn,
-            }
-        )
+                aws.ecr.RepositoryPolicy(f"{name}-{res}-policy", repository=repo.name, policy=policy, opts=child)
 
     def _scanning(self, name: str, args: RegistryArgs) -> None:
         # One rule for every repository (the `*` wildcard filter), so that repositories ECR
@@ -333,14 +339,27 @@ class Registry(pulumi.ComponentResource):
         )
 
     def _pull_through(self, name: str, args: RegistryArgs) -> None:
-        child = pulumi.ResourceOptions(parent=self)
         prefixes = sorted(args.pull_through_cache)
-        cache_arns = [f"arn:aws:ecr:{args.region}:{args.account_id}:repository/{prefix}/*" for prefix in prefixes]
+        template_role, template_policy = self._cache_template_role(name, args, _cache_arns(args))
+        pull_policy = (
+            pulumi.Output.all(*args.pull_principal_arns).apply(lambda a: repository_policy(a, []))
+            if args.pull_principal_arns
+            else None
+        )
+        for prefix in prefixes:
+            self._cache_rule(name, prefix, args, template_role, template_policy, pull_policy)
+        if args.pull_principal_arns or args.cache_filler_arns:
+            self._registry_policy(name, args)
+
+    def _cache_template_role(
+        self, name: str, args: RegistryArgs, cache_arns: list[str]
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         # ECR needs a role of ours to create cache repositories with a KMS key (it creates grants
         # on the key); trust policy and permissions from
         # https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates-create-iam.html
         # and …/repository-creation-templates-custom.html, scoped here to the cache prefixes and our
         # key (ecr:ReplicateImage from the documented policy is left out: no replication here).
+        child = pulumi.ResourceOptions(parent=self)
         template_role = aws.iam.Role(
             f"{name}-cache-template-role",
             assume_role_policy=assume_role_policy({"Service": "ecr.amazonaws.com"}),
@@ -372,62 +391,76 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        pull_policy = (
-            pulumi.Output.all(*args.pull_principal_arns).apply(lambda a: repository_policy(a, []))
-            if args.pull_principal_arns
-            else None
+        return template_role, template_policy
+
+    def _cache_rule(
+        self,
+        name: str,
+        prefix: str,
+        args: RegistryArgs,
+        template_role: aws.iam.Role,
+        template_policy: aws.iam.RolePolicy,
+        pull_policy: pulumi.Output[str] | None,
+    ) -> None:
+        upstream = args.pull_through_cache[prefix]
+        aws.ecr.PullThroughCacheRule(
+            f"{name}-cache-{prefix}",
+            ecr_repository_prefix=prefix,
+            upstream_registry_url=upstream.upstream_url,
+            credential_arn=upstream.credential_arn,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        cache_lifecycle = lifecycle_policy(args.cache_untagged_expiry_days, args.cache_keep_tagged_count)
-        for prefix in prefixes:
-            upstream = args.pull_through_cache[prefix]
-            aws.ecr.PullThroughCacheRule(
-                f"{name}-cache-{prefix}",
-                ecr_repository_prefix=prefix,
-                upstream_registry_url=upstream.upstream_url,
-                credential_arn=upstream.credential_arn,
-                opts=child,
-            )
-            aws.ecr.RepositoryCreationTemplate(
-                f"{name}-cache-{prefix}-template",
-                prefix=prefix,
-                description=f"Cache repositories for {upstream.upstream_url}",
-                applied_fors=["PULL_THROUGH_CACHE"],
-                custom_role_arn=template_role.arn,
-                encryption_configurations=[
-                    aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
-                        encryption_type="KMS", kms_key=self.key.arn
-                    )
-                ],
-                # Cache repositories mirror tags the upstream owns and moves. "Turning on image tag
-                # immutability for repositories using a pull through cache rule will prevent Amazon
-                # ECR from updating images using the same tag"
-                # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
-                # Pin upstream images by digest instead.
-                image_tag_mutability="MUTABLE",
-                lifecycle_policy=cache_lifecycle,
-                repository_policy=pull_policy,
-                resource_tags={**args.tags, "pull-through-cache": prefix},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[template_policy]),
-            )
-        if args.pull_principal_arns:
-            # The first pull of an image creates its cache repository as the puller; grant exactly
-            # that, limited to the cache prefixes. These two are the only pull-through actions a
-            # registry policy accepts
-            # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry-permissions.html).
-            aws.ecr.RegistryPolicy(
-                f"{name}-registry-policy",
-                policy=pulumi.Output.all(*args.pull_principal_arns).apply(
-                    lambda a: policy_json(
-                        [
-                            {
-                                "Sid": "PullThroughCache",
-                                "Effect": "Allow",
-                                "Principal": {"AWS": sorted(a)},
-                                "Action": list(PULL_THROUGH_ACTIONS),
-                                "Resource": cache_arns,
-                            }
-                        ]
-                    )
-                ),
-                opts=child,
-            )
+        aws.ecr.RepositoryCreationTemplate(
+            f"{name}-cache-{prefix}-template",
+            prefix=prefix,
+            description=f"Cache repositories for {upstream.upstream_url}",
+            applied_fors=["PULL_THROUGH_CACHE"],
+            custom_role_arn=template_role.arn,
+            encryption_configurations=[
+                aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(
+                    encryption_type="KMS", kms_key=self.key.arn
+                )
+            ],
+            # Cache repositories mirror tags the upstream owns and moves. "Turning on image tag
+            # immutability for repositories using a pull through cache rule will prevent Amazon
+            # ECR from updating images using the same tag"
+            # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html).
+            # Pin upstream images by digest instead.
+            image_tag_mutability="MUTABLE",
+            lifecycle_policy=lifecycle_policy(args.cache_untagged_expiry_days, args.cache_keep_tagged_count),
+            repository_policy=pull_policy,
+            resource_tags={**args.tags, "pull-through-cache": prefix},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[template_policy]),
+        )
+
+    def _registry_policy(self, name: str, args: RegistryArgs) -> None:
+        # The first pull of an image creates its cache repository as the puller; grant exactly
+        # that, limited to the cache prefixes. These two are the only pull-through actions a
+        # registry policy accepts
+        # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/registry-permissions.html).
+        cache_arns = _cache_arns(args)
+        aws.ecr.RegistryPolicy(
+            f"{name}-registry-policy",
+            policy=pulumi.Output.all(*args.pull_principal_arns, *args.cache_filler_arns).apply(
+                lambda a: policy_json(
+                    [
+                        {
+                            "Sid": "PullThroughCache",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": sorted(a)},
+                            "Action": list(PULL_THROUGH_ACTIONS),
+                            "Resource": cache_arns,
+                        }
+                    ]
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _cache_arns(args: RegistryArgs) -> list[str]:
+    """The repositories ECR creates under the cache prefixes."""
+    return [
+        f"arn:aws:ecr:{args.region}:{args.account_id}:repository/{prefix}/*"
+        for prefix in sorted(args.pull_through_cache)
+    ]

@@ -330,6 +330,8 @@ registry = Registry(
             for repo_name, repo in reg.repositories.items()
         },
         scanning=reg.scanning,
+        manage_registry_settings=reg.create_registry_settings,
+        cache_filler_arns=reg.pull_through_principal_arns,
         pull_through_cache={
             prefix: PullThroughUpstream(PULL_THROUGH_UPSTREAMS[prefix][0], rule.credential_arn)
             for prefix, rule in reg.pull_through_cache.items()

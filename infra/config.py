@@ -228,6 +228,17 @@ class RegistryConfig(_Model):
         default_factory=lambda: {k: PullThroughCacheRule() for k in ("ecr-public", "k8s", "quay")}
     )
     """Pull-through cache rules keyed by upstream: ecr-public, k8s, quay, docker-hub, ghcr, nvcr."""
+    create_registry_settings: bool = True
+    """Create the registry-level ECR settings of this account and region: the registry scanning configuration,
+    the registry policy, the pull-through cache rules and their repository creation templates. ECR holds one of
+    each per account and region, so one stack there owns them; the others set false (their repositories then scan
+    on push, and ``pullThroughCache`` lists the owner's rules they use). The preview refuses two owners."""
+    registry_settings_owned_by: str | None = None
+    """With ``createRegistrySettings: false``: the stack in the same account and region that creates them."""
+    pull_through_principal_arns: list[str] = Field(default_factory=list)
+    """On the owner of the registry settings: the node roles of the other stacks of the account and region (their
+    ``nodeRoleArn`` output, known after their first ``up``) that may fill the pull-through caches. Until a stack is
+    listed, its nodes pull only images already in the caches."""
 
     @field_validator("repositories")
     @classmethod
@@ -235,6 +246,14 @@ class RegistryConfig(_Model):
         bad = [k for k in v if not (2 <= len(k) <= 256 and _ECR_NAME.match(k))]
         if bad:
             raise ValueError(f"invalid ECR repository name(s) {bad}: use lowercase letters, digits, . _ - and /")
+        return v
+
+    @field_validator("pull_through_principal_arns")
+    @classmethod
+    def _filler_arns(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not _ROLE_ARN.match(a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {bad}")
         return v
 
     @field_validator("pull_through_cache")

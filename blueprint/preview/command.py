@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     stacks = known if args.all else [args.stack]
     _check_outputs(args)
     out, err = console(), console(stderr=True)
-    worst = EXIT_OK
-    for stack, result in _plans(stacks, policy=not args.no_policy):
+    results, worst = _checked_plans(err, root, stacks, args)
+    for stack, result in results:
         if isinstance(result, str):
             err.print(result, markup=False)
             worst = EXIT_ERROR
@@ -103,6 +103,23 @@ def run(args: argparse.Namespace) -> int:
         worst = max(worst, _report(out, err, root, stack, result, args))
         _write_outputs(out, root, stack, result, args)
     return worst
+
+
+def _checked_plans(
+    err: Console, root: Path, stacks: list[str], args: argparse.Namespace
+) -> tuple[list[tuple[str, Plan | str]], int]:
+    """The plans and the exit code so far, after the cross-stack checks (blueprint/singletons.py): the account
+    singletons' owners, from the stack files alone before any engine runs (a refusal: no plans); with --all,
+    physical names two stacks would share."""
+    from blueprint import singletons
+
+    lines = singletons.singleton_problems(root, None if args.all else stacks)
+    results = [] if lines else _plans(stacks, policy=not args.no_policy)
+    if args.all and results:
+        lines = singletons.clashes_of(root, results)
+    for line in lines:
+        err.print(line, markup=False)
+    return results, EXIT_ERROR if lines else EXIT_OK
 
 
 def _report(out: Console, err: Console, root: Path, stack: str, plan: Plan, args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from blueprint.singletons import SINGLETONS
 from blueprint.upkeep.regions import REGION, availability_zones
 
 TIERS = ("dev", "staging", "prod")
@@ -45,8 +46,12 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 # `<project>-<stack>-artifacts-` is the artifact bucket's prefix, at most 37 characters (S3 bucket_prefix).
 _PREFIX_BUDGET = 37 - len("--artifacts-")
 # Config paths (under the project namespace) of resources one AWS account holds once: a second stack
-# in the account must not create them again. Keep in step with infra/config.py.
-ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = (("delivery", "createOidcProvider"), ("audit", "enabled"))
+# in the account must not create them again; and of those one account holds once per region (ECR's
+# registry-level settings), with the key naming the owner. From blueprint/singletons.py, the preview's check.
+ACCOUNT_SINGLETONS: tuple[tuple[str, str], ...] = tuple((s.section, s.key) for s in SINGLETONS if not s.regional)
+REGION_SINGLETONS: tuple[tuple[str, str, str], ...] = tuple(
+    (s.section, s.key, s.owned_by) for s in SINGLETONS if s.regional and s.owned_by
+)
 SECRET_PLACEHOLDER = "v1:placeholder-set-with-pulumi-config-set-secret"  # noqa: S105 - not a secret
 _STACK_FILE_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
 _NOT_RENAMED_IN_JOBS = ("uses", "run", "script")
@@ -175,8 +180,10 @@ def stack_file(
     shared_account: bool,
     role: Callable[[str], str],
     audit_owner: str | None = None,
+    registry_owner: str | None = None,
 ) -> str:
-    """The new stack file's text."""
+    """The new stack file's text. ``registry_owner``: the stack owning the registry settings of the new stack's
+    account and region, if there is one."""
     table = dict(zip(src.zones, zones, strict=False))  # a pool's AZ subset follows its zones by position
     table[src.account] = req.account
     table[src.region] = req.region
@@ -193,6 +200,7 @@ def stack_file(
         if isinstance(value, dict) and set(value) == {"secure"}:
             value["secure"] = SECRET_PLACEHOLDER
     _account_settings(config, ns, req, shared_account, audit_owner)
+    _region_settings(config, ns, registry_owner)
     out = dump_rt(doc)
     left = sorted({z for z in src.zones if z not in zones and re.search(rf"(?<![\w-]){re.escape(z)}(?!\w)", out)})
     if left:
@@ -233,6 +241,31 @@ def _account_settings(config: Any, ns: str, req: Request, shared_account: bool, 
     bucket = delivery.get("stateBucket")
     if isinstance(bucket, str) and re.search(rf"[-.]{re.escape(req.source)}$", bucket):
         delivery["stateBucket"] = bucket[: -len(req.source)] + req.name
+
+
+def _region_settings(config: Any, ns: str, owner: str | None) -> None:
+    """Where a stack of the account and region owns the registry settings, the new one leaves them to it; where
+    none does, the new stack owns them (whatever the source said: it may itself have been a non-owner)."""
+    for section, key, owned_by in REGION_SINGLETONS:
+        values = config.get(f"{ns}:{section}")
+        if owner is None:
+            if isinstance(values, dict):
+                values.pop(key, None)
+                values.pop(owned_by, None)
+            continue
+        if not isinstance(values, dict):
+            config[f"{ns}:{section}"] = values = {}
+        values[key] = False
+        values[owned_by] = owner
+
+
+def _registry_owner(root: Path, req: Request) -> str | None:
+    """The stack that owns the registry settings of the request's account and region (blueprint/singletons.py)."""
+    from blueprint.singletons import read_stacks
+
+    registry = next(s for s in SINGLETONS if s.section == "registry")
+    owners = [f for f in read_stacks(root).values() if f.group(registry) == (req.account, req.region)]
+    return next((f.stack for f in owners if f.claims(registry)), None)
 
 
 # --------------------------------------------------------------------------- policy config
@@ -354,7 +387,10 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
     out = Output()
     from infra.config import deploy_role_name
 
-    out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(req, src, zones, shared, deploy_role_name, owner)
+    registry_owner = _registry_owner(root, req)
+    out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(
+        req, src, zones, shared, deploy_role_name, owner, registry_owner
+    )
     out.files[f"policy/config/{req.name}.json"] = policy_config(root, req, src, tiers, sources, owner)
     from blueprint.upkeep.stack_workflows import chain_of, readme_order, workflows
 
@@ -365,6 +401,13 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
         out.notes.append(
             f"account {req.account} already has a stack: {', '.join(f'{a}.{b}' for a, b in ACCOUNT_SINGLETONS)} "
             "switched off (the account's other stack owns them)"
+        )
+    if registry_owner:
+        out.notes.append(
+            f"registry: {registry_owner} owns the ECR registry settings of account {req.account} in {req.region} "
+            f"(scanning configuration, registry policy, pull-through cache rules); {req.name} uses them. After "
+            f"{req.name}'s first up, add its nodeRoleArn output to {registry_owner}'s registry.pullThroughPrincipalArns "
+            "so its nodes may fill the caches"
         )
     if owner:
         out.notes.append(

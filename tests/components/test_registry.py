@@ -220,3 +220,40 @@ def test_without_cluster_inputs_there_is_no_policy_and_no_ci_role() -> None:
     )
     assert not any(r.protect or r.retain_on_delete for r in plan.resources)
     assert len(plan.by_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")) == 2
+
+
+REGISTRY_LEVEL = (
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
+    "aws:ecr/registryPolicy:RegistryPolicy",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+)
+
+
+@pytest.mark.parametrize("scanning", ["basic", "enhanced"])
+def test_without_the_registry_settings_nothing_registry_level_is_created_and_repositories_scan_on_push(
+    scanning: str,
+) -> None:
+    """Another stack of the account and region owns them (ECR holds one of each per registry)."""
+    plan = _registry_plan(manage_registry_settings=False, scanning=scanning)
+    for t in REGISTRY_LEVEL:
+        assert plan.by_type(t) == [], t
+    assert not [r for r in plan.by_type("aws:iam/role:Role") if r.name.endswith("cache-template-role")]
+    for repo in plan.by_type(REPO):
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    # Nothing on the node role (the pack allows it ECR read-only): the owner's registry policy lists it.
+    assert not [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "node-role" in str(r.inputs.get("role"))]
+
+
+def test_the_owner_lets_the_other_stacks_nodes_fill_the_caches() -> None:
+    sibling = f"arn:aws:iam::{ACCOUNT}:role/ai-platform/cluster-node-role-0a1b2c3"
+    plan = _registry_plan(cache_filler_arns=[sibling])
+    (reg,) = plan.by_type("aws:ecr/registryPolicy:RegistryPolicy")
+    (stmt,) = _doc(reg)["Statement"]
+    (node_role,) = [r for r in plan.by_type("aws:iam/role:Role") if r.name == "node-role"]
+    assert stmt["Principal"] == {"AWS": sorted([node_role.outputs["arn"], sibling])}
+
+
+def test_the_owner_creates_every_registry_level_resource(plan: Plan) -> None:
+    for t in REGISTRY_LEVEL:
+        assert plan.by_type(t), t

@@ -143,6 +143,8 @@ def test_pull_through_rules_exist_for_the_enabled_upstreams(stack_plan: Plan) ->
         if configured is None
         else {k for k, v in configured.items() if (v or {}).get("enabled", True)}
     )
+    if stack_raw(stack_plan.stack).get("registry", {}).get("createRegistrySettings") is False:
+        enabled = set()  # another stack of the account and region creates them (blueprint/singletons.py)
     rules = {
         r.inputs["ecrRepositoryPrefix"]: r
         for r in stack_plan.by_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
