@@ -7,16 +7,15 @@ import binascii
 import contextlib
 import re
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     GPU_TAINT_KEY,
     HELM_RELEASE,
     STACK_FILE,
     WORKLOAD_TYPES,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     chart_name,
     get,
@@ -59,10 +58,19 @@ _SECRET_PATTERNS = [
 ]
 
 
+POLICIES = PolicyList()
+
+
 def _pool(args: ResourceValidationArgs) -> str:
     return str(args.props.get("nodeGroupName") or args.name)
 
 
+@POLICIES.resource(
+    "ec2-launch-template-imdsv2",
+    "Node launch templates require IMDSv2 tokens (NG-01; CKV_AWS_79).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if get(args.props, "metadataOptions.httpTokens") != "required":
         report(
@@ -71,6 +79,13 @@ def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-imds-hop-limit",
+    "IMDS hop limit 1, so pods cannot use the node role's credentials (NG-02; CKV_AWS_341).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+    config={"maxHopLimit": {"type": "integer", "default": 1, "minimum": 1, "maximum": 2}},
+)
 def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
     limit = num(get(args.props, "metadataOptions.httpPutResponseHopLimit"))
     maximum = num(args.get_config().get("maxHopLimit"), 1) or 1
@@ -82,6 +97,12 @@ def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-launch-template",
+    "Node groups use a launch template, so IMDS/EBS settings are explicit and checkable (NG-03).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
     lt = args.props.get("launchTemplate")
     if not lt or not (lt.get("id") or lt.get("name")):
@@ -91,6 +112,13 @@ def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-ebs-encrypted",
+    "Every node volume is encrypted (with the platform CMK where required) (NG-04; CKV_AWS_8).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+    config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
+)
 def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     bdms = as_list(args.props.get("blockDeviceMappings"))
     cmk = bool(args.get_config().get("requireCustomerManagedKey"))
@@ -115,6 +143,12 @@ def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> Non
             )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-no-public-ip",
+    "Nodes never get public IPs (NG-05; CKV_AWS_88).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for ni in as_list(args.props.get("networkInterfaces")):
         if truthy(ni.get("associatePublicIpAddress")):
@@ -124,6 +158,12 @@ def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None
             )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-user-data-no-secrets",
+    "Node user data holds no credentials (NG-06; CKV_AWS_46).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
     raw = args.props.get("userData")
     if not raw:
@@ -140,6 +180,13 @@ def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
             return
 
 
+@POLICIES.resource(
+    "eks-node-group-no-ssh",
+    "Nodes are reached with SSM, not SSH (NG-07; CKV_AWS_100).",
+    Severity.HIGH,
+    [NODE_GROUP],
+    config={"allowRestrictedSsh": {"type": "boolean", "default": False}},
+)
 def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ra = args.props.get("remoteAccess")
     if ra and not as_list(ra.get("sourceSecurityGroupIds")):
@@ -154,6 +201,12 @@ def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-taint",
+    "GPU node groups carry the nvidia.com/gpu NoSchedule taint so only GPU pods use them (NG-08).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not is_gpu_node_group(args.props):
         return
@@ -166,6 +219,12 @@ def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-ami",
+    "GPU node groups use an NVIDIA-accelerated AL2023/Bottlerocket AMI; no group uses AL2 (NG-09).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _gpu_ami(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ami = str(args.props.get("amiType") or "")
     if ami.startswith("AL2_"):
@@ -185,6 +244,13 @@ def _pool_key(args: ResourceValidationArgs) -> str:
     return str(labels.get("platform.ai/pool") or _pool(args))
 
 
+@POLICIES.resource(
+    "eks-node-group-multi-az",
+    "Node groups span enough availability zones to survive an AZ outage (NG-10).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+    config={"minSubnets": {"type": "integer", "default": 2, "minimum": 1}},
+)
 def _multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
     subnets = as_list(args.props.get("subnetIds"))
     minimum = int(num(args.get_config().get("minSubnets"), 2) or 2)
@@ -207,6 +273,12 @@ def _ec2_roles(args: StackValidationArgs) -> dict[str, PolicyResource]:
     return out
 
 
+@POLICIES.stack(
+    "iam-node-role-least-privilege",
+    "The node role carries only the worker, ECR read-only, CNI and SSM policies (NG-11; CIS 5.1.3).",
+    Severity.HIGH,
+    config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
+)
 def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> None:
     roles = _ec2_roles(args)
     allowed = {str(a) for a in as_list(args.get_config().get("allowedPolicyArns"))}
@@ -235,91 +307,11 @@ def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> N
             report(f"node role '{role.name}' lists managedPolicyArns {extra}: only {sorted(allowed)} belong there", urn)
 
 
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "ec2-launch-template-imdsv2",
-        "Node launch templates require IMDSv2 tokens (NG-01; CKV_AWS_79).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _imdsv2,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-imds-hop-limit",
-        "IMDS hop limit 1, so pods cannot use the node role's credentials (NG-02; CKV_AWS_341).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _hop_limit,
-        config={"maxHopLimit": {"type": "integer", "default": 1, "minimum": 1, "maximum": 2}},
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-launch-template",
-        "Node groups use a launch template, so IMDS/EBS settings are explicit and checkable (NG-03).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _lt_required,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-ebs-encrypted",
-        "Every node volume is encrypted (with the platform CMK where required) (NG-04; CKV_AWS_8).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _ebs_encrypted,
-        config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-no-public-ip",
-        "Nodes never get public IPs (NG-05; CKV_AWS_88).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _no_public_ip,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-user-data-no-secrets",
-        "Node user data holds no credentials (NG-06; CKV_AWS_46).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _user_data,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-no-ssh",
-        "Nodes are reached with SSM, not SSH (NG-07; CKV_AWS_100).",
-        Severity.HIGH,
-        [NODE_GROUP],
-        _no_ssh,
-        config={"allowRestrictedSsh": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-taint",
-        "GPU node groups carry the nvidia.com/gpu NoSchedule taint so only GPU pods use them (NG-08).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _gpu_taint,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-ami",
-        "GPU node groups use an NVIDIA-accelerated AL2023/Bottlerocket AMI; no group uses AL2 (NG-09).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _gpu_ami,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-multi-az",
-        "Node groups span enough availability zones to survive an AZ outage (NG-10).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _multi_az,
-        config={"minSubnets": {"type": "integer", "default": 2, "minimum": 1}},
-    ),
-    PlatformStackPolicy(
-        "iam-node-role-least-privilege",
-        "The node role carries only the worker, ECR read-only, CNI and SSM policies (NG-11; CIS 5.1.3).",
-        Severity.HIGH,
-        _node_role_policies,
-        config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
-    ),
-]
-
-
+@POLICIES.stack(
+    "eks-gpu-taint-toleration-consistency",
+    "Every GPU node group is tainted and every GPU workload and GPU daemon tolerates exactly those taints (NG-08, K8S-21).",
+    Severity.HIGH,
+)
 def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every GPU node group is tainted, and every GPU workload tolerates the taints actually configured."""
     groups = [r for r in args.resources if r.resource_type == NODE_GROUP and is_gpu_node_group(r.props)]
@@ -358,13 +350,3 @@ def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> No
                     "DaemonSet never runs on GPU nodes; set values.tolerations (components/gpu.py)",
                     r.urn,
                 )
-
-
-POLICIES.append(
-    PlatformStackPolicy(
-        "eks-gpu-taint-toleration-consistency",
-        "Every GPU node group is tainted and every GPU workload and GPU daemon tolerates exactly those taints (NG-08, K8S-21).",
-        Severity.HIGH,
-        _taint_consistency,
-    )
-)

@@ -13,9 +13,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity
+from pulumi_policy import ResourceValidationArgs, Severity
 
-from ._util import WORKLOAD_TYPES, ReportViolation, TypedResourcePolicy, as_list, iter_containers, workload_label
+from ._util import (
+    WORKLOAD_TYPES,
+    PolicyList,
+    ReportViolation,
+    as_list,
+    iter_containers,
+    workload_label,
+)
 
 CREDENTIAL_PATTERNS: tuple[tuple[str, str], ...] = (
     ("an OpenAI/Anthropic-style API key (sk-…)", r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"),
@@ -39,6 +46,9 @@ _REFERENCE_WORDS = {"file", "path", "dir", "env", "name", "ref", "arn", "alias",
 _REFERENCE_VALUE = re.compile(r"^(\$\(|\$\{|\$[A-Z_]|/|\./|~/|file:|arn:|secret:|valueFrom)")
 _MAX = 4096
 _ADVICE = "take it from a Kubernetes Secret (env valueFrom.secretKeyRef or a mounted file) in components/*.py"
+
+
+POLICIES = PolicyList()
 
 
 def _words(name: str) -> list[str]:
@@ -90,6 +100,12 @@ def _env_findings(env: list[Any]) -> Iterator[str]:
             yield f"env {name} holds a literal value, and its name says it is a credential"
 
 
+@POLICIES.resource(
+    "k8s-container-no-secret-literals",
+    "No credential literals in container command, args or env: credentials come from Secrets (SEC-01).",
+    Severity.CRITICAL,
+    sorted(WORKLOAD_TYPES),
+)
 def _no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for c, _ in iter_containers(args):
         found = [
@@ -99,14 +115,3 @@ def _no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -
         ]
         for what in found:
             report(f"{workload_label(args)} container '{c.get('name') or '?'}': {what}; {_ADVICE}")
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "k8s-container-no-secret-literals",
-        "No credential literals in container command, args or env: credentials come from Secrets (SEC-01).",
-        Severity.CRITICAL,
-        sorted(WORKLOAD_TYPES),
-        _no_secret_literals,
-    ),
-]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     CLUSTER_SCOPED_KINDS,
@@ -21,9 +21,8 @@ from ._util import (
     HELM_RELEASE,
     STACK_FILE,
     WORKLOAD_TYPES,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     containers,
     exempt,
@@ -43,6 +42,8 @@ from ._util import (
 )
 
 WORKLOADS = sorted(WORKLOAD_TYPES)
+ANY_K8S = ["kubernetes:*"]
+"""Every Kubernetes type token (a prefix pattern, see TypedResourcePolicy.applies_to)."""
 NAMESPACE = "kubernetes:core/v1:Namespace"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -98,6 +99,9 @@ _SYSTEM_NS_SCHEMA = {
 _WHERE = "(the component that builds the object, components/*.py)"
 
 
+POLICIES = PolicyList()
+
+
 def _pod(args: ResourceValidationArgs) -> Mapping[str, Any]:
     return pod_spec(args.resource_type, args.props) or {}
 
@@ -107,6 +111,13 @@ def _cname(c: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- pod security (K8S-01…09)
+@POLICIES.resource(
+    "k8s-pod-no-privileged",
+    "No privileged containers outside narrow exemptions (K8S-01; CKV_K8S_16, PSS baseline).",
+    Severity.HIGH,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
@@ -116,6 +127,13 @@ def _privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-pod-no-host-namespaces",
+    "No hostNetwork/hostPID/hostIPC outside narrow exemptions (K8S-02; CKV_K8S_17–19).",
+    Severity.HIGH,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _host_namespaces(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec, ns, cfg = _pod(args), namespace_of(args.props), args.get_config()
     used = [k for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k) is True]
@@ -125,6 +143,13 @@ def _host_namespaces(args: ResourceValidationArgs, report: ReportViolation) -> N
         report(f"{workload_label(args)} shares the node's {', '.join(bad)}: remove {', '.join(bad)} {_WHERE}")
 
 
+@POLICIES.resource(
+    "k8s-pod-no-host-path",
+    "No hostPath volumes except allowlisted paths for allowlisted images; never the runtime socket (K8S-03).",
+    Severity.HIGH,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec, ns, cfg = _pod(args), namespace_of(args.props), args.get_config()
     by_volume: dict[str, list[str]] = {}
@@ -146,6 +171,13 @@ def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-pod-no-host-port",
+    "No hostPort (K8S-04; CKV_K8S_26).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _host_port(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
@@ -156,6 +188,13 @@ def _host_port(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 )
 
 
+@POLICIES.resource(
+    "k8s-container-capabilities-restricted",
+    "Containers drop ALL capabilities and add only NET_BIND_SERVICE (K8S-05; CKV_K8S_25/28/37).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _capabilities(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
@@ -172,6 +211,13 @@ def _capabilities(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"{workload_label(args)} container '{_cname(c)}' adds capabilities {bad}: add only NET_BIND_SERVICE")
 
 
+@POLICIES.resource(
+    "k8s-container-no-privilege-escalation",
+    "allowPrivilegeEscalation: false (K8S-06; CKV_K8S_20).",
+    Severity.HIGH,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _privilege_escalation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
@@ -182,6 +228,13 @@ def _privilege_escalation(args: ResourceValidationArgs, report: ReportViolation)
             )
 
 
+@POLICIES.resource(
+    "k8s-pod-run-as-non-root",
+    "Containers run as a non-root user (K8S-07; CKV_K8S_23/40).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec, ns, cfg = _pod(args), namespace_of(args.props), args.get_config()
     pod_nonroot = get(spec, "securityContext.runAsNonRoot")
@@ -196,6 +249,13 @@ def _non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-pod-seccomp-runtime-default",
+    "Pods use the RuntimeDefault seccomp profile (K8S-08; CKV_K8S_31).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _seccomp(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec, ns, cfg = _pod(args), namespace_of(args.props), args.get_config()
     pod_profile = get(spec, "securityContext.seccompProfile.type")
@@ -208,6 +268,13 @@ def _seccomp(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-container-read-only-root-fs",
+    "Root filesystems are read-only (K8S-09; CKV_K8S_22).",
+    Severity.HIGH,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
@@ -219,6 +286,13 @@ def _read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 
 # --------------------------------------------------------------------------- reliability (K8S-10, 11)
+@POLICIES.resource(
+    "k8s-container-resources",
+    "Every container sets CPU/memory requests and a memory limit; GPUs are set in limits (K8S-10).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config={"requireCpuLimits": {"type": "boolean", "default": False}},
+)
 def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for c in containers(_pod(args)):
         res = c.get("resources") or {}
@@ -239,6 +313,12 @@ def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-container-probes",
+    "Long-running containers have liveness and readiness probes (K8S-11; CKV_K8S_8/9).",
+    Severity.MEDIUM,
+    WORKLOADS,
+)
 def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if k8s_kind(args.resource_type) in ("Job", "CronJob"):
         return
@@ -255,6 +335,16 @@ def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
+@POLICIES.resource(
+    "k8s-container-image-pinned",
+    "Images are pinned (tag, or digest where required) and come from allowlisted registries (K8S-12; CIS 5.1.4).",
+    Severity.HIGH,
+    WORKLOADS,
+    config={
+        "requireDigest": {"type": "boolean", "default": False},
+        "allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []},
+    },
+)
 def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
     cfg = args.get_config()
     registries = [str(r) for r in as_list(cfg.get("allowedRegistries"))]
@@ -291,6 +381,12 @@ def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 # --------------------------------------------------------------------------- identity (K8S-13, 15)
+@POLICIES.resource(
+    "k8s-pod-dedicated-service-account",
+    "Pods run as a dedicated service account, not 'default' (K8S-13; CKV_K8S_41, CIS 4.1.5).",
+    Severity.MEDIUM,
+    WORKLOADS,
+)
 def _service_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
     sa = _pod(args).get("serviceAccountName") or _pod(args).get("serviceAccount")
     if not sa or sa == "default":
@@ -299,6 +395,13 @@ def _service_account(args: ResourceValidationArgs, report: ReportViolation) -> N
         )
 
 
+@POLICIES.resource(
+    "k8s-pod-no-automount-token",
+    "Pods mount an API token only if they call the API (K8S-13; CKV_K8S_38, CIS 4.1.6).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config={"apiServiceAccounts": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
 def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec = _pod(args)
     sa = str(spec.get("serviceAccountName") or "default")
@@ -311,6 +414,12 @@ def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "k8s-container-secrets-as-files",
+    "Secrets are mounted as files, not env vars (K8S-15; CKV_K8S_35, CIS 4.4.1).",
+    Severity.MEDIUM,
+    WORKLOADS,
+)
 def _secrets_as_files(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for c in containers(_pod(args)):
         names = [str(e.get("name")) for e in as_list(c.get("env")) if get(e, "valueFrom.secretKeyRef")]
@@ -322,6 +431,12 @@ def _secrets_as_files(args: ResourceValidationArgs, report: ReportViolation) -> 
             )
 
 
+@POLICIES.resource(
+    "k8s-object-not-default-namespace",
+    "Nothing is deployed to the default namespace (K8S-14; CKV_K8S_21, CIS 4.5.2).",
+    Severity.MEDIUM,
+    ANY_K8S,
+)
 def _not_default_ns(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == HELM_RELEASE:
         ns = str(args.props.get("namespace") or "default")
@@ -349,6 +464,12 @@ def _ns_objects(args: StackValidationArgs, type_: str) -> set[str]:
     return {namespace_of(r.props) for r in args.resources if r.resource_type == type_}
 
 
+@POLICIES.stack(
+    "k8s-namespace-network-policy",
+    "Every app namespace has a NetworkPolicy (K8S-16; CKV2_K8S_6, CIS 4.3.2).",
+    Severity.MEDIUM,
+    config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
+)
 def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
     covered = _ns_objects(args, NETPOL)
     for ns in _app_namespaces(args):
@@ -361,6 +482,23 @@ def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-namespace-pod-security-labels",
+    "Namespaces enforce a Pod Security level, warn/audit restricted (K8S-17; CIS 4.2).",
+    Severity.HIGH,
+    [NAMESPACE],
+    config={
+        "privilegedNamespaces": {
+            "type": "array",
+            "default": [],
+            "items": {
+                "type": "object",
+                "required": ["namespace", "reason"],
+                "properties": {"namespace": {"type": "string"}, "reason": {"type": "string", "minLength": 10}},
+            },
+        }
+    },
+)
 def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
     name = object_name(args.props, args.name)
     labels = get(args.props, "metadata.labels") or {}
@@ -383,6 +521,12 @@ def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.stack(
+    "k8s-namespace-quota-and-limits",
+    "Every app namespace has a ResourceQuota (with GPUs where used) and a LimitRange (K8S-22).",
+    Severity.MEDIUM,
+    config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
+)
 def _quota(args: StackValidationArgs, report: ReportViolation) -> None:
     quotas = {namespace_of(r.props): r for r in args.resources if r.resource_type == QUOTA}
     limits = _ns_objects(args, LIMIT_RANGE)
@@ -417,6 +561,26 @@ def _min_replicas_of(args: StackValidationArgs, r: PolicyResource) -> float:
     return num(get(r.props, "spec.replicas"), 1) or 1
 
 
+@POLICIES.stack(
+    "k8s-deployment-min-replicas",
+    "Serving workloads keep enough replicas (HPA/KEDA minimum counts) (K8S-18; PC minimum-replica-count).",
+    Severity.HIGH,
+    config={
+        "namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]},
+        "minReplicas": {"type": "integer", "default": 2},
+        "minGpuReplicas": {"type": "integer", "default": 1},
+        "exclude": {
+            "type": "array",
+            "default": [],
+            "description": "Workloads (by metadata.labels) with a reason, e.g. canaries that run one replica by design.",
+            "items": {
+                "type": "object",
+                "required": ["matchLabels", "reason"],
+                "properties": {"matchLabels": {"type": "object"}, "reason": {"type": "string", "minLength": 10}},
+            },
+        },
+    },
+)
 def _min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
     cfg = args.get_config()
     excluded = [e.get("matchLabels") or {} for e in as_list(cfg.get("exclude")) if e.get("reason")]
@@ -439,6 +603,12 @@ def _min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.stack(
+    "k8s-serving-deployment-pdb",
+    "Every serving Deployment is covered by a PodDisruptionBudget (K8S-18; kube-linter pdb-*).",
+    Severity.HIGH,
+    config={"namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]}},
+)
 def _pdb_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
     namespaces = [str(n) for n in as_list(args.get_config().get("namespaces"))]
     pdbs = [r for r in args.resources if r.resource_type == PDB]
@@ -455,6 +625,12 @@ def _pdb_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-pdb-allows-disruption",
+    "PDBs permit at least one voluntary disruption and evict unhealthy pods (K8S-18; PC pdb zero-disruption).",
+    Severity.HIGH,
+    [PDB],
+)
 def _pdb_allows(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec = args.props.get("spec") or {}
     mu, ma = spec.get("maxUnavailable"), spec.get("minAvailable")
@@ -472,6 +648,13 @@ def _pdb_allows(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "k8s-deployment-topology-spread",
+    "Replicated workloads spread across nodes/AZs (K8S-18; kube-linter no-anti-affinity).",
+    Severity.MEDIUM,
+    [DEPLOYMENT, STATEFULSET],
+    config={"alwaysRequire": {"type": "boolean", "default": False}},
+)
 def _spread(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # No `replicas` means an HPA/ScaledObject owns the count, so it can grow past one: spread it.
     replicas = num(get(args.props, "spec.replicas"), 2) or 0
@@ -488,10 +671,22 @@ def _spread(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 # --------------------------------------------------------------------------- misc (K8S-19…24)
+@POLICIES.resource(
+    "k8s-no-bare-pods",
+    "No bare Pods (K8S-19; PC disallow-pod).",
+    Severity.CRITICAL,
+    ["kubernetes:core/v1:Pod"],
+)
 def _bare_pod(args: ResourceValidationArgs, report: ReportViolation) -> None:
     report(f"{workload_label(args)} is a bare Pod: nothing recreates it when its node goes; use a Deployment or Job")
 
 
+@POLICIES.resource(
+    "k8s-job-ttl-after-finished",
+    "Jobs clean up after themselves (K8S-20; kube-linter job-ttl-seconds-after-finished).",
+    Severity.LOW,
+    ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"],
+)
 def _job_ttl(args: ResourceValidationArgs, report: ReportViolation) -> None:
     path = (
         "spec.jobTemplate.spec.ttlSecondsAfterFinished"
@@ -502,6 +697,13 @@ def _job_ttl(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"{workload_label(args)} keeps finished pods forever: set {path}")
 
 
+@POLICIES.resource(
+    "k8s-pod-gpu-scheduling",
+    "GPU pods tolerate the GPU taint and select GPU nodes; other pods do not tolerate it (K8S-21).",
+    Severity.MEDIUM,
+    WORKLOADS,
+    config=_EXEMPT_CFG,
+)
 def _gpu_scheduling(args: ResourceValidationArgs, report: ReportViolation) -> None:
     spec = pod_spec(args.resource_type, args.props)
     gpu = requests_gpu(spec)
@@ -543,6 +745,13 @@ def _rbac_exempt(args: ResourceValidationArgs) -> bool:
     )
 
 
+@POLICIES.resource(
+    "k8s-rbac-least-privilege",
+    "Roles use no wildcards, escalate/bind/impersonate, exec or blanket secret reads (K8S-23; CKV_K8S_49/155–158).",
+    Severity.HIGH,
+    ROLE_TYPES,
+    config=_RBAC_EXEMPT_CFG,
+)
 def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
     name = object_name(args.props, args.name)
     exempt_role = _rbac_exempt(args)
@@ -567,6 +776,13 @@ def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "k8s-rbac-no-cluster-admin-binding",
+    "No extra cluster-admin bindings (K8S-23; CIS 4.1.1).",
+    Severity.HIGH,
+    BINDING_TYPES,
+    config={"allowedSubjects": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
 def _cluster_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if get(args.props, "roleRef.name") != "cluster-admin":
         return
@@ -582,6 +798,13 @@ def _cluster_admin(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
+@POLICIES.resource(
+    "k8s-api-version-supported",
+    "Objects use API versions the target Kubernetes still serves (K8S-24).",
+    Severity.HIGH,
+    ANY_K8S,
+    config={"removedApiVersions": {"type": "array", "items": {"type": "string"}, "default": REMOVED_API_VERSIONS}},
+)
 def _api_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == HELM_RELEASE or args.resource_type.startswith("kubernetes:helm.sh/"):
         return
@@ -591,258 +814,3 @@ def _api_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"{k8s_kind(args.resource_type)} '{args.name}' uses {gv}, which the cluster's Kubernetes no longer serves: move to the GA API"
         )
-
-
-ANY_K8S = ["kubernetes:*"]
-"""Every Kubernetes type token (a prefix pattern, see TypedResourcePolicy.applies_to)."""
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "k8s-pod-no-privileged",
-        "No privileged containers outside narrow exemptions (K8S-01; CKV_K8S_16, PSS baseline).",
-        Severity.HIGH,
-        WORKLOADS,
-        _privileged,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-no-host-namespaces",
-        "No hostNetwork/hostPID/hostIPC outside narrow exemptions (K8S-02; CKV_K8S_17–19).",
-        Severity.HIGH,
-        WORKLOADS,
-        _host_namespaces,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-no-host-path",
-        "No hostPath volumes except allowlisted paths for allowlisted images; never the runtime socket (K8S-03).",
-        Severity.HIGH,
-        WORKLOADS,
-        _host_path,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-no-host-port",
-        "No hostPort (K8S-04; CKV_K8S_26).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _host_port,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-container-capabilities-restricted",
-        "Containers drop ALL capabilities and add only NET_BIND_SERVICE (K8S-05; CKV_K8S_25/28/37).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _capabilities,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-container-no-privilege-escalation",
-        "allowPrivilegeEscalation: false (K8S-06; CKV_K8S_20).",
-        Severity.HIGH,
-        WORKLOADS,
-        _privilege_escalation,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-run-as-non-root",
-        "Containers run as a non-root user (K8S-07; CKV_K8S_23/40).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _non_root,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-seccomp-runtime-default",
-        "Pods use the RuntimeDefault seccomp profile (K8S-08; CKV_K8S_31).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _seccomp,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-container-read-only-root-fs",
-        "Root filesystems are read-only (K8S-09; CKV_K8S_22).",
-        Severity.HIGH,
-        WORKLOADS,
-        _read_only_root,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-container-resources",
-        "Every container sets CPU/memory requests and a memory limit; GPUs are set in limits (K8S-10).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _resources,
-        config={"requireCpuLimits": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "k8s-container-probes",
-        "Long-running containers have liveness and readiness probes (K8S-11; CKV_K8S_8/9).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _probes,
-    ),
-    TypedResourcePolicy(
-        "k8s-container-image-pinned",
-        "Images are pinned (tag, or digest where required) and come from allowlisted registries (K8S-12; CIS 5.1.4).",
-        Severity.HIGH,
-        WORKLOADS,
-        _image,
-        config={
-            "requireDigest": {"type": "boolean", "default": False},
-            "allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []},
-        },
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-dedicated-service-account",
-        "Pods run as a dedicated service account, not 'default' (K8S-13; CKV_K8S_41, CIS 4.1.5).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _service_account,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-no-automount-token",
-        "Pods mount an API token only if they call the API (K8S-13; CKV_K8S_38, CIS 4.1.6).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _automount,
-        config={"apiServiceAccounts": {"type": "array", "items": {"type": "string"}, "default": []}},
-    ),
-    TypedResourcePolicy(
-        "k8s-container-secrets-as-files",
-        "Secrets are mounted as files, not env vars (K8S-15; CKV_K8S_35, CIS 4.4.1).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _secrets_as_files,
-    ),
-    TypedResourcePolicy(
-        "k8s-object-not-default-namespace",
-        "Nothing is deployed to the default namespace (K8S-14; CKV_K8S_21, CIS 4.5.2).",
-        Severity.MEDIUM,
-        ANY_K8S,
-        _not_default_ns,
-    ),
-    PlatformStackPolicy(
-        "k8s-namespace-network-policy",
-        "Every app namespace has a NetworkPolicy (K8S-16; CKV2_K8S_6, CIS 4.3.2).",
-        Severity.MEDIUM,
-        _network_policy,
-        config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
-    ),
-    TypedResourcePolicy(
-        "k8s-namespace-pod-security-labels",
-        "Namespaces enforce a Pod Security level, warn/audit restricted (K8S-17; CIS 4.2).",
-        Severity.HIGH,
-        [NAMESPACE],
-        _psa,
-        config={
-            "privilegedNamespaces": {
-                "type": "array",
-                "default": [],
-                "items": {
-                    "type": "object",
-                    "required": ["namespace", "reason"],
-                    "properties": {"namespace": {"type": "string"}, "reason": {"type": "string", "minLength": 10}},
-                },
-            }
-        },
-    ),
-    PlatformStackPolicy(
-        "k8s-namespace-quota-and-limits",
-        "Every app namespace has a ResourceQuota (with GPUs where used) and a LimitRange (K8S-22).",
-        Severity.MEDIUM,
-        _quota,
-        config={"systemNamespaces": _SYSTEM_NS_SCHEMA},
-    ),
-    PlatformStackPolicy(
-        "k8s-deployment-min-replicas",
-        "Serving workloads keep enough replicas (HPA/KEDA minimum counts) (K8S-18; PC minimum-replica-count).",
-        Severity.HIGH,
-        _min_replicas,
-        config={
-            "namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]},
-            "minReplicas": {"type": "integer", "default": 2},
-            "minGpuReplicas": {"type": "integer", "default": 1},
-            "exclude": {
-                "type": "array",
-                "default": [],
-                "description": "Workloads (by metadata.labels) with a reason, e.g. canaries that run one replica by design.",
-                "items": {
-                    "type": "object",
-                    "required": ["matchLabels", "reason"],
-                    "properties": {"matchLabels": {"type": "object"}, "reason": {"type": "string", "minLength": 10}},
-                },
-            },
-        },
-    ),
-    PlatformStackPolicy(
-        "k8s-serving-deployment-pdb",
-        "Every serving Deployment is covered by a PodDisruptionBudget (K8S-18; kube-linter pdb-*).",
-        Severity.HIGH,
-        _pdb_coverage,
-        config={"namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]}},
-    ),
-    TypedResourcePolicy(
-        "k8s-pdb-allows-disruption",
-        "PDBs permit at least one voluntary disruption and evict unhealthy pods (K8S-18; PC pdb zero-disruption).",
-        Severity.HIGH,
-        [PDB],
-        _pdb_allows,
-    ),
-    TypedResourcePolicy(
-        "k8s-deployment-topology-spread",
-        "Replicated workloads spread across nodes/AZs (K8S-18; kube-linter no-anti-affinity).",
-        Severity.MEDIUM,
-        [DEPLOYMENT, STATEFULSET],
-        _spread,
-        config={"alwaysRequire": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "k8s-no-bare-pods",
-        "No bare Pods (K8S-19; PC disallow-pod).",
-        Severity.CRITICAL,
-        ["kubernetes:core/v1:Pod"],
-        _bare_pod,
-    ),
-    TypedResourcePolicy(
-        "k8s-job-ttl-after-finished",
-        "Jobs clean up after themselves (K8S-20; kube-linter job-ttl-seconds-after-finished).",
-        Severity.LOW,
-        ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"],
-        _job_ttl,
-    ),
-    TypedResourcePolicy(
-        "k8s-pod-gpu-scheduling",
-        "GPU pods tolerate the GPU taint and select GPU nodes; other pods do not tolerate it (K8S-21).",
-        Severity.MEDIUM,
-        WORKLOADS,
-        _gpu_scheduling,
-        config=_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-rbac-least-privilege",
-        "Roles use no wildcards, escalate/bind/impersonate, exec or blanket secret reads (K8S-23; CKV_K8S_49/155–158).",
-        Severity.HIGH,
-        ROLE_TYPES,
-        _rbac,
-        config=_RBAC_EXEMPT_CFG,
-    ),
-    TypedResourcePolicy(
-        "k8s-rbac-no-cluster-admin-binding",
-        "No extra cluster-admin bindings (K8S-23; CIS 4.1.1).",
-        Severity.HIGH,
-        BINDING_TYPES,
-        _cluster_admin,
-        config={"allowedSubjects": {"type": "array", "items": {"type": "string"}, "default": []}},
-    ),
-    TypedResourcePolicy(
-        "k8s-api-version-supported",
-        "Objects use API versions the target Kubernetes still serves (K8S-24).",
-        Severity.HIGH,
-        ANY_K8S,
-        _api_version,
-        config={"removedApiVersions": {"type": "array", "items": {"type": "string"}, "default": REMOVED_API_VERSIONS}},
-    ),
-]
