@@ -53,6 +53,7 @@ def _name(args: ResourceValidationArgs) -> str:
     config={"requireScaleToZero": {"type": "boolean", "default": False}},
 )
 def _github_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runner scale sets authenticate with a GitHub App, set maxRunners and, where configured, minRunners 0."""
     v = _values(args)
     if v is None:
         return
@@ -83,6 +84,7 @@ def _github_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"dindNamespaces": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 def _container_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runner scale sets use containerMode kubernetes; privileged dind only in a listed namespace."""
     v = _values(args)
     if v is None:
         return
@@ -112,6 +114,7 @@ def _container_mode(args: ResourceValidationArgs, report: ReportViolation) -> No
     },
 )
 def _isolation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runners avoid shared namespaces, tolerate GPUs only when they request them, and set resources."""
     v = _values(args)
     if v is None:
         return
@@ -141,8 +144,8 @@ def _isolation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [HELM_RELEASE],
 )
 def _backend_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Credentials of the CI backends come from a Secret the program writes, never from Helm values (the state
-    and ``helm get values`` would show them)."""
+    """CI backend credentials come from a Secret the program writes, never from Helm values."""
+    # Values end up in the Pulumi state and in `helm get values`; a Secret the program writes does not.
     chart, v = chart_name(args.props), helm_values(args.props)
     name = _name(args)
     if chart == "gitlab-runner":

@@ -37,6 +37,7 @@ POLICIES = PolicyList()
     [CLUSTER],
 )
 def _private_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster sets vpcConfig.endpointPrivateAccess: true."""
     if get(args.props, "vpcConfig.endpointPrivateAccess") is not True:
         report(
             "the EKS API has no private endpoint, so nodes reach it over the internet: set "
@@ -54,6 +55,7 @@ def _private_access(args: ResourceValidationArgs, report: ReportViolation) -> No
 )
 def _public_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # EKS defaults endpointPublicAccess to true when unset.
+    """The API endpoint is private unless allowed, and then open only to listed CIDRs, never 0.0.0.0/0."""
     public = get(args.props, "vpcConfig.endpointPublicAccess", True)
     if public is False:
         return
@@ -84,6 +86,7 @@ def _is_open(cidr: str) -> bool:
     [CLUSTER],
 )
 def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster envelope-encrypts the secrets resource with a KMS key."""
     enc = get(args.props, "encryptionConfig")
     if not enc or "secrets" not in as_list(enc.get("resources")) or not get(enc, "provider.keyArn"):
         report(
@@ -103,6 +106,7 @@ def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -
     },
 )
 def _logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster enables every configured control-plane log type."""
     required = [str(t) for t in as_list(args.get_config().get("requiredLogTypes"))]
     have = {str(t) for t in as_list(args.props.get("enabledClusterLogTypes"))}
     missing = [t for t in required if t not in have]
@@ -121,6 +125,7 @@ def _logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": ["1.34", "1.35", "1.36"]}},
 )
 def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster's Kubernetes version is one of the configured supported versions."""
     allowed = [str(v) for v in as_list(args.get_config().get("supportedVersions"))]
     version = args.props.get("version")
     if version is None or str(version) not in allowed:
@@ -137,6 +142,7 @@ def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [CLUSTER],
 )
 def _auth_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster's accessConfig.authenticationMode is API (access entries, no aws-auth ConfigMap)."""
     mode = get(args.props, "accessConfig.authenticationMode")
     if mode not in ("API", "API_AND_CONFIG_MAP"):
         report(
@@ -153,6 +159,7 @@ def _auth_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
 )
 def _creator_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # The EKS API defaults bootstrapClusterCreatorAdminPermissions to true.
+    """The cluster sets bootstrapClusterCreatorAdminPermissions: false."""
     if get(args.props, "accessConfig.bootstrapClusterCreatorAdminPermissions", True) is not False:
         report(
             "the identity that creates the cluster becomes a hidden cluster-admin: set "
@@ -167,6 +174,7 @@ def _creator_admin(args: ResourceValidationArgs, report: ReportViolation) -> Non
     Severity.MEDIUM,
 )
 def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The vpc-cni add-on runs with enableNetworkPolicy: "true"."""
     if not any(r.resource_type == CLUSTER for r in args.resources):
         return
     for r in args.resources:
@@ -193,6 +201,7 @@ def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
     [KMS_KEY],
 )
 def _key_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys set enableKeyRotation: true."""
     if args.props.get("enableKeyRotation") is not True:
         report(f"KMS key '{args.name}' does not rotate: set enableKeyRotation: true where the key is created")
 
@@ -204,6 +213,7 @@ def _key_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None
     [KMS_KEY],
 )
 def _key_lockout(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys never set bypassPolicyLockoutSafetyCheck."""
     if args.props.get("bypassPolicyLockoutSafetyCheck") is True:
         report(
             f"KMS key '{args.name}' bypasses the policy lockout safety check: remove "
@@ -218,6 +228,7 @@ def _key_lockout(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [KMS_KEY],
 )
 def _key_description(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys carry a description."""
     if not str(args.props.get("description") or "").strip():
         report(f"KMS key '{args.name}' has no description: set description to what the key encrypts")
 
@@ -229,6 +240,7 @@ def _key_description(args: ResourceValidationArgs, report: ReportViolation) -> N
     [KMS_KEY],
 )
 def _key_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS key policies grant Principal '*' only under a Condition."""
     for st in statements(args.props.get("policy")):
         if allows(st) and any(v == "*" for _, v in principals(st)) and not st.get("Condition"):
             report(
@@ -245,6 +257,7 @@ def _key_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"minRetentionDays": {"type": "integer", "default": 1}},
 )
 def _retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Log groups set retentionInDays at or above the configured minimum."""
     days = num(args.props.get("retentionInDays"))
     minimum = num(args.get_config().get("minRetentionDays"), 1) or 1
     name = args.props.get("name") or args.name

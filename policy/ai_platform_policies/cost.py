@@ -50,6 +50,7 @@ def _pool(props: object, fallback: str) -> str:
     },
 )
 def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups use only the environment's allowed instance types."""
     allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
     if args.resource_type == NODE_GROUP:
         types = node_group_instance_types(args.props)
@@ -70,6 +71,7 @@ def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"maxNodesPerPool": {"type": "integer", "default": 2, "minimum": 0}},
 )
 def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Each GPU node group's scalingConfig.maxSize stays at or under the per-pool cap."""
     if not is_gpu_node_group(args.props):
         return
     cap = num(args.get_config().get("maxNodesPerPool"), 2) or 0
@@ -98,6 +100,7 @@ def _gpu_groups(args: StackValidationArgs) -> list[PolicyResource]:
     },
 )
 def _total(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The GPU node groups' summed maxSize (and GPUs, when capped) stays within the environment's budget."""
     cfg = args.get_config()
     max_nodes = num(cfg.get("maxGpuNodesTotal"), 4) or 0
     max_gpus = num(cfg.get("maxGpusTotal"))
@@ -124,6 +127,7 @@ def _total(args: StackValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups use capacityType SPOT where the environment requires it."""
     if is_gpu_node_group(args.props) and args.props.get("capacityType") != "SPOT":
         pool = _pool(args.props, args.name)
         report(
@@ -139,6 +143,7 @@ def _spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _min_zero(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups set scalingConfig.minSize 0 where the environment requires it."""
     if not is_gpu_node_group(args.props):
         return
     low = num(get(args.props, "scalingConfig.minSize"))
@@ -157,6 +162,7 @@ def _min_zero(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _desired_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups that pin desiredSize above minSize ignore changes to it."""
     desired = num(get(args.props, "scalingConfig.desiredSize"))
     low = num(get(args.props, "scalingConfig.minSize"), 0) or 0
     ignored = any(p in ("scalingConfig.desiredSize", "scalingConfig") for p in (args.opts.ignore_changes or []))
@@ -175,6 +181,7 @@ def _desired_pinned(args: ResourceValidationArgs, report: ReportViolation) -> No
     config={"maxGpuReplicas": {"type": "integer", "default": 1}},
 )
 def _dev_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU Deployments set no more replicas than the environment's cap."""
     spec = pod_spec(args.resource_type, args.props)
     if not requests_gpu(spec):
         return
@@ -194,6 +201,7 @@ def _dev_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None
     [LAUNCH_TEMPLATE],
 )
 def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template EBS volumes are gp3."""
     for b in as_list(args.props.get("blockDeviceMappings")):
         t = get(b, "ebs.volumeType")
         if t != "gp3":
@@ -216,6 +224,7 @@ def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The AWS provider's region is on the allowlist."""
     allowed = [str(r) for r in as_list(args.get_config().get("allowedRegions"))]
     region = str(args.props.get("region") or "")
     if region not in allowed:
@@ -233,6 +242,7 @@ def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
 def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # Managed node groups publish labels/taints to the cluster-autoscaler through DescribeNodegroup;
     # the ASG tags below are what it falls back to (cluster-autoscaler AWS README, "scale from 0").
+    """GPU node groups with minSize 0 carry a platform.ai/accelerator or platform.ai/gpu-model label."""
     if not is_gpu_node_group(args.props) or (num(get(args.props, "scalingConfig.minSize"), 1) or 0) > 0:
         return
     labels = get(args.props, "labels") or {}
@@ -261,6 +271,7 @@ def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolatio
 def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
     # The same estimate `blueprint preview` prints (estimate.py, one implementation): a cap breach
     # names the line items that drive it, so the reviewer sees what to cut.
+    """The estimated monthly cost at idle and at ceiling stays under the configured caps."""
     cfg = args.get_config()
     caps = {"idle": num(cfg.get("maxMonthlyIdle")), "ceiling": num(cfg.get("maxMonthlyCeiling"))}
     if caps["idle"] is None and caps["ceiling"] is None:

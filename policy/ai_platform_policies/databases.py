@@ -36,6 +36,7 @@ def _db(args: ResourceValidationArgs) -> str:
     [INSTANCE],
 )
 def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS instances set storageEncrypted with a customer-managed kmsKeyId."""
     if not truthy(args.props.get("storageEncrypted")):
         report(f"{_db(args)} is not encrypted at rest: set storageEncrypted: true with a customer-managed kmsKeyId")
     elif not args.props.get("kmsKeyId"):
@@ -51,6 +52,7 @@ def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [INSTANCE],
 )
 def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS instances set publiclyAccessible: false."""
     if truthy(args.props.get("publiclyAccessible")):
         report(f"{_db(args)} is publicly accessible: set publiclyAccessible: false (clients reach it from the VPC)")
 
@@ -63,6 +65,7 @@ def _not_public(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"minBackupRetentionDays": {"type": "integer", "default": 1}},
 )
 def _backups(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS instances keep automated backups at least the configured number of days."""
     minimum = num(args.get_config().get("minBackupRetentionDays"), 1) or 1
     # RDS keeps 1 day when the property is unset (CreateDBInstance BackupRetentionPeriod default).
     days = num(args.props.get("backupRetentionPeriod"), 1)
@@ -80,6 +83,7 @@ def _backups(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [INSTANCE],
 )
 def _managed_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """RDS instances set manageMasterUserPassword and no password."""
     if args.props.get("password"):
         report(f"{_db(args)} has a master password in the program: set manageMasterUserPassword: true instead")
     elif not truthy(args.props.get("manageMasterUserPassword")):
@@ -97,6 +101,7 @@ def _managed_password(args: ResourceValidationArgs, report: ReportViolation) -> 
     },
 )
 def _durability(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Where configured, RDS instances run multi-AZ with deletion protection."""
     cfg = args.get_config()
     if cfg.get("requireMultiAz") and not truthy(args.props.get("multiAz")):
         report(f"{_db(args)} has no standby: set mlflow.dbMultiAz: true in {STACK_FILE}")
@@ -124,10 +129,9 @@ def _whole_bucket_grants(doc: object, buckets: set[str]) -> list[tuple[str, list
     Severity.HIGH,
 )
 def _s3_prefix_scoped(args: StackValidationArgs, report: ReportViolation) -> None:
-    """The stack's own buckets are shared (weights, drift data, MLflow artifacts, DVC): roles get a prefix each.
-
-    Buckets the stack does not create (the Pulumi state bucket) are out of scope.
-    """
+    """Roles reach the stack's own shared buckets only under a prefix of their own."""
+    # The buckets are shared (weights, drift data, MLflow artifacts, DVC); buckets the stack does not
+    # create (the Pulumi state bucket) are out of scope.
     buckets = {
         str(r.props.get("bucket")) for r in args.resources if r.resource_type == BUCKET and r.props.get("bucket")
     }

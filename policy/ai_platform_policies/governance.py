@@ -85,6 +85,7 @@ def _data_buckets(args: StackValidationArgs) -> list[PolicyResource]:
     Severity.HIGH,
 )
 def _trail_present(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The account is recorded by a CloudTrail trail of this stack or a declared organization trail."""
     if _of_type(args, TRAIL) or _org_trail(args):
         return
     report(
@@ -100,6 +101,7 @@ def _trail_present(args: StackValidationArgs, report: ReportViolation) -> None:
     [TRAIL],
 )
 def _trail_settings(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Trails are multi-region, validate log files, encrypt with KMS and are logging."""
     p = args.props
     missing = [
         what
@@ -127,6 +129,7 @@ def _trail_settings(args: ResourceValidationArgs, report: ReportViolation) -> No
     remediation=f"Per-tier values in {POLICY_CONFIG}.",
 )
 def _archive_locked(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The audit archive bucket has Object Lock with the required default retention mode and days."""
     cfg = args.get_config()
     min_days, modes = int(cfg.get("minRetentionDays", 1)), [str(m) for m in as_list(cfg.get("modes"))]
     archives = _archives(args)
@@ -184,6 +187,7 @@ def _selector_covers(sel: Mapping[str, Any], bucket: PolicyResource, deps: set[s
     config={"requireReadEvents": {"type": "boolean", "default": True}},
 )
 def _data_events(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A trail records object-level events of every data bucket."""
     if _org_trail(args):
         return  # the organization trail's owner configures its data events (docs/governance.md)
     need_reads = bool(args.get_config().get("requireReadEvents", True))
@@ -225,6 +229,7 @@ def _grants_log_delivery(args: StackValidationArgs, target: str) -> bool:
     Severity.MEDIUM,
 )
 def _access_logging(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Data buckets and the archive log access to a bucket that accepts S3 log delivery."""
     logging = {u: r for r in _of_type(args, LOGGING) for u in _deps(r, "bucket")}
     locked = {u for r in _of_type(args, LOCK) if get(r.props, "rule.defaultRetention") for u in _deps(r, "bucket")}
     for b in _data_buckets(args) + _archives(args):
@@ -260,6 +265,7 @@ def _access_logging(args: StackValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _lineage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Model Deployments and their pods carry the lineage annotations (digest and version where required)."""
     labels = get(args.props, "metadata.labels") or {}
     if MODEL_LABEL not in labels:
         return

@@ -91,6 +91,7 @@ def _resources(stmt: Mapping[str, Any]) -> list[str]:
     POLICY_TYPES,
 )
 def _no_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No policy statement allows Action '*' on Resource '*'."""
     for st in _stmts(args):
         if any(a in ("*", "*:*") for a in _actions(st)) and "*" in _resources(st):
             report(f"IAM policy '{args.name}' grants Action '*' on Resource '*' (full admin): {_ADVICE}")
@@ -103,6 +104,7 @@ def _no_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [*POLICY_TYPES, ATTACHMENT, POLICY_ATTACHMENT, ROLE],
 )
 def _no_iam_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No statement allows iam:* and no role attaches AdministratorAccess or IAMFullAccess."""
     t, p = args.resource_type, args.props
     if t in POLICY_TYPES:
         for st in _stmts(args):
@@ -127,6 +129,7 @@ def _no_iam_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> N
     POLICY_TYPES,
 )
 def _no_escalation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Privilege-escalation actions are never allowed on Resource '*' without a Condition."""
     for st in _stmts(args):
         if "*" not in _resources(st) or st.get("Condition"):
             continue
@@ -160,6 +163,7 @@ def _no_escalation(args: ResourceValidationArgs, report: ReportViolation) -> Non
     },
 )
 def _resource_star(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Resource '*' without a Condition only for the configured non-restrictable actions."""
     cfg = args.get_config()
     if any(e.get("name") == args.name and e.get("reason") for e in as_list(cfg.get("exemptPolicies"))):
         return
@@ -199,6 +203,7 @@ def _conditions(stmt: Mapping[str, Any]) -> dict[str, tuple[str, list[str]]]:
     [ROLE],
 )
 def _irsa_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """IRSA trust policies pin one system:serviceaccount:<ns>:<sa> subject and the sts audience."""
     for st in _trust_statements(args):
         feds = [v for k, v in principals(st) if k == "Federated" and "oidc.eks." in v]
         if not feds:
@@ -238,6 +243,7 @@ _GH_SUB = re.compile(
     [ROLE],
 )
 def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GitHub OIDC trust policies pin one repository's branch, environment or pull_request and the audience."""
     for st in _trust_statements(args):
         feds = [v for k, v in principals(st) if k == "Federated" and "token.actions.githubusercontent.com" in v]
         if not feds:
@@ -266,6 +272,7 @@ def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None
     [ROLE],
 )
 def _no_wildcard_principal(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No trust policy lets Principal '*' assume a role."""
     for st in _trust_statements(args):
         if any(v == "*" for _, v in principals(st)) and not st.get("Condition"):
             report(f"role '{args.name}' can be assumed by any AWS principal ('*'): name the trusted principal")
@@ -277,6 +284,7 @@ def _no_wildcard_principal(args: ResourceValidationArgs, report: ReportViolation
     Severity.MEDIUM,
 )
 def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A role with inline policies has no separate policy attachments."""
     for r in args.resources:
         if r.resource_type not in (ATTACHMENT, ROLE_POLICY):
             continue
@@ -386,6 +394,7 @@ def _pr_roles_no_decrypt(args: StackValidationArgs, report: ReportViolation) -> 
     USER_TYPES,
 )
 def _no_users(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The stack creates no IAM users, login profiles or access keys."""
     report(
         f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}': the platform uses roles only (CI assumes a role "
         "through GitHub OIDC, pods through IRSA); remove the IAM user/access key"

@@ -57,6 +57,7 @@ def is_gpu_pool(props: Mapping[str, Any]) -> bool:
     [NODEPOOL],
 )
 def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """NodePools that may launch NVIDIA instances taint their nodes nvidia.com/gpu NoSchedule."""
     if not is_gpu_pool(args.props):
         return
     taints = as_list(get(args.props, "spec.template.spec.taints"))
@@ -74,6 +75,7 @@ def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODEPOOL],
 )
 def _gpu_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU NodePools set cpu, memory and nvidia.com/gpu in spec.limits."""
     if not is_gpu_pool(args.props):
         return
     limits = get(args.props, "spec.limits") or {}
@@ -93,6 +95,7 @@ def _gpu_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"maxHopLimit": {"type": "integer", "default": 1}},
 )
 def _imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EC2NodeClasses require IMDSv2 tokens with a hop limit at or below the configured maximum."""
     opts = get(args.props, "spec.metadataOptions") or {}
     hop = num(opts.get("httpPutResponseHopLimit"))
     maximum = num(args.get_config().get("maxHopLimit"), 1) or 1
@@ -111,6 +114,7 @@ def _imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODECLASS],
 )
 def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EC2NodeClasses map block devices explicitly, each with ebs.encrypted: true."""
     devices = as_list(get(args.props, "spec.blockDeviceMappings"))
     if not devices:
         report(
@@ -130,6 +134,7 @@ def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"allowedFamilies": {"type": "array", "items": {"type": "string"}, "default": _FAMILIES}},
 )
 def _families(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """NodePools require instance families, all from the tier's allowed list."""
     allowed = set(as_list(args.get_config().get("allowedFamilies")))
     req = [r for r in _requirements(args.props) if r.get("key") == FAMILY]
     if not req or any(r.get("operator") != "In" for r in req):

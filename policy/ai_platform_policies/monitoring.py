@@ -68,6 +68,7 @@ def _release(args: ResourceValidationArgs) -> str:
     config={"allowedRepositories": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_REPOS}},
 )
 def _pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Helm releases pin an exact chart version from an allowlisted repository."""
     version = str(args.props.get("version") or "")
     if not _EXACT_VERSION.match(version):
         report(
@@ -93,6 +94,7 @@ def _pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"minTimeoutSeconds": {"type": "integer", "default": 900}},
 )
 def _atomic(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Helm releases are atomic, with a timeout of at least the configured minimum."""
     if args.props.get("atomic") is not True:
         report(
             f"{_release(args)} is not atomic, so a failed upgrade stays half-applied: install it with components/_helm.py helm_release()"
@@ -116,6 +118,7 @@ def _kps(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     [HELM_RELEASE],
 )
 def _grafana_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """kube-prometheus-stack sets Grafana's admin password (or an existing Secret), never a well-known one."""
     v = _kps(args)
     if v is None or get(v, "grafana.enabled", True) is False:
         return
@@ -140,6 +143,7 @@ def _grafana_password(args: ResourceValidationArgs, report: ReportViolation) -> 
     [HELM_RELEASE],
 )
 def _services_private(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Grafana, Prometheus and Alertmanager are neither LoadBalancer/NodePort nor behind an internet-facing Ingress."""
     v = _kps(args)
     if v is None:
         return
@@ -163,6 +167,7 @@ def _services_private(args: ResourceValidationArgs, report: ReportViolation) -> 
     config={"encryptedStorageClasses": {"type": "array", "items": {"type": "string"}, "default": ["gp3-encrypted"]}},
 )
 def _retention_storage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Prometheus sets retention and retentionSize and stores on an encrypted persistent volume."""
     v = _kps(args)
     if v is None:
         return
@@ -202,6 +207,7 @@ _RESOURCE_PATHS = {
     [HELM_RELEASE],
 )
 def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every enabled kube-prometheus-stack workload sets resources in its chart values."""
     v = _kps(args)
     if v is None:
         return
@@ -238,6 +244,7 @@ def _release_namespaces(args: StackValidationArgs, charts: tuple[str, ...]) -> s
     Severity.MEDIUM,
 )
 def _privileged_only_where_needed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Only namespaces running host-access daemons enforce the 'privileged' Pod Security level."""
     needs = _release_namespaces(args, HOST_DAEMON_CHARTS)
     for r in args.resources:
         if r.resource_type != NAMESPACE:
@@ -258,6 +265,7 @@ def _privileged_only_where_needed(args: StackValidationArgs, report: ReportViola
     Severity.LOW,
 )
 def _dcgm_present(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack with GPU node groups scrapes the DCGM exporter (ServiceMonitor, chart or GPU operator)."""
     if not any(r.resource_type == NODE_GROUP and is_gpu_node_group(r.props) for r in args.resources):
         return
     for r in args.resources:
@@ -276,7 +284,7 @@ def _dcgm_present(args: StackValidationArgs, report: ReportViolation) -> None:
             return
     report(
         "GPU node groups exist but no DCGM exporter ServiceMonitor: GPU utilisation never reaches Prometheus; install "
-        "dcgm-exporter with serviceMonitor.enabled (components/gpu.py)"
+        "dcgm-exporter with serviceMonitor.enabled (components/gpu_stack.py)"
     )
 
 
@@ -286,6 +294,7 @@ def _dcgm_present(args: StackValidationArgs, report: ReportViolation) -> None:
     Severity.MEDIUM,
 )
 def _depends_on_crds(args: StackValidationArgs, report: ReportViolation) -> None:
+    """ServiceMonitors and PrometheusRules depend on the CRDs release."""
     crd_releases = {
         r.urn for r in args.resources if r.resource_type == HELM_RELEASE and chart_name(r.props) in CRD_CHARTS
     }

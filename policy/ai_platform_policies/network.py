@@ -42,6 +42,7 @@ POLICIES = PolicyList()
     Severity.MEDIUM,
 )
 def _flow_logs(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each VPC has a flow log attached."""
     logged: set[str] = set()
     for r in args.resources:
         if r.resource_type == FLOW_LOG:
@@ -63,6 +64,7 @@ def _flow_logs(args: StackValidationArgs, report: ReportViolation) -> None:
     [DEFAULT_SG],
 )
 def _default_sg(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The default security group has no ingress or egress rules."""
     rules = as_list(args.props.get("ingress")) + as_list(args.props.get("egress"))
     if rules:
         report(
@@ -104,6 +106,7 @@ def _ports(rule: Mapping[str, Any]) -> tuple[int, int]:
     config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
 )
 def _public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Ingress from 0.0.0.0/0 or ::/0 only on allowlisted ports, never SSH (22) or RDP (3389)."""
     allowed_ports = {int(p) for p in as_list(args.get_config().get("allowedPublicPorts"))}
     for direction, rule, cidrs in _rules_of(args):
         if direction != "ingress" or not any(c in OPEN for c in cidrs):
@@ -126,6 +129,7 @@ def _public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> No
     [SG, SG_RULE, INGRESS_RULE, EGRESS_RULE],
 )
 def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Security groups and their rules carry a description."""
     if args.resource_type == SG and not str(args.props.get("description") or "").strip():
         report(f"security group '{args.name}' has no description: say what it admits and why")
     for direction, rule, _ in _rules_of(args):
@@ -140,6 +144,7 @@ def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None
     Severity.MEDIUM,
 )
 def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A security group with inline rules has no separate rule resources."""
     inline = {
         r.urn: r
         for r in args.resources
@@ -164,6 +169,7 @@ def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
     config={"mode": {"type": "string", "enum": ["single", "per-az"], "default": "per-az"}},
 )
 def _nat_count(args: StackValidationArgs, report: ReportViolation) -> None:
+    """NAT gateways number exactly one in single mode, at least one per subnet AZ in per-az mode."""
     mode = args.get_config().get("mode", "per-az")
     nats = [r for r in args.resources if r.resource_type == NAT]
     azs = {str(r.props.get("availabilityZone")) for r in args.resources if r.resource_type == SUBNET}
@@ -187,6 +193,7 @@ def _nat_count(args: StackValidationArgs, report: ReportViolation) -> None:
     [SUBNET],
 )
 def _subnet_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Subnets set mapPublicIpOnLaunch: false."""
     if truthy(args.props.get("mapPublicIpOnLaunch")):
         report(
             f"subnet '{args.name}' gives every instance a public IP: set mapPublicIpOnLaunch: false "
@@ -207,6 +214,7 @@ _INTERNAL = {
     [SERVICE],
 )
 def _service_lb(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Services of type LoadBalancer carry an internal-scheme annotation."""
     if get(args.props, "spec.type") != "LoadBalancer":
         return
     ann = get(args.props, "metadata.annotations") or {}
@@ -225,6 +233,7 @@ def _service_lb(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [INGRESS],
 )
 def _ingress_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Internet-facing ALB Ingresses set a certificate ARN and ssl-redirect."""
     ann = get(args.props, "metadata.annotations") or {}
     if ann.get("alb.ingress.kubernetes.io/scheme") != "internet-facing":
         return

@@ -72,6 +72,7 @@ def _pool(args: ResourceValidationArgs) -> str:
     [LAUNCH_TEMPLATE],
 )
 def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates set metadataOptions.httpTokens: required."""
     if get(args.props, "metadataOptions.httpTokens") != "required":
         report(
             f"launch template '{args.name}' allows IMDSv1: set metadataOptions.httpTokens: required "
@@ -87,6 +88,7 @@ def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"maxHopLimit": {"type": "integer", "default": 1, "minimum": 1, "maximum": 2}},
 )
 def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates cap metadataOptions.httpPutResponseHopLimit at the configured maximum (1)."""
     limit = num(get(args.props, "metadataOptions.httpPutResponseHopLimit"))
     maximum = num(args.get_config().get("maxHopLimit"), 1) or 1
     if limit is None or limit > maximum:
@@ -104,6 +106,7 @@ def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Managed node groups reference a launch template."""
     lt = args.props.get("launchTemplate")
     if not lt or not (lt.get("id") or lt.get("name")):
         report(
@@ -120,6 +123,7 @@ def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
 )
 def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates map their volumes, each encrypted, with a KMS key when configured."""
     bdms = as_list(args.props.get("blockDeviceMappings"))
     cmk = bool(args.get_config().get("requireCustomerManagedKey"))
     if not bdms:
@@ -150,6 +154,7 @@ def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> Non
     [LAUNCH_TEMPLATE],
 )
 def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template network interfaces never associate a public IP."""
     for ni in as_list(args.props.get("networkInterfaces")):
         if truthy(ni.get("associatePublicIpAddress")):
             report(
@@ -165,6 +170,7 @@ def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None
     [LAUNCH_TEMPLATE],
 )
 def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template user data (plain or base64) matches no credential pattern."""
     raw = args.props.get("userData")
     if not raw:
         return
@@ -188,6 +194,7 @@ def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"allowRestrictedSsh": {"type": "boolean", "default": False}},
 )
 def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups set no remoteAccess; where allowed, only with source security groups."""
     ra = args.props.get("remoteAccess")
     if ra and not as_list(ra.get("sourceSecurityGroupIds")):
         report(
@@ -208,6 +215,7 @@ def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups carry the nvidia.com/gpu NoSchedule taint."""
     if not is_gpu_node_group(args.props):
         return
     for t in as_list(args.props.get("taints")):
@@ -226,6 +234,7 @@ def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [NODE_GROUP],
 )
 def _gpu_ami(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No node group runs an AL2 AMI type; GPU node groups run an NVIDIA AMI type (or CUSTOM)."""
     ami = str(args.props.get("amiType") or "")
     if ami.startswith("AL2_"):
         report(
@@ -252,6 +261,7 @@ def _pool_key(args: ResourceValidationArgs) -> str:
     config={"minSubnets": {"type": "integer", "default": 2, "minimum": 1}},
 )
 def _multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups span at least the configured number of subnets (one per AZ)."""
     subnets = as_list(args.props.get("subnetIds"))
     minimum = int(num(args.get_config().get("minSubnets"), 2) or 2)
     if len(subnets) < minimum:
@@ -280,6 +290,7 @@ def _ec2_roles(args: StackValidationArgs) -> dict[str, PolicyResource]:
     config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
 )
 def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The node role's managed-policy attachments are only the allowed ARNs."""
     roles = _ec2_roles(args)
     allowed = {str(a) for a in as_list(args.get_config().get("allowedPolicyArns"))}
     for r in args.resources:
@@ -347,6 +358,6 @@ def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> No
             if not tolerates_gpu_taint(spec, wanted):
                 report(
                     f"{chart_name(r.props)} release '{r.name}' does not tolerate the GPU node taints {wanted}: its "
-                    "DaemonSet never runs on GPU nodes; set values.tolerations (components/gpu.py)",
+                    "DaemonSet never runs on GPU nodes; set values.tolerations (components/gpu_stack.py)",
                     r.urn,
                 )

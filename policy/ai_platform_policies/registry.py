@@ -54,6 +54,7 @@ def _enhanced_filters(args: StackValidationArgs) -> list[str]:
     Severity.HIGH,
 )
 def _scan_on_push(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each repository scans on push or matches an ENHANCED registry scanning filter."""
     filters = _enhanced_filters(args)
     for r in args.resources:
         if r.resource_type != REPOSITORY:
@@ -78,6 +79,7 @@ def _scan_on_push(args: StackValidationArgs, report: ReportViolation) -> None:
     [REPOSITORY],
 )
 def _immutable(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repositories set imageTagMutability: IMMUTABLE."""
     if args.props.get("imageTagMutability") != "IMMUTABLE":
         report(
             f"ECR repository '{_repo_name(args.props, args.name)}' has mutable tags "
@@ -94,6 +96,7 @@ def _immutable(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
 )
 def _kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repositories encrypt with KMS (KMS or KMS_DSSE), with a customer-managed key when configured."""
     enc = as_list(args.props.get("encryptionConfigurations"))
     name = _repo_name(args.props, args.name)
     if not enc or enc[0].get("encryptionType") not in ("KMS", "KMS_DSSE"):
@@ -115,6 +118,7 @@ def _kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [REPO_POLICY, REGISTRY_POLICY],
 )
 def _no_public_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repository and registry policies grant Principal '*' only under a Condition."""
     for st in statements(args.props.get("policy")):
         if not allows(st):
             continue
@@ -133,6 +137,7 @@ def _no_public_policy(args: ResourceValidationArgs, report: ReportViolation) -> 
     Severity.MEDIUM,
 )
 def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each repository has an aws.ecr.LifecyclePolicy attached (by dependency, URN or name)."""
     covered: set[str] = set()
     for r in args.resources:
         if r.resource_type == LIFECYCLE:
@@ -157,6 +162,7 @@ def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
     Severity.LOW,
 )
 def _private_endpoints(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack with ECR repositories has ecr.api, ecr.dkr and s3 VPC endpoints."""
     if not any(r.resource_type == REPOSITORY for r in args.resources):
         return
     names = {str(r.props.get("serviceName") or "") for r in args.resources if r.resource_type == VPC_ENDPOINT}

@@ -107,6 +107,7 @@ def _env_findings(env: list[Any]) -> Iterator[str]:
     sorted(WORKLOAD_TYPES),
 )
 def _no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Container command, args and env values hold no credential literals."""
     for c, _ in iter_containers(args):
         found = [
             *_arg_findings(as_list(c.get("command")), "command"),

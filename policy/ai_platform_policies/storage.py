@@ -50,6 +50,7 @@ def _buckets_without(
     Severity.CRITICAL,
 )
 def _pab_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has an aws.s3.BucketPublicAccessBlock."""
     for b in _buckets_without(args, PAB):
         report(
             f"bucket '{b.name}' has no public access block: create an aws.s3.BucketPublicAccessBlock with all four "
@@ -65,6 +66,7 @@ def _pab_exists(args: StackValidationArgs, report: ReportViolation) -> None:
     [PAB],
 )
 def _pab_flags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Public access blocks set all four block/ignore/restrict flags to true."""
     off = [f for f in PAB_FLAGS if args.props.get(f) is not True]
     if off:
         report(
@@ -78,6 +80,7 @@ def _pab_flags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     Severity.HIGH,
 )
 def _sse_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has a server-side encryption configuration."""
     for b in _buckets_without(args, SSE):
         report(
             f"bucket '{b.name}' has no default encryption config: create an "
@@ -107,6 +110,7 @@ def _sse_kms(args: StackValidationArgs, report: ReportViolation) -> None:
     # Server access log delivery supports only SSE-S3 default encryption on the destination bucket
     # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html), so
     # a log target may (and must) use AES256; every other bucket uses SSE-KMS with a CMK.
+    """Buckets default to SSE-KMS with a key and bucketKeyEnabled; access-log targets use AES256."""
     targets = _log_targets(args)
     for r in args.resources:
         if r.resource_type != SSE:
@@ -146,6 +150,7 @@ def _check_sse(r: PolicyResource, log_target: bool, report: ReportViolation) -> 
     Severity.MEDIUM,
 )
 def _versioning(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Buckets have an aws.s3.BucketVersioning with status Enabled."""
     for b in _buckets_without(args, VERSIONING, lambda r: get(r.props, "versioningConfiguration.status") == "Enabled"):
         report(
             f"bucket '{b.name}' is not versioned: an overwritten model or dataset is lost; create an "
@@ -167,6 +172,7 @@ def _has_abort(r: PolicyResource) -> bool:
     Severity.LOW,
 )
 def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has a lifecycle rule that aborts incomplete multipart uploads."""
     for b in _buckets_without(args, LIFECYCLE, _has_abort):
         report(
             f"bucket '{b.name}' keeps incomplete multipart uploads (and old versions) forever: add a lifecycle rule "
@@ -181,6 +187,7 @@ def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
     Severity.LOW,
 )
 def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket except the log targets has an aws.s3.BucketLogging."""
     targets = {
         d.urn
         for r in args.resources
@@ -204,6 +211,7 @@ def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
     [STORAGE_CLASS],
 )
 def _storage_class(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EBS CSI StorageClasses set encrypted: "true" and type gp3."""
     prov = str(args.props.get("provisioner") or "")
     if prov != "ebs.csi.aws.com":
         return

@@ -104,6 +104,7 @@ def _default_tags_of(doc: Any) -> dict[str, str]:
     },
 )
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Taggable AWS resources carry every required tag (own tags, tagsAll or provider defaultTags)."""
     cfg = args.get_config()
     provider_props = args.provider.props if args.provider is not None else None
     tags = effective_tags(args.props, provider_props)
@@ -128,6 +129,7 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
     ["aws:ec2/launchTemplate:LaunchTemplate"],
 )
 def _propagation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates have tagSpecifications for the instances and volumes they launch."""
     have = {str(s.get("resourceType")) for s in as_list(args.props.get("tagSpecifications")) if s.get("tags")}
     missing = [t for t in ("instance", "volume") if t not in have]
     if missing:
@@ -151,6 +153,7 @@ def _propagation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Workloads carry the app.kubernetes.io/name, app.kubernetes.io/part-of and team labels."""
     labels = get(args.props, "metadata.labels") or {}
     missing = [k for k in as_list(args.get_config().get("requiredLabels")) if not labels.get(str(k))]
     if missing:
@@ -202,6 +205,7 @@ def physical_name(r: PolicyResource) -> tuple[str, str] | None:
     Severity.HIGH,
 )
 def _unique_names(args: StackValidationArgs, report: ReportViolation) -> None:
+    """No two resources share a physical name."""
     seen: dict[tuple[str, str], PolicyResource] = {}
     for r in args.resources:
         key = physical_name(r)

@@ -65,6 +65,7 @@ def _min_replicas_of(args: StackValidationArgs, r: PolicyResource) -> float:
     },
 )
 def _min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Deployments in serving namespaces keep at least the configured minimum replicas (from their HPA/KEDA)."""
     cfg = args.get_config()
     excluded = [e.get("matchLabels") or {} for e in as_list(cfg.get("exclude")) if e.get("reason")]
     for r in args.resources:
@@ -93,6 +94,7 @@ def _min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
     config={"namespaces": {"type": "array", "items": {"type": "string"}, "default": ["serving"]}},
 )
 def _pdb_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Deployments in serving namespaces have a PodDisruptionBudget selecting their pods."""
     namespaces = [str(n) for n in as_list(args.get_config().get("namespaces"))]
     pdbs = [r for r in args.resources if r.resource_type == PDB]
     for r in args.resources:
@@ -115,6 +117,7 @@ def _pdb_coverage(args: StackValidationArgs, report: ReportViolation) -> None:
     [PDB],
 )
 def _pdb_allows(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """PDBs allow at least one disruption and set unhealthyPodEvictionPolicy: AlwaysAllow."""
     spec = args.props.get("spec") or {}
     mu, ma = spec.get("maxUnavailable"), spec.get("minAvailable")
     blocked = (mu is not None and str(mu).rstrip("%") in ("0", "0.0")) or (ma is not None and str(ma) == "100%")
@@ -140,6 +143,7 @@ def _pdb_allows(args: ResourceValidationArgs, report: ReportViolation) -> None:
 )
 def _spread(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # No `replicas` means an HPA/ScaledObject owns the count, so it can grow past one: spread it.
+    """Deployments and StatefulSets that may run several replicas spread them over zones or nodes."""
     replicas = num(get(args.props, "spec.replicas"), 2) or 0
     spec = pod_of(args)
     if args.resource_type not in (DEPLOYMENT, STATEFULSET):
@@ -160,6 +164,7 @@ def _spread(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ["kubernetes:core/v1:Pod"],
 )
 def _bare_pod(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No bare Pod objects."""
     report(f"{workload_label(args)} is a bare Pod: nothing recreates it when its node goes; use a Deployment or Job")
 
 
@@ -170,6 +175,7 @@ def _bare_pod(args: ResourceValidationArgs, report: ReportViolation) -> None:
     ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"],
 )
 def _job_ttl(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Jobs and CronJobs set ttlSecondsAfterFinished."""
     path = (
         "spec.jobTemplate.spec.ttlSecondsAfterFinished"
         if k8s_kind(args.resource_type) == "CronJob"

@@ -47,6 +47,7 @@ POLICIES = PolicyList()
     config={"requireCpuLimits": {"type": "boolean", "default": False}},
 )
 def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers request cpu and memory, limit memory (and cpu when configured), and limit GPUs as requested."""
     for c in containers(pod_of(args)):
         res = c.get("resources") or {}
         req, lim = res.get("requests") or {}, res.get("limits") or {}
@@ -73,6 +74,7 @@ def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
     WORKLOADS,
 )
 def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Long-running containers (not Jobs) have liveness and readiness probes."""
     if k8s_kind(args.resource_type) in ("Job", "CronJob"):
         return
     for c in containers(pod_of(args), init=False):
@@ -95,6 +97,7 @@ def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Images are pinned by tag or digest (digest when configured) and come from allowlisted registries."""
     cfg = args.get_config()
     registries = [str(r) for r in as_list(cfg.get("allowedRegistries"))]
     digest = bool(cfg.get("requireDigest"))
@@ -137,6 +140,7 @@ def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _gpu_scheduling(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU pods tolerate the GPU taint and select GPU nodes; pods without GPUs do not tolerate it."""
     spec = pod_spec(args.resource_type, args.props)
     gpu = requests_gpu(spec)
     tolerates = tolerates_gpu_taint(spec)

@@ -70,6 +70,7 @@ POLICIES = PolicyList()
     ANY_K8S,
 )
 def _not_default_ns(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Namespaced objects and Helm releases do not go to the default namespace."""
     if args.resource_type == HELM_RELEASE:
         ns = str(args.props.get("namespace") or "default")
     else:
@@ -102,6 +103,7 @@ def _ns_objects(args: StackValidationArgs, type_: str) -> set[str]:
     config={"systemNamespaces": SYSTEM_NS_SCHEMA},
 )
 def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each app namespace has at least one NetworkPolicy."""
     covered = _ns_objects(args, NETPOL)
     for ns in _app_namespaces(args):
         name = object_name(ns.props, ns.name)
@@ -131,6 +133,7 @@ def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Namespaces enforce a Pod Security level (privileged only with a reason) and warn/audit restricted."""
     name = object_name(args.props, args.name)
     labels = get(args.props, "metadata.labels") or {}
     cfg = args.get_config()
@@ -159,6 +162,7 @@ def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"systemNamespaces": SYSTEM_NS_SCHEMA},
 )
 def _quota(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each app namespace has a ResourceQuota (with requests.nvidia.com/gpu where GPU pods run) and a LimitRange."""
     quotas = {namespace_of(r.props): r for r in args.resources if r.resource_type == QUOTA}
     limits = _ns_objects(args, LIMIT_RANGE)
     gpu_ns = {
@@ -189,6 +193,7 @@ def _quota(args: StackValidationArgs, report: ReportViolation) -> None:
     config={"removedApiVersions": {"type": "array", "items": {"type": "string"}, "default": REMOVED_API_VERSIONS}},
 )
 def _api_version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Kubernetes objects use no API version the cluster's Kubernetes has removed."""
     if args.resource_type == HELM_RELEASE or args.resource_type.startswith("kubernetes:helm.sh/"):
         return
     gv = k8s_api_version(args.resource_type)

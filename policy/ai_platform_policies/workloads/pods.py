@@ -43,6 +43,7 @@ POLICIES = PolicyList()
     config=EXEMPT_CONFIG,
 )
 def _privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers are not privileged unless exempted."""
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
         if get(c, "securityContext.privileged") is True and not exempt(cfg, ns, image):
@@ -59,6 +60,7 @@ def _privileged(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _host_namespaces(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Pods share no hostNetwork, hostPID or hostIPC unless every container is exempted."""
     spec, ns, cfg = pod_of(args), namespace_of(args.props), args.get_config()
     used = [k for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k) is True]
     images = [img for _, img in iter_containers(args)]
@@ -75,6 +77,7 @@ def _host_namespaces(args: ResourceValidationArgs, report: ReportViolation) -> N
     config=EXEMPT_CONFIG,
 )
 def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Pods mount hostPath only at exempted paths, and never a container runtime socket."""
     spec, ns, cfg = pod_of(args), namespace_of(args.props), args.get_config()
     by_volume: dict[str, list[str]] = {}
     for c, image in iter_containers(args):
@@ -103,6 +106,7 @@ def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _host_port(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers bind no hostPort unless exempted."""
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
         for p in as_list(c.get("ports")):
@@ -120,6 +124,7 @@ def _host_port(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _capabilities(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers drop ALL capabilities and add none beyond NET_BIND_SERVICE unless exempted."""
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
         caps = get(c, "securityContext.capabilities") or {}
@@ -145,6 +150,7 @@ def _capabilities(args: ResourceValidationArgs, report: ReportViolation) -> None
     config=EXEMPT_CONFIG,
 )
 def _privilege_escalation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers set allowPrivilegeEscalation: false unless exempted."""
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
         if get(c, "securityContext.allowPrivilegeEscalation") is not False and not exempt(cfg, ns, image):
@@ -162,6 +168,7 @@ def _privilege_escalation(args: ResourceValidationArgs, report: ReportViolation)
     config=EXEMPT_CONFIG,
 )
 def _non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers (or their pod) set runAsNonRoot: true and no runAsUser 0 unless exempted."""
     spec, ns, cfg = pod_of(args), namespace_of(args.props), args.get_config()
     pod_nonroot = get(spec, "securityContext.runAsNonRoot")
     pod_user = num(get(spec, "securityContext.runAsUser"))
@@ -183,6 +190,7 @@ def _non_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _seccomp(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers (or their pod) use the RuntimeDefault or Localhost seccomp profile unless exempted."""
     spec, ns, cfg = pod_of(args), namespace_of(args.props), args.get_config()
     pod_profile = get(spec, "securityContext.seccompProfile.type")
     for c, image in iter_containers(args):
@@ -202,6 +210,7 @@ def _seccomp(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config=EXEMPT_CONFIG,
 )
 def _read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers set readOnlyRootFilesystem: true unless exempted."""
     ns, cfg = namespace_of(args.props), args.get_config()
     for c, image in iter_containers(args):
         if get(c, "securityContext.readOnlyRootFilesystem") is not True and not exempt(cfg, ns, image):
@@ -218,6 +227,7 @@ def _read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> No
     WORKLOADS,
 )
 def _service_account(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Pods name a service account other than 'default'."""
     sa = pod_of(args).get("serviceAccountName") or pod_of(args).get("serviceAccount")
     if not sa or sa == "default":
         report(
@@ -233,6 +243,7 @@ def _service_account(args: ResourceValidationArgs, report: ReportViolation) -> N
     config={"apiServiceAccounts": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Pods set automountServiceAccountToken: false unless their service account is listed as calling the API."""
     spec = pod_of(args)
     sa = str(spec.get("serviceAccountName") or "default")
     api_users = {str(s) for s in as_list(args.get_config().get("apiServiceAccounts"))}
@@ -251,6 +262,7 @@ def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
     WORKLOADS,
 )
 def _secrets_as_files(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Containers take no Secret through env or envFrom."""
     for c in containers(pod_of(args)):
         names = [str(e.get("name")) for e in as_list(c.get("env")) if get(e, "valueFrom.secretKeyRef")]
         names += [f"envFrom {get(e, 'secretRef.name')}" for e in as_list(c.get("envFrom")) if e.get("secretRef")]

@@ -46,6 +46,7 @@ def _rbac_exempt(args: ResourceValidationArgs) -> bool:
     config=_RBAC_EXEMPT_CFG,
 )
 def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Roles grant no wildcards or escalate/bind/impersonate, and (unless exempt) no exec or unscoped Secret reads."""
     name = object_name(args.props, args.name)
     exempt_role = _rbac_exempt(args)
     for rule in as_list(args.props.get("rules")):
@@ -77,6 +78,7 @@ def _rbac(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"allowedSubjects": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 def _cluster_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Bindings to cluster-admin name only the allowed subjects."""
     if get(args.props, "roleRef.name") != "cluster-admin":
         return
     allowed = {str(s) for s in as_list(args.get_config().get("allowedSubjects"))}
