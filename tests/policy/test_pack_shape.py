@@ -101,3 +101,19 @@ def test_every_path_a_message_names_exists() -> None:
     assert len({p for p, _ in named}) >= 10, "the scanner sees the pack's messages"
     missing = sorted({f"{where}: {p}" for p, where in named if not _exists(p)})
     assert not missing, missing
+
+
+def test_each_fixture_row_lives_in_the_cases_module_of_its_policy_module() -> None:
+    """``workloads/pods.py`` -> ``cases_workloads_pods.py`` (or ``cases_workloads_pods_<more>.py``)."""
+    module_of = {p.name: _check(p).__module__.split(".", 1)[1].replace(".", "_") for p in PACK.ALL_POLICIES}  # type: ignore[attr-defined]
+    seen, misplaced = set(), []
+    for path in sorted((ROOT / "tests" / "policy").glob("cases_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "case":
+                name = node.args[0].value  # type: ignore[attr-defined]
+                seen.add(name)
+                want = f"cases_{module_of[name]}"
+                if path.stem != want and not path.stem.startswith(want + "_"):
+                    misplaced.append(f"{path.name}: {name} belongs in {want}.py")
+    assert not misplaced, misplaced
+    assert seen == set(module_of), "every policy's row is found by this scan"
