@@ -49,6 +49,8 @@ class TypedResourcePolicy(ResourceValidationPolicy):
 
     resource_types: frozenset[str]
     """Exact type tokens, or prefix patterns ending in ``*`` (``kubernetes:*``)."""
+    check: Check
+    """The function that inspects one resource and reports violations."""
 
     def __init__(
         self,
@@ -84,6 +86,9 @@ class TypedResourcePolicy(ResourceValidationPolicy):
 
 class PlatformStackPolicy(StackValidationPolicy):
     """A stack policy with the same constructor shape as :class:`TypedResourcePolicy`."""
+
+    check: StackCheck
+    """The function that inspects the whole stack and reports violations."""
 
     def __init__(
         self,
