@@ -142,7 +142,7 @@ def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [CLUSTER],
 )
 def _auth_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """The cluster's accessConfig.authenticationMode is API (access entries, no aws-auth ConfigMap)."""
+    """The cluster's accessConfig.authenticationMode is API or API_AND_CONFIG_MAP (access entries)."""
     mode = get(args.props, "accessConfig.authenticationMode")
     if mode not in ("API", "API_AND_CONFIG_MAP"):
         report(

@@ -50,7 +50,7 @@ def _pool(props: object, fallback: str) -> str:
     },
 )
 def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """GPU node groups use only the environment's allowed instance types."""
+    """GPU node groups and launch templates use only the environment's allowed GPU instance types."""
     allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
     if args.resource_type == NODE_GROUP:
         types = node_group_instance_types(args.props)

@@ -229,7 +229,7 @@ def _grants_log_delivery(args: StackValidationArgs, target: str) -> bool:
     Severity.MEDIUM,
 )
 def _access_logging(args: StackValidationArgs, report: ReportViolation) -> None:
-    """Data buckets and the archive log access to a bucket that accepts S3 log delivery."""
+    """Data buckets and the archive log access to an unlocked bucket that grants S3 log delivery."""
     logging = {u: r for r in _of_type(args, LOGGING) for u in _deps(r, "bucket")}
     locked = {u for r in _of_type(args, LOCK) if get(r.props, "rule.defaultRetention") for u in _deps(r, "bucket")}
     for b in _data_buckets(args) + _archives(args):

@@ -104,7 +104,7 @@ def _no_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
     [*POLICY_TYPES, ATTACHMENT, POLICY_ATTACHMENT, ROLE],
 )
 def _no_iam_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """No statement allows iam:* and no role attaches AdministratorAccess or IAMFullAccess."""
+    """No statement allows iam:* (or *), and nothing attaches AdministratorAccess or IAMFullAccess."""
     t, p = args.resource_type, args.props
     if t in POLICY_TYPES:
         for st in _stmts(args):

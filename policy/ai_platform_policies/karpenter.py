@@ -134,7 +134,7 @@ def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={"allowedFamilies": {"type": "array", "items": {"type": "string"}, "default": _FAMILIES}},
 )
 def _families(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """NodePools require instance families, all from the tier's allowed list."""
+    """NodePools that require instance families name only the tier's allowed ones."""
     allowed = set(as_list(args.get_config().get("allowedFamilies")))
     req = [r for r in _requirements(args.props) if r.get("key") == FAMILY]
     if not req or any(r.get("operator") != "In" for r in req):

@@ -290,7 +290,7 @@ def _ec2_roles(args: StackValidationArgs) -> dict[str, PolicyResource]:
     config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
 )
 def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> None:
-    """The node role's managed-policy attachments are only the allowed ARNs."""
+    """The node role carries only the allowed managed policies and no inline policy."""
     roles = _ec2_roles(args)
     allowed = {str(a) for a in as_list(args.get_config().get("allowedPolicyArns"))}
     for r in args.resources:

@@ -153,7 +153,7 @@ def _propagation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     },
 )
 def _labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Workloads carry the app.kubernetes.io/name, app.kubernetes.io/part-of and team labels."""
+    """Workloads carry every configured required label (app.kubernetes.io/name, part-of, team)."""
     labels = get(args.props, "metadata.labels") or {}
     missing = [k for k in as_list(args.get_config().get("requiredLabels")) if not labels.get(str(k))]
     if missing:
