@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._gpu import gpus_of
+
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
@@ -86,7 +88,7 @@ def karpenter_pools(resources: Sequence[Any]) -> list[Any]:
         fams, sizes = req.get("karpenter.k8s.aws/instance-family", []), req.get("karpenter.k8s.aws/instance-size", [])
         types = [f"{f}.{z}" for z in sizes for f in fams]
         capacity = req.get("karpenter.sh/capacity-type", ["on-demand"])
-        per_node = max((gpus_of_type(t) for t in types), default=0) or 1
+        per_node = max((gpus_of(t) for t in types), default=0) or 1
         nodes = int(_num(_get(r.props, "spec.limits", {}).get("nvidia.com/gpu"), per_node) // per_node)
         nc = classes.get(str(_get(tmpl, "spec.nodeClassRef.name", "")))
         deps = [_launch_template_view(nc)] if nc is not None else []
@@ -111,12 +113,6 @@ def _launch_template_view(nc: Any) -> Any:
         maps.append({"deviceName": b.get("deviceName"), "ebs": ebs})
     props = {"blockDeviceMappings": maps, "userData": _get(nc.props, "spec.userData", "")}
     return _View(nc.urn, nc.name, LAUNCH_TEMPLATE, props, getattr(nc, "parent", None))
-
-
-def gpus_of_type(instance_type: str) -> int:
-    """GPUs of an NVIDIA instance type from its size (1 below 12xlarge, 4 at 12/24xlarge, 8 above)."""
-    size = instance_type.split(".")[-1]
-    return {"12xlarge": 4, "24xlarge": 4, "48xlarge": 8, "metal": 8}.get(size, 1)
 
 
 def node_groups(resources: Sequence[Any]) -> list[Any]:

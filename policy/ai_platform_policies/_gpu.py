@@ -1,4 +1,5 @@
-"""GPU facts the node and cost policies share: the taint and resource names, GPUs per instance type."""
+"""GPU facts the node and cost policies and the cost estimator share: the taint and resource names, GPUs per
+instance type (one table; tests/policy checks it against components.vocabulary.GPU_FAMILIES). Standard library only."""
 
 from __future__ import annotations
 

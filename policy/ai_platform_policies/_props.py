@@ -3,6 +3,8 @@
 Policies read the provider's *wire* props (camelCase, numbers as floats, explicit-provider
 config as JSON strings) through ``pulumi_policy``'s unknown-checking proxy, so every reader here
 works on ``Mapping``/``Sequence`` (the proxies), never on ``dict``/``list`` alone.
+
+Standard library only (like ``_gpu``), so the cost estimator can share them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-from pulumi_policy import PolicyResource, ResourceValidationArgs
 
 
 def get(obj: Any, path: str, default: Any = None) -> Any:
@@ -92,10 +92,6 @@ def json_doc(v: Any) -> Any:
         except json.JSONDecodeError:
             return None
     return plain(v) if v is not None else None
-
-
-def type_token(r: PolicyResource | ResourceValidationArgs) -> str:
-    return r.resource_type
 
 
 def statements(doc: Any) -> list[Mapping[str, Any]]:

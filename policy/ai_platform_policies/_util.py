@@ -65,7 +65,6 @@ from ._props import (
     principals,
     statements,
     truthy,
-    type_token,
 )
 
 __all__ = [
@@ -116,6 +115,5 @@ __all__ = [
     "statements",
     "tolerates_gpu_taint",
     "truthy",
-    "type_token",
     "workload_label",
 ]
