@@ -45,6 +45,7 @@ def gpus_of(instance_type: str) -> int:
 
 
 def node_group_instance_types(props: Mapping[str, Any]) -> list[str]:
+    """A managed node group's ``instanceTypes``."""
     return [str(t) for t in as_list(props.get("instanceTypes"))]
 
 

@@ -94,6 +94,7 @@ def namespace_of(props: Mapping[str, Any]) -> str:
 
 
 def object_name(props: Mapping[str, Any], fallback: str) -> str:
+    """``metadata.name``, or the logical name when the object has none."""
     return str(get(props, "metadata.name") or fallback)
 
 
@@ -167,6 +168,7 @@ EXEMPTIONS_SCHEMA: Mapping[str, Any] = {
 
 
 def exemptions(config: Mapping[str, Any]) -> list[Exemption]:
+    """The complete exemptions (namespace, images and reason all set) of a policy's config."""
     out = []
     for e in as_list(config.get("exemptions")):
         if isinstance(e, Mapping) and e.get("namespace") and e.get("images") and e.get("reason"):
@@ -220,6 +222,7 @@ def labels_match(selector: Mapping[str, Any] | None, labels: Mapping[str, Any]) 
 
 
 def helm_values(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Helm release's ``values`` ({} when unset)."""
     v = props.get("values")
     return v if isinstance(v, Mapping) else {}
 

@@ -116,4 +116,5 @@ def principals(stmt: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def allows(stmt: Mapping[str, Any]) -> bool:
+    """Whether an IAM statement allows (Effect defaults to Allow)."""
     return stmt.get("Effect", "Allow") == "Allow"

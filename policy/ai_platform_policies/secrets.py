@@ -57,6 +57,7 @@ def _words(name: str) -> list[str]:
 
 
 def secretish_name(name: str) -> bool:
+    """Whether a variable name says it holds a secret (``HF_TOKEN``), not a reference to one (``HF_TOKEN_FILE``)."""
     words = _words(name)
     if not words or words[-1] in _REFERENCE_WORDS:
         return False
@@ -64,6 +65,7 @@ def secretish_name(name: str) -> bool:
 
 
 def credential_kind(value: str) -> str | None:
+    """The kind of credential a literal value looks like (``None`` when it looks like none)."""
     if len(value) > _MAX:
         return None
     return next((what for what, rx in _CREDENTIALS if rx.search(value)), None)

@@ -1,5 +1,6 @@
-"""One fixture row per policy: a compliant setup, a violating one (with the expected message), and one
-with the checked property missing (and whether that must be reported).
+"""What every cases_<topic>.py module builds its rows with: type tokens, the ``Case`` row and ``case()`` that
+registers it into ``CASES``, prop editors (``without``, ``merged``, ``deep``), pod specs, and the fixtures
+several topics share.
 
 Rows are built from the provider's wire props (camelCase, numbers as floats, launch-template and
 provider flags as strings), like the captured plans.
@@ -199,7 +200,7 @@ def dep(props: dict[str, Any], name: str = "llama", type_: str = DEPLOY) -> R:
     return R(type_, props, name)
 
 
-# ------------------------------------------------------------------ shared by several topics
+# ------------------------------------------------------------------ fixtures several topics use
 REPO_OK = {
     "name": "vllm",
     "imageTagMutability": "IMMUTABLE",
