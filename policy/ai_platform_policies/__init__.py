@@ -1,7 +1,8 @@
 """The ai-platform CrossGuard policies, grouped by category.
 
 ``ALL_POLICIES`` is what ``policy/__main__.py`` registers; ``blueprint.preview.policy_eval`` evaluates the
-same objects offline. Each module lists its policies in ``POLICIES``.
+same objects offline. Each module registers its policies in ``POLICIES`` (a ``PolicyList``), each
+right above its check; ``workloads`` is a package that joins its sub-concerns' lists.
 """
 
 from __future__ import annotations

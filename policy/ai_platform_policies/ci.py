@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity
+from pulumi_policy import ResourceValidationArgs, Severity
 
 from ._util import (
     GPU_RESOURCE,
     HELM_RELEASE,
     STACK_FILE,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     chart_name,
     containers,
@@ -34,6 +34,9 @@ POD_TEMPLATE = "kubernetes:core/v1:PodTemplate"
 JOB_PROFILE_LABEL = "platform.ai/ci-job-profile"
 
 
+POLICIES = PolicyList()
+
+
 def _values(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     return helm_values(args.props) if chart_name(args.props) == SCALE_SET else None
 
@@ -42,7 +45,15 @@ def _name(args: ResourceValidationArgs) -> str:
     return str(args.props.get("name") or args.name)
 
 
+@POLICIES.resource(
+    "ci-runner-github-app-auth",
+    "Runner scale sets use GitHub App auth, a runner ceiling and (where required) scale to zero (CI-01).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+    config={"requireScaleToZero": {"type": "boolean", "default": False}},
+)
 def _github_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runner scale sets authenticate with a GitHub App, set maxRunners and, where configured, minRunners 0."""
     v = _values(args)
     if v is None:
         return
@@ -65,7 +76,15 @@ def _github_app(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ci-runner-no-dind",
+    "Runners use containerMode kubernetes; privileged dind only in an isolated, listed namespace (CI-02).",
+    Severity.HIGH,
+    [HELM_RELEASE],
+    config={"dindNamespaces": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
 def _container_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runner scale sets use containerMode kubernetes; privileged dind only in a listed namespace."""
     v = _values(args)
     if v is None:
         return
@@ -81,7 +100,21 @@ def _container_mode(args: ResourceValidationArgs, report: ReportViolation) -> No
             report(f"runner scale set '{_name(args)}' container '{c.get('name')}' is privileged: remove it")
 
 
+@POLICIES.resource(
+    "ci-runner-isolated",
+    "Runners have their own namespace, no GPU toleration unless they use GPUs, and resource limits (CI-03).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+    config={
+        "forbiddenNamespaces": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["default", "kube-system", "serving", "monitoring"],
+        }
+    },
+)
 def _isolation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runners avoid shared namespaces, tolerate GPUs only when they request them, and set resources."""
     v = _values(args)
     if v is None:
         return
@@ -104,9 +137,15 @@ def _isolation(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ci-backend-secrets-by-reference",
+    "GitLab Runner, Jenkins and CircleCI agent credentials come from a Secret, never from Helm values.",
+    Severity.HIGH,
+    [HELM_RELEASE],
+)
 def _backend_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Credentials of the CI backends come from a Secret the program writes, never from Helm values (the state
-    and ``helm get values`` would show them)."""
+    """CI backend credentials come from a Secret the program writes, never from Helm values."""
+    # Values end up in the Pulumi state and in `helm get values`; a Secret the program writes does not.
     chart, v = chart_name(args.props), helm_values(args.props)
     name = _name(args)
     if chart == "gitlab-runner":
@@ -133,6 +172,12 @@ def _backend_secrets(args: ResourceValidationArgs, report: ReportViolation) -> N
             report(f"container-agent release '{name}' has no agent.customSecret: pass the token Secret's name")
 
 
+@POLICIES.resource(
+    "ci-jenkins-not-exposed",
+    "The Jenkins controller has ClusterIP services and no Ingress or Route.",
+    Severity.HIGH,
+    [HELM_RELEASE],
+)
 def _jenkins_exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The Jenkins controller (script console, credentials) is reachable only inside the cluster."""
     if chart_name(args.props) != "jenkins":
@@ -148,6 +193,13 @@ def _jenkins_exposure(args: ResourceValidationArgs, report: ReportViolation) -> 
         report(f"jenkins release '{name}' publishes the controller through an Ingress/Route: remove it")
 
 
+@POLICIES.resource(
+    "ci-job-template-bounded",
+    "CI job pod templates set CPU, memory and ephemeral-storage requests and limits, mount no API token, run "
+    "unprivileged and tolerate the GPU taint only when they request GPUs.",
+    Severity.MEDIUM,
+    [POD_TEMPLATE],
+)
 def _job_template(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """A CI job pod template: bounded, tokenless, unprivileged, GPU nodes only for GPU jobs."""
     labels = get(args.props, "metadata.labels") or {}
@@ -174,59 +226,3 @@ def _job_template(args: ResourceValidationArgs, report: ReportViolation) -> None
         report(
             f"CI job template '{name}' tolerates the GPU taint without requesting {GPU_RESOURCE}: CPU jobs would occupy GPU nodes"
         )
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "ci-runner-github-app-auth",
-        "Runner scale sets use GitHub App auth, a runner ceiling and (where required) scale to zero (CI-01).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _github_app,
-        config={"requireScaleToZero": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "ci-runner-no-dind",
-        "Runners use containerMode kubernetes; privileged dind only in an isolated, listed namespace (CI-02).",
-        Severity.HIGH,
-        [HELM_RELEASE],
-        _container_mode,
-        config={"dindNamespaces": {"type": "array", "items": {"type": "string"}, "default": []}},
-    ),
-    TypedResourcePolicy(
-        "ci-runner-isolated",
-        "Runners have their own namespace, no GPU toleration unless they use GPUs, and resource limits (CI-03).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _isolation,
-        config={
-            "forbiddenNamespaces": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["default", "kube-system", "serving", "monitoring"],
-            }
-        },
-    ),
-    TypedResourcePolicy(
-        "ci-backend-secrets-by-reference",
-        "GitLab Runner, Jenkins and CircleCI agent credentials come from a Secret, never from Helm values.",
-        Severity.HIGH,
-        [HELM_RELEASE],
-        _backend_secrets,
-    ),
-    TypedResourcePolicy(
-        "ci-jenkins-not-exposed",
-        "The Jenkins controller has ClusterIP services and no Ingress or Route.",
-        Severity.HIGH,
-        [HELM_RELEASE],
-        _jenkins_exposure,
-    ),
-    TypedResourcePolicy(
-        "ci-job-template-bounded",
-        "CI job pod templates set CPU, memory and ephemeral-storage requests and limits, mount no API token, run "
-        "unprivileged and tolerate the GPU taint only when they request GPUs.",
-        Severity.MEDIUM,
-        [POD_TEMPLATE],
-        _job_template,
-    ),
-]

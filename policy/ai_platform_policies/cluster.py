@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     allows,
     as_list,
     get,
@@ -28,7 +27,17 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
+POLICIES = PolicyList()
+
+
+@POLICIES.resource(
+    "eks-cluster-endpoint-private-access",
+    "The EKS API has a private endpoint so nodes and pods reach it inside the VPC (EKS-01; CIS 5.4.2).",
+    Severity.CRITICAL,
+    [CLUSTER],
+)
 def _private_access(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster sets vpcConfig.endpointPrivateAccess: true."""
     if get(args.props, "vpcConfig.endpointPrivateAccess") is not True:
         report(
             "the EKS API has no private endpoint, so nodes reach it over the internet: set "
@@ -36,8 +45,17 @@ def _private_access(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
+@POLICIES.resource(
+    "eks-cluster-public-endpoint-restricted",
+    "The public EKS endpoint is off, or (where allowed) limited to specific CIDRs, never 0.0.0.0/0 "
+    "(EKS-01; CKV_AWS_38/39, CIS 5.4.1).",
+    Severity.CRITICAL,
+    [CLUSTER],
+    config={"allowPublicEndpoint": {"type": "boolean", "default": False}},
+)
 def _public_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # EKS defaults endpointPublicAccess to true when unset.
+    """The API endpoint is private unless allowed, and then open only to listed CIDRs, never 0.0.0.0/0."""
     public = get(args.props, "vpcConfig.endpointPublicAccess", True)
     if public is False:
         return
@@ -61,7 +79,14 @@ def _is_open(cidr: str) -> bool:
         return False
 
 
+@POLICIES.resource(
+    "eks-cluster-secrets-encryption",
+    "Kubernetes secrets are envelope-encrypted with a customer-managed KMS key (EKS-02; CKV_AWS_58, CIS 5.3.1).",
+    Severity.HIGH,
+    [CLUSTER],
+)
 def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster envelope-encrypts the secrets resource with a KMS key."""
     enc = get(args.props, "encryptionConfig")
     if not enc or "secrets" not in as_list(enc.get("resources")) or not get(enc, "provider.keyArn"):
         report(
@@ -70,7 +95,18 @@ def _secrets_encryption(args: ResourceValidationArgs, report: ReportViolation) -
         )
 
 
+@POLICIES.resource(
+    "eks-cluster-control-plane-logging",
+    "Control-plane logs (api, audit, authenticator, controllerManager, scheduler) go to CloudWatch "
+    "(EKS-03; CKV_AWS_37, CIS 2.1.1).",
+    Severity.MEDIUM,
+    [CLUSTER],
+    config={
+        "requiredLogTypes": {"type": "array", "items": {"type": "string"}, "default": ALL_LOG_TYPES},
+    },
+)
 def _logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster enables every configured control-plane log type."""
     required = [str(t) for t in as_list(args.get_config().get("requiredLogTypes"))]
     have = {str(t) for t in as_list(args.props.get("enabledClusterLogTypes"))}
     missing = [t for t in required if t not in have]
@@ -81,7 +117,15 @@ def _logging(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-cluster-supported-version",
+    "The cluster runs a Kubernetes version in EKS standard support (EKS-04; CKV_AWS_339).",
+    Severity.HIGH,
+    [CLUSTER],
+    config={"supportedVersions": {"type": "array", "items": {"type": "string"}, "default": ["1.34", "1.35", "1.36"]}},
+)
 def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster's Kubernetes version is one of the configured supported versions."""
     allowed = [str(v) for v in as_list(args.get_config().get("supportedVersions"))]
     version = args.props.get("version")
     if version is None or str(version) not in allowed:
@@ -91,7 +135,14 @@ def _version(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-cluster-access-entries",
+    "Cluster access uses EKS access entries (authenticationMode API), not the aws-auth ConfigMap (EKS-05; CIS 4.1.7).",
+    Severity.HIGH,
+    [CLUSTER],
+)
 def _auth_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The cluster's accessConfig.authenticationMode is API or API_AND_CONFIG_MAP (access entries)."""
     mode = get(args.props, "accessConfig.authenticationMode")
     if mode not in ("API", "API_AND_CONFIG_MAP"):
         report(
@@ -100,8 +151,15 @@ def _auth_mode(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-cluster-no-creator-admin",
+    "The cluster creator gets no implicit cluster-admin; admins are explicit access entries (EKS-05; BPG).",
+    Severity.HIGH,
+    [CLUSTER],
+)
 def _creator_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # The EKS API defaults bootstrapClusterCreatorAdminPermissions to true.
+    """The cluster sets bootstrapClusterCreatorAdminPermissions: false."""
     if get(args.props, "accessConfig.bootstrapClusterCreatorAdminPermissions", True) is not False:
         report(
             "the identity that creates the cluster becomes a hidden cluster-admin: set "
@@ -110,7 +168,13 @@ def _creator_admin(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
+@POLICIES.stack(
+    "eks-cluster-network-policy-enabled",
+    "The VPC CNI enforces Kubernetes NetworkPolicies (EKS-07; CIS 5.4.4).",
+    Severity.MEDIUM,
+)
 def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The vpc-cni add-on runs with enableNetworkPolicy: "true"."""
     if not any(r.resource_type == CLUSTER for r in args.resources):
         return
     for r in args.resources:
@@ -130,12 +194,26 @@ def _network_policy(args: StackValidationArgs, report: ReportViolation) -> None:
     )
 
 
+@POLICIES.resource(
+    "kms-key-rotation-enabled",
+    "Customer-managed KMS keys rotate yearly (EKS-08; CKV_AWS_7, AWSGuard cmk-backing-key-rotation-enabled).",
+    Severity.MEDIUM,
+    [KMS_KEY],
+)
 def _key_rotation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys set enableKeyRotation: true."""
     if args.props.get("enableKeyRotation") is not True:
         report(f"KMS key '{args.name}' does not rotate: set enableKeyRotation: true where the key is created")
 
 
+@POLICIES.resource(
+    "kms-key-no-lockout-bypass",
+    "KMS keys never bypass the policy lockout safety check (EKS-08; PC disallow-bypass-policy-lockout).",
+    Severity.CRITICAL,
+    [KMS_KEY],
+)
 def _key_lockout(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys never set bypassPolicyLockoutSafetyCheck."""
     if args.props.get("bypassPolicyLockoutSafetyCheck") is True:
         report(
             f"KMS key '{args.name}' bypasses the policy lockout safety check: remove "
@@ -143,12 +221,26 @@ def _key_lockout(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "kms-key-description",
+    "KMS keys say what they encrypt (EKS-08; PC kms-key-missing-description).",
+    Severity.LOW,
+    [KMS_KEY],
+)
 def _key_description(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS keys carry a description."""
     if not str(args.props.get("description") or "").strip():
         report(f"KMS key '{args.name}' has no description: set description to what the key encrypts")
 
 
+@POLICIES.resource(
+    "kms-key-policy-no-public-principal",
+    "KMS key policies never grant to Principal '*' without a condition (EKS-08; CKV_AWS_33).",
+    Severity.HIGH,
+    [KMS_KEY],
+)
 def _key_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """KMS key policies grant Principal '*' only under a Condition."""
     for st in statements(args.props.get("policy")):
         if allows(st) and any(v == "*" for _, v in principals(st)) and not st.get("Condition"):
             report(
@@ -157,7 +249,15 @@ def _key_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "cloudwatch-log-group-retention",
+    "Log groups have a retention at or above the environment's minimum (CW-01; CKV_AWS_66/338).",
+    Severity.LOW,
+    [LOG_GROUP],
+    config={"minRetentionDays": {"type": "integer", "default": 1}},
+)
 def _retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Log groups set retentionInDays at or above the configured minimum."""
     days = num(args.props.get("retentionInDays"))
     minimum = num(args.get_config().get("minRetentionDays"), 1) or 1
     name = args.props.get("name") or args.name
@@ -171,107 +271,3 @@ def _retention(args: ResourceValidationArgs, report: ReportViolation) -> None:
             f"log group '{name}' keeps logs {days:g} days, below this environment's minimum of {minimum:g}: raise "
             f"cluster.logRetentionDays / network.flowLogRetentionDays in {STACK_FILE}"
         )
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "eks-cluster-endpoint-private-access",
-        "The EKS API has a private endpoint so nodes and pods reach it inside the VPC (EKS-01; CIS 5.4.2).",
-        Severity.CRITICAL,
-        [CLUSTER],
-        _private_access,
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-public-endpoint-restricted",
-        "The public EKS endpoint is off, or (where allowed) limited to specific CIDRs, never 0.0.0.0/0 "
-        "(EKS-01; CKV_AWS_38/39, CIS 5.4.1).",
-        Severity.CRITICAL,
-        [CLUSTER],
-        _public_restricted,
-        config={"allowPublicEndpoint": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-secrets-encryption",
-        "Kubernetes secrets are envelope-encrypted with a customer-managed KMS key (EKS-02; CKV_AWS_58, CIS 5.3.1).",
-        Severity.HIGH,
-        [CLUSTER],
-        _secrets_encryption,
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-control-plane-logging",
-        "Control-plane logs (api, audit, authenticator, controllerManager, scheduler) go to CloudWatch "
-        "(EKS-03; CKV_AWS_37, CIS 2.1.1).",
-        Severity.MEDIUM,
-        [CLUSTER],
-        _logging,
-        config={
-            "requiredLogTypes": {"type": "array", "items": {"type": "string"}, "default": ALL_LOG_TYPES},
-        },
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-supported-version",
-        "The cluster runs a Kubernetes version in EKS standard support (EKS-04; CKV_AWS_339).",
-        Severity.HIGH,
-        [CLUSTER],
-        _version,
-        config={
-            "supportedVersions": {"type": "array", "items": {"type": "string"}, "default": ["1.34", "1.35", "1.36"]}
-        },
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-access-entries",
-        "Cluster access uses EKS access entries (authenticationMode API), not the aws-auth ConfigMap (EKS-05; CIS 4.1.7).",
-        Severity.HIGH,
-        [CLUSTER],
-        _auth_mode,
-    ),
-    TypedResourcePolicy(
-        "eks-cluster-no-creator-admin",
-        "The cluster creator gets no implicit cluster-admin; admins are explicit access entries (EKS-05; BPG).",
-        Severity.HIGH,
-        [CLUSTER],
-        _creator_admin,
-    ),
-    PlatformStackPolicy(
-        "eks-cluster-network-policy-enabled",
-        "The VPC CNI enforces Kubernetes NetworkPolicies (EKS-07; CIS 5.4.4).",
-        Severity.MEDIUM,
-        _network_policy,
-    ),
-    TypedResourcePolicy(
-        "kms-key-rotation-enabled",
-        "Customer-managed KMS keys rotate yearly (EKS-08; CKV_AWS_7, AWSGuard cmk-backing-key-rotation-enabled).",
-        Severity.MEDIUM,
-        [KMS_KEY],
-        _key_rotation,
-    ),
-    TypedResourcePolicy(
-        "kms-key-no-lockout-bypass",
-        "KMS keys never bypass the policy lockout safety check (EKS-08; PC disallow-bypass-policy-lockout).",
-        Severity.CRITICAL,
-        [KMS_KEY],
-        _key_lockout,
-    ),
-    TypedResourcePolicy(
-        "kms-key-description",
-        "KMS keys say what they encrypt (EKS-08; PC kms-key-missing-description).",
-        Severity.LOW,
-        [KMS_KEY],
-        _key_description,
-    ),
-    TypedResourcePolicy(
-        "kms-key-policy-no-public-principal",
-        "KMS key policies never grant to Principal '*' without a condition (EKS-08; CKV_AWS_33).",
-        Severity.HIGH,
-        [KMS_KEY],
-        _key_policy,
-    ),
-    TypedResourcePolicy(
-        "cloudwatch-log-group-retention",
-        "Log groups have a retention at or above the environment's minimum (CW-01; CKV_AWS_66/338).",
-        Severity.LOW,
-        [LOG_GROUP],
-        _retention,
-        config={"minRetentionDays": {"type": "integer", "default": 1}},
-    ),
-]

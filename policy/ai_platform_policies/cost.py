@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from . import estimate
 from ._util import (
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     get,
     gpus_of,
@@ -29,12 +28,29 @@ AWS_PROVIDER = "pulumi:providers:aws"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+POLICIES = PolicyList()
+
+
 def _pool(props: object, fallback: str) -> str:
     labels = get(props, "labels") or {}
     return str(labels.get("platform.ai/pool") or get(props, "nodeGroupName") or fallback)
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-instance-allowlist",
+    "GPU instance types come from the environment's allowlist (COST-01).",
+    Severity.HIGH,
+    [NODE_GROUP, LAUNCH_TEMPLATE],
+    config={
+        "allowedGpuInstanceTypes": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
+        }
+    },
+)
 def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups and launch templates use only the environment's allowed GPU instance types."""
     allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
     if args.resource_type == NODE_GROUP:
         types = node_group_instance_types(args.props)
@@ -47,7 +63,15 @@ def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}")
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-max-size",
+    "Each GPU node group's maxSize stays under the environment's per-pool cap (COST-02).",
+    Severity.HIGH,
+    [NODE_GROUP],
+    config={"maxNodesPerPool": {"type": "integer", "default": 2, "minimum": 0}},
+)
 def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Each GPU node group's scalingConfig.maxSize stays at or under the per-pool cap."""
     if not is_gpu_node_group(args.props):
         return
     cap = num(args.get_config().get("maxNodesPerPool"), 2) or 0
@@ -66,7 +90,17 @@ def _gpu_groups(args: StackValidationArgs) -> list[PolicyResource]:
     return [r for r in args.resources if r.resource_type == NODE_GROUP and is_gpu_node_group(r.props)]
 
 
+@POLICIES.stack(
+    "eks-gpu-capacity-budget",
+    "All GPU node groups together stay under the environment's node (and GPU) budget (COST-02).",
+    Severity.HIGH,
+    config={
+        "maxGpuNodesTotal": {"type": "integer", "default": 4, "minimum": 0},
+        "maxGpusTotal": {"type": "integer", "minimum": 0},
+    },
+)
 def _total(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The GPU node groups' summed maxSize (and GPUs, when capped) stays within the environment's budget."""
     cfg = args.get_config()
     max_nodes = num(cfg.get("maxGpuNodesTotal"), 4) or 0
     max_gpus = num(cfg.get("maxGpusTotal"))
@@ -86,7 +120,14 @@ def _total(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-spot",
+    "GPU node groups use Spot capacity where the environment requires it (COST-03).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups use capacityType SPOT where the environment requires it."""
     if is_gpu_node_group(args.props) and args.props.get("capacityType") != "SPOT":
         pool = _pool(args.props, args.name)
         report(
@@ -95,7 +136,14 @@ def _spot(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-scale-to-zero",
+    "GPU node groups scale to zero when idle where the environment requires it (COST-04).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _min_zero(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups set scalingConfig.minSize 0 where the environment requires it."""
     if not is_gpu_node_group(args.props):
         return
     low = num(get(args.props, "scalingConfig.minSize"))
@@ -107,7 +155,14 @@ def _min_zero(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-desired-size-unmanaged",
+    "desiredSize is not re-pinned on every update (ignore_changes on scalingConfig.desiredSize) (COST-05).",
+    Severity.LOW,
+    [NODE_GROUP],
+)
 def _desired_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups that pin desiredSize above minSize ignore changes to it."""
     desired = num(get(args.props, "scalingConfig.desiredSize"))
     low = num(get(args.props, "scalingConfig.minSize"), 0) or 0
     ignored = any(p in ("scalingConfig.desiredSize", "scalingConfig") for p in (args.opts.ignore_changes or []))
@@ -118,7 +173,15 @@ def _desired_pinned(args: ResourceValidationArgs, report: ReportViolation) -> No
         )
 
 
+@POLICIES.resource(
+    "k8s-serving-gpu-replicas-capped",
+    "GPU serving Deployments run at most the environment's replica cap (KEDA scales beyond) (COST-06).",
+    Severity.LOW,
+    [DEPLOYMENT],
+    config={"maxGpuReplicas": {"type": "integer", "default": 1}},
+)
 def _dev_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU Deployments set no more replicas than the environment's cap."""
     spec = pod_spec(args.resource_type, args.props)
     if not requests_gpu(spec):
         return
@@ -131,7 +194,14 @@ def _dev_replicas(args: ResourceValidationArgs, report: ReportViolation) -> None
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-gp3",
+    "Node volumes are gp3 (COST-07; finops requireEbsVolumeTypeGP3).",
+    Severity.LOW,
+    [LAUNCH_TEMPLATE],
+)
 def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template EBS volumes are gp3."""
     for b in as_list(args.props.get("blockDeviceMappings")):
         t = get(b, "ebs.volumeType")
         if t != "gp3":
@@ -140,7 +210,21 @@ def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "aws-provider-region-allowlist",
+    "The AWS provider targets an allowlisted region (COST-10).",
+    Severity.MEDIUM,
+    [AWS_PROVIDER],
+    config={
+        "allowedRegions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
+        }
+    },
+)
 def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The AWS provider's region is on the allowlist."""
     allowed = [str(r) for r in as_list(args.get_config().get("allowedRegions"))]
     region = str(args.props.get("region") or "")
     if region not in allowed:
@@ -149,9 +233,16 @@ def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-scale-from-zero-labels",
+    "Scale-to-zero GPU node groups carry the labels the autoscaler matches pending pods against (COST-04).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
     # Managed node groups publish labels/taints to the cluster-autoscaler through DescribeNodegroup;
     # the ASG tags below are what it falls back to (cluster-autoscaler AWS README, "scale from 0").
+    """GPU node groups with minSize 0 carry a platform.ai/accelerator or platform.ai/gpu-model label."""
     if not is_gpu_node_group(args.props) or (num(get(args.props, "scalingConfig.minSize"), 1) or 0) > 0:
         return
     labels = get(args.props, "labels") or {}
@@ -162,9 +253,25 @@ def _scale_from_zero_labels(args: ResourceValidationArgs, report: ReportViolatio
         )
 
 
+@POLICIES.stack(
+    "cost-monthly-caps",
+    "The stack's estimated monthly cost at idle and at ceiling stays under the environment's caps (COST-11).",
+    Severity.HIGH,
+    config={
+        "maxMonthlyIdle": {"type": "number", "minimum": 0},
+        "maxMonthlyCeiling": {"type": "number", "minimum": 0},
+        # Usage the plan cannot tell (docs/cost-and-time.md); the CLI validates the config against this.
+        "assumptions": {
+            "type": "object",
+            "properties": {k: {"type": "number", "minimum": 0} for k in estimate.DEFAULT_ASSUMPTIONS},
+            "additionalProperties": False,
+        },
+    },
+)
 def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
     # The same estimate `blueprint preview` prints (estimate.py, one implementation): a cap breach
     # names the line items that drive it, so the reviewer sees what to cut.
+    """The estimated monthly cost at idle and at ceiling stays under the configured caps."""
     cfg = args.get_config()
     caps = {"idle": num(cfg.get("maxMonthlyIdle")), "ceiling": num(cfg.get("maxMonthlyCeiling"))}
     if caps["idle"] is None and caps["ceiling"] is None:
@@ -192,112 +299,3 @@ def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
             f"Lower nodePools.<pool>.{'minSize' if which == 'idle' else 'maxSize'} or the models' replicas in {STACK_FILE}, "
             f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/<env>.json with approval"
         )
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "eks-node-group-gpu-instance-allowlist",
-        "GPU instance types come from the environment's allowlist (COST-01).",
-        Severity.HIGH,
-        [NODE_GROUP, LAUNCH_TEMPLATE],
-        _allowlist,
-        config={
-            "allowedGpuInstanceTypes": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
-            }
-        },
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-max-size",
-        "Each GPU node group's maxSize stays under the environment's per-pool cap (COST-02).",
-        Severity.HIGH,
-        [NODE_GROUP],
-        _max_size,
-        config={"maxNodesPerPool": {"type": "integer", "default": 2, "minimum": 0}},
-    ),
-    PlatformStackPolicy(
-        "eks-gpu-capacity-budget",
-        "All GPU node groups together stay under the environment's node (and GPU) budget (COST-02).",
-        Severity.HIGH,
-        _total,
-        config={
-            "maxGpuNodesTotal": {"type": "integer", "default": 4, "minimum": 0},
-            "maxGpusTotal": {"type": "integer", "minimum": 0},
-        },
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-spot",
-        "GPU node groups use Spot capacity where the environment requires it (COST-03).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _spot,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-scale-to-zero",
-        "GPU node groups scale to zero when idle where the environment requires it (COST-04).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _min_zero,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-scale-from-zero-labels",
-        "Scale-to-zero GPU node groups carry the labels the autoscaler matches pending pods against (COST-04).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _scale_from_zero_labels,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-desired-size-unmanaged",
-        "desiredSize is not re-pinned on every update (ignore_changes on scalingConfig.desiredSize) (COST-05).",
-        Severity.LOW,
-        [NODE_GROUP],
-        _desired_pinned,
-    ),
-    TypedResourcePolicy(
-        "k8s-serving-gpu-replicas-capped",
-        "GPU serving Deployments run at most the environment's replica cap (KEDA scales beyond) (COST-06).",
-        Severity.LOW,
-        [DEPLOYMENT],
-        _dev_replicas,
-        config={"maxGpuReplicas": {"type": "integer", "default": 1}},
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-gp3",
-        "Node volumes are gp3 (COST-07; finops requireEbsVolumeTypeGP3).",
-        Severity.LOW,
-        [LAUNCH_TEMPLATE],
-        _gp3,
-    ),
-    TypedResourcePolicy(
-        "aws-provider-region-allowlist",
-        "The AWS provider targets an allowlisted region (COST-10).",
-        Severity.MEDIUM,
-        [AWS_PROVIDER],
-        _region,
-        config={
-            "allowedRegions": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
-            }
-        },
-    ),
-    PlatformStackPolicy(
-        "cost-monthly-caps",
-        "The stack's estimated monthly cost at idle and at ceiling stays under the environment's caps (COST-11).",
-        Severity.HIGH,
-        _monthly_caps,
-        config={
-            "maxMonthlyIdle": {"type": "number", "minimum": 0},
-            "maxMonthlyCeiling": {"type": "number", "minimum": 0},
-            # Usage the plan cannot tell (docs/cost-and-time.md); the CLI validates the config against this.
-            "assumptions": {
-                "type": "object",
-                "properties": {k: {"type": "number", "minimum": 0} for k in estimate.DEFAULT_ASSUMPTIONS},
-                "additionalProperties": False,
-            },
-        },
-    ),
-]

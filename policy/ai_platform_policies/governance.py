@@ -13,14 +13,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     POLICY_CONFIG,
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     get,
     pod_metadata,
@@ -44,6 +43,9 @@ LINEAGE_REQUIRED = (
     "platform.ai/weights-uri",
 )
 COMPONENT = "components/audit.py"
+
+
+POLICIES = PolicyList()
 
 
 def _deps(r: PolicyResource, prop: str) -> set[str]:
@@ -77,7 +79,13 @@ def _data_buckets(args: StackValidationArgs) -> list[PolicyResource]:
 
 
 # ------------------------------------------------------------------ trail
+@POLICIES.stack(
+    "governance-cloudtrail-present",
+    "A CloudTrail trail (this stack's or a declared organization trail) records the account (GOV-01).",
+    Severity.HIGH,
+)
 def _trail_present(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The account is recorded by a CloudTrail trail of this stack or a declared organization trail."""
     if _of_type(args, TRAIL) or _org_trail(args):
         return
     report(
@@ -86,7 +94,14 @@ def _trail_present(args: StackValidationArgs, report: ReportViolation) -> None:
     )
 
 
+@POLICIES.resource(
+    "governance-cloudtrail-settings",
+    "Trails are multi-region, validate log files, encrypt with KMS and are logging (GOV-01; CKV_AWS_35/36/67).",
+    Severity.HIGH,
+    [TRAIL],
+)
 def _trail_settings(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Trails are multi-region, validate log files, encrypt with KMS and are logging."""
     p = args.props
     missing = [
         what
@@ -103,7 +118,18 @@ def _trail_settings(args: ResourceValidationArgs, report: ReportViolation) -> No
 
 
 # ------------------------------------------------------------------ archive
+@POLICIES.stack(
+    "governance-archive-object-lock",
+    "The audit archive has Object Lock with a default retention of the required mode and length (GOV-02).",
+    Severity.HIGH,
+    config={
+        "minRetentionDays": {"type": "integer", "default": 1},
+        "modes": {"type": "array", "items": {"type": "string"}, "default": ["GOVERNANCE", "COMPLIANCE"]},
+    },
+    remediation=f"Per-tier values in {POLICY_CONFIG}.",
+)
 def _archive_locked(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The audit archive bucket has Object Lock with the required default retention mode and days."""
     cfg = args.get_config()
     min_days, modes = int(cfg.get("minRetentionDays", 1)), [str(m) for m in as_list(cfg.get("modes"))]
     archives = _archives(args)
@@ -154,7 +180,14 @@ def _selector_covers(sel: Mapping[str, Any], bucket: PolicyResource, deps: set[s
     return named or bucket.urn in deps
 
 
+@POLICIES.stack(
+    "governance-data-events",
+    "A trail records object-level events (reads and writes by default) of every data bucket (GOV-03).",
+    Severity.MEDIUM,
+    config={"requireReadEvents": {"type": "boolean", "default": True}},
+)
 def _data_events(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A trail records object-level events of every data bucket."""
     if _org_trail(args):
         return  # the organization trail's owner configures its data events (docs/governance.md)
     need_reads = bool(args.get_config().get("requireReadEvents", True))
@@ -190,7 +223,13 @@ def _grants_log_delivery(args: StackValidationArgs, target: str) -> bool:
     return False
 
 
+@POLICIES.stack(
+    "governance-access-logging",
+    "Data buckets and the archive log access to a bucket S3 can deliver to (GOV-04; CKV_AWS_18).",
+    Severity.MEDIUM,
+)
 def _access_logging(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Data buckets and the archive log access to an unlocked bucket that grants S3 log delivery."""
     logging = {u: r for r in _of_type(args, LOGGING) for u in _deps(r, "bucket")}
     locked = {u for r in _of_type(args, LOCK) if get(r.props, "rule.defaultRetention") for u in _deps(r, "bucket")}
     for b in _data_buckets(args) + _archives(args):
@@ -215,7 +254,18 @@ def _access_logging(args: StackValidationArgs, report: ReportViolation) -> None:
 
 
 # ------------------------------------------------------------------ lineage
+@POLICIES.resource(
+    "governance-model-lineage",
+    "Every model Deployment and its pods carry lineage annotations (GOV-05).",
+    Severity.MEDIUM,
+    [DEPLOYMENT],
+    config={
+        "requirePinnedDigest": {"type": "boolean", "default": False},
+        "requireVersion": {"type": "boolean", "default": True},
+    },
+)
 def _lineage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Model Deployments and their pods carry the lineage annotations (digest and version where required)."""
     labels = get(args.props, "metadata.labels") or {}
     if MODEL_LABEL not in labels:
         return
@@ -232,55 +282,3 @@ def _lineage(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(f"model Deployment '{name}' runs an image not pinned by digest: set image.digest ({fix})")
     if cfg.get("requireVersion", True) and meta["platform.ai/model-version"] == "unversioned":
         report(f"model Deployment '{name}' records no model version: {fix}")
-
-
-POLICIES: list[Policy] = [
-    PlatformStackPolicy(
-        "governance-cloudtrail-present",
-        "A CloudTrail trail (this stack's or a declared organization trail) records the account (GOV-01).",
-        Severity.HIGH,
-        _trail_present,
-    ),
-    TypedResourcePolicy(
-        "governance-cloudtrail-settings",
-        "Trails are multi-region, validate log files, encrypt with KMS and are logging (GOV-01; CKV_AWS_35/36/67).",
-        Severity.HIGH,
-        [TRAIL],
-        _trail_settings,
-    ),
-    PlatformStackPolicy(
-        "governance-archive-object-lock",
-        "The audit archive has Object Lock with a default retention of the required mode and length (GOV-02).",
-        Severity.HIGH,
-        _archive_locked,
-        config={
-            "minRetentionDays": {"type": "integer", "default": 1},
-            "modes": {"type": "array", "items": {"type": "string"}, "default": ["GOVERNANCE", "COMPLIANCE"]},
-        },
-        remediation=f"Per-tier values in {POLICY_CONFIG}.",
-    ),
-    PlatformStackPolicy(
-        "governance-data-events",
-        "A trail records object-level events (reads and writes by default) of every data bucket (GOV-03).",
-        Severity.MEDIUM,
-        _data_events,
-        config={"requireReadEvents": {"type": "boolean", "default": True}},
-    ),
-    PlatformStackPolicy(
-        "governance-access-logging",
-        "Data buckets and the archive log access to a bucket S3 can deliver to (GOV-04; CKV_AWS_18).",
-        Severity.MEDIUM,
-        _access_logging,
-    ),
-    TypedResourcePolicy(
-        "governance-model-lineage",
-        "Every model Deployment and its pods carry lineage annotations (GOV-05).",
-        Severity.MEDIUM,
-        [DEPLOYMENT],
-        _lineage,
-        config={
-            "requirePinnedDigest": {"type": "boolean", "default": False},
-            "requireVersion": {"type": "boolean", "default": True},
-        },
-    ),
-]

@@ -7,12 +7,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     allows,
     as_list,
     principals,
@@ -70,6 +69,9 @@ POLICY_TYPES = [POLICY, ROLE_POLICY]
 _ADVICE = "scope the statement in the component that builds the policy (components/*.py)"
 
 
+POLICIES = PolicyList()
+
+
 def _stmts(args: ResourceValidationArgs) -> list[Mapping[str, Any]]:
     return [s for s in statements(args.props.get("policy")) if allows(s)]
 
@@ -82,13 +84,27 @@ def _resources(stmt: Mapping[str, Any]) -> list[str]:
     return [str(r) for r in as_list(stmt.get("Resource"))]
 
 
+@POLICIES.resource(
+    "iam-policy-no-admin",
+    "No policy grants Action '*' on Resource '*' (IAM-01; CKV_AWS_1/62/63).",
+    Severity.CRITICAL,
+    POLICY_TYPES,
+)
 def _no_admin(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No policy statement allows Action '*' on Resource '*'."""
     for st in _stmts(args):
         if any(a in ("*", "*:*") for a in _actions(st)) and "*" in _resources(st):
             report(f"IAM policy '{args.name}' grants Action '*' on Resource '*' (full admin): {_ADVICE}")
 
 
+@POLICIES.resource(
+    "iam-policy-no-full-iam",
+    "No iam:* grants and no AdministratorAccess/IAMFullAccess attachments (IAM-02; CKV2_AWS_40, CKV_AWS_274).",
+    Severity.CRITICAL,
+    [*POLICY_TYPES, ATTACHMENT, POLICY_ATTACHMENT, ROLE],
+)
 def _no_iam_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No statement allows iam:* (or *), and nothing attaches AdministratorAccess or IAMFullAccess."""
     t, p = args.resource_type, args.props
     if t in POLICY_TYPES:
         for st in _stmts(args):
@@ -106,7 +122,14 @@ def _no_iam_wildcard(args: ResourceValidationArgs, report: ReportViolation) -> N
             report(f"'{args.name}' attaches {arn}: grant the specific actions the workload needs instead")
 
 
+@POLICIES.resource(
+    "iam-policy-no-privilege-escalation",
+    "No unscoped privilege-escalation actions such as iam:PassRole on '*' (IAM-03; CKV_AWS_110/286).",
+    Severity.HIGH,
+    POLICY_TYPES,
+)
 def _no_escalation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Privilege-escalation actions are never allowed on Resource '*' without a Condition."""
     for st in _stmts(args):
         if "*" not in _resources(st) or st.get("Condition"):
             continue
@@ -119,7 +142,28 @@ def _no_escalation(args: ResourceValidationArgs, report: ReportViolation) -> Non
                 break
 
 
+@POLICIES.resource(
+    "iam-policy-resource-scoped",
+    "Resource '*' only for actions that cannot be scoped (IAM-04; CKV_AWS_355/356).",
+    Severity.MEDIUM,
+    POLICY_TYPES,
+    config={
+        "nonRestrictableActions": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": NON_RESTRICTABLE,
+            "description": "Action patterns that AWS does not let you scope to a resource ARN.",
+        },
+        "exemptPolicies": {
+            "type": "array",
+            "default": [],
+            "description": "Policies (by resource name) taken verbatim from an upstream project, each "
+            "`{name, reason}`; they are reviewed upstream and re-synced on upgrade.",
+        },
+    },
+)
 def _resource_star(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Resource '*' without a Condition only for the configured non-restrictable actions."""
     cfg = args.get_config()
     if any(e.get("name") == args.name and e.get("reason") for e in as_list(cfg.get("exemptPolicies"))):
         return
@@ -152,7 +196,14 @@ def _conditions(stmt: Mapping[str, Any]) -> dict[str, tuple[str, list[str]]]:
     return out
 
 
+@POLICIES.resource(
+    "iam-role-irsa-trust-scoped",
+    "IRSA trust pins one namespace/service account and the sts audience (IAM-05; CKV_AWS_60/61).",
+    Severity.HIGH,
+    [ROLE],
+)
 def _irsa_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """IRSA trust policies pin one system:serviceaccount:<ns>:<sa> subject and the sts audience."""
     for st in _trust_statements(args):
         feds = [v for k, v in principals(st) if k == "Federated" and "oidc.eks." in v]
         if not feds:
@@ -185,7 +236,14 @@ _GH_SUB = re.compile(
 )
 
 
+@POLICIES.resource(
+    "iam-role-github-oidc-trust-pinned",
+    "GitHub OIDC trust pins repository and branch/environment and the audience (IAM-06; CKV_AWS_358/393).",
+    Severity.CRITICAL,
+    [ROLE],
+)
 def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GitHub OIDC trust policies pin one repository's branch, environment or pull_request and the audience."""
     for st in _trust_statements(args):
         feds = [v for k, v in principals(st) if k == "Federated" and "token.actions.githubusercontent.com" in v]
         if not feds:
@@ -207,13 +265,26 @@ def _github_trust(args: ResourceValidationArgs, report: ReportViolation) -> None
             )
 
 
+@POLICIES.resource(
+    "iam-role-trust-no-wildcard-principal",
+    "No role can be assumed by Principal '*' (CKV_AWS_60/283).",
+    Severity.CRITICAL,
+    [ROLE],
+)
 def _no_wildcard_principal(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No trust policy lets Principal '*' assume a role."""
     for st in _trust_statements(args):
         if any(v == "*" for _, v in principals(st)) and not st.get("Condition"):
             report(f"role '{args.name}' can be assumed by any AWS principal ('*'): name the trusted principal")
 
 
+@POLICIES.stack(
+    "iam-role-no-mixed-policy-management",
+    "A role's policies are managed inline or by attachments, never both (IAM-07; AWSGuard).",
+    Severity.MEDIUM,
+)
 def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A role with inline policies has no separate policy attachments."""
     for r in args.resources:
         if r.resource_type not in (ATTACHMENT, ROLE_POLICY):
             continue
@@ -239,6 +310,11 @@ def _assumable_from_github(role: Any) -> bool:
     )
 
 
+@POLICIES.stack(
+    "iam-role-permissions-boundary",
+    "Every IAM role carries the deploy identity's permissions boundary when a CI role manages IAM (IAM-09).",
+    Severity.CRITICAL,
+)
 def _boundary_everywhere(args: StackValidationArgs, report: ReportViolation) -> None:
     """Once a CI identity can manage IAM, every role must sit under one boundary (docs/adr/0007)."""
     roles = [r for r in args.resources if r.resource_type == ROLE]
@@ -279,6 +355,11 @@ def _decrypts(policy: Any) -> bool:
     )
 
 
+@POLICIES.stack(
+    "iam-pull-request-role-no-decrypt",
+    "No role a pull_request run can assume can decrypt with KMS (IAM-10; the stack's secrets).",
+    Severity.CRITICAL,
+)
 def _pr_roles_no_decrypt(args: StackValidationArgs, report: ReportViolation) -> None:
     """Code from a pull request runs unreviewed: a role it can assume must not decrypt (docs/adr/0007)."""
     pr_roles = {r.urn for r in args.resources if r.resource_type == ROLE and _pull_request_subjects(r)}
@@ -306,100 +387,15 @@ def _pr_roles_no_decrypt(args: StackValidationArgs, report: ReportViolation) -> 
             )
 
 
+@POLICIES.resource(
+    "iam-no-users-or-access-keys",
+    "The platform creates no IAM users, login profiles or access keys (IAM-08).",
+    Severity.HIGH,
+    USER_TYPES,
+)
 def _no_users(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The stack creates no IAM users, login profiles or access keys."""
     report(
         f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}': the platform uses roles only (CI assumes a role "
         "through GitHub OIDC, pods through IRSA); remove the IAM user/access key"
     )
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "iam-policy-no-admin",
-        "No policy grants Action '*' on Resource '*' (IAM-01; CKV_AWS_1/62/63).",
-        Severity.CRITICAL,
-        POLICY_TYPES,
-        _no_admin,
-    ),
-    TypedResourcePolicy(
-        "iam-policy-no-full-iam",
-        "No iam:* grants and no AdministratorAccess/IAMFullAccess attachments (IAM-02; CKV2_AWS_40, CKV_AWS_274).",
-        Severity.CRITICAL,
-        [*POLICY_TYPES, ATTACHMENT, POLICY_ATTACHMENT, ROLE],
-        _no_iam_wildcard,
-    ),
-    TypedResourcePolicy(
-        "iam-policy-no-privilege-escalation",
-        "No unscoped privilege-escalation actions such as iam:PassRole on '*' (IAM-03; CKV_AWS_110/286).",
-        Severity.HIGH,
-        POLICY_TYPES,
-        _no_escalation,
-    ),
-    TypedResourcePolicy(
-        "iam-policy-resource-scoped",
-        "Resource '*' only for actions that cannot be scoped (IAM-04; CKV_AWS_355/356).",
-        Severity.MEDIUM,
-        POLICY_TYPES,
-        _resource_star,
-        config={
-            "nonRestrictableActions": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": NON_RESTRICTABLE,
-                "description": "Action patterns that AWS does not let you scope to a resource ARN.",
-            },
-            "exemptPolicies": {
-                "type": "array",
-                "default": [],
-                "description": "Policies (by resource name) taken verbatim from an upstream project, each "
-                "`{name, reason}`; they are reviewed upstream and re-synced on upgrade.",
-            },
-        },
-    ),
-    TypedResourcePolicy(
-        "iam-role-irsa-trust-scoped",
-        "IRSA trust pins one namespace/service account and the sts audience (IAM-05; CKV_AWS_60/61).",
-        Severity.HIGH,
-        [ROLE],
-        _irsa_trust,
-    ),
-    TypedResourcePolicy(
-        "iam-role-github-oidc-trust-pinned",
-        "GitHub OIDC trust pins repository and branch/environment and the audience (IAM-06; CKV_AWS_358/393).",
-        Severity.CRITICAL,
-        [ROLE],
-        _github_trust,
-    ),
-    TypedResourcePolicy(
-        "iam-role-trust-no-wildcard-principal",
-        "No role can be assumed by Principal '*' (CKV_AWS_60/283).",
-        Severity.CRITICAL,
-        [ROLE],
-        _no_wildcard_principal,
-    ),
-    PlatformStackPolicy(
-        "iam-role-no-mixed-policy-management",
-        "A role's policies are managed inline or by attachments, never both (IAM-07; AWSGuard).",
-        Severity.MEDIUM,
-        _no_mixed,
-    ),
-    PlatformStackPolicy(
-        "iam-pull-request-role-no-decrypt",
-        "No role a pull_request run can assume can decrypt with KMS (IAM-10; the stack's secrets).",
-        Severity.CRITICAL,
-        _pr_roles_no_decrypt,
-    ),
-    PlatformStackPolicy(
-        "iam-role-permissions-boundary",
-        "Every IAM role carries the deploy identity's permissions boundary when a CI role manages IAM (IAM-09).",
-        Severity.CRITICAL,
-        _boundary_everywhere,
-    ),
-    TypedResourcePolicy(
-        "iam-no-users-or-access-keys",
-        "The platform creates no IAM users, login profiles or access keys (IAM-08).",
-        Severity.HIGH,
-        USER_TYPES,
-        _no_users,
-    ),
-]

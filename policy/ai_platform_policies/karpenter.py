@@ -10,15 +10,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity
+from pulumi_policy import ResourceValidationArgs, Severity
 
-from ._util import GPU_RESOURCE, GPU_TAINT_KEY, ReportViolation, TypedResourcePolicy, as_list, get, num, truthy
+from ._util import (
+    GPU_RESOURCE,
+    GPU_TAINT_KEY,
+    PolicyList,
+    ReportViolation,
+    as_list,
+    get,
+    num,
+    truthy,
+)
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 FAMILY = "karpenter.k8s.aws/instance-family"
 GPU_MANUFACTURER = "karpenter.k8s.aws/instance-gpu-manufacturer"
 _SOURCE = "(components/karpenter.py)"
+
+
+_FAMILIES = ["g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e"]
+
+POLICIES = PolicyList()
 
 
 def _name(args: ResourceValidationArgs) -> str:
@@ -36,7 +50,14 @@ def is_gpu_pool(props: Mapping[str, Any]) -> bool:
     return wants or labels.get("platform.ai/accelerator") == "nvidia"
 
 
+@POLICIES.resource(
+    "karpenter-nodepool-gpu-taint",
+    "A Karpenter NodePool that launches NVIDIA instances carries the nvidia.com/gpu NoSchedule taint.",
+    Severity.HIGH,
+    [NODEPOOL],
+)
 def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """NodePools that may launch NVIDIA instances taint their nodes nvidia.com/gpu NoSchedule."""
     if not is_gpu_pool(args.props):
         return
     taints = as_list(get(args.props, "spec.template.spec.taints"))
@@ -47,7 +68,14 @@ def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "karpenter-nodepool-gpu-limits",
+    "A GPU NodePool bounds cpu, memory and nvidia.com/gpu in spec.limits.",
+    Severity.HIGH,
+    [NODEPOOL],
+)
 def _gpu_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU NodePools set cpu, memory and nvidia.com/gpu in spec.limits."""
     if not is_gpu_pool(args.props):
         return
     limits = get(args.props, "spec.limits") or {}
@@ -59,7 +87,15 @@ def _gpu_limits(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "karpenter-nodeclass-imds",
+    "EC2NodeClasses require IMDSv2 with a hop limit pods cannot cross.",
+    Severity.HIGH,
+    [NODECLASS],
+    config={"maxHopLimit": {"type": "integer", "default": 1}},
+)
 def _imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EC2NodeClasses require IMDSv2 tokens with a hop limit at or below the configured maximum."""
     opts = get(args.props, "spec.metadataOptions") or {}
     hop = num(opts.get("httpPutResponseHopLimit"))
     maximum = num(args.get_config().get("maxHopLimit"), 1) or 1
@@ -71,7 +107,14 @@ def _imds(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "karpenter-nodeclass-ebs-encrypted",
+    "EC2NodeClasses map their volumes explicitly, encrypted.",
+    Severity.HIGH,
+    [NODECLASS],
+)
 def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EC2NodeClasses map block devices explicitly, each with ebs.encrypted: true."""
     devices = as_list(get(args.props, "spec.blockDeviceMappings"))
     if not devices:
         report(
@@ -83,7 +126,15 @@ def _encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"EC2NodeClass '{_name(args)}' volume {d.get('deviceName')} is unencrypted: set ebs.encrypted: true")
 
 
+@POLICIES.resource(
+    "karpenter-nodepool-instance-families",
+    "NodePools pin their instance families to the tier's allowed list.",
+    Severity.MEDIUM,
+    [NODEPOOL],
+    config={"allowedFamilies": {"type": "array", "items": {"type": "string"}, "default": _FAMILIES}},
+)
 def _families(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """NodePools that require instance families name only the tier's allowed ones."""
     allowed = set(as_list(args.get_config().get("allowedFamilies")))
     req = [r for r in _requirements(args.props) if r.get("key") == FAMILY]
     if not req or any(r.get("operator") != "In" for r in req):
@@ -95,46 +146,3 @@ def _families(args: ResourceValidationArgs, report: ReportViolation) -> None:
     extra = sorted({str(v) for r in req for v in as_list(r.get("values"))} - allowed) if allowed else []
     if extra:
         report(f"NodePool '{_name(args)}' allows instance families {extra} outside this tier's {sorted(allowed)}")
-
-
-_FAMILIES = ["g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e"]
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "karpenter-nodepool-gpu-taint",
-        "A Karpenter NodePool that launches NVIDIA instances carries the nvidia.com/gpu NoSchedule taint.",
-        Severity.HIGH,
-        [NODEPOOL],
-        _gpu_taint,
-    ),
-    TypedResourcePolicy(
-        "karpenter-nodepool-gpu-limits",
-        "A GPU NodePool bounds cpu, memory and nvidia.com/gpu in spec.limits.",
-        Severity.HIGH,
-        [NODEPOOL],
-        _gpu_limits,
-    ),
-    TypedResourcePolicy(
-        "karpenter-nodeclass-imds",
-        "EC2NodeClasses require IMDSv2 with a hop limit pods cannot cross.",
-        Severity.HIGH,
-        [NODECLASS],
-        _imds,
-        config={"maxHopLimit": {"type": "integer", "default": 1}},
-    ),
-    TypedResourcePolicy(
-        "karpenter-nodeclass-ebs-encrypted",
-        "EC2NodeClasses map their volumes explicitly, encrypted.",
-        Severity.HIGH,
-        [NODECLASS],
-        _encrypted,
-    ),
-    TypedResourcePolicy(
-        "karpenter-nodepool-instance-families",
-        "NodePools pin their instance families to the tier's allowed list.",
-        Severity.MEDIUM,
-        [NODEPOOL],
-        _families,
-        config={"allowedFamilies": {"type": "array", "items": {"type": "string"}, "default": _FAMILIES}},
-    ),
-]

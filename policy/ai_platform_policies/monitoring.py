@@ -11,14 +11,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     HELM_RELEASE,
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     chart_name,
     get,
@@ -54,11 +53,22 @@ DEFAULT_REPOS = [
 HOST_DAEMON_CHARTS = ("prometheus-node-exporter", KPS, "dcgm-exporter", "nvidia-device-plugin", "gpu-operator")
 
 
+POLICIES = PolicyList()
+
+
 def _release(args: ResourceValidationArgs) -> str:
     return f"helm release '{args.props.get('name') or args.name}' ({chart_name(args.props)})"
 
 
+@POLICIES.resource(
+    "helm-release-pinned-version",
+    "Charts are pinned to an exact version from an allowlisted repository (OBS-01).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+    config={"allowedRepositories": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_REPOS}},
+)
 def _pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Helm releases pin an exact chart version from an allowlisted repository."""
     version = str(args.props.get("version") or "")
     if not _EXACT_VERSION.match(version):
         report(
@@ -76,7 +86,15 @@ def _pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "helm-release-atomic",
+    "Releases are atomic with a timeout long enough for large charts (platform rule; components/_helm.py).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+    config={"minTimeoutSeconds": {"type": "integer", "default": 900}},
+)
 def _atomic(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Helm releases are atomic, with a timeout of at least the configured minimum."""
     if args.props.get("atomic") is not True:
         report(
             f"{_release(args)} is not atomic, so a failed upgrade stays half-applied: install it with components/_helm.py helm_release()"
@@ -93,7 +111,14 @@ def _kps(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     return helm_values(args.props) if chart_name(args.props) == KPS else None
 
 
+@POLICIES.resource(
+    "monitoring-grafana-admin-password",
+    "Grafana's admin password is set from a secret and is not a chart default (OBS-02).",
+    Severity.HIGH,
+    [HELM_RELEASE],
+)
 def _grafana_password(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """kube-prometheus-stack sets Grafana's admin password (or an existing Secret), never a well-known one."""
     v = _kps(args)
     if v is None or get(v, "grafana.enabled", True) is False:
         return
@@ -111,7 +136,14 @@ def _grafana_password(args: ResourceValidationArgs, report: ReportViolation) -> 
         )
 
 
+@POLICIES.resource(
+    "monitoring-services-not-public",
+    "Grafana, Prometheus and Alertmanager are not exposed as LoadBalancer/NodePort or public Ingress (OBS-03).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+)
 def _services_private(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Grafana, Prometheus and Alertmanager are neither LoadBalancer/NodePort nor behind an internet-facing Ingress."""
     v = _kps(args)
     if v is None:
         return
@@ -127,7 +159,15 @@ def _services_private(args: ResourceValidationArgs, report: ReportViolation) -> 
                 report(f"{_release(args)} publishes {comp} through an internet-facing Ingress: make it internal")
 
 
+@POLICIES.resource(
+    "monitoring-prometheus-retention-storage",
+    "Prometheus has time and size retention and an encrypted persistent volume (OBS-04).",
+    Severity.LOW,
+    [HELM_RELEASE],
+    config={"encryptedStorageClasses": {"type": "array", "items": {"type": "string"}, "default": ["gp3-encrypted"]}},
+)
 def _retention_storage(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Prometheus sets retention and retentionSize and stores on an encrypted persistent volume."""
     v = _kps(args)
     if v is None:
         return
@@ -160,7 +200,14 @@ _RESOURCE_PATHS = {
 }
 
 
+@POLICIES.resource(
+    "monitoring-components-resources",
+    "Prometheus, Alertmanager, the operator, Grafana, kube-state-metrics and node-exporter set resources (OBS-05).",
+    Severity.MEDIUM,
+    [HELM_RELEASE],
+)
 def _resources(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Every enabled kube-prometheus-stack workload sets resources in its chart values."""
     v = _kps(args)
     if v is None:
         return
@@ -191,7 +238,13 @@ def _release_namespaces(args: StackValidationArgs, charts: tuple[str, ...]) -> s
     return out
 
 
+@POLICIES.stack(
+    "monitoring-namespace-privileged-only-where-needed",
+    "Only namespaces running host-access daemons (node-exporter, DCGM, device plugin) enforce 'privileged' (OBS-06).",
+    Severity.MEDIUM,
+)
 def _privileged_only_where_needed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Only namespaces running host-access daemons enforce the 'privileged' Pod Security level."""
     needs = _release_namespaces(args, HOST_DAEMON_CHARTS)
     for r in args.resources:
         if r.resource_type != NAMESPACE:
@@ -206,7 +259,13 @@ def _privileged_only_where_needed(args: StackValidationArgs, report: ReportViola
             )
 
 
+@POLICIES.stack(
+    "monitoring-dcgm-service-monitor",
+    "When GPU nodes exist, DCGM exporter metrics are scraped (OBS-07).",
+    Severity.LOW,
+)
 def _dcgm_present(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack with GPU node groups scrapes the DCGM exporter (ServiceMonitor, chart or GPU operator)."""
     if not any(r.resource_type == NODE_GROUP and is_gpu_node_group(r.props) for r in args.resources):
         return
     for r in args.resources:
@@ -225,11 +284,17 @@ def _dcgm_present(args: StackValidationArgs, report: ReportViolation) -> None:
             return
     report(
         "GPU node groups exist but no DCGM exporter ServiceMonitor: GPU utilisation never reaches Prometheus; install "
-        "dcgm-exporter with serviceMonitor.enabled (components/gpu.py)"
+        "dcgm-exporter with serviceMonitor.enabled (components/gpu_stack.py)"
     )
 
 
+@POLICIES.stack(
+    "k8s-custom-resource-depends-on-crds",
+    "ServiceMonitors/PrometheusRules depend on the CRDs release, so a fresh cluster applies cleanly.",
+    Severity.MEDIUM,
+)
 def _depends_on_crds(args: StackValidationArgs, report: ReportViolation) -> None:
+    """ServiceMonitors and PrometheusRules depend on the CRDs release."""
     crd_releases = {
         r.urn for r in args.resources if r.resource_type == HELM_RELEASE and chart_name(r.props) in CRD_CHARTS
     }
@@ -253,72 +318,3 @@ def _depends_on_crds(args: StackValidationArgs, report: ReportViolation) -> None
                 "release, so the first `pulumi up` can fail with 'no matches for kind': add depends_on=[monitoring.crds]",
                 r.urn,
             )
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "helm-release-pinned-version",
-        "Charts are pinned to an exact version from an allowlisted repository (OBS-01).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _pinned,
-        config={"allowedRepositories": {"type": "array", "items": {"type": "string"}, "default": DEFAULT_REPOS}},
-    ),
-    TypedResourcePolicy(
-        "helm-release-atomic",
-        "Releases are atomic with a timeout long enough for large charts (platform rule; components/_helm.py).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _atomic,
-        config={"minTimeoutSeconds": {"type": "integer", "default": 900}},
-    ),
-    TypedResourcePolicy(
-        "monitoring-grafana-admin-password",
-        "Grafana's admin password is set from a secret and is not a chart default (OBS-02).",
-        Severity.HIGH,
-        [HELM_RELEASE],
-        _grafana_password,
-    ),
-    TypedResourcePolicy(
-        "monitoring-services-not-public",
-        "Grafana, Prometheus and Alertmanager are not exposed as LoadBalancer/NodePort or public Ingress (OBS-03).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _services_private,
-    ),
-    TypedResourcePolicy(
-        "monitoring-prometheus-retention-storage",
-        "Prometheus has time and size retention and an encrypted persistent volume (OBS-04).",
-        Severity.LOW,
-        [HELM_RELEASE],
-        _retention_storage,
-        config={
-            "encryptedStorageClasses": {"type": "array", "items": {"type": "string"}, "default": ["gp3-encrypted"]}
-        },
-    ),
-    TypedResourcePolicy(
-        "monitoring-components-resources",
-        "Prometheus, Alertmanager, the operator, Grafana, kube-state-metrics and node-exporter set resources (OBS-05).",
-        Severity.MEDIUM,
-        [HELM_RELEASE],
-        _resources,
-    ),
-    PlatformStackPolicy(
-        "monitoring-namespace-privileged-only-where-needed",
-        "Only namespaces running host-access daemons (node-exporter, DCGM, device plugin) enforce 'privileged' (OBS-06).",
-        Severity.MEDIUM,
-        _privileged_only_where_needed,
-    ),
-    PlatformStackPolicy(
-        "monitoring-dcgm-service-monitor",
-        "When GPU nodes exist, DCGM exporter metrics are scraped (OBS-07).",
-        Severity.LOW,
-        _dcgm_present,
-    ),
-    PlatformStackPolicy(
-        "k8s-custom-resource-depends-on-crds",
-        "ServiceMonitors/PrometheusRules depend on the CRDs release, so a fresh cluster applies cleanly.",
-        Severity.MEDIUM,
-        _depends_on_crds,
-    ),
-]

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     get,
     num,
@@ -34,7 +33,16 @@ OPEN = ("0.0.0.0/0", "::/0")
 ADMIN_PORTS = (22, 3389)
 
 
+POLICIES = PolicyList()
+
+
+@POLICIES.stack(
+    "ec2-vpc-flow-logs",
+    "Every VPC has flow logs (NET-01; CKV2_AWS_11).",
+    Severity.MEDIUM,
+)
 def _flow_logs(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each VPC has a flow log attached."""
     logged: set[str] = set()
     for r in args.resources:
         if r.resource_type == FLOW_LOG:
@@ -49,7 +57,14 @@ def _flow_logs(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.resource(
+    "ec2-default-security-group-closed",
+    "The VPC default security group has no rules (NET-02; CKV2_AWS_12).",
+    Severity.MEDIUM,
+    [DEFAULT_SG],
+)
 def _default_sg(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The default security group has no ingress or egress rules."""
     rules = as_list(args.props.get("ingress")) + as_list(args.props.get("egress"))
     if rules:
         report(
@@ -83,7 +98,15 @@ def _ports(rule: Mapping[str, Any]) -> tuple[int, int]:
     return int(lo), int(hi if hi is not None else lo)
 
 
+@POLICIES.resource(
+    "ec2-security-group-no-public-ingress",
+    "No ingress from 0.0.0.0/0 or ::/0 except allowlisted ports; never SSH/RDP (NET-03; CKV_AWS_24/25/260).",
+    Severity.CRITICAL,
+    [SG, SG_RULE, INGRESS_RULE],
+    config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
+)
 def _public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Ingress from 0.0.0.0/0 or ::/0 only on allowlisted ports, never SSH (22) or RDP (3389)."""
     allowed_ports = {int(p) for p in as_list(args.get_config().get("allowedPublicPorts"))}
     for direction, rule, cidrs in _rules_of(args):
         if direction != "ingress" or not any(c in OPEN for c in cidrs):
@@ -99,7 +122,14 @@ def _public_ingress(args: ResourceValidationArgs, report: ReportViolation) -> No
             )
 
 
+@POLICIES.resource(
+    "ec2-security-group-descriptions",
+    "Security groups and their rules say what they admit (NET-04; CKV_AWS_23).",
+    Severity.LOW,
+    [SG, SG_RULE, INGRESS_RULE, EGRESS_RULE],
+)
 def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Security groups and their rules carry a description."""
     if args.resource_type == SG and not str(args.props.get("description") or "").strip():
         report(f"security group '{args.name}' has no description: say what it admits and why")
     for direction, rule, _ in _rules_of(args):
@@ -108,7 +138,13 @@ def _descriptions(args: ResourceValidationArgs, report: ReportViolation) -> None
             report(f"security group '{args.name}' {direction} rule {lo}-{hi} has no description: set description")
 
 
+@POLICIES.stack(
+    "ec2-security-group-no-mixed-rules",
+    "A security group uses inline rules or rule resources, never both (NET-05; AWSGuard).",
+    Severity.MEDIUM,
+)
 def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A security group with inline rules has no separate rule resources."""
     inline = {
         r.urn: r
         for r in args.resources
@@ -126,7 +162,14 @@ def _no_mixed(args: StackValidationArgs, report: ReportViolation) -> None:
                 )
 
 
+@POLICIES.stack(
+    "ec2-nat-gateway-count",
+    "NAT gateways follow the environment's budget: one in dev, one per AZ elsewhere (NET-06, COST-08).",
+    Severity.LOW,
+    config={"mode": {"type": "string", "enum": ["single", "per-az"], "default": "per-az"}},
+)
 def _nat_count(args: StackValidationArgs, report: ReportViolation) -> None:
+    """NAT gateways number exactly one in single mode, at least one per subnet AZ in per-az mode."""
     mode = args.get_config().get("mode", "per-az")
     nats = [r for r in args.resources if r.resource_type == NAT]
     azs = {str(r.props.get("availabilityZone")) for r in args.resources if r.resource_type == SUBNET}
@@ -143,7 +186,14 @@ def _nat_count(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ec2-subnet-no-public-ip-on-launch",
+    "Subnets never auto-assign public IPs; nodes are private (EKS-06; CKV_AWS_130, CIS 5.4.3).",
+    Severity.HIGH,
+    [SUBNET],
+)
 def _subnet_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Subnets set mapPublicIpOnLaunch: false."""
     if truthy(args.props.get("mapPublicIpOnLaunch")):
         report(
             f"subnet '{args.name}' gives every instance a public IP: set mapPublicIpOnLaunch: false "
@@ -157,7 +207,14 @@ _INTERNAL = {
 }
 
 
+@POLICIES.resource(
+    "k8s-service-no-public-load-balancer",
+    "Services are not internet-facing LoadBalancers (NET-07; PC service-disallow-load-balancer).",
+    Severity.LOW,
+    [SERVICE],
+)
 def _service_lb(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Services of type LoadBalancer carry an internal-scheme annotation."""
     if get(args.props, "spec.type") != "LoadBalancer":
         return
     ann = get(args.props, "metadata.annotations") or {}
@@ -169,7 +226,14 @@ def _service_lb(args: ResourceValidationArgs, report: ReportViolation) -> None:
     )
 
 
+@POLICIES.resource(
+    "k8s-ingress-alb-tls",
+    "Internet-facing ALB Ingresses terminate TLS and redirect HTTP (CIS-EKS 5.4.5).",
+    Severity.HIGH,
+    [INGRESS],
+)
 def _ingress_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Internet-facing ALB Ingresses set a certificate ARN and ssl-redirect."""
     ann = get(args.props, "metadata.annotations") or {}
     if ann.get("alb.ingress.kubernetes.io/scheme") != "internet-facing":
         return
@@ -180,69 +244,3 @@ def _ingress_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
             f"{workload_label(args)} is internet-facing without HTTPS: set serving.ingress.certificateArn in "
             f"{STACK_FILE} (annotations alb.ingress.kubernetes.io/certificate-arn and ssl-redirect: '443')"
         )
-
-
-POLICIES: list[Policy] = [
-    PlatformStackPolicy(
-        "ec2-vpc-flow-logs",
-        "Every VPC has flow logs (NET-01; CKV2_AWS_11).",
-        Severity.MEDIUM,
-        _flow_logs,
-    ),
-    TypedResourcePolicy(
-        "ec2-default-security-group-closed",
-        "The VPC default security group has no rules (NET-02; CKV2_AWS_12).",
-        Severity.MEDIUM,
-        [DEFAULT_SG],
-        _default_sg,
-    ),
-    TypedResourcePolicy(
-        "ec2-security-group-no-public-ingress",
-        "No ingress from 0.0.0.0/0 or ::/0 except allowlisted ports; never SSH/RDP (NET-03; CKV_AWS_24/25/260).",
-        Severity.CRITICAL,
-        [SG, SG_RULE, INGRESS_RULE],
-        _public_ingress,
-        config={"allowedPublicPorts": {"type": "array", "items": {"type": "integer"}, "default": []}},
-    ),
-    TypedResourcePolicy(
-        "ec2-security-group-descriptions",
-        "Security groups and their rules say what they admit (NET-04; CKV_AWS_23).",
-        Severity.LOW,
-        [SG, SG_RULE, INGRESS_RULE, EGRESS_RULE],
-        _descriptions,
-    ),
-    PlatformStackPolicy(
-        "ec2-security-group-no-mixed-rules",
-        "A security group uses inline rules or rule resources, never both (NET-05; AWSGuard).",
-        Severity.MEDIUM,
-        _no_mixed,
-    ),
-    PlatformStackPolicy(
-        "ec2-nat-gateway-count",
-        "NAT gateways follow the environment's budget: one in dev, one per AZ elsewhere (NET-06, COST-08).",
-        Severity.LOW,
-        _nat_count,
-        config={"mode": {"type": "string", "enum": ["single", "per-az"], "default": "per-az"}},
-    ),
-    TypedResourcePolicy(
-        "ec2-subnet-no-public-ip-on-launch",
-        "Subnets never auto-assign public IPs; nodes are private (EKS-06; CKV_AWS_130, CIS 5.4.3).",
-        Severity.HIGH,
-        [SUBNET],
-        _subnet_public_ip,
-    ),
-    TypedResourcePolicy(
-        "k8s-service-no-public-load-balancer",
-        "Services are not internet-facing LoadBalancers (NET-07; PC service-disallow-load-balancer).",
-        Severity.LOW,
-        [SERVICE],
-        _service_lb,
-    ),
-    TypedResourcePolicy(
-        "k8s-ingress-alb-tls",
-        "Internet-facing ALB Ingresses terminate TLS and redirect HTTP (CIS-EKS 5.4.5).",
-        Severity.HIGH,
-        [INGRESS],
-        _ingress_tls,
-    ),
-]

@@ -7,16 +7,15 @@ import binascii
 import contextlib
 import re
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     GPU_TAINT_KEY,
     HELM_RELEASE,
     STACK_FILE,
     WORKLOAD_TYPES,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     chart_name,
     get,
@@ -59,11 +58,21 @@ _SECRET_PATTERNS = [
 ]
 
 
+POLICIES = PolicyList()
+
+
 def _pool(args: ResourceValidationArgs) -> str:
     return str(args.props.get("nodeGroupName") or args.name)
 
 
+@POLICIES.resource(
+    "ec2-launch-template-imdsv2",
+    "Node launch templates require IMDSv2 tokens (NG-01; CKV_AWS_79).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates set metadataOptions.httpTokens: required."""
     if get(args.props, "metadataOptions.httpTokens") != "required":
         report(
             f"launch template '{args.name}' allows IMDSv1: set metadataOptions.httpTokens: required "
@@ -71,7 +80,15 @@ def _imdsv2(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-imds-hop-limit",
+    "IMDS hop limit 1, so pods cannot use the node role's credentials (NG-02; CKV_AWS_341).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+    config={"maxHopLimit": {"type": "integer", "default": 1, "minimum": 1, "maximum": 2}},
+)
 def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates cap metadataOptions.httpPutResponseHopLimit at the configured maximum (1)."""
     limit = num(get(args.props, "metadataOptions.httpPutResponseHopLimit"))
     maximum = num(args.get_config().get("maxHopLimit"), 1) or 1
     if limit is None or limit > maximum:
@@ -82,7 +99,14 @@ def _hop_limit(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-launch-template",
+    "Node groups use a launch template, so IMDS/EBS settings are explicit and checkable (NG-03).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Managed node groups reference a launch template."""
     lt = args.props.get("launchTemplate")
     if not lt or not (lt.get("id") or lt.get("name")):
         report(
@@ -91,7 +115,15 @@ def _lt_required(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-ebs-encrypted",
+    "Every node volume is encrypted (with the platform CMK where required) (NG-04; CKV_AWS_8).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+    config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
+)
 def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates map their volumes, each encrypted, with a KMS key when configured."""
     bdms = as_list(args.props.get("blockDeviceMappings"))
     cmk = bool(args.get_config().get("requireCustomerManagedKey"))
     if not bdms:
@@ -115,7 +147,14 @@ def _ebs_encrypted(args: ResourceValidationArgs, report: ReportViolation) -> Non
             )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-no-public-ip",
+    "Nodes never get public IPs (NG-05; CKV_AWS_88).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template network interfaces never associate a public IP."""
     for ni in as_list(args.props.get("networkInterfaces")):
         if truthy(ni.get("associatePublicIpAddress")):
             report(
@@ -124,7 +163,14 @@ def _no_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None
             )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-user-data-no-secrets",
+    "Node user data holds no credentials (NG-06; CKV_AWS_46).",
+    Severity.HIGH,
+    [LAUNCH_TEMPLATE],
+)
 def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch-template user data (plain or base64) matches no credential pattern."""
     raw = args.props.get("userData")
     if not raw:
         return
@@ -140,7 +186,15 @@ def _user_data(args: ResourceValidationArgs, report: ReportViolation) -> None:
             return
 
 
+@POLICIES.resource(
+    "eks-node-group-no-ssh",
+    "Nodes are reached with SSM, not SSH (NG-07; CKV_AWS_100).",
+    Severity.HIGH,
+    [NODE_GROUP],
+    config={"allowRestrictedSsh": {"type": "boolean", "default": False}},
+)
 def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups set no remoteAccess; where allowed, only with source security groups."""
     ra = args.props.get("remoteAccess")
     if ra and not as_list(ra.get("sourceSecurityGroupIds")):
         report(
@@ -154,7 +208,14 @@ def _no_ssh(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-taint",
+    "GPU node groups carry the nvidia.com/gpu NoSchedule taint so only GPU pods use them (NG-08).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """GPU node groups carry the nvidia.com/gpu NoSchedule taint."""
     if not is_gpu_node_group(args.props):
         return
     for t in as_list(args.props.get("taints")):
@@ -166,7 +227,14 @@ def _gpu_taint(args: ResourceValidationArgs, report: ReportViolation) -> None:
     )
 
 
+@POLICIES.resource(
+    "eks-node-group-gpu-ami",
+    "GPU node groups use an NVIDIA-accelerated AL2023/Bottlerocket AMI; no group uses AL2 (NG-09).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+)
 def _gpu_ami(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No node group runs an AL2 AMI type; GPU node groups run an NVIDIA AMI type (or CUSTOM)."""
     ami = str(args.props.get("amiType") or "")
     if ami.startswith("AL2_"):
         report(
@@ -185,7 +253,15 @@ def _pool_key(args: ResourceValidationArgs) -> str:
     return str(labels.get("platform.ai/pool") or _pool(args))
 
 
+@POLICIES.resource(
+    "eks-node-group-multi-az",
+    "Node groups span enough availability zones to survive an AZ outage (NG-10).",
+    Severity.MEDIUM,
+    [NODE_GROUP],
+    config={"minSubnets": {"type": "integer", "default": 2, "minimum": 1}},
+)
 def _multi_az(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Node groups span at least the configured number of subnets (one per AZ)."""
     subnets = as_list(args.props.get("subnetIds"))
     minimum = int(num(args.get_config().get("minSubnets"), 2) or 2)
     if len(subnets) < minimum:
@@ -207,7 +283,14 @@ def _ec2_roles(args: StackValidationArgs) -> dict[str, PolicyResource]:
     return out
 
 
+@POLICIES.stack(
+    "iam-node-role-least-privilege",
+    "The node role carries only the worker, ECR read-only, CNI and SSM policies (NG-11; CIS 5.1.3).",
+    Severity.HIGH,
+    config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
+)
 def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The node role carries only the allowed managed policies and no inline policy."""
     roles = _ec2_roles(args)
     allowed = {str(a) for a in as_list(args.get_config().get("allowedPolicyArns"))}
     for r in args.resources:
@@ -235,91 +318,11 @@ def _node_role_policies(args: StackValidationArgs, report: ReportViolation) -> N
             report(f"node role '{role.name}' lists managedPolicyArns {extra}: only {sorted(allowed)} belong there", urn)
 
 
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "ec2-launch-template-imdsv2",
-        "Node launch templates require IMDSv2 tokens (NG-01; CKV_AWS_79).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _imdsv2,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-imds-hop-limit",
-        "IMDS hop limit 1, so pods cannot use the node role's credentials (NG-02; CKV_AWS_341).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _hop_limit,
-        config={"maxHopLimit": {"type": "integer", "default": 1, "minimum": 1, "maximum": 2}},
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-launch-template",
-        "Node groups use a launch template, so IMDS/EBS settings are explicit and checkable (NG-03).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _lt_required,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-ebs-encrypted",
-        "Every node volume is encrypted (with the platform CMK where required) (NG-04; CKV_AWS_8).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _ebs_encrypted,
-        config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-no-public-ip",
-        "Nodes never get public IPs (NG-05; CKV_AWS_88).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _no_public_ip,
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-user-data-no-secrets",
-        "Node user data holds no credentials (NG-06; CKV_AWS_46).",
-        Severity.HIGH,
-        [LAUNCH_TEMPLATE],
-        _user_data,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-no-ssh",
-        "Nodes are reached with SSM, not SSH (NG-07; CKV_AWS_100).",
-        Severity.HIGH,
-        [NODE_GROUP],
-        _no_ssh,
-        config={"allowRestrictedSsh": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-taint",
-        "GPU node groups carry the nvidia.com/gpu NoSchedule taint so only GPU pods use them (NG-08).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _gpu_taint,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-gpu-ami",
-        "GPU node groups use an NVIDIA-accelerated AL2023/Bottlerocket AMI; no group uses AL2 (NG-09).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _gpu_ami,
-    ),
-    TypedResourcePolicy(
-        "eks-node-group-multi-az",
-        "Node groups span enough availability zones to survive an AZ outage (NG-10).",
-        Severity.MEDIUM,
-        [NODE_GROUP],
-        _multi_az,
-        config={"minSubnets": {"type": "integer", "default": 2, "minimum": 1}},
-    ),
-    PlatformStackPolicy(
-        "iam-node-role-least-privilege",
-        "The node role carries only the worker, ECR read-only, CNI and SSM policies (NG-11; CIS 5.1.3).",
-        Severity.HIGH,
-        _node_role_policies,
-        config={"allowedPolicyArns": {"type": "array", "items": {"type": "string"}, "default": NODE_ROLE_POLICIES}},
-    ),
-]
-
-
+@POLICIES.stack(
+    "eks-gpu-taint-toleration-consistency",
+    "Every GPU node group is tainted and every GPU workload and GPU daemon tolerates exactly those taints (NG-08, K8S-21).",
+    Severity.HIGH,
+)
 def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> None:
     """Every GPU node group is tainted, and every GPU workload tolerates the taints actually configured."""
     groups = [r for r in args.resources if r.resource_type == NODE_GROUP and is_gpu_node_group(r.props)]
@@ -355,16 +358,6 @@ def _taint_consistency(args: StackValidationArgs, report: ReportViolation) -> No
             if not tolerates_gpu_taint(spec, wanted):
                 report(
                     f"{chart_name(r.props)} release '{r.name}' does not tolerate the GPU node taints {wanted}: its "
-                    "DaemonSet never runs on GPU nodes; set values.tolerations (components/gpu.py)",
+                    "DaemonSet never runs on GPU nodes; set values.tolerations (components/gpu_stack.py)",
                     r.urn,
                 )
-
-
-POLICIES.append(
-    PlatformStackPolicy(
-        "eks-gpu-taint-toleration-consistency",
-        "Every GPU node group is tainted and every GPU workload and GPU daemon tolerates exactly those taints (NG-08, K8S-21).",
-        Severity.HIGH,
-        _taint_consistency,
-    )
-)

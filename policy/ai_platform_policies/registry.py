@@ -7,13 +7,12 @@ import fnmatch
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     STACK_FILE,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     allows,
     as_list,
     get,
@@ -27,6 +26,9 @@ REPO_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
 SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+POLICIES = PolicyList()
 
 
 def _repo_name(props: Mapping[str, Any], fallback: str) -> str:
@@ -45,7 +47,14 @@ def _enhanced_filters(args: StackValidationArgs) -> list[str]:
     return out
 
 
+@POLICIES.stack(
+    "ecr-repository-scan-on-push",
+    "Every ECR repository is scanned: scan on push, or an ENHANCED registry scanning rule covering it "
+    "(ECR-01; CKV_AWS_163, CIS-EKS 5.1.1).",
+    Severity.HIGH,
+)
 def _scan_on_push(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each repository scans on push or matches an ENHANCED registry scanning filter."""
     filters = _enhanced_filters(args)
     for r in args.resources:
         if r.resource_type != REPOSITORY:
@@ -63,7 +72,14 @@ def _scan_on_push(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ecr-repository-immutable-tags",
+    "ECR image tags are immutable, so a deployed tag always means the same image (ECR-02; CKV_AWS_51).",
+    Severity.HIGH,
+    [REPOSITORY],
+)
 def _immutable(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repositories set imageTagMutability: IMMUTABLE."""
     if args.props.get("imageTagMutability") != "IMMUTABLE":
         report(
             f"ECR repository '{_repo_name(args.props, args.name)}' has mutable tags "
@@ -72,7 +88,15 @@ def _immutable(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ecr-repository-kms-encryption",
+    "ECR repositories are encrypted with KMS, with the platform's CMK where required (ECR-03; CKV_AWS_136).",
+    Severity.HIGH,
+    [REPOSITORY],
+    config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
+)
 def _kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repositories encrypt with KMS (KMS or KMS_DSSE), with a customer-managed key when configured."""
     enc = as_list(args.props.get("encryptionConfigurations"))
     name = _repo_name(args.props, args.name)
     if not enc or enc[0].get("encryptionType") not in ("KMS", "KMS_DSSE"):
@@ -87,7 +111,14 @@ def _kms(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "ecr-repository-policy-no-public-principal",
+    "Repository and registry policies never grant to Principal '*' without a condition (ECR-04; CKV_AWS_32).",
+    Severity.HIGH,
+    [REPO_POLICY, REGISTRY_POLICY],
+)
 def _no_public_policy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Repository and registry policies grant Principal '*' only under a Condition."""
     for st in statements(args.props.get("policy")):
         if not allows(st):
             continue
@@ -100,7 +131,13 @@ def _no_public_policy(args: ResourceValidationArgs, report: ReportViolation) -> 
             )
 
 
+@POLICIES.stack(
+    "ecr-repository-lifecycle-policy",
+    "Every ECR repository has a lifecycle policy that expires untagged images and caps tagged ones (ECR-05).",
+    Severity.MEDIUM,
+)
 def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each repository has an aws.ecr.LifecyclePolicy attached (by dependency, URN or name)."""
     covered: set[str] = set()
     for r in args.resources:
         if r.resource_type == LIFECYCLE:
@@ -119,7 +156,13 @@ def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
             )
 
 
+@POLICIES.stack(
+    "ec2-vpc-endpoint-ecr-private",
+    "ECR api/dkr interface endpoints and the S3 gateway endpoint exist, so private nodes pull without NAT (ECR-06).",
+    Severity.LOW,
+)
 def _private_endpoints(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A stack with ECR repositories has ecr.api, ecr.dkr and s3 VPC endpoints."""
     if not any(r.resource_type == REPOSITORY for r in args.resources):
         return
     names = {str(r.props.get("serviceName") or "") for r in args.resources if r.resource_type == VPC_ENDPOINT}
@@ -129,48 +172,3 @@ def _private_endpoints(args: StackValidationArgs, report: ReportViolation) -> No
             f"image pulls go through NAT: VPC endpoints missing for {', '.join(missing)}; set "
             f"network.vpcEndpoints: true in {STACK_FILE}"
         )
-
-
-POLICIES: list[Policy] = [
-    PlatformStackPolicy(
-        "ecr-repository-scan-on-push",
-        "Every ECR repository is scanned: scan on push, or an ENHANCED registry scanning rule covering it "
-        "(ECR-01; CKV_AWS_163, CIS-EKS 5.1.1).",
-        Severity.HIGH,
-        _scan_on_push,
-    ),
-    TypedResourcePolicy(
-        "ecr-repository-immutable-tags",
-        "ECR image tags are immutable, so a deployed tag always means the same image (ECR-02; CKV_AWS_51).",
-        Severity.HIGH,
-        [REPOSITORY],
-        _immutable,
-    ),
-    TypedResourcePolicy(
-        "ecr-repository-kms-encryption",
-        "ECR repositories are encrypted with KMS, with the platform's CMK where required (ECR-03; CKV_AWS_136).",
-        Severity.HIGH,
-        [REPOSITORY],
-        _kms,
-        config={"requireCustomerManagedKey": {"type": "boolean", "default": False}},
-    ),
-    TypedResourcePolicy(
-        "ecr-repository-policy-no-public-principal",
-        "Repository and registry policies never grant to Principal '*' without a condition (ECR-04; CKV_AWS_32).",
-        Severity.HIGH,
-        [REPO_POLICY, REGISTRY_POLICY],
-        _no_public_policy,
-    ),
-    PlatformStackPolicy(
-        "ecr-repository-lifecycle-policy",
-        "Every ECR repository has a lifecycle policy that expires untagged images and caps tagged ones (ECR-05).",
-        Severity.MEDIUM,
-        _lifecycle,
-    ),
-    PlatformStackPolicy(
-        "ec2-vpc-endpoint-ecr-private",
-        "ECR api/dkr interface endpoints and the S3 gateway endpoint exist, so private nodes pull without NAT (ECR-06).",
-        Severity.LOW,
-        _private_endpoints,
-    ),
-]

@@ -13,9 +13,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Policy, ResourceValidationArgs, Severity
+from pulumi_policy import ResourceValidationArgs, Severity
 
-from ._util import WORKLOAD_TYPES, ReportViolation, TypedResourcePolicy, as_list, iter_containers, workload_label
+from ._util import (
+    WORKLOAD_TYPES,
+    PolicyList,
+    ReportViolation,
+    as_list,
+    iter_containers,
+    workload_label,
+)
 
 CREDENTIAL_PATTERNS: tuple[tuple[str, str], ...] = (
     ("an OpenAI/Anthropic-style API key (sk-…)", r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"),
@@ -41,12 +48,16 @@ _MAX = 4096
 _ADVICE = "take it from a Kubernetes Secret (env valueFrom.secretKeyRef or a mounted file) in components/*.py"
 
 
+POLICIES = PolicyList()
+
+
 def _words(name: str) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name.lstrip("-"))
     return [w for w in re.split(r"[\s_.\-]+", spaced.lower()) if w]
 
 
 def secretish_name(name: str) -> bool:
+    """Whether a variable name says it holds a secret (``HF_TOKEN``), not a reference to one (``HF_TOKEN_FILE``)."""
     words = _words(name)
     if not words or words[-1] in _REFERENCE_WORDS:
         return False
@@ -54,6 +65,7 @@ def secretish_name(name: str) -> bool:
 
 
 def credential_kind(value: str) -> str | None:
+    """The kind of credential a literal value looks like (``None`` when it looks like none)."""
     if len(value) > _MAX:
         return None
     return next((what for what, rx in _CREDENTIALS if rx.search(value)), None)
@@ -90,7 +102,14 @@ def _env_findings(env: list[Any]) -> Iterator[str]:
             yield f"env {name} holds a literal value, and its name says it is a credential"
 
 
+@POLICIES.resource(
+    "k8s-container-no-secret-literals",
+    "No credential literals in container command, args or env: credentials come from Secrets (SEC-01).",
+    Severity.CRITICAL,
+    sorted(WORKLOAD_TYPES),
+)
 def _no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Container command, args and env values hold no credential literals."""
     for c, _ in iter_containers(args):
         found = [
             *_arg_findings(as_list(c.get("command")), "command"),
@@ -99,14 +118,3 @@ def _no_secret_literals(args: ResourceValidationArgs, report: ReportViolation) -
         ]
         for what in found:
             report(f"{workload_label(args)} container '{c.get('name') or '?'}': {what}; {_ADVICE}")
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "k8s-container-no-secret-literals",
-        "No credential literals in container command, args or env: credentials come from Secrets (SEC-01).",
-        Severity.CRITICAL,
-        sorted(WORKLOAD_TYPES),
-        _no_secret_literals,
-    ),
-]

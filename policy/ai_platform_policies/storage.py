@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from ._util import STACK_FILE, PlatformStackPolicy, ReportViolation, TypedResourcePolicy, as_list, get, truthy
+from ._util import (
+    STACK_FILE,
+    PolicyList,
+    ReportViolation,
+    as_list,
+    get,
+    truthy,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -16,6 +23,9 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+POLICIES = PolicyList()
 
 
 def _buckets_without(
@@ -34,7 +44,13 @@ def _buckets_without(
     ]
 
 
+@POLICIES.stack(
+    "s3-bucket-public-access-block",
+    "Every bucket has a public access block (S3-01; CKV2_AWS_6).",
+    Severity.CRITICAL,
+)
 def _pab_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has an aws.s3.BucketPublicAccessBlock."""
     for b in _buckets_without(args, PAB):
         report(
             f"bucket '{b.name}' has no public access block: create an aws.s3.BucketPublicAccessBlock with all four "
@@ -43,7 +59,14 @@ def _pab_exists(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "s3-bucket-public-access-block-all-flags",
+    "Public access blocks set all four flags (S3-01; CKV_AWS_53–56).",
+    Severity.CRITICAL,
+    [PAB],
+)
 def _pab_flags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Public access blocks set all four block/ignore/restrict flags to true."""
     off = [f for f in PAB_FLAGS if args.props.get(f) is not True]
     if off:
         report(
@@ -51,7 +74,13 @@ def _pab_flags(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.stack(
+    "s3-bucket-encryption-configured",
+    "Every bucket has a default encryption configuration (S3-02; CKV_AWS_19).",
+    Severity.HIGH,
+)
 def _sse_exists(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has a server-side encryption configuration."""
     for b in _buckets_without(args, SSE):
         report(
             f"bucket '{b.name}' has no default encryption config: create an "
@@ -71,10 +100,17 @@ def _log_targets(args: StackValidationArgs) -> set[str]:
     return out
 
 
+@POLICIES.stack(
+    "s3-bucket-sse-kms-bucket-key",
+    "Default encryption is SSE-KMS with a CMK and the S3 bucket key on; access-log targets use SSE-S3 "
+    "(S3-02; CKV_AWS_145).",
+    Severity.HIGH,
+)
 def _sse_kms(args: StackValidationArgs, report: ReportViolation) -> None:
     # Server access log delivery supports only SSE-S3 default encryption on the destination bucket
     # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html), so
     # a log target may (and must) use AES256; every other bucket uses SSE-KMS with a CMK.
+    """Buckets default to SSE-KMS with a key and bucketKeyEnabled; access-log targets use AES256."""
     targets = _log_targets(args)
     for r in args.resources:
         if r.resource_type != SSE:
@@ -108,7 +144,13 @@ def _check_sse(r: PolicyResource, log_target: bool, report: ReportViolation) -> 
             report(f"'{r.name}' calls KMS for every object: set bucketKeyEnabled: true (cuts KMS request cost)", r.urn)
 
 
+@POLICIES.stack(
+    "s3-bucket-versioning",
+    "Artifact buckets are versioned (S3-03; CKV_AWS_21).",
+    Severity.MEDIUM,
+)
 def _versioning(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Buckets have an aws.s3.BucketVersioning with status Enabled."""
     for b in _buckets_without(args, VERSIONING, lambda r: get(r.props, "versioningConfiguration.status") == "Enabled"):
         report(
             f"bucket '{b.name}' is not versioned: an overwritten model or dataset is lost; create an "
@@ -124,7 +166,13 @@ def _has_abort(r: PolicyResource) -> bool:
     )
 
 
+@POLICIES.stack(
+    "s3-bucket-lifecycle",
+    "Every bucket has a lifecycle rule that aborts incomplete multipart uploads (S3-04; CKV_AWS_300).",
+    Severity.LOW,
+)
 def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket has a lifecycle rule that aborts incomplete multipart uploads."""
     for b in _buckets_without(args, LIFECYCLE, _has_abort):
         report(
             f"bucket '{b.name}' keeps incomplete multipart uploads (and old versions) forever: add a lifecycle rule "
@@ -133,7 +181,13 @@ def _lifecycle(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.stack(
+    "s3-bucket-access-logging",
+    "Buckets log access to a log bucket (S3-05; CKV_AWS_18).",
+    Severity.LOW,
+)
 def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Each bucket except the log targets has an aws.s3.BucketLogging."""
     targets = {
         d.urn
         for r in args.resources
@@ -150,7 +204,14 @@ def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "k8s-storage-class-encrypted-gp3",
+    "EBS StorageClasses create encrypted gp3 volumes (COST-07, OBS-04).",
+    Severity.MEDIUM,
+    [STORAGE_CLASS],
+)
 def _storage_class(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """EBS CSI StorageClasses set encrypted: "true" and type gp3."""
     prov = str(args.props.get("provisioner") or "")
     if prov != "ebs.csi.aws.com":
         return
@@ -164,58 +225,3 @@ def _storage_class(args: ResourceValidationArgs, report: ReportViolation) -> Non
             f"StorageClass '{get(args.props, 'metadata.name') or args.name}' uses {params.get('type')}: set "
             "parameters.type: gp3 (cheaper and faster than gp2)"
         )
-
-
-POLICIES: list[Policy] = [
-    PlatformStackPolicy(
-        "s3-bucket-public-access-block",
-        "Every bucket has a public access block (S3-01; CKV2_AWS_6).",
-        Severity.CRITICAL,
-        _pab_exists,
-    ),
-    TypedResourcePolicy(
-        "s3-bucket-public-access-block-all-flags",
-        "Public access blocks set all four flags (S3-01; CKV_AWS_53–56).",
-        Severity.CRITICAL,
-        [PAB],
-        _pab_flags,
-    ),
-    PlatformStackPolicy(
-        "s3-bucket-encryption-configured",
-        "Every bucket has a default encryption configuration (S3-02; CKV_AWS_19).",
-        Severity.HIGH,
-        _sse_exists,
-    ),
-    PlatformStackPolicy(
-        "s3-bucket-sse-kms-bucket-key",
-        "Default encryption is SSE-KMS with a CMK and the S3 bucket key on; access-log targets use SSE-S3 "
-        "(S3-02; CKV_AWS_145).",
-        Severity.HIGH,
-        _sse_kms,
-    ),
-    PlatformStackPolicy(
-        "s3-bucket-versioning",
-        "Artifact buckets are versioned (S3-03; CKV_AWS_21).",
-        Severity.MEDIUM,
-        _versioning,
-    ),
-    PlatformStackPolicy(
-        "s3-bucket-lifecycle",
-        "Every bucket has a lifecycle rule that aborts incomplete multipart uploads (S3-04; CKV_AWS_300).",
-        Severity.LOW,
-        _lifecycle,
-    ),
-    PlatformStackPolicy(
-        "s3-bucket-access-logging",
-        "Buckets log access to a log bucket (S3-05; CKV_AWS_18).",
-        Severity.LOW,
-        _logging,
-    ),
-    TypedResourcePolicy(
-        "k8s-storage-class-encrypted-gp3",
-        "EBS StorageClasses create encrypted gp3 volumes (COST-07, OBS-04).",
-        Severity.MEDIUM,
-        [STORAGE_CLASS],
-        _storage_class,
-    ),
-]

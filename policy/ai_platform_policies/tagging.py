@@ -6,15 +6,14 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
     HELM_RELEASE,
     STACK_FILE,
     WORKLOAD_TYPES,
-    PlatformStackPolicy,
+    PolicyList,
     ReportViolation,
-    TypedResourcePolicy,
     as_list,
     get,
     json_doc,
@@ -60,6 +59,9 @@ TAGGABLE: frozenset[str] = frozenset(
 REQUIRED_TAGS = ["owner", "cost-center", "project", "environment", "managed-by"]
 
 
+POLICIES = PolicyList()
+
+
 def _mapping(v: Any) -> dict[str, str]:
     d = json_doc(v) if isinstance(v, str) else plain(v)
     return {str(k): str(x) for k, x in d.items()} if isinstance(d, Mapping) else {}
@@ -90,7 +92,19 @@ def _default_tags_of(doc: Any) -> dict[str, str]:
     return _mapping(doc.get("tags") or {}) if isinstance(doc, Mapping) else {}
 
 
+@POLICIES.resource(
+    "aws-resource-required-tags",
+    "Every taggable AWS resource carries the required cost/ownership tags, checked on tagsAll or provider "
+    "defaultTags (TAG-01/02).",
+    Severity.MEDIUM,
+    TAGGABLE,
+    config={
+        "requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS},
+        "environment": {"type": "string", "description": "Expected value of the environment tag."},
+    },
+)
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Taggable AWS resources carry every required tag (own tags, tagsAll or provider defaultTags)."""
     cfg = args.get_config()
     provider_props = args.provider.props if args.provider is not None else None
     tags = effective_tags(args.props, provider_props)
@@ -108,7 +122,14 @@ def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> Non
         )
 
 
+@POLICIES.resource(
+    "ec2-launch-template-tag-propagation",
+    "Node launch templates tag the instances and volumes they launch (TAG-03).",
+    Severity.MEDIUM,
+    ["aws:ec2/launchTemplate:LaunchTemplate"],
+)
 def _propagation(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Launch templates have tagSpecifications for the instances and volumes they launch."""
     have = {str(s.get("resourceType")) for s in as_list(args.props.get("tagSpecifications")) if s.get("tags")}
     missing = [t for t in ("instance", "volume") if t not in have]
     if missing:
@@ -118,7 +139,21 @@ def _propagation(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
+@POLICIES.resource(
+    "k8s-workload-recommended-labels",
+    "Workloads carry app.kubernetes.io/name, app.kubernetes.io/part-of and team labels (TAG-04).",
+    Severity.LOW,
+    sorted(WORKLOAD_TYPES),
+    config={
+        "requiredLabels": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "team"],
+        }
+    },
+)
 def _labels(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Workloads carry every configured required label (app.kubernetes.io/name, part-of, team)."""
     labels = get(args.props, "metadata.labels") or {}
     missing = [k for k in as_list(args.get_config().get("requiredLabels")) if not labels.get(str(k))]
     if missing:
@@ -164,7 +199,13 @@ def physical_name(r: PolicyResource) -> tuple[str, str] | None:
     return None
 
 
+@POLICIES.stack(
+    "stack-unique-physical-names",
+    "No two resources share a physical name (AWS name or Kubernetes namespace/kind/name).",
+    Severity.HIGH,
+)
 def _unique_names(args: StackValidationArgs, report: ReportViolation) -> None:
+    """No two resources share a physical name."""
     seen: dict[tuple[str, str], PolicyResource] = {}
     for r in args.resources:
         key = physical_name(r)
@@ -179,46 +220,3 @@ def _unique_names(args: StackValidationArgs, report: ReportViolation) -> None:
             )
         else:
             seen[key] = r
-
-
-POLICIES: list[Policy] = [
-    TypedResourcePolicy(
-        "aws-resource-required-tags",
-        "Every taggable AWS resource carries the required cost/ownership tags, checked on tagsAll or provider "
-        "defaultTags (TAG-01/02).",
-        Severity.MEDIUM,
-        TAGGABLE,
-        _required_tags,
-        config={
-            "requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS},
-            "environment": {"type": "string", "description": "Expected value of the environment tag."},
-        },
-    ),
-    TypedResourcePolicy(
-        "ec2-launch-template-tag-propagation",
-        "Node launch templates tag the instances and volumes they launch (TAG-03).",
-        Severity.MEDIUM,
-        ["aws:ec2/launchTemplate:LaunchTemplate"],
-        _propagation,
-    ),
-    TypedResourcePolicy(
-        "k8s-workload-recommended-labels",
-        "Workloads carry app.kubernetes.io/name, app.kubernetes.io/part-of and team labels (TAG-04).",
-        Severity.LOW,
-        sorted(WORKLOAD_TYPES),
-        _labels,
-        config={
-            "requiredLabels": {
-                "type": "array",
-                "items": {"type": "string"},
-                "default": ["app.kubernetes.io/name", "app.kubernetes.io/part-of", "team"],
-            }
-        },
-    ),
-    PlatformStackPolicy(
-        "stack-unique-physical-names",
-        "No two resources share a physical name (AWS name or Kubernetes namespace/kind/name).",
-        Severity.HIGH,
-        _unique_names,
-    ),
-]

@@ -231,10 +231,22 @@ def test_the_pack_estimator_needs_only_the_standard_library() -> None:
     import ast
     import sys
 
-    tree = ast.parse(Path(est.__file__).read_text())
-    modules = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert modules
+    # estimate.py and the sibling modules it imports relatively (_fleet, _pricing), transitively.
+    todo, seen, modules = [Path(est.__file__)], set(), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text())
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module:
+                todo.append(path.parent / f"{n.module}.py")
+            elif isinstance(n, ast.ImportFrom):
+                modules.add(n.module or "")
+            elif isinstance(n, ast.Import):
+                modules |= {a.name for a in n.names}
+    assert {p.name for p in seen} >= {"estimate.py", "_fleet.py", "_pricing.py"}
     assert all(m.split(".")[0] in sys.stdlib_module_names or m == "__future__" for m in modules), modules
     assert (est.PRICES_DIR / "us-west-2.json").is_file(), "the table ships inside the pack directory"
 

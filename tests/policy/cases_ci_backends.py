@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.policy.cases import case, deep, release, without
+from tests.policy.cases_common import case, deep, release, without
 from tests.policy.harness import R
 
 POD_TEMPLATE = "kubernetes:core/v1:PodTemplate"

@@ -5,15 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.policy.cases import (
-    BUCKET,
-    DEPLOY,
-    S3_LOGGING,
-    case,
-    deployment,
-    merged,
-    without,
-)
+from tests.policy.cases_common import BUCKET, DEPLOY, S3_LOGGING, case, deployment, merged, without
 from tests.policy.harness import R
 
 TRAIL = "aws:cloudtrail/trail:Trail"

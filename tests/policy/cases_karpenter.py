@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.policy.cases import case, deep, without
+from tests.policy.cases_common import case, deep, without
 from tests.policy.harness import R
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.policy.cases import deep, without
 from tests.policy.cases_ci_backends import (
     CIRCLECI_VALUES,
     JENKINS_VALUES,
@@ -11,6 +10,7 @@ from tests.policy.cases_ci_backends import (
     job_spec,
     job_template,
 )
+from tests.policy.cases_common import deep, without
 from tests.policy.harness import messages
 
 

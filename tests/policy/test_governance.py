@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.policy.cases import SSE, SSE_OK, deep
+from tests.policy.cases_common import SSE, deep
 from tests.policy.cases_governance import (
     ARCHIVE,
     ARTIFACTS,
@@ -16,6 +16,7 @@ from tests.policy.cases_governance import (
     model_deployment,
     trail,
 )
+from tests.policy.cases_storage import SSE_OK
 from tests.policy.harness import R, messages
 
 ORG = R(
@@ -31,7 +32,7 @@ def test_a_declared_organization_trail_satisfies_the_trail_and_data_event_polici
 
 
 def test_write_only_data_events_pass_where_reads_are_not_required() -> None:
-    from tests.policy.cases import merged
+    from tests.policy.cases_common import merged
     from tests.policy.cases_governance import MANAGEMENT, data_selector
 
     write_only = trail(merged(TRAIL_OK, advancedEventSelectors=[MANAGEMENT, data_selector("false")]))
@@ -85,6 +86,6 @@ def test_unversioned_models_pass_only_where_versions_are_not_required() -> None:
 
 
 def test_deployments_that_are_not_models_are_not_checked() -> None:
-    from tests.policy.cases import deployment
+    from tests.policy.cases_common import deployment
 
     assert messages("governance-model-lineage", R("kubernetes:apps/v1:Deployment", deployment(), "grafana")) == []

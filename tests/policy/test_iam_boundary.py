@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.policy.cases import BOUNDARY, CI_ROLE, NODE_TRUST, ROLE
+from tests.policy.cases_common import ROLE
+from tests.policy.cases_iam import BOUNDARY, CI_ROLE, NODE_TRUST
 from tests.policy.harness import R, messages
 
 POLICY = "iam-role-permissions-boundary"
@@ -25,7 +26,8 @@ def test_the_ci_role_itself_needs_the_boundary() -> None:
 
 
 def test_pull_request_role_with_a_decrypting_attachment_is_reported() -> None:
-    from tests.policy.cases import ATTACH, DECRYPT, IAM_POLICY, gh_trust
+    from tests.policy.cases_common import ATTACH, IAM_POLICY
+    from tests.policy.cases_iam import DECRYPT, gh_trust
 
     pr = R(ROLE, {"assumeRolePolicy": gh_trust("repo:example-org/ai-platform:pull_request")}, "preview")
     managed = R(ATTACH, {"policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}, "att", deps={"role": ["preview"]})

@@ -129,3 +129,32 @@ def test_gpu_table_matches_the_config_model() -> None:
 def test_config_files_are_plain_json() -> None:
     for env in ENVS:
         json.loads((ROOT / "policy" / "config" / f"{env}.json").read_text())
+
+
+def test_the_estimator_counts_gpus_per_node_from_the_same_table() -> None:
+    """One GPU table in the pack: a Karpenter pool of p4d.24xlarge (8 GPUs each) under a 16-GPU limit is 2 nodes."""
+    from types import SimpleNamespace
+
+    from ai_platform_policies import estimate
+
+    pool = SimpleNamespace(
+        urn="urn:pool",
+        name="gpu",
+        resource_type=estimate.NODEPOOL,
+        props={
+            "spec": {
+                "limits": {"nvidia.com/gpu": "16"},
+                "template": {
+                    "spec": {
+                        "requirements": [
+                            {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["p4d"]},
+                            {"key": "karpenter.k8s.aws/instance-size", "operator": "In", "values": ["24xlarge"]},
+                        ]
+                    }
+                },
+            }
+        },
+    )
+    (view,) = estimate.karpenter_pools([pool])
+    assert GPUS_PER_INSTANCE["p4d"]["24xlarge"] == 8
+    assert view.props["scalingConfig"]["maxSize"] == 2.0

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from ai_platform_policies import TypedResourcePolicy
 
-from tests.policy.cases import CASES, REPO, REPO_OK, SCANNING, Case
+from tests.policy.cases import CASES, Case
+from tests.policy.cases_common import REPO, REPO_OK, SCANNING
 from tests.policy.harness import POLICIES, R, messages, violations
 
 BY_NAME = {c.policy: c for c in CASES}
@@ -70,7 +71,8 @@ def test_enhanced_registry_scanning_covers_repositories_without_scan_on_push() -
 
 
 def test_github_trust_accepts_one_repository_contexts_and_refuses_wildcards() -> None:
-    from tests.policy.cases import ROLE, gh_trust
+    from tests.policy.cases_common import ROLE
+    from tests.policy.cases_iam import gh_trust
 
     for sub in ("repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main", "repo:o/r:environment:prod"):
         assert messages("iam-role-github-oidc-trust-pinned", R(ROLE, {"assumeRolePolicy": gh_trust(sub)})) == [], sub
@@ -79,7 +81,7 @@ def test_github_trust_accepts_one_repository_contexts_and_refuses_wildcards() ->
 
 
 def test_namespace_rules_skip_only_listed_system_namespaces_with_a_reason() -> None:
-    from tests.policy.cases import ns
+    from tests.policy.cases_common import ns
 
     gpu_ns = ns("gpu-system")
     assert messages("k8s-namespace-quota-and-limits", gpu_ns)
@@ -90,7 +92,7 @@ def test_namespace_rules_skip_only_listed_system_namespaces_with_a_reason() -> N
 
 
 def test_min_replicas_skips_only_labelled_exclusions_with_a_reason() -> None:
-    from tests.policy.cases import dep, gpu_deployment
+    from tests.policy.cases_common import dep, gpu_deployment
 
     props = gpu_deployment(name="llama-canary", replicas=1.0)
     props["metadata"]["labels"]["platform.ai/track"] = "canary"
@@ -103,7 +105,7 @@ def test_min_replicas_skips_only_labelled_exclusions_with_a_reason() -> None:
 def test_unknown_values_become_an_advisory_note_like_the_real_analyzer() -> None:
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-    from tests.policy.cases import REPO
+    from tests.policy.cases_common import REPO
 
     repo = R(REPO, {**REPO_OK, "imageTagMutability": UNKNOWN_STRING_VALUE})
     found = violations("ecr-repository-immutable-tags", repo)
