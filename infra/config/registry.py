@@ -1,0 +1,105 @@
+"""``registry`` and ``artifacts``: ECR repositories, pull-through caches, the artifact bucket."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+)
+
+from infra.config._base import _ECR_NAME, _Model
+
+
+# --------------------------------------------------------------------------- registry
+class RepositoryConfig(_Model):
+    """One ECR repository; unset fields fall back to the registry-level defaults."""
+
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] | None = None
+    """Overrides ``registry.imageTagMutability``."""
+    untagged_expiry_days: int | None = Field(default=None, ge=1, le=3650)
+    """Overrides ``registry.untaggedExpiryDays``."""
+    keep_tagged_count: int | None = Field(default=None, ge=1, le=10000)
+    """Overrides ``registry.keepTaggedCount``."""
+
+
+class PullThroughCacheRule(_Model):
+    """One pull-through cache upstream."""
+
+    enabled: bool = True
+    """Create the rule."""
+    credential_arn: str | None = None
+    """Secrets Manager ARN (name prefix ``ecr-pullthroughcache/``) for upstreams that need credentials."""
+
+
+PULL_THROUGH_UPSTREAMS: Mapping[str, tuple[str, bool]] = {
+    # prefix -> (upstream registry URL, needs credentials). ECR's supported upstreams:
+    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html
+    "ecr-public": ("public.ecr.aws", False),
+    "k8s": ("registry.k8s.io", False),
+    "quay": ("quay.io", False),
+    "docker-hub": ("registry-1.docker.io", True),
+    "ghcr": ("ghcr.io", True),
+    "nvcr": ("nvcr.io", True),
+}
+
+
+class RegistryConfig(_Model):
+    """ECR repositories, scanning and pull-through caches."""
+
+    repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
+    """Repositories keyed by name (the ECR repository name)."""
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] = "IMMUTABLE"
+    """Default tag mutability. Staging and prod require IMMUTABLE."""
+    scanning: Literal["basic", "enhanced"] = "basic"
+    """``basic``: scan on push per repository; ``enhanced``: registry-level Inspector scanning."""
+    untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
+    """Expire untagged images after this many days."""
+    keep_tagged_count: int = Field(default=50, ge=1, le=10000)
+    """Keep at most this many tagged images per repository."""
+    pull_through_cache: dict[str, PullThroughCacheRule] = Field(
+        default_factory=lambda: {k: PullThroughCacheRule() for k in ("ecr-public", "k8s", "quay")}
+    )
+    """Pull-through cache rules keyed by upstream: ecr-public, k8s, quay, docker-hub, ghcr, nvcr."""
+
+    @field_validator("repositories")
+    @classmethod
+    def _names(cls, v: dict[str, RepositoryConfig]) -> dict[str, RepositoryConfig]:
+        bad = [k for k in v if not (2 <= len(k) <= 256 and _ECR_NAME.match(k))]
+        if bad:
+            raise ValueError(f"invalid ECR repository name(s) {bad}: use lowercase letters, digits, . _ - and /")
+        return v
+
+    @field_validator("pull_through_cache")
+    @classmethod
+    def _upstreams(cls, v: dict[str, PullThroughCacheRule]) -> dict[str, PullThroughCacheRule]:
+        unknown = sorted(set(v) - set(PULL_THROUGH_UPSTREAMS))
+        if unknown:
+            raise ValueError(f"unknown upstream(s) {unknown}; allowed: {', '.join(PULL_THROUGH_UPSTREAMS)}")
+        return v
+
+
+class ArtifactsConfig(_Model):
+    """The S3 bucket for model weights and dataset versions (also a DVC remote)."""
+
+    noncurrent_version_expiry_days: int = Field(default=90, ge=1, le=3650)
+    """Delete noncurrent object versions after this many days."""
+    abort_incomplete_upload_days: int = Field(default=7, ge=1, le=365)
+    """Abort incomplete multipart uploads after this many days."""
+    personal_data_expiry_days: dict[str, int] = Field(default_factory=dict)
+    """Retention by data class: key prefix that can hold personal data (e.g. ``drift/current/``, captured
+    inference inputs for drift evaluation) -> delete its objects, and their old versions, after this many days."""
+
+    @field_validator("personal_data_expiry_days")
+    @classmethod
+    def _personal_data(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [p for p in v if not re.fullmatch(r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*/", p)]
+        if bad:
+            raise ValueError(f"key prefixes ending in '/' without a leading '/' (e.g. drift/current/): {bad}")
+        out_of_range = [p for p, d in v.items() if not 1 <= d <= 3650]
+        if out_of_range:
+            raise ValueError(f"expiry days must be 1..3650 for {out_of_range}")
+        return v

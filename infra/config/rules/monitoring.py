@@ -1,0 +1,48 @@
+"""The ``gpu`` and ``monitoring`` sections' cross-field rules."""
+
+from __future__ import annotations
+
+from infra.config.platform import PlatformConfig
+from infra.config.problems import Problem, _p
+
+
+def gpu_problems(cfg: PlatformConfig) -> list[Problem]:
+    """GPU sharing and the MIG manager."""
+    out: list[Problem] = []
+    # GPU stack
+    g = cfg.gpu
+    if g.mig_manager and g.stack != "gpu-operator":
+        out.append(_p("gpu.migManager", "the MIG manager needs gpu.stack: gpu-operator", True))
+    if g.time_slicing_replicas and g.mig_strategy != "none":
+        out.append(
+            _p(
+                "gpu.timeSlicingReplicas",
+                "time-slicing and MIG cannot be combined; set gpu.migStrategy: none",
+                g.time_slicing_replicas,
+            )
+        )
+    return out
+
+
+def monitoring_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Prometheus retention and the receivers' secrets."""
+    out: list[Problem] = []
+    # monitoring
+    m = cfg.monitoring
+    if m.retention_size_gib >= m.prometheus_storage_gib * 0.9:
+        out.append(
+            _p(
+                "monitoring.prometheusRetentionSizeGib",
+                f"must stay below 90% of prometheusStorageGib ({m.prometheus_storage_gib}) to leave room for the WAL",
+                m.retention_size_gib,
+            )
+        )
+    if cfg.grafana_admin_password is None:
+        out.append(
+            _p("grafanaAdminPassword", "required: set it with `pulumi config set --secret grafanaAdminPassword ...`")
+        )
+    if m.alerting.slack_channel and cfg.alertmanager_slack_webhook_url is None:
+        out.append(_p("alertmanagerSlackWebhookUrl", "monitoring.alerting.slackChannel needs this secret"))
+    if m.alerting.pagerduty and cfg.alertmanager_pagerduty_routing_key is None:
+        out.append(_p("alertmanagerPagerdutyRoutingKey", "monitoring.alerting.pagerduty needs this secret"))
+    return out
