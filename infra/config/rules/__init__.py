@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem
 from infra.config.rules.audit import audit_problems
-from infra.config.rules.ci import ci_backend_problems, ci_runner_problems
+from infra.config.rules.ci import ci_backend_problems, ci_runner_problems, images_problems
 from infra.config.rules.cluster import cluster_problems
 from infra.config.rules.delivery import deploy_path_problems
 from infra.config.rules.ml import ml_lifecycle_problems
@@ -28,6 +28,7 @@ RULES = (
     monitoring_problems,
     serving_problems,
     ci_runner_problems,
+    images_problems,
     ml_lifecycle_problems,
     ci_backend_problems,
     deploy_path_problems,

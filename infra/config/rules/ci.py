@@ -9,7 +9,7 @@ from pydantic import (
 )
 
 from infra.config._base import _K8S_NAME
-from infra.config.ci import CiJobProfile
+from infra.config.ci import CiJobProfile, RunnerScaleSetSpec
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem, _p
 
@@ -17,10 +17,6 @@ from infra.config.problems import Problem, _p
 def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
     """ARC: GitHub App, namespaces and scale sets (when enabled); the images it runs."""
     out: list[Problem] = []
-    pools = cfg.resolved_node_pools()
-    gpu_pools = [p for p in pools.values() if p.gpu]
-    repos = cfg.registry.repositories
-    # CI runners
     ci = cfg.ci_runners
     if ci.enabled:
         if not re.match(r"^https://[\w.-]+/[\w.-]+(/[\w.-]+)?$", ci.github_config_url):
@@ -55,62 +51,7 @@ def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
                 )
             )
         for name, rs in cfg.resolved_scale_sets().items():
-            if (rs.min_runners or 0) > (rs.max_runners or 0):
-                out.append(
-                    _p(
-                        f"ciRunners.scaleSets.{name}.minRunners",
-                        f"must be <= maxRunners ({rs.max_runners})",
-                        rs.min_runners,
-                    )
-                )
-            if rs.gpus and not gpu_pools:
-                out.append(_p(f"ciRunners.scaleSets.{name}.gpus", "GPU runners need a GPU node pool", rs.gpus))
-            if rs.node_pool is not None:
-                rs_pool = pools.get(rs.node_pool)
-                if rs_pool is None:
-                    out.append(
-                        _p(
-                            f"ciRunners.scaleSets.{name}.nodePool",
-                            f"must be one of nodePools: {sorted(pools)}",
-                            rs.node_pool,
-                        )
-                    )
-                elif bool(rs.gpus) != rs_pool.gpu:
-                    kind = "a GPU" if rs.gpus else "a CPU"
-                    out.append(
-                        _p(
-                            f"ciRunners.scaleSets.{name}.nodePool",
-                            f"runners with gpus: {rs.gpus} need {kind} pool",
-                            rs.node_pool,
-                        )
-                    )
-                elif rs.gpus and rs.gpus > rs_pool.gpus_per_node:
-                    out.append(
-                        _p(
-                            f"ciRunners.scaleSets.{name}.gpus",
-                            f"pool {rs.node_pool} has {rs_pool.gpus_per_node} GPUs per node",
-                            rs.gpus,
-                        )
-                    )
-            if not _K8S_NAME.match(name):
-                out.append(_p(f"ciRunners.scaleSets.{name}", "scale-set names are DNS labels", name))
-    if not cfg.images.build and ci.enabled and cfg.images.runner_image is None:
-        out.append(_p("images.runnerImage", "required when images.build is false: the runner image by digest"))
-    if cfg.images.build:
-        for key, build_repo in (
-            ("images.runnerRepository", cfg.images.runner_repository),
-            ("images.modelServerRepository", cfg.images.model_server_repository),
-        ):
-            if build_repo is not None and build_repo not in repos:
-                out.append(_p(key, f"must be one of registry.repositories: {sorted(repos)}", build_repo))
-    if cfg.images.runner_image and cfg.images.runner_image.repository not in repos:
-        out.append(
-            _p(
-                "images.runnerImage.repository",
-                f"must be one of registry.repositories: {sorted(repos)}",
-                cfg.images.runner_image.repository,
-            )
-        )
+            out.extend(_scale_set_problems(cfg, name, rs))
     return out
 
 
@@ -148,34 +89,7 @@ def ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
     gl, jk, cc = ci.gitlab, ci.jenkins, ci.circleci
     arc_namespaces = {ci.namespace, ci.job_namespace, "arc-systems"} if ci.enabled else set()
     owned: dict[str, str] = dict.fromkeys(arc_namespaces, "ciRunners (ARC)")
-    backends: list[tuple[str, bool, list[tuple[str, str]], list[tuple[str, SecretStr | None]]]] = [
-        (
-            "gitlab",
-            gl.enabled,
-            [("namespace", gl.namespace), ("jobNamespace", gl.job_namespace)],
-            [("gitlabRunnerToken", cfg.gitlab_runner_token)]
-            + (
-                [("gitlabGpuRunnerToken", cfg.gitlab_gpu_runner_token)] if gl.gpu_concurrent and gl.gpu_job.gpus else []
-            ),
-        ),
-        (
-            "jenkins",
-            jk.enabled,
-            [("namespace", jk.namespace), ("agentNamespace", jk.agent_namespace)],
-            [("jenkinsAdminPassword", cfg.jenkins_admin_password)],
-        ),
-        (
-            "circleci",
-            cc.enabled,
-            [("namespace", cc.namespace)],
-            [("circleciCpuResourceClassToken", cfg.circleci_cpu_resource_class_token)]
-            + (
-                [("circleciGpuResourceClassToken", cfg.circleci_gpu_resource_class_token)]
-                if cc.gpu_resource_class
-                else []
-            ),
-        ),
-    ]
+    backends = _backends(cfg)
     for backend, enabled, namespaces, secrets in backends:
         if not enabled:
             continue
@@ -211,3 +125,111 @@ def ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
         if cc.gpu_resource_class and not cc.gpu_job.gpus:
             out.append(_p("ciRunners.circleci.gpuJob.gpus", "at least 1 with a gpuResourceClass", cc.gpu_job.gpus))
     return out
+
+
+def images_problems(cfg: PlatformConfig) -> list[Problem]:
+    """The runner image (when not built) and the repositories built images go to."""
+    out: list[Problem] = []
+    ci, repos = cfg.ci_runners, cfg.registry.repositories
+    if not cfg.images.build and ci.enabled and cfg.images.runner_image is None:
+        out.append(_p("images.runnerImage", "required when images.build is false: the runner image by digest"))
+    if cfg.images.build:
+        for key, build_repo in (
+            ("images.runnerRepository", cfg.images.runner_repository),
+            ("images.modelServerRepository", cfg.images.model_server_repository),
+        ):
+            if build_repo is not None and build_repo not in repos:
+                out.append(_p(key, f"must be one of registry.repositories: {sorted(repos)}", build_repo))
+    if cfg.images.runner_image and cfg.images.runner_image.repository not in repos:
+        out.append(
+            _p(
+                "images.runnerImage.repository",
+                f"must be one of registry.repositories: {sorted(repos)}",
+                cfg.images.runner_image.repository,
+            )
+        )
+    return out
+
+
+def _scale_set_problems(cfg: PlatformConfig, name: str, rs: RunnerScaleSetSpec) -> list[Problem]:
+    """One resolved scale set: runner counts, its GPUs and its node pool."""
+    out: list[Problem] = []
+    pools = cfg.resolved_node_pools()
+    gpu_pools = [p for p in pools.values() if p.gpu]
+    if (rs.min_runners or 0) > (rs.max_runners or 0):
+        out.append(
+            _p(
+                f"ciRunners.scaleSets.{name}.minRunners",
+                f"must be <= maxRunners ({rs.max_runners})",
+                rs.min_runners,
+            )
+        )
+    if rs.gpus and not gpu_pools:
+        out.append(_p(f"ciRunners.scaleSets.{name}.gpus", "GPU runners need a GPU node pool", rs.gpus))
+    if rs.node_pool is not None:
+        rs_pool = pools.get(rs.node_pool)
+        if rs_pool is None:
+            out.append(
+                _p(
+                    f"ciRunners.scaleSets.{name}.nodePool",
+                    f"must be one of nodePools: {sorted(pools)}",
+                    rs.node_pool,
+                )
+            )
+        elif bool(rs.gpus) != rs_pool.gpu:
+            kind = "a GPU" if rs.gpus else "a CPU"
+            out.append(
+                _p(
+                    f"ciRunners.scaleSets.{name}.nodePool",
+                    f"runners with gpus: {rs.gpus} need {kind} pool",
+                    rs.node_pool,
+                )
+            )
+        elif rs.gpus and rs.gpus > rs_pool.gpus_per_node:
+            out.append(
+                _p(
+                    f"ciRunners.scaleSets.{name}.gpus",
+                    f"pool {rs.node_pool} has {rs_pool.gpus_per_node} GPUs per node",
+                    rs.gpus,
+                )
+            )
+    if not _K8S_NAME.match(name):
+        out.append(_p(f"ciRunners.scaleSets.{name}", "scale-set names are DNS labels", name))
+    return out
+
+
+_Backend = tuple[str, bool, list[tuple[str, str]], list[tuple[str, SecretStr | None]]]
+
+
+def _backends(cfg: PlatformConfig) -> list[_Backend]:
+    """Each backend: name, enabled, its namespaces (key, value) and the secrets it needs (key, value)."""
+    ci = cfg.ci_runners
+    gl, jk, cc = ci.gitlab, ci.jenkins, ci.circleci
+    return [
+        (
+            "gitlab",
+            gl.enabled,
+            [("namespace", gl.namespace), ("jobNamespace", gl.job_namespace)],
+            [("gitlabRunnerToken", cfg.gitlab_runner_token)]
+            + (
+                [("gitlabGpuRunnerToken", cfg.gitlab_gpu_runner_token)] if gl.gpu_concurrent and gl.gpu_job.gpus else []
+            ),
+        ),
+        (
+            "jenkins",
+            jk.enabled,
+            [("namespace", jk.namespace), ("agentNamespace", jk.agent_namespace)],
+            [("jenkinsAdminPassword", cfg.jenkins_admin_password)],
+        ),
+        (
+            "circleci",
+            cc.enabled,
+            [("namespace", cc.namespace)],
+            [("circleciCpuResourceClassToken", cfg.circleci_cpu_resource_class_token)]
+            + (
+                [("circleciGpuResourceClassToken", cfg.circleci_gpu_resource_class_token)]
+                if cc.gpu_resource_class
+                else []
+            ),
+        ),
+    ]

@@ -43,48 +43,54 @@ def ml_lifecycle_problems(cfg: PlatformConfig) -> list[Problem]:
         if spec.reference == spec.current:
             out.append(_p(f"serving.models.{name}.drift.current", "must differ from drift.reference", spec.current))
     if mf.enabled:
-        if cfg.mlflow_admin_password is None:
-            out.append(
-                _p("mlflowAdminPassword", "required when mlflow.enabled: set it with `pulumi config set --secret`")
-            )
-        elif not _ini_safe_password(cfg.mlflow_admin_password.get_secret_value()):
-            out.append(
-                _p(
-                    "mlflowAdminPassword",
-                    "must not contain % & / \\ or line breaks (the chart writes it into an INI file with sed)",
-                )
-            )
-        if mf.db_max_storage_gib < mf.db_storage_gib:
-            out.append(
-                _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
-            )
-        if cfg.environment is Environment.PROD:
-            if not mf.db_multi_az:
-                out.append(_p("mlflow.dbMultiAz", "prod needs a multi-AZ database", False))
-            if not mf.db_deletion_protection:
-                out.append(_p("mlflow.dbDeletionProtection", "prod needs deletion protection", False))
-            if mf.db_backup_retention_days < 7:
-                out.append(
-                    _p(
-                        "mlflow.dbBackupRetentionDays",
-                        "prod keeps backups at least 7 days",
-                        mf.db_backup_retention_days,
-                    )
-                )
-            if not cfg.protect_stateful_resources:
-                out.append(
-                    _p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False)
-                )
-        for i, ns in enumerate(mf.client_namespaces or []):
-            if not _K8S_NAME.match(ns):
-                out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
-            elif ns == cfg.ci_runners.job_namespace and not cfg.ci_runners.enabled:
-                # The egress allow MLflow adds there needs the namespace, which only the CI runners create.
-                out.append(
-                    _p(f"mlflow.clientNamespaces[{i}]", "the CI runners' namespace, but ciRunners.enabled is false", ns)
-                )
+        out.extend(_mlflow_problems(cfg))
     if cfg.dvc.enabled and not cfg.delivery.enabled and not cfg.dvc.principal_arns:
         out.append(
             _p("dvc.principalArns", "nobody could assume the DVC role: enable delivery (GitHub OIDC) or list roles")
         )
+    return out
+
+
+def _mlflow_problems(cfg: PlatformConfig) -> list[Problem]:
+    """An enabled MLflow: its admin password, database storage, the tier's database guarantees, its clients."""
+    out: list[Problem] = []
+    mf = cfg.mlflow
+    if cfg.mlflow_admin_password is None:
+        out.append(_p("mlflowAdminPassword", "required when mlflow.enabled: set it with `pulumi config set --secret`"))
+    elif not _ini_safe_password(cfg.mlflow_admin_password.get_secret_value()):
+        out.append(
+            _p(
+                "mlflowAdminPassword",
+                "must not contain % & / \\ or line breaks (the chart writes it into an INI file with sed)",
+            )
+        )
+    if mf.db_max_storage_gib < mf.db_storage_gib:
+        out.append(
+            _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
+        )
+    if cfg.environment is Environment.PROD:
+        if not mf.db_multi_az:
+            out.append(_p("mlflow.dbMultiAz", "prod needs a multi-AZ database", False))
+        if not mf.db_deletion_protection:
+            out.append(_p("mlflow.dbDeletionProtection", "prod needs deletion protection", False))
+        if mf.db_backup_retention_days < 7:
+            out.append(
+                _p(
+                    "mlflow.dbBackupRetentionDays",
+                    "prod keeps backups at least 7 days",
+                    mf.db_backup_retention_days,
+                )
+            )
+        if not cfg.protect_stateful_resources:
+            out.append(
+                _p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False)
+            )
+    for i, ns in enumerate(mf.client_namespaces or []):
+        if not _K8S_NAME.match(ns):
+            out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
+        elif ns == cfg.ci_runners.job_namespace and not cfg.ci_runners.enabled:
+            # The egress allow MLflow adds there needs the namespace, which only the CI runners create.
+            out.append(
+                _p(f"mlflow.clientNamespaces[{i}]", "the CI runners' namespace, but ciRunners.enabled is false", ns)
+            )
     return out

@@ -11,6 +11,7 @@ from components.vocabulary import (
     gpu_facts,
 )
 from infra.config._base import _K8S_NAME
+from infra.config.node_pools import NodePool as ResolvedNodePool
 from infra.config.node_pools import _is_gpu_family
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem, _p
@@ -60,8 +61,6 @@ def karpenter_problems(cfg: PlatformConfig) -> list[Problem]:
 def node_pool_problems(cfg: PlatformConfig) -> list[Problem]:
     """At least one system pool; per pool: sizes, instance types, AMI, AZs and labels."""
     out: list[Problem] = []
-    net = cfg.network
-    # node pools
     if not cfg.node_pools:
         out.append(_p("nodePools", "at least one CPU pool for system add-ons is needed"))
     pools = cfg.resolved_node_pools()
@@ -72,81 +71,92 @@ def node_pool_problems(cfg: PlatformConfig) -> list[Problem]:
         # node; the cluster-autoscaler must not run on a pool it can empty.
         out.append(_p("nodePools", "at least one CPU pool needs minSize >= 1 (system add-ons and the autoscaler)"))
     for name, pool in pools.items():
-        base = f"nodePools.{name}"
-        # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
-        if not _K8S_NAME.match(name) or len(name) > 36:
-            out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
-        if pool.min_size > pool.max_size:
-            # Blame the keys the user set, not desiredSize (it defaults to minSize).
-            out.append(
-                _p(
-                    _pool_key(cfg, name, "minSize"),
-                    f"must be <= maxSize ({pool.max_size}, from {_pool_key(cfg, name, 'maxSize')})",
-                    pool.min_size,
-                )
+        out.extend(_pool_problems(cfg, name, pool))
+    return out
+
+
+def _pool_type_problems(base: str, pool: ResolvedNodePool) -> list[Problem]:
+    """Instance types of one kind (known GPU families, one GPU count) and an AMI that matches them."""
+    out: list[Problem] = []
+    kinds = {gpu_facts(t) for t in pool.instance_types}
+    gpu_types = [t for t in pool.instance_types if gpu_facts(t)]
+    unknown_gpu = [t for t in pool.instance_types if not gpu_facts(t) and _is_gpu_family(t)]
+    if unknown_gpu:
+        families = ", ".join(sorted(GPU_FAMILIES))
+        out.append(
+            _p(
+                f"{base}.instanceTypes",
+                f"unknown GPU instance type(s) {unknown_gpu}; known families: {families}",
+                list(pool.instance_types),
             )
-        elif not pool.min_size <= pool.desired_size <= pool.max_size:
-            out.append(
-                _p(
-                    f"{base}.desiredSize",
-                    f"need minSize ({pool.min_size}) <= desiredSize ({pool.desired_size}) <= maxSize ({pool.max_size})",
-                    pool.desired_size,
-                )
+        )
+    elif gpu_types and len(gpu_types) != len(pool.instance_types):
+        out.append(
+            _p(f"{base}.instanceTypes", "a pool cannot mix GPU and CPU instance types", list(pool.instance_types))
+        )
+    elif gpu_types and len({k[1] for k in kinds if k}) > 1:
+        out.append(
+            _p(
+                f"{base}.instanceTypes",
+                "GPU instance types in one pool need the same GPU count (the autoscaler's node template has one)",
+                list(pool.instance_types),
             )
-        kinds = {gpu_facts(t) for t in pool.instance_types}
-        gpu_types = [t for t in pool.instance_types if gpu_facts(t)]
-        unknown_gpu = [t for t in pool.instance_types if not gpu_facts(t) and _is_gpu_family(t)]
-        if unknown_gpu:
-            families = ", ".join(sorted(GPU_FAMILIES))
-            out.append(
-                _p(
-                    f"{base}.instanceTypes",
-                    f"unknown GPU instance type(s) {unknown_gpu}; known families: {families}",
-                    list(pool.instance_types),
-                )
+        )
+    if pool.gpu and pool.ami_type not in GPU_AMI_TYPES:
+        out.append(
+            _p(
+                f"{base}.amiType",
+                f"GPU instance types need an accelerated AMI: {', '.join(GPU_AMI_TYPES)}",
+                pool.ami_type,
             )
-        elif gpu_types and len(gpu_types) != len(pool.instance_types):
-            out.append(
-                _p(f"{base}.instanceTypes", "a pool cannot mix GPU and CPU instance types", list(pool.instance_types))
+        )
+    if not pool.gpu and pool.ami_type in GPU_AMI_TYPES:
+        out.append(
+            _p(
+                f"{base}.amiType",
+                f"CPU instance types need a standard AMI: {', '.join(CPU_AMI_TYPES)}",
+                pool.ami_type,
             )
-        elif gpu_types and len({k[1] for k in kinds if k}) > 1:
-            out.append(
-                _p(
-                    f"{base}.instanceTypes",
-                    "GPU instance types in one pool need the same GPU count (the autoscaler's node template has one)",
-                    list(pool.instance_types),
-                )
+        )
+    return out
+
+
+def _pool_problems(cfg: PlatformConfig, name: str, pool: ResolvedNodePool) -> list[Problem]:
+    """One pool: its name, sizes, instance types, AMI, AZs and labels."""
+    out: list[Problem] = []
+    net = cfg.network
+    base = f"nodePools.{name}"
+    # The node group is named "<pool>-" plus a 26-character unique suffix, within EKS's 63.
+    if not _K8S_NAME.match(name) or len(name) > 36:
+        out.append(_p(base, "pool names are DNS labels of at most 36 characters", name))
+    if pool.min_size > pool.max_size:
+        # Blame the keys the user set, not desiredSize (it defaults to minSize).
+        out.append(
+            _p(
+                _pool_key(cfg, name, "minSize"),
+                f"must be <= maxSize ({pool.max_size}, from {_pool_key(cfg, name, 'maxSize')})",
+                pool.min_size,
             )
-        if pool.gpu and pool.ami_type not in GPU_AMI_TYPES:
-            out.append(
-                _p(
-                    f"{base}.amiType",
-                    f"GPU instance types need an accelerated AMI: {', '.join(GPU_AMI_TYPES)}",
-                    pool.ami_type,
-                )
+        )
+    elif not pool.min_size <= pool.desired_size <= pool.max_size:
+        out.append(
+            _p(
+                f"{base}.desiredSize",
+                f"need minSize ({pool.min_size}) <= desiredSize ({pool.desired_size}) <= maxSize ({pool.max_size})",
+                pool.desired_size,
             )
-        if not pool.gpu and pool.ami_type in GPU_AMI_TYPES:
-            out.append(
-                _p(
-                    f"{base}.amiType",
-                    f"CPU instance types need a standard AMI: {', '.join(CPU_AMI_TYPES)}",
-                    pool.ami_type,
-                )
+        )
+    out.extend(_pool_type_problems(base, pool))
+    stray = [z for z in pool.availability_zones if z not in net.availability_zones]
+    if stray:
+        out.append(
+            _p(
+                f"{base}.availabilityZones",
+                f"must be a subset of network.availabilityZones {net.availability_zones}",
+                stray,
             )
-        stray = [z for z in pool.availability_zones if z not in net.availability_zones]
-        if stray:
-            out.append(
-                _p(
-                    f"{base}.availabilityZones",
-                    f"must be a subset of network.availabilityZones {net.availability_zones}",
-                    stray,
-                )
-            )
-        for key in pool.labels:
-            if key.startswith(("platform.ai/", "kubernetes.io/", "k8s.io/")) or key.startswith(
-                "node-role.kubernetes.io"
-            ):
-                out.append(
-                    _p(f"{base}.labels.{key}", "reserved label prefix (platform.ai/, kubernetes.io/, k8s.io/)", key)
-                )
+        )
+    for key in pool.labels:
+        if key.startswith(("platform.ai/", "kubernetes.io/", "k8s.io/")) or key.startswith("node-role.kubernetes.io"):
+            out.append(_p(f"{base}.labels.{key}", "reserved label prefix (platform.ai/, kubernetes.io/, k8s.io/)", key))
     return out

@@ -53,8 +53,6 @@ def weights_problems(cfg: PlatformConfig) -> list[Problem]:
 def serving_problems(cfg: PlatformConfig) -> list[Problem]:
     """Namespace, ingress, images, replicas, GPUs and weights of every model."""
     out: list[Problem] = []
-    pools = cfg.resolved_node_pools()
-    # serving
     s = cfg.serving
     if not _K8S_NAME.match(s.namespace):
         out.append(_p("serving.namespace", "a DNS label", s.namespace))
@@ -83,56 +81,61 @@ def serving_problems(cfg: PlatformConfig) -> list[Problem]:
                     sync.upstream,
                 )
             )
-    repos = cfg.registry.repositories
-    gpu_pools = [p for p in pools.values() if p.gpu]
     for name, model in resolved_models.items():
-        base = f"serving.models.{name}"
-        if not _K8S_NAME.match(name) or len(name) > 40:
-            out.append(_p(base, "model names are DNS labels of at most 40 characters", name))
-        if model.image is None:
-            out.append(_p(f"{base}.image", "required (here or in serving.modelDefaults)"))
-        for label, ref in (("image", model.image), ("canary.image", model.canary.image if model.canary else None)):
-            if ref is None:
-                continue
-            if ref.repository not in repos:
-                out.append(
-                    _p(
-                        f"{base}.{label}.repository",
-                        f"must be one of registry.repositories: {sorted(repos)}",
-                        ref.repository,
-                    )
-                )
-            if not ref.tag and not ref.digest:
-                out.append(_p(f"{base}.{label}", "pin the image with a digest or an immutable tag"))
-        if model.min_replicas > model.max_replicas:
-            out.append(_p(f"{base}.minReplicas", f"must be <= maxReplicas ({model.max_replicas})", model.min_replicas))
-        if model.min_replicas == 0 and not (s.allow_scale_to_zero and model.autoscaling.type == "keda"):
-            out.append(
-                _p(f"{base}.minReplicas", "0 needs autoscaling.type: keda and serving.allowScaleToZero: true", 0)
-            )
-        if model.autoscaling.type == "keda" and not model.autoscaling.query:
-            out.append(_p(f"{base}.autoscaling.query", "KEDA autoscaling needs a Prometheus query"))
-        if model.gpus and not gpu_pools:
-            out.append(_p(f"{base}.gpus", "a GPU model needs at least one GPU node pool", model.gpus))
-        if model.gpus and gpu_pools and model.gpus > max(p.gpus_per_node for p in gpu_pools):
-            out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
-        if model.source.s3_prefix and model.source.pvc_size_gib:
-            out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
-        if model.source.s3_prefix and model.weights_size_gib is None:
-            out.append(_p(f"{base}.weightsSizeGiB", "required with source.s3Prefix: it sizes the models volume"))
-        if model.source.pvc_size_gib and (model.max_replicas > 1 or model.canary):
-            # An EBS volume attaches to one node: a shared RWO cache cannot serve several replicas.
+        out.extend(_model_problems(cfg, name, model))
+    return out
+
+
+def _model_problems(cfg: PlatformConfig, name: str, model: ModelSettings) -> list[Problem]:
+    """One resolved model: its name, images, replicas, GPUs, weights source and metrics."""
+    out: list[Problem] = []
+    s, repos = cfg.serving, cfg.registry.repositories
+    gpu_pools = [p for p in cfg.resolved_node_pools().values() if p.gpu]
+    base = f"serving.models.{name}"
+    if not _K8S_NAME.match(name) or len(name) > 40:
+        out.append(_p(base, "model names are DNS labels of at most 40 characters", name))
+    if model.image is None:
+        out.append(_p(f"{base}.image", "required (here or in serving.modelDefaults)"))
+    for label, ref in (("image", model.image), ("canary.image", model.canary.image if model.canary else None)):
+        if ref is None:
+            continue
+        if ref.repository not in repos:
             out.append(
                 _p(
-                    f"{base}.source.pvcSizeGib",
-                    "an EBS (ReadWriteOnce) cache serves one replica: maxReplicas 1, no canary",
+                    f"{base}.{label}.repository",
+                    f"must be one of registry.repositories: {sorted(repos)}",
+                    ref.repository,
                 )
             )
-        if model.source.s3_prefix and (model.source.s3_prefix.startswith("/") or "*" in model.source.s3_prefix):
-            out.append(
-                _p(f"{base}.source.s3Prefix", "a key prefix without a leading '/' or wildcards", model.source.s3_prefix)
+        if not ref.tag and not ref.digest:
+            out.append(_p(f"{base}.{label}", "pin the image with a digest or an immutable tag"))
+    if model.min_replicas > model.max_replicas:
+        out.append(_p(f"{base}.minReplicas", f"must be <= maxReplicas ({model.max_replicas})", model.min_replicas))
+    if model.min_replicas == 0 and not (s.allow_scale_to_zero and model.autoscaling.type == "keda"):
+        out.append(_p(f"{base}.minReplicas", "0 needs autoscaling.type: keda and serving.allowScaleToZero: true", 0))
+    if model.autoscaling.type == "keda" and not model.autoscaling.query:
+        out.append(_p(f"{base}.autoscaling.query", "KEDA autoscaling needs a Prometheus query"))
+    if model.gpus and not gpu_pools:
+        out.append(_p(f"{base}.gpus", "a GPU model needs at least one GPU node pool", model.gpus))
+    if model.gpus and gpu_pools and model.gpus > max(p.gpus_per_node for p in gpu_pools):
+        out.append(_p(f"{base}.gpus", f"no GPU pool has {model.gpus} GPUs per node", model.gpus))
+    if model.source.s3_prefix and model.source.pvc_size_gib:
+        out.append(_p(f"{base}.source", "choose either s3Prefix or pvcSizeGib"))
+    if model.source.s3_prefix and model.weights_size_gib is None:
+        out.append(_p(f"{base}.weightsSizeGiB", "required with source.s3Prefix: it sizes the models volume"))
+    if model.source.pvc_size_gib and (model.max_replicas > 1 or model.canary):
+        # An EBS volume attaches to one node: a shared RWO cache cannot serve several replicas.
+        out.append(
+            _p(
+                f"{base}.source.pvcSizeGib",
+                "an EBS (ReadWriteOnce) cache serves one replica: maxReplicas 1, no canary",
             )
-        if not model.metrics_path.startswith("/"):
-            out.append(_p(f"{base}.metricsPath", "an absolute HTTP path", model.metrics_path))
-        out.extend(_served_name_problems(name, model, base))
+        )
+    if model.source.s3_prefix and (model.source.s3_prefix.startswith("/") or "*" in model.source.s3_prefix):
+        out.append(
+            _p(f"{base}.source.s3Prefix", "a key prefix without a leading '/' or wildcards", model.source.s3_prefix)
+        )
+    if not model.metrics_path.startswith("/"):
+        out.append(_p(f"{base}.metricsPath", "an absolute HTTP path", model.metrics_path))
+    out.extend(_served_name_problems(name, model, base))
     return out
