@@ -50,7 +50,7 @@ from infra.config import (
     preview_role_name,
     runner_project_name,
 )
-from infra.config import NodePool as ResolvedPool
+from infra.config import NodePoolSettings as ResolvedPool
 from infra.observability import observability
 
 

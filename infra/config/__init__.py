@@ -70,7 +70,7 @@ from infra.config.names import (
     runner_project_name,
 )
 from infra.config.network import NetworkConfig
-from infra.config.node_pools import KarpenterPool, KarpenterPoolSpec, NodePool, NodePoolSpec
+from infra.config.node_pools import KarpenterPool, KarpenterPoolSpec, NodePoolSettings, NodePoolSpec
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem
 from infra.config.registry import (
@@ -153,7 +153,7 @@ __all__ = [
     "ModelSpec",
     "MonitoringConfig",
     "NetworkConfig",
-    "NodePool",
+    "NodePoolSettings",
     "NodePoolSpec",
     "ObjectLockConfig",
     "PlatformConfig",

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Any, TypeVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-)
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from infra.eks_versions import supported_versions
@@ -110,3 +108,31 @@ def _check_digest(v: str | None) -> str | None:
     if v is not None and not _DIGEST.match(v):
         raise ValueError("a digest of the form sha256:<64 hex>")
     return v
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def derived(text: str, **constraints: Any) -> Any:
+    """A field whose default depends on other settings: ``None`` in the stack file means "derive it", and the
+    generated reference (blueprint/docs.py) shows ``text`` as its default instead of ``null``."""
+    return Field(default=None, json_schema_extra={"derived": text}, **constraints)
+
+
+def layered(item: M, defaults: M, *, own: tuple[str, ...] = ()) -> M:
+    """One keyed collection item over its collection's defaults entry (``nodePoolDefaults``,
+    ``serving.modelDefaults``, ``ciRunners.scaleSetDefaults``): a key the stack file sets on the item wins,
+    then a key it sets on the defaults entry, then the type's own default. ``own`` keys are the item's alone.
+
+    The one merge path of the config: every default lives on the item type, so this only has to decide
+    which of the two entries set a key.
+    """
+    inherited = defaults.model_fields_set - item.model_fields_set - set(own)
+    return item.model_copy(update={k: getattr(defaults, k) for k in inherited})
+
+
+def required_when(feature: str) -> Any:
+    """A field with no safe default (a repository, a bucket, a URL of the team's own): empty until the stack
+    file sets it, and a rule reports it as required while ``feature`` is on. Example values live only in
+    stacks/*.yaml. The generated reference shows ``required with <feature>``."""
+    return Field(default="", json_schema_extra={"derived": f"required with {feature}"})

@@ -9,37 +9,42 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _Model, _quantity
+from components.ci_runners import RunnerScaleSet
+from infra.config._base import _Model, _quantity, derived, required_when
 from infra.config.serving import ImageRef
 
-
 # --------------------------------------------------------------------------- CI runners + images
-class RunnerScaleSetSpec(_Model):
-    """One GitHub Actions runner scale set; unset fields fall back to ``ciRunners.scaleSetDefaults``."""
+# The platform's runner defaults live on the component's type; the config type takes them from there.
+_RUNNER = RunnerScaleSet()
 
-    min_runners: int | None = Field(default=None, ge=0, le=100)
+
+class RunnerScaleSetSpec(_Model):
+    """One GitHub Actions runner scale set; unset fields fall back to ``ciRunners.scaleSetDefaults``, then to
+    the defaults below (those of :class:`components.ci_runners.RunnerScaleSet`)."""
+
+    min_runners: int = Field(default=_RUNNER.min_runners, ge=0, le=100)
     """Idle runners kept warm."""
-    max_runners: int | None = Field(default=None, ge=1, le=500)
+    max_runners: int = Field(default=_RUNNER.max_runners, ge=1, le=500)
     """Maximum concurrent runners."""
-    gpus: int | None = Field(default=None, ge=0, le=8)
+    gpus: int = Field(default=_RUNNER.gpus, ge=0, le=8)
     """GPUs per runner; >0 places it on GPU pools with the taint tolerated."""
-    cpu: str | None = None
+    cpu: str = _RUNNER.cpu
     """CPU per runner."""
-    memory: str | None = None
+    memory: str = _RUNNER.memory
     """Memory per runner."""
-    container_mode: Literal["kubernetes", "dind"] | None = None
-    """``kubernetes`` (default, job containers as pods) or ``dind`` (privileged; avoid)."""
-    node_pool: str | None = None
-    """Run the runners on this node pool only; unset means any CPU pool (GPU runners: any GPU pool)."""
-    work_volume_gib: int | None = Field(default=None, ge=1, le=1024)
+    container_mode: Literal["kubernetes", "dind"] = _RUNNER.container_mode
+    """``kubernetes`` (job containers as pods) or ``dind`` (privileged; avoid)."""
+    node_pool: str | None = derived("any CPU pool (GPU runners: any GPU pool)")
+    """Run the runners on this node pool only."""
+    work_volume_gib: int = Field(default=_RUNNER.work_volume_gib, ge=1, le=1024)
     """Ephemeral storage of a runner (its ``_work`` directory lives in the container in kubernetes mode)."""
-    job_cpu: str | None = None
-    """CPU of each job pod the container hooks create (requests equal limits; default 4). Without it the
-    job namespace's LimitRange default (500m) would cap every build."""
-    job_memory: str | None = None
-    """Memory of each job pod (requests equal limits; default 8Gi)."""
-    job_ephemeral_storage_gib: int | None = Field(default=None, ge=1, le=1024)
-    """Ephemeral storage of each job pod: checkout, caches and build outputs (default 50)."""
+    job_cpu: str = _RUNNER.job_cpu
+    """CPU of each job pod the container hooks create (requests equal limits). Without it the job namespace's
+    LimitRange default (500m) would cap every build."""
+    job_memory: str = _RUNNER.job_memory
+    """Memory of each job pod (requests equal limits)."""
+    job_ephemeral_storage_gib: int = Field(default=_RUNNER.job_ephemeral_storage_gib, ge=1, le=1024)
+    """Ephemeral storage of each job pod: checkout, caches and build outputs."""
 
     @field_validator("cpu", "memory", "job_cpu", "job_memory")
     @classmethod
@@ -144,10 +149,10 @@ class CircleciConfig(_Model):
     """Install the agent (needs ``circleciCpuResourceClassToken``, and ``circleciGpuResourceClassToken`` with a GPU class)."""
     namespace: str = "circleci"
     """Namespace of the agent, its token Secret and the task pods."""
-    cpu_resource_class: str = "example-org/cpu"
+    cpu_resource_class: str = required_when("enabled: true")
     """``<namespace>/<name>`` of the CPU resource class (created with the CircleCI CLI)."""
-    gpu_resource_class: str | None = "example-org/gpu"
-    """``<namespace>/<name>`` of the GPU resource class; None: no GPU class."""
+    gpu_resource_class: str | None = None
+    """``<namespace>/<name>`` of the GPU resource class; unset: no GPU class."""
     max_concurrent_tasks: int = Field(default=20, ge=1, le=500)
     """Most task pods at once (``agent.maxConcurrentTasks``)."""
     push_to_registry: bool = False
@@ -174,11 +179,11 @@ class CiRunnersConfig(_Model):
     builds images sets it; the others receive images through ``blueprint promote`` (scan gate)."""
     runner_group: str | None = None
     """GitHub runner group the scale sets join (ARC ``runnerGroup``): limits which repositories may use them."""
-    github_config_url: str = "https://github.com/example-org"
+    github_config_url: str = required_when("enabled: true")
     """The GitHub organisation or repository the runners register with."""
-    github_app_id: str = ""
+    github_app_id: str = required_when("enabled: true")
     """GitHub App ID (its private key is the ``githubAppPrivateKey`` secret)."""
-    github_app_installation_id: str = ""
+    github_app_installation_id: str = required_when("enabled: true")
     """GitHub App installation ID."""
     scale_set_defaults: RunnerScaleSetSpec = Field(default_factory=RunnerScaleSetSpec)
     """Shared scale-set defaults."""

@@ -9,7 +9,7 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _Model
+from infra.config._base import _Model, required_when
 
 # --------------------------------------------------------------------------- delivery
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -79,14 +79,14 @@ class DeliveryConfig(_Model):
 
     enabled: bool = True
     """Create the GitHub OIDC deploy identities (component ``DeployIdentity``)."""
-    github_repository: str = "example-org/ai-platform"
+    github_repository: str = required_when("enabled: true")
     """``owner/repo`` whose workflows may assume the roles. Exact: wildcards are refused."""
     create_oidc_provider: bool = True
     """Create the account-wide GitHub OIDC provider. Set false when something else in the account owns it; the
     program then reads the existing ``token.actions.githubusercontent.com`` provider by ARN."""
     default_branch: str = "main"
     """Branch whose runs (drift detection, preflight) may assume the read-only preview role."""
-    state_bucket: str = "example-org-pulumi-state"
+    state_bucket: str = required_when("enabled: true")
     """S3 bucket of the self-managed Pulumi backend (``blueprint bootstrap --bucket``); the roles read it."""
     secrets_kms_alias: str | list[str] = "alias/pulumi-secrets"
     """KMS alias of the ``awskms://`` secrets provider; the roles may use the key behind it. A list while the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -17,19 +17,26 @@ from components.vocabulary import (
     gpu_facts,
 )
 from infra import input_rules
-from infra.config._base import _Model
+from infra.config._base import _Model, derived, layered
 from infra.config.network import NetworkConfig
 
+# Built-in defaults that depend on the pool's instance types (NodePoolSpec documents them).
+CPU_POOL_AMI = "AL2023_x86_64_STANDARD"
+GPU_POOL_AMI = "AL2023_x86_64_NVIDIA"
+CPU_POOL_DISK_GIB = 50
+GPU_POOL_DISK_GIB = 200
 
-# --------------------------------------------------------------------------- node pools
+
 class KarpenterPoolSpec(_Model):
     """Karpenter settings of one GPU pool. Unset families/sizes/capacity types follow ``instanceTypes``/``capacityType``."""
 
-    instance_families: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    instance_families: list[str] | None = derived("the families of instanceTypes", min_length=1, max_length=10)
     """Instance families Karpenter may choose from (``karpenter.k8s.aws/instance-family``), e.g. ``[g5, g6]``."""
-    instance_sizes: list[str] | None = Field(default=None, min_length=1, max_length=10)
+    instance_sizes: list[str] | None = derived("the sizes of instanceTypes", min_length=1, max_length=10)
     """Instance sizes (``karpenter.k8s.aws/instance-size``), e.g. ``[2xlarge, 4xlarge]``; all with the same GPU count."""
-    capacity_types: list[Literal["on-demand", "spot", "reserved"]] | None = Field(default=None, min_length=1)
+    capacity_types: list[Literal["on-demand", "spot", "reserved"]] | None = derived(
+        "[the pool's capacityType]", min_length=1
+    )
     """``karpenter.sh/capacity-type`` values; Karpenter prefers reserved, then spot, then on-demand."""
     consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmpty"
     """``WhenEmpty`` (default): a GPU node serving traffic is never consolidated away mid-request; only empty
@@ -40,7 +47,9 @@ class KarpenterPoolSpec(_Model):
     """Maximum node lifetime (picks up new AMIs); ``Never`` disables expiry."""
     budget_nodes: str = "1"
     """Disruption budget: nodes (or ``N%``) of the pool disrupted at once by consolidation, drift or expiry."""
-    image_pull: Literal["soci", "snapshot", "standard"] | None = None
+    image_pull: Literal["soci", "snapshot", "standard"] | None = derived(
+        "snapshot with imageCacheSnapshotId, else standard on Bottlerocket, soci on AL2023"
+    )
     """Image pull path: ``soci`` (AL2023 SOCI parallel pull; default on AL2023, no build step), ``snapshot``
     (Bottlerocket data volume from a pre-pulled image snapshot, ``imageCacheSnapshotId``), ``standard``."""
     image_cache_snapshot_id: str | None = Field(default=None, pattern=r"^snap-[0-9a-f]{8,17}$")
@@ -63,40 +72,41 @@ class KarpenterPoolSpec(_Model):
 
 
 class NodePoolSpec(_Model):
-    """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``."""
+    """A node pool's settings. In ``nodePools`` every unset field falls back to ``nodePoolDefaults``, then to
+    the default below (``availabilityZones`` and ``karpenter`` are each pool's own)."""
 
-    instance_types: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    instance_types: list[str] = Field(default_factory=lambda: ["m6i.large"], min_length=1, max_length=20)
     """EC2 instance types; a GPU pool lists types with the same GPU count."""
 
     @field_validator("instance_types")
     @classmethod
-    def _instance_types(cls, v: list[str] | None) -> list[str] | None:
-        bad = [f"{t[:40]!r}: {p}" for t in v or [] if (p := input_rules.instance_type_problem(t))]
+    def _instance_types(cls, v: list[str]) -> list[str]:
+        bad = [f"{t[:40]!r}: {p}" for t in v if (p := input_rules.instance_type_problem(t))]
         if bad:
             raise ValueError("; ".join(bad[:3]))
         return v
 
-    ami_type: AmiType | None = None
-    """EKS AMI type. Unset: AL2023 standard for CPU pools, AL2023 NVIDIA for GPU pools."""
-    capacity_type: Literal["ON_DEMAND", "SPOT"] | None = None
+    ami_type: AmiType | None = derived(f"{GPU_POOL_AMI} for GPU instance types, else {CPU_POOL_AMI}")
+    """EKS AMI type."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """ON_DEMAND or SPOT."""
-    min_size: int | None = Field(default=None, ge=0, le=1000)
+    min_size: int | None = derived("0 for GPU pools, 1 for CPU pools", ge=0, le=1000)
     """Minimum nodes; 0 lets the autoscaler scale the pool to zero."""
-    desired_size: int | None = Field(default=None, ge=0, le=1000)
+    desired_size: int | None = derived("minSize", ge=0, le=1000)
     """Nodes at creation; afterwards the cluster-autoscaler owns it."""
-    max_size: int | None = Field(default=None, ge=1, le=1000)
+    max_size: int | None = derived("max(minSize, 3)", ge=1, le=1000)
     """Maximum nodes."""
-    disk_size_gib: int | None = Field(default=None, ge=20, le=16384)
-    """Root volume size. GPU pools default to at least 200 GiB for large model images."""
-    max_unavailable: int | None = Field(default=None, ge=1, le=100)
+    disk_size_gib: int | None = derived(f"{CPU_POOL_DISK_GIB}; GPU pools at least {GPU_POOL_DISK_GIB}", ge=20, le=16384)
+    """Root volume size. GPU pools get at least 200 GiB (large model images) unless the pool itself sets less."""
+    max_unavailable: int = Field(default=1, ge=1, le=100)
     """Nodes replaced at once during an update."""
-    labels: dict[str, str] | None = None
-    """Extra node labels, merged over the defaults' labels."""
-    auto_repair: bool | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Extra node labels; a pool's labels are merged over ``nodePoolDefaults.labels``."""
+    auto_repair: bool = True
     """EKS node auto-repair."""
-    availability_zones: list[str] | None = None
-    """Restrict the pool to these AZs (a subset of the network's); unset means all."""
-    karpenter: KarpenterPoolSpec | None = None
+    availability_zones: list[str] | None = derived("network.availabilityZones")
+    """Restrict the pool to these AZs (a subset of the network's)."""
+    karpenter: KarpenterPoolSpec | None = derived("the KarpenterPoolSpec defaults (GPU pools under Karpenter)")
     """How Karpenter provisions this GPU pool (``nodeProvisioner: karpenter`` only)."""
 
 
@@ -116,8 +126,9 @@ class KarpenterPool:
 
 
 @dataclass(frozen=True)
-class NodePool:
-    """A node pool with its defaults applied and its GPU facts derived."""
+class NodePoolSettings:
+    """A node pool with its defaults applied and its GPU facts derived (not the ``NodePool`` component: this is
+    what the program builds that component, or a Karpenter NodePool, from)."""
 
     name: str
     instance_types: tuple[str, ...]
@@ -148,41 +159,34 @@ def _is_gpu_family(instance_type: str) -> bool:
     return instance_type.split(".")[0].rstrip("dn").startswith(("g", "p")) and not instance_type.startswith("g5g")
 
 
-def _resolve_pool(
+def resolve_pool(
     name: str, spec: NodePoolSpec, d: NodePoolSpec, net: NetworkConfig, karpenter: bool = False
-) -> NodePool:
-    def pick(attr: str, fallback: Any) -> Any:
-        v = getattr(spec, attr)
-        if v is None:
-            v = getattr(d, attr)
-        return fallback if v is None else v
-
-    types = tuple(pick("instance_types", ["m6i.large"]))
-    facts = [gpu_facts(t) for t in types]
-    gpu = facts[0] if facts and facts[0] else None
-    min_size = pick("min_size", 0 if gpu else 1)
-    max_size = pick("max_size", max(min_size, 3))
-    default_disk = 200 if gpu else 50
-    disk = spec.disk_size_gib or (max(d.disk_size_gib or 0, default_disk) if gpu else d.disk_size_gib or default_disk)
-    labels = {**(d.labels or {}), **(spec.labels or {})}
-    return NodePool(
+) -> NodePoolSettings:
+    """``nodePools.<name>`` over ``nodePoolDefaults``, with the derived defaults and GPU facts."""
+    s = layered(spec, d, own=("availability_zones", "karpenter"))
+    types = tuple(s.instance_types)
+    gpu = gpu_facts(types[0])
+    min_size = s.min_size if s.min_size is not None else (0 if gpu else 1)
+    disk = s.disk_size_gib if s.disk_size_gib is not None else CPU_POOL_DISK_GIB
+    if gpu and "disk_size_gib" not in spec.model_fields_set:
+        disk = max(disk, GPU_POOL_DISK_GIB)
+    ami = s.ami_type or (GPU_POOL_AMI if gpu else CPU_POOL_AMI)
+    return NodePoolSettings(
         name=name,
         instance_types=types,
-        ami_type=pick("ami_type", "AL2023_x86_64_NVIDIA" if gpu else "AL2023_x86_64_STANDARD"),
-        capacity_type=pick("capacity_type", "ON_DEMAND"),
+        ami_type=ami,
+        capacity_type=s.capacity_type,
         min_size=min_size,
-        desired_size=pick("desired_size", min_size),
-        max_size=max_size,
+        desired_size=s.desired_size if s.desired_size is not None else min_size,
+        max_size=s.max_size if s.max_size is not None else max(min_size, 3),
         disk_size_gib=disk,
-        max_unavailable=pick("max_unavailable", 1),
-        labels=labels,
-        auto_repair=pick("auto_repair", True),
+        max_unavailable=s.max_unavailable,
+        labels={**d.labels, **spec.labels},
+        auto_repair=s.auto_repair,
         availability_zones=tuple(spec.availability_zones or net.availability_zones),
         gpu_model=gpu[0] if gpu else None,
         gpus_per_node=gpu[1] if gpu else 0,
-        karpenter=_resolve_karpenter(spec, types, pick("capacity_type", "ON_DEMAND"), pick("ami_type", ""))
-        if gpu and karpenter
-        else None,
+        karpenter=_resolve_karpenter(spec, types, s.capacity_type, ami) if gpu and karpenter else None,
     )
 
 

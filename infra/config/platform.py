@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import (
@@ -18,17 +17,17 @@ from components.model_spec import (
     ModelSettings,
 )
 from infra import input_rules
-from infra.config._base import PROJECT, REQUIRED_TAGS, Environment, _Model
+from infra.config._base import PROJECT, REQUIRED_TAGS, Environment, _Model, layered
 from infra.config.audit import AuditConfig
-from infra.config.ci import CiRunnersConfig, ImagesConfig, RunnerScaleSetSpec
+from infra.config.ci import CiRunnersConfig, ImagesConfig
 from infra.config.cluster import ClusterConfig
 from infra.config.delivery import DeliveryConfig
 from infra.config.ml import DriftConfig, DvcConfig, MlflowConfig
 from infra.config.monitoring import GpuConfig, MonitoringConfig
 from infra.config.network import NetworkConfig
-from infra.config.node_pools import NodePool, NodePoolSpec, _resolve_pool
+from infra.config.node_pools import NodePoolSettings, NodePoolSpec, resolve_pool
 from infra.config.registry import ArtifactsConfig, RegistryConfig
-from infra.config.serving import ServingConfig, _resolve_model
+from infra.config.serving import ServingConfig, resolve_model
 
 
 # --------------------------------------------------------------------------- root
@@ -40,6 +39,7 @@ class PlatformConfig(_Model):
     region: str
     """AWS region."""
     _stack: str | None = PrivateAttr(default=None)
+    _views: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def stack(self) -> str:
@@ -138,14 +138,17 @@ class PlatformConfig(_Model):
         """Tags for every taggable resource: the configured ones plus project and environment."""
         return {**self.tags, "project": PROJECT, "environment": self.environment.value, "managed-by": "pulumi"}
 
-    def resolved_node_pools(self) -> dict[str, NodePool]:
-        """Node pools with ``nodePoolDefaults`` applied, in config order."""
-        return {
-            name: _resolve_pool(name, spec, self.node_pool_defaults, self.network, self.node_provisioner == "karpenter")
-            for name, spec in self.node_pools.items()
-        }
+    def resolved_node_pools(self) -> dict[str, NodePoolSettings]:
+        """Node pools with ``nodePoolDefaults`` and the derived defaults applied, in config order."""
+        if "pools" not in self._views:
+            karpenter = self.node_provisioner == "karpenter"
+            self._views["pools"] = {
+                name: resolve_pool(name, spec, self.node_pool_defaults, self.network, karpenter)
+                for name, spec in self.node_pools.items()
+            }
+        return dict(self._views["pools"])
 
-    def system_pool(self) -> NodePool:
+    def system_pool(self) -> NodePoolSettings:
         """The first CPU pool that never scales to zero: system add-ons and controllers run there."""
         return next(p for p in self.resolved_node_pools().values() if not p.gpu and p.min_size >= 1)
 
@@ -156,24 +159,14 @@ class PlatformConfig(_Model):
         return [self.ci_runners.job_namespace] if self.ci_runners.enabled else []
 
     def resolved_models(self) -> dict[str, ModelSettings]:
-        """Models with ``serving.modelDefaults`` applied."""
-        return {n: _resolve_model(n, m, self.serving.model_defaults) for n, m in self.serving.models.items()}
+        """Models with ``serving.modelDefaults`` and the derived defaults applied."""
+        if "models" not in self._views:
+            d = self.serving.model_defaults
+            self._views["models"] = {n: resolve_model(n, m, d) for n, m in self.serving.models.items()}
+        return dict(self._views["models"])
 
     def runner_scale_sets(self) -> dict[str, RunnerScaleSet]:
-        """The resolved scale sets as :class:`~components.ci_runners.CiRunners` takes them."""
-        return {n: RunnerScaleSet(**s.model_dump(exclude_none=True)) for n, s in self.resolved_scale_sets().items()}
-
-    def resolved_scale_sets(self) -> dict[str, RunnerScaleSetSpec]:
-        """Runner scale sets with ``ciRunners.scaleSetDefaults`` applied (every field set)."""
-        # The platform's defaults live on the component's type (components/ci_runners.py).
-        base = RunnerScaleSetSpec(**asdict(RunnerScaleSet()))
-        out = {}
-        for name, spec in self.ci_runners.scale_sets.items():
-            merged = _merge(_merge(base, self.ci_runners.scale_set_defaults), spec)
-            out[name] = merged
-        return out
-
-
-def _merge(base: _Model, over: _Model) -> Any:
-    values = {k: v for k, v in over if v is not None}
-    return base.model_copy(update=values)
+        """Scale sets with ``ciRunners.scaleSetDefaults`` applied, as :class:`~components.ci_runners.CiRunners`
+        takes them."""
+        d = self.ci_runners.scale_set_defaults
+        return {n: RunnerScaleSet(**layered(s, d).model_dump()) for n, s in self.ci_runners.scale_sets.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from components.model_spec import (
     ModelSettings,
     WeightsSource,
 )
-from infra.config._base import _check_digest, _check_tag, _Model, _quantity
+from infra.config._base import _check_digest, _check_tag, _Model, _quantity, derived, layered
 
 
 # --------------------------------------------------------------------------- serving
@@ -56,10 +57,10 @@ class ModelSource(_Model):
 class WeightsSpec(_Model):
     """How a model's weights reach the GPU."""
 
-    load: Literal["copy", "stream"] | None = None
+    load: Literal["copy", "stream"] | None = derived("stream for vLLM models with source.s3Prefix, else copy")
     """``stream``: the server reads ``s3://`` directly (vLLM ``--load-format runai_streamer``) with the model's
     IRSA role, no init container; ``copy``: an init container copies the weights into an emptyDir first
-    (servers that cannot stream). Default ``stream`` for vLLM models with an S3 source, else ``copy``."""
+    (servers that cannot stream)."""
 
 
 class Autoscaling(_Model):
@@ -157,51 +158,56 @@ class DriftSpec(_Model):
         return v.strip()
 
 
-class ModelSpec(_Model):
-    """A served model. In ``serving.models`` unset fields fall back to ``serving.modelDefaults``."""
+# Defaults the serving component's own settings type already carries; the config type takes them from there.
+_SETTINGS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(ModelSettings)}
 
-    image: ImageRef | None = None
+
+class ModelSpec(_Model):
+    """A served model. In ``serving.models`` unset fields fall back to ``serving.modelDefaults``, then to the
+    defaults below (``canary``, ``drift`` and ``lineage`` are each model's own)."""
+
+    image: ImageRef | None = derived("required, here or in serving.modelDefaults")
     """Serving image from the platform's registry."""
-    args: list[str] | None = None
+    args: list[str] = Field(default_factory=list)
     """Container arguments."""
-    port: int | None = Field(default=None, ge=1024, le=65535)
+    port: int = Field(default=8000, ge=1024, le=65535)
     """Container port (non-root, so 1024 or above)."""
-    gpus: int | None = Field(default=None, ge=0, le=8)
+    gpus: int = Field(default=1, ge=0, le=8)
     """``nvidia.com/gpu`` per replica."""
-    cpu: str | None = None
+    cpu: str = "4"
     """CPU per replica (requests equal limits)."""
-    memory: str | None = None
+    memory: str = "16Gi"
     """Memory per replica (requests equal limits)."""
-    min_replicas: int | None = Field(default=None, ge=0, le=100)
+    min_replicas: int = Field(default=1, ge=0, le=100)
     """Minimum replicas; 0 only with KEDA and ``serving.allowScaleToZero``."""
-    max_replicas: int | None = Field(default=None, ge=1, le=100)
+    max_replicas: int = Field(default=2, ge=1, le=100)
     """Maximum replicas."""
-    shm_size: str | None = None
+    shm_size: str = "2Gi"
     """Size of ``/dev/shm`` (memory-backed emptyDir)."""
-    source: ModelSource | None = None
+    source: ModelSource = Field(default_factory=ModelSource)
     """Model weights source."""
-    weights: WeightsSpec | None = None
+    weights: WeightsSpec = Field(default_factory=WeightsSpec)
     """How the weights are loaded (``weights.load: copy | stream``)."""
-    warm_spares: int | None = Field(default=None, ge=0, le=8)
+    warm_spares: int = Field(default=_SETTINGS["warm_spares"], ge=0, le=8)
     """Model-sized placeholder pods (lowest priority, the serving image, asleep) that keep this many GPU
     nodes up with the image pulled: a new replica preempts one and starts at once, and Karpenter or the
-    autoscaler replaces the spare in the background. Each costs a GPU node. Default 0."""
-    env: dict[str, str] | None = None
-    """Plain environment variables (never secrets)."""
-    startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
+    autoscaler replaces the spare in the background. Each costs a GPU node."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Plain environment variables (never secrets); a model's are merged over ``modelDefaults.env``."""
+    startup_budget_seconds: int = Field(default=1200, ge=60, le=7200)
     """How long the startup probe waits for the model to load."""
     image_size_gib: float | None = Field(default=None, gt=0, le=500, alias="imageSizeGiB")
     """Compressed size of the serving image in the registry, GiB (the cold-start estimate's image pull)."""
-    metrics_path: str | None = None
-    """HTTP path of the Prometheus metrics on the model port (default ``/metrics``, as vLLM serves them)."""
-    server: Literal["vllm", "tgi", "triton", "custom"] | None = None
+    metrics_path: str = _SETTINGS["metrics_path"]
+    """HTTP path of the Prometheus metrics on the model port (``/metrics``, as vLLM serves them)."""
+    server: Literal["vllm", "tgi", "triton", "custom"] = _SETTINGS["server"]
     """The model server. ``vllm`` has a built-in metric contract and is started with
     ``--served-model-name <model key>``; any other server declares its own ``metrics``
-    (docs/metrics-contract.md). Default ``custom``."""
-    metrics: dict[str, list[str]] | None = None
+    (docs/metrics-contract.md)."""
+    metrics: dict[str, list[str]] = Field(default_factory=dict)
     """Metric contract of a non-vLLM server: metric name -> the label names it carries as the server
     emits it. Autoscaling queries and alerts are checked against it."""
-    autoscaling: Autoscaling | None = None
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     """Autoscaling signal."""
     canary: Canary | None = None
     """Optional A/B canary."""
@@ -209,11 +215,11 @@ class ModelSpec(_Model):
     """Size of the model weights in GiB (required with ``source.s3Prefix``): sizes the ``models``
     emptyDir's ``sizeLimit`` and the pod's ephemeral-storage request, so weights never fill the node disk,
     and the cold-start estimate's weights copy and load."""
-    deploy: bool | None = None
-    """Deploy the model's workloads (default true). Set false until its image and weights exist
+    deploy: bool = _SETTINGS["deploy"]
+    """Deploy the model's workloads. Set false until its image and weights exist
     (first ``up`` of an environment or a new model): everything else (namespace, IRSA role) is created,
     the Deployment, Service, PDB, autoscaler, ServiceMonitor and Ingress path are not."""
-    rollout: Literal["surge", "replace"] | None = None
+    rollout: Literal["surge", "replace"] | None = derived("replace for GPU models, surge for CPU models")
     """``replace`` (maxSurge 0, maxUnavailable 1: no spare GPU needed; default for GPU models) or
     ``surge`` (maxSurge 1, maxUnavailable 0: needs room for one more pod; default for CPU models)."""
     drift: DriftSpec | None = None
@@ -309,56 +315,39 @@ class ServingConfig(_Model):
     """AWS CLI image of the init container that copies weights from S3; required when a model has ``source.s3Prefix``."""
 
 
-def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> ModelSettings:
-    def pick(attr: str, fallback: Any) -> Any:
-        v = getattr(spec, attr)
-        if v is None:
-            v = getattr(d, attr)
-        return fallback if v is None else v
-
-    src, scale, canary, lin = (
-        pick("source", ModelSource()),
-        pick("autoscaling", Autoscaling()),
-        spec.canary,
-        spec.lineage,
-    )
+def resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> ModelSettings:
+    """``serving.models.<name>`` over ``serving.modelDefaults``, as the serving component takes it."""
+    m = layered(spec, d, own=("canary", "drift", "lineage"))
+    canary, lin = spec.canary, spec.lineage
     return ModelSettings(
         name=name,
-        image=_model_image(pick("image", None)),
-        args=tuple(pick("args", [])),
-        port=pick("port", 8000),
-        gpus=pick("gpus", 1),
-        cpu=pick("cpu", "4"),
-        memory=pick("memory", "16Gi"),
-        min_replicas=pick("min_replicas", 1),
-        max_replicas=pick("max_replicas", 2),
-        shm_size=pick("shm_size", "2Gi"),
-        source=WeightsSource(src.s3_prefix, src.pvc_size_gib),
-        env={**(d.env or {}), **(spec.env or {})},
-        startup_budget_seconds=pick("startup_budget_seconds", 1200),
-        autoscaling=ModelAutoscaling(scale.type, scale.target_cpu_percent, scale.query, scale.threshold),
+        image=_model_image(m.image),
+        args=tuple(m.args),
+        port=m.port,
+        gpus=m.gpus,
+        cpu=m.cpu,
+        memory=m.memory,
+        min_replicas=m.min_replicas,
+        max_replicas=m.max_replicas,
+        shm_size=m.shm_size,
+        source=WeightsSource(m.source.s3_prefix, m.source.pvc_size_gib),
+        env={**d.env, **spec.env},
+        startup_budget_seconds=m.startup_budget_seconds,
+        autoscaling=ModelAutoscaling(**m.autoscaling.model_dump()),
         canary=CanarySettings(_model_image(canary.image), canary.weight, canary.version) if canary else None,
-        metrics_path=pick("metrics_path", "/metrics"),
-        server=pick("server", "custom"),
-        metrics={k: tuple(v) for k, v in (pick("metrics", None) or {}).items()},
-        image_size_gib=pick("image_size_gib", None),
-        weights_size_gib=pick("weights_size_gib", None),
-        deploy=pick("deploy", True),
-        rollout=pick("rollout", "replace" if pick("gpus", 1) else "surge"),
-        lineage=LineageSettings(lin.version, lin.weights_s3_version_id, lin.dvc_hash, lin.mlflow_run_id)
-        if lin
-        else None,
-        warm_spares=pick("warm_spares", 0),
-        weights_load=_weights_load(pick("weights", None), pick("server", "custom"), pick("source", ModelSource())),
+        metrics_path=m.metrics_path,
+        server=m.server,
+        metrics={k: tuple(v) for k, v in m.metrics.items()},
+        image_size_gib=m.image_size_gib,
+        weights_size_gib=m.weights_size_gib,
+        deploy=m.deploy,
+        rollout=m.rollout or ("replace" if m.gpus else "surge"),
+        lineage=LineageSettings(**lin.model_dump()) if lin else None,
+        warm_spares=m.warm_spares,
+        weights_load=m.weights.load or ("stream" if m.server == "vllm" and m.source.s3_prefix else "copy"),
     )
 
 
 def _model_image(ref: ImageRef | None) -> Any:
     """The serving component's image type; a missing image stays None for validation to report."""
     return None if ref is None else ModelImage(ref.repository, ref.tag, ref.digest)
-
-
-def _weights_load(weights: WeightsSpec | None, server: str, source: ModelSource) -> Literal["copy", "stream"]:
-    if weights is not None and weights.load is not None:
-        return weights.load
-    return "stream" if server == "vllm" and source.s3_prefix else "copy"

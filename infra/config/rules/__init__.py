@@ -7,7 +7,7 @@ from infra.config.problems import Problem
 from infra.config.rules.audit import audit_problems
 from infra.config.rules.ci import ci_backend_problems, ci_runner_problems, images_problems
 from infra.config.rules.cluster import cluster_problems
-from infra.config.rules.delivery import deploy_path_problems
+from infra.config.rules.delivery import delivery_problems, deploy_path_problems
 from infra.config.rules.ml import ml_lifecycle_problems
 from infra.config.rules.monitoring import gpu_problems, monitoring_problems
 from infra.config.rules.network import network_problems
@@ -31,6 +31,7 @@ RULES = (
     images_problems,
     ml_lifecycle_problems,
     ci_backend_problems,
+    delivery_problems,
     deploy_path_problems,
 )
 

@@ -8,10 +8,11 @@ from pydantic import (
     SecretStr,
 )
 
+from components.ci_runners import RunnerScaleSet
 from infra.config._base import _K8S_NAME
-from infra.config.ci import CiJobProfile, RunnerScaleSetSpec
+from infra.config.ci import CiJobProfile
 from infra.config.platform import PlatformConfig
-from infra.config.problems import Problem, _p
+from infra.config.problems import Problem, _p, missing_required
 
 
 def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
@@ -19,7 +20,8 @@ def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
     out: list[Problem] = []
     ci = cfg.ci_runners
     if ci.enabled:
-        if not re.match(r"^https://[\w.-]+/[\w.-]+(/[\w.-]+)?$", ci.github_config_url):
+        out.extend(missing_required("ciRunners", ci))
+        if ci.github_config_url and not re.match(r"^https://[\w.-]+/[\w.-]+(/[\w.-]+)?$", ci.github_config_url):
             out.append(
                 _p(
                     "ciRunners.githubConfigUrl",
@@ -27,9 +29,9 @@ def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
                     ci.github_config_url,
                 )
             )
-        if not ci.github_app_id.isdigit():
+        if ci.github_app_id and not ci.github_app_id.isdigit():
             out.append(_p("ciRunners.githubAppId", "the numeric GitHub App ID", ci.github_app_id))
-        if not ci.github_app_installation_id.isdigit():
+        if ci.github_app_installation_id and not ci.github_app_installation_id.isdigit():
             out.append(
                 _p("ciRunners.githubAppInstallationId", "the numeric installation ID", ci.github_app_installation_id)
             )
@@ -50,7 +52,7 @@ def ci_runner_problems(cfg: PlatformConfig) -> list[Problem]:
                     ci.job_namespace,
                 )
             )
-        for name, rs in cfg.resolved_scale_sets().items():
+        for name, rs in cfg.runner_scale_sets().items():
             out.extend(_scale_set_problems(cfg, name, rs))
     return out
 
@@ -117,8 +119,9 @@ def ci_backend_problems(cfg: PlatformConfig) -> list[Problem]:
     if gl.enabled and gl.gpu_concurrent and not gl.gpu_job.gpus:
         out.append(_p("ciRunners.gitlab.gpuJob.gpus", "at least 1 while gpuConcurrent > 0", gl.gpu_job.gpus))
     if cc.enabled:
+        out.extend(missing_required("ciRunners.circleci", cc))
         for key, rc in (("cpuResourceClass", cc.cpu_resource_class), ("gpuResourceClass", cc.gpu_resource_class)):
-            if rc is not None and not _RESOURCE_CLASS.match(rc):
+            if rc and not _RESOURCE_CLASS.match(rc):
                 out.append(
                     _p(f"ciRunners.circleci.{key}", "<namespace>/<resource-class> (letters, digits, - and _)", rc)
                 )
@@ -151,7 +154,7 @@ def images_problems(cfg: PlatformConfig) -> list[Problem]:
     return out
 
 
-def _scale_set_problems(cfg: PlatformConfig, name: str, rs: RunnerScaleSetSpec) -> list[Problem]:
+def _scale_set_problems(cfg: PlatformConfig, name: str, rs: RunnerScaleSet) -> list[Problem]:
     """One resolved scale set: runner counts, its GPUs and its node pool."""
     out: list[Problem] = []
     pools = cfg.resolved_node_pools()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from infra.config.platform import PlatformConfig
-from infra.config.problems import Problem, _p
+from infra.config.problems import Problem, _p, missing_required
+
+
+def delivery_problems(cfg: PlatformConfig) -> list[Problem]:
+    """The repository and state bucket the deploy identities trust and read have no default."""
+    return missing_required("delivery", cfg.delivery) if cfg.delivery.enabled else []
 
 
 def deploy_path_problems(cfg: PlatformConfig) -> list[Problem]:

@@ -11,8 +11,7 @@ from components.vocabulary import (
     gpu_facts,
 )
 from infra.config._base import _K8S_NAME
-from infra.config.node_pools import NodePool as ResolvedNodePool
-from infra.config.node_pools import _is_gpu_family
+from infra.config.node_pools import NodePoolSettings, _is_gpu_family
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem, _p
 
@@ -20,9 +19,9 @@ from infra.config.problems import Problem, _p
 def _pool_key(cfg: PlatformConfig, pool: str, key: str) -> str:
     """Where a pool's ``key`` (camelCase) is set: the pool, else ``nodePoolDefaults``, else its built-in default."""
     attr = re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
-    if getattr(cfg.node_pools[pool], attr, None) is not None:
+    if attr in cfg.node_pools[pool].model_fields_set:
         return f"nodePools.{pool}.{key}"
-    if getattr(cfg.node_pool_defaults, attr, None) is not None:
+    if attr in cfg.node_pool_defaults.model_fields_set:
         return f"nodePoolDefaults.{key}"
     return f"nodePools.{pool}.{key} (default)"
 
@@ -75,7 +74,7 @@ def node_pool_problems(cfg: PlatformConfig) -> list[Problem]:
     return out
 
 
-def _pool_type_problems(base: str, pool: ResolvedNodePool) -> list[Problem]:
+def _pool_type_problems(base: str, pool: NodePoolSettings) -> list[Problem]:
     """Instance types of one kind (known GPU families, one GPU count) and an AMI that matches them."""
     out: list[Problem] = []
     kinds = {gpu_facts(t) for t in pool.instance_types}
@@ -121,7 +120,7 @@ def _pool_type_problems(base: str, pool: ResolvedNodePool) -> list[Problem]:
     return out
 
 
-def _pool_problems(cfg: PlatformConfig, name: str, pool: ResolvedNodePool) -> list[Problem]:
+def _pool_problems(cfg: PlatformConfig, name: str, pool: NodePoolSettings) -> list[Problem]:
     """One pool: its name, sizes, instance types, AMI, AZs and labels."""
     out: list[Problem] = []
     net = cfg.network
