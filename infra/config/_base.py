@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from components.vocabulary import parse_quantity
 from infra.eks_versions import supported_versions
 
 PROJECT = "ai-platform"
@@ -61,13 +62,17 @@ _ECR_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0
 _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")
 _DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti)?$")
 
 
 def _quantity(v: str | None) -> str | None:
     """The one check behind every config field that holds a Kubernetes quantity (cpu, memory, sizes)."""
-    if v is not None and not _QUANTITY.match(v):
-        raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi")
+    if v is None:
+        return v
+    try:
+        if parse_quantity(v) < 0:
+            raise ValueError(v)
+    except ValueError:
+        raise ValueError("a Kubernetes quantity such as 4, 500m, 16Gi") from None
     return v
 
 

@@ -37,7 +37,7 @@ class ClusterConfig(_Model):
     endpoint_public_access: bool = False
     """Expose the public API endpoint. Off by default; needs ``publicAccessCidrs``; never in prod."""
     public_access_cidrs: list[str] = Field(default_factory=list)
-    """CIDRs allowed to reach the public endpoint. 0.0.0.0/0 is refused."""
+    """CIDRs allowed to reach the public endpoint. 0.0.0.0/0 is refused (``components.cluster.endpoint_problems``)."""
     admin_role_arns: list[str] = Field(default_factory=list)
     """IAM role ARNs granted cluster admin through access entries (the CI deploy role included)."""
     log_retention_days: int = 90
@@ -57,11 +57,9 @@ class ClusterConfig(_Model):
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
             try:
-                net = ipaddress.ip_network(c)
+                ipaddress.ip_network(c)
             except ValueError:
                 raise ValueError(f"{c!r} is not a CIDR") from None
-            if net.prefixlen == 0:
-                raise ValueError(f"{c!r} opens the API to the internet; list specific CIDRs")
         return v
 
     @field_validator("admin_role_arns")

@@ -9,7 +9,7 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _Model, required_when
+from infra.config._base import _Model, derived, required_when
 
 # --------------------------------------------------------------------------- delivery
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -92,7 +92,7 @@ class DeliveryConfig(_Model):
     """KMS alias of the ``awskms://`` secrets provider; the roles may use the key behind it. A list while the
     stack moves to another key: grant both, run ``pulumi stack change-secrets-provider``, then drop the old one
     (README, "Move a stack to another secrets key"). The first alias is the one the stack file should name."""
-    state_kms_alias: str | None = None
+    state_kms_alias: str | None = derived("<first secretsKmsAlias>-state")
     """KMS alias of the state bucket's SSE-KMS key; unset means ``<first secretsKmsAlias>-state``, the key
     ``blueprint bootstrap`` creates next to the secrets key. Set it explicitly before moving the secrets key."""
     kubernetes_layer: bool = True

@@ -9,7 +9,7 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _ROLE_ARN, _Model, _quantity
+from infra.config._base import _ROLE_ARN, _Model, _quantity, derived
 from infra.config.serving import ImageRef
 
 
@@ -45,7 +45,7 @@ class MlflowConfig(_Model):
     """Namespace of the tracking server."""
     replicas: int = Field(default=1, ge=1, le=10)
     """Server replicas; 2 or more get a PodDisruptionBudget."""
-    client_namespaces: list[str] | None = None
+    client_namespaces: list[str] | None = derived("[ciRunners.jobNamespace] with ciRunners.enabled, else []")
     """Namespaces whose pods may call the server (port 5000); everything else is denied. Unset: the CI
     runners' job namespace (``ciRunners.jobNamespace``) where runners are enabled, else none."""
     db_instance_class: str = "db.t4g.medium"

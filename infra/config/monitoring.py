@@ -9,7 +9,7 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _DURATION, _Model
+from infra.config._base import _DURATION, _Model, derived
 
 
 # --------------------------------------------------------------------------- GPU stack + monitoring
@@ -44,7 +44,7 @@ class MonitoringConfig(_Model):
     """Size of Prometheus' encrypted gp3 volume."""
     prometheus_retention: str = "15d"
     """Time retention (Prometheus duration, e.g. ``15d``)."""
-    prometheus_retention_size_gib: int | None = Field(default=None, ge=1)
+    prometheus_retention_size_gib: int | None = derived("80% of prometheusStorageGib", ge=1)
     """Size retention; defaults to 80% of the volume so the WAL cannot fill it."""
     prometheus_replicas: int = Field(default=1, ge=1, le=3)
     """Prometheus replicas."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,13 @@ def missing_required(path: str, section: BaseModel) -> list[Problem]:
             what = (info.description or "").split(". ")[0].rstrip(".").replace("``", "`")
             out.append(_p(f"{path}.{info.alias or name}", f"required when {path}.enabled (no default): {what}"))
     return out
+
+
+def component_problems(
+    prefix: str, found: Iterable[tuple[str, str]], keys: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """A component's own invariants (its ``…Args.problems()`` or the pure function behind it), reported at the
+    stack file's key path: ``prefix`` plus the config key of each Args field (``keys``, else the field in
+    camelCase). The rule lives once, in the component; the config reports it with every other problem."""
+    keys = keys or {}
+    return [_p(f"{prefix}.{keys.get(path, to_camel(path))}", message) for path, message in found]

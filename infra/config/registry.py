@@ -11,18 +11,19 @@ from pydantic import (
     field_validator,
 )
 
-from infra.config._base import _ECR_NAME, _Model
+from components.registry import RepositorySpec
+from infra.config._base import _ECR_NAME, _Model, derived
 
 
 # --------------------------------------------------------------------------- registry
 class RepositoryConfig(_Model):
     """One ECR repository; unset fields fall back to the registry-level defaults."""
 
-    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] | None = None
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] | None = derived("registry.imageTagMutability")
     """Overrides ``registry.imageTagMutability``."""
-    untagged_expiry_days: int | None = Field(default=None, ge=1, le=3650)
+    untagged_expiry_days: int | None = derived("registry.untaggedExpiryDays", ge=1, le=3650)
     """Overrides ``registry.untaggedExpiryDays``."""
-    keep_tagged_count: int | None = Field(default=None, ge=1, le=10000)
+    keep_tagged_count: int | None = derived("registry.keepTaggedCount", ge=1, le=10000)
     """Overrides ``registry.keepTaggedCount``."""
 
 
@@ -47,23 +48,39 @@ PULL_THROUGH_UPSTREAMS: Mapping[str, tuple[str, bool]] = {
 }
 
 
+# The registry component's own repository defaults; the registry-level settings take them from there.
+_REPOSITORY = RepositorySpec()
+
+
 class RegistryConfig(_Model):
     """ECR repositories, scanning and pull-through caches."""
 
     repositories: dict[str, RepositoryConfig] = Field(default_factory=dict)
     """Repositories keyed by name (the ECR repository name)."""
-    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] = "IMMUTABLE"
+    image_tag_mutability: Literal["IMMUTABLE", "MUTABLE"] = _REPOSITORY.image_tag_mutability
     """Default tag mutability. Staging and prod require IMMUTABLE."""
     scanning: Literal["basic", "enhanced"] = "basic"
     """``basic``: scan on push per repository; ``enhanced``: registry-level Inspector scanning."""
-    untagged_expiry_days: int = Field(default=14, ge=1, le=3650)
+    untagged_expiry_days: int = Field(default=_REPOSITORY.untagged_expiry_days, ge=1, le=3650)
     """Expire untagged images after this many days."""
-    keep_tagged_count: int = Field(default=50, ge=1, le=10000)
+    keep_tagged_count: int = Field(default=_REPOSITORY.keep_tagged_count, ge=1, le=10000)
     """Keep at most this many tagged images per repository."""
     pull_through_cache: dict[str, PullThroughCacheRule] = Field(
         default_factory=lambda: {k: PullThroughCacheRule() for k in ("ecr-public", "k8s", "quay")}
     )
     """Pull-through cache rules keyed by upstream: ecr-public, k8s, quay, docker-hub, ghcr, nvcr."""
+
+    def repository_specs(self) -> dict[str, RepositorySpec]:
+        """Each repository with the registry-level settings applied where it sets none, as
+        :class:`~components.registry.Registry` takes them."""
+        return {
+            name: RepositorySpec(
+                image_tag_mutability=repo.image_tag_mutability or self.image_tag_mutability,
+                untagged_expiry_days=repo.untagged_expiry_days or self.untagged_expiry_days,
+                keep_tagged_count=repo.keep_tagged_count or self.keep_tagged_count,
+            )
+            for name, repo in self.repositories.items()
+        }
 
     @field_validator("repositories")
     @classmethod

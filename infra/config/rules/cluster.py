@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from infra.config._base import EKS_STANDARD_SUPPORT_VERSIONS, Environment
+from components.cluster import endpoint_problems
+from infra.config._base import EKS_STANDARD_SUPPORT_VERSIONS
 from infra.config.names import _DEPLOY_ROLE, deploy_role_name
 from infra.config.platform import PlatformConfig
-from infra.config.problems import Problem, _p
+from infra.config.problems import Problem, _p, component_problems
 
 
 def cluster_problems(cfg: PlatformConfig) -> list[Problem]:
-    """The public endpoint, the support window, the admitted deploy roles."""
+    """The public endpoint's allowlist, the support window, the admitted deploy roles. (Which tiers may have a
+    public endpoint at all: the policy eks-cluster-public-endpoint-restricted.)"""
     out: list[Problem] = []
-    env = cfg.environment
     c = cfg.cluster
-    if c.endpoint_public_access and not c.public_access_cidrs:
-        out.append(_p("cluster.publicAccessCidrs", "a public endpoint needs an explicit CIDR allowlist"))
-    if env is Environment.PROD and c.endpoint_public_access:
-        out.append(_p("cluster.endpointPublicAccess", "prod allows only the private endpoint", True))
+    out += component_problems("cluster", endpoint_problems(c.endpoint_public_access, c.public_access_cidrs))
     if c.support_type == "STANDARD" and c.version not in EKS_STANDARD_SUPPORT_VERSIONS:
         out.append(
             _p(

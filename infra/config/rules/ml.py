@@ -68,23 +68,10 @@ def _mlflow_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(
             _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
         )
-    if cfg.environment is Environment.PROD:
-        if not mf.db_multi_az:
-            out.append(_p("mlflow.dbMultiAz", "prod needs a multi-AZ database", False))
-        if not mf.db_deletion_protection:
-            out.append(_p("mlflow.dbDeletionProtection", "prod needs deletion protection", False))
-        if mf.db_backup_retention_days < 7:
-            out.append(
-                _p(
-                    "mlflow.dbBackupRetentionDays",
-                    "prod keeps backups at least 7 days",
-                    mf.db_backup_retention_days,
-                )
-            )
-        if not cfg.protect_stateful_resources:
-            out.append(
-                _p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False)
-            )
+    # The tier's database guarantees (multi-AZ, deletion protection, backups) are policies:
+    # rds-instance-durability and rds-instance-backup-retention. No policy reads `protect` yet.
+    if cfg.environment is Environment.PROD and not cfg.protect_stateful_resources:
+        out.append(_p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False))
     for i, ns in enumerate(mf.client_namespaces or []):
         if not _K8S_NAME.match(ns):
             out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from components.monitoring import retention_problems
 from infra.config.platform import PlatformConfig
-from infra.config.problems import Problem, _p
+from infra.config.problems import Problem, _p, component_problems
 
 
 def gpu_problems(cfg: PlatformConfig) -> list[Problem]:
     """GPU sharing and the MIG manager."""
     out: list[Problem] = []
-    # GPU stack
     g = cfg.gpu
     if g.mig_manager and g.stack != "gpu-operator":
         out.append(_p("gpu.migManager", "the MIG manager needs gpu.stack: gpu-operator", True))
@@ -27,16 +27,9 @@ def gpu_problems(cfg: PlatformConfig) -> list[Problem]:
 def monitoring_problems(cfg: PlatformConfig) -> list[Problem]:
     """Prometheus retention and the receivers' secrets."""
     out: list[Problem] = []
-    # monitoring
     m = cfg.monitoring
-    if m.retention_size_gib >= m.prometheus_storage_gib * 0.9:
-        out.append(
-            _p(
-                "monitoring.prometheusRetentionSizeGib",
-                f"must stay below 90% of prometheusStorageGib ({m.prometheus_storage_gib}) to leave room for the WAL",
-                m.retention_size_gib,
-            )
-        )
+    found = retention_problems(m.retention_size_gib, m.prometheus_storage_gib)
+    out += component_problems("monitoring", found, {"retention_size_gib": "prometheusRetentionSizeGib"})
     if cfg.grafana_admin_password is None:
         out.append(
             _p("grafanaAdminPassword", "required: set it with `pulumi config set --secret grafanaAdminPassword ...`")

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 
-from infra.config._base import Environment
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem, _p
 
 
 def network_problems(cfg: PlatformConfig) -> list[Problem]:
-    """Subnets that fit the VPC, AZs of the region, the tier's availability floor."""
+    """Subnets that fit the VPC and AZs of the region. (The tier's AZ and NAT floors are policies:
+    eks-node-group-multi-az, ec2-nat-gateway-count.)"""
     out: list[Problem] = []
-    env, net = cfg.environment, cfg.network
-    # network
+    net = cfg.network
     for i, az in enumerate(net.availability_zones):
         if not az.startswith(cfg.region):
             out.append(_p(f"network.availabilityZones[{i}]", f"must be an AZ of region {cfg.region}", az))
     if len(set(net.availability_zones)) != len(net.availability_zones):
         out.append(_p("network.availabilityZones", "must not repeat an AZ", net.availability_zones))
-    if env is Environment.PROD and len(net.availability_zones) < 2:
-        out.append(_p("network.availabilityZones", "prod needs at least 2 availability zones", net.availability_zones))
-    if env is Environment.PROD and net.nat_gateways != "per-az":
-        out.append(_p("network.natGateways", "prod needs one NAT gateway per AZ ('per-az')", net.nat_gateways))
     vpc = ipaddress.IPv4Network(net.cidr)
     if net.private_subnet_prefix <= vpc.prefixlen:
         out.append(
