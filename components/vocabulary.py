@@ -82,7 +82,7 @@ AmiType = Literal[
 # --------------------------------------------------------------------------- Kubernetes quantities
 # The quantity grammar of k8s.io/apimachinery/pkg/api/resource (quantity.go): a decimal number with a
 # binary (Ki..Ei) or decimal (m, k..E) suffix, or a decimal exponent.
-_QUANTITY_SUFFIXES: Mapping[str, Fraction] = {
+_quantity_suffixes: Mapping[str, Fraction] = {
     "": Fraction(1),
     "m": Fraction(1, 1000),
     "k": Fraction(10**3),
@@ -98,7 +98,7 @@ _QUANTITY_SUFFIXES: Mapping[str, Fraction] = {
     "Pi": Fraction(2**50),
     "Ei": Fraction(2**60),
 }
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
+_quantity_grammar = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
 
 
 def parse_quantity(value: str | int | float) -> Fraction:
@@ -108,10 +108,10 @@ def parse_quantity(value: str | int | float) -> Fraction:
     compute with it."""
     if isinstance(value, int | float):
         return Fraction(value)
-    m = _QUANTITY.match(str(value).strip())
+    m = _quantity_grammar.match(str(value).strip())
     if not m:
         raise ValueError(f"not a Kubernetes quantity: {value!r}")
     number = Fraction(m.group(1))
     if m.group(2):
         return number * Fraction(10) ** int(m.group(2))
-    return number * _QUANTITY_SUFFIXES[m.group(3) or ""]
+    return number * _quantity_suffixes[m.group(3) or ""]

@@ -63,8 +63,8 @@ class CiJobProfile(_Model):
     """Checkout, caches and build outputs on the node disk."""
     gpus: int = Field(default=0, ge=0, le=8)
     """``nvidia.com/gpu`` of the job container; >0 places the pod on GPU pools with the taint tolerated."""
-    node_pool: str | None = None
-    """Run these jobs on this node pool only; unset: any CPU pool (GPU profiles: any GPU pool)."""
+    node_pool: str | None = derived("any CPU pool (GPU profiles: any GPU pool)")
+    """Run these jobs on this node pool only."""
     restricted: bool = False
     """Run the job as uid 1000 with the restricted security context. Only for job images that work
     without root (many build images install packages as root); the job namespaces enforce ``baseline``."""
