@@ -12,7 +12,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.vocabulary import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR
+from components.vocabulary import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, parse_quantity
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "ai-platform"}
 
@@ -170,7 +170,7 @@ def from_cidr(cidr: str, *ports: int | str) -> dict[str, Any]:
 
 
 def _cpu_millis(quantity: str) -> int:
-    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
+    return int(parse_quantity(quantity) * 1000)
 
 
 def agent_resources(

@@ -64,6 +64,18 @@ NODE_ROLE_POLICIES: tuple[str, ...] = (
 CNI_POLICY = _AWS_POLICY + "AmazonEKS_CNI_Policy"
 
 
+def endpoint_problems(endpoint_public_access: bool, public_access_cidrs: Sequence[str]) -> list[tuple[str, str]]:
+    """A public API endpoint needs an explicit allowlist, none of whose CIDRs is the whole internet:
+    ``(path, message)`` pairs, the path relative to :class:`ClusterArgs`."""
+    out = []
+    if endpoint_public_access and not public_access_cidrs:
+        out.append(("public_access_cidrs", "a public endpoint needs an explicit allowlist of client CIDRs"))
+    for cidr in public_access_cidrs:
+        if cidr.strip().rsplit("/", 1)[-1].lstrip("0") == "":  # a /0 prefix: every address
+            out.append(("public_access_cidrs", f"{cidr!r} opens the API to the internet; list specific CIDRs"))
+    return out
+
+
 @dataclass(frozen=True)
 class ClusterArgs:
     """Inputs of :class:`Cluster`."""
@@ -109,6 +121,10 @@ class ClusterArgs:
     """IAM path of the roles and policies created here, ``/<project>/`` from infra.config.iam_path(): the CI deploy
     role may create and tag only IAM resources under it (ADR 0007). Changing it replaces them (paths are
     immutable)."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """This component's own invariants, ``(path relative to these Args, message)``."""
+        return endpoint_problems(self.endpoint_public_access, self.public_access_cidrs)
 
 
 def kubeconfig_json(name: str, endpoint: str, ca_data: str, region: str) -> str:
@@ -190,8 +206,8 @@ class Cluster(pulumi.ComponentResource):
     tags: Mapping[str, str]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
-        if args.endpoint_public_access and not args.public_access_cidrs:
-            raise ValueError("a public endpoint needs public_access_cidrs (an explicit allowlist)")
+        if problems := args.problems():
+            raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
         super().__init__("platform:index:Cluster", name, None, opts)
         self.tags = dict(args.tags)
         self.addon_versions = dict(args.addon_versions)

@@ -308,6 +308,24 @@ def alertmanager_config(
     }
 
 
+# Older Prometheus does not count the WAL in retention.size: keep the size retention this far below the volume.
+RETENTION_SHARE_OF_VOLUME = 0.9
+
+
+def retention_problems(retention_size_gib: int, prometheus_storage_gib: int) -> list[tuple[str, str]]:
+    """The size retention must leave room for the WAL on the volume: ``(path, message)`` pairs, the path
+    relative to :class:`MonitoringArgs` (the config layer reports them at its own key path)."""
+    if 0 < retention_size_gib < prometheus_storage_gib * RETENTION_SHARE_OF_VOLUME:
+        return []
+    return [
+        (
+            "retention_size_gib",
+            f"must stay below {RETENTION_SHARE_OF_VOLUME:.0%} of the Prometheus volume ({prometheus_storage_gib} GiB) "
+            f"to leave room for the WAL (got {retention_size_gib})",
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class MonitoringArgs:
     """Inputs of :class:`Monitoring`."""
@@ -325,7 +343,8 @@ class MonitoringArgs:
     retention: str = "15d"
     """Time retention (Prometheus duration)."""
     retention_size_gib: int = 80
-    """Size retention; must stay below ``prometheus_storage_gib`` (the WAL is not counted by older Prometheus)."""
+    """Size retention; must stay below 90% of ``prometheus_storage_gib`` (the WAL is not counted by older
+    Prometheus)."""
     prometheus_replicas: int = 1
     """Prometheus replicas (each scrapes everything; 2 for HA)."""
     grafana_storage_gib: int = 10
@@ -345,6 +364,10 @@ class MonitoringArgs:
     """Namespaces allowed to query Prometheus (KEDA's scalers); everything else is denied."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the charts need first: the EBS CSI driver (volumes) and nodes to run on."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """This component's own invariants, ``(path relative to these Args, message)``."""
+        return retention_problems(self.retention_size_gib, self.prometheus_storage_gib)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -383,11 +406,8 @@ class Monitoring(pulumi.ComponentResource):
         )
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        if not 0 < args.retention_size_gib < args.prometheus_storage_gib:
-            raise ValueError(
-                f"retention_size_gib ({args.retention_size_gib}) must be below prometheus_storage_gib "
-                f"({args.prometheus_storage_gib}), or the WAL can fill the volume"
-            )
+        if problems := args.problems():
+            raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
         super().__init__(
             "platform:index:Monitoring", name, monitoring_contracts(args), with_provider(opts, args.provider)
         )

@@ -8,8 +8,10 @@ CLI); tests/policy/test_pack.py checks those copies equal to these.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 # Node labels the platform sets on every pool; workloads select GPU pools with these.
@@ -75,3 +77,41 @@ AmiType = Literal[
     "AL2023_x86_64_STANDARD", "BOTTLEROCKET_x86_64",
     "AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA",
 ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- Kubernetes quantities
+# The quantity grammar of k8s.io/apimachinery/pkg/api/resource (quantity.go): a decimal number with a
+# binary (Ki..Ei) or decimal (m, k..E) suffix, or a decimal exponent.
+_quantity_suffixes: Mapping[str, Fraction] = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+    "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40),
+    "Pi": Fraction(2**50),
+    "Ei": Fraction(2**60),
+}
+_quantity_grammar = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
+
+
+def parse_quantity(value: str | int | float) -> Fraction:
+    """A Kubernetes quantity (``500m``, ``16Gi``, ``1e3``, ``8``) as an exact number; ValueError if it is none.
+
+    The one parser of the platform: the config validates with it, components and the preview's analyses
+    compute with it."""
+    if isinstance(value, int | float):
+        return Fraction(value)
+    m = _quantity_grammar.match(str(value).strip())
+    if not m:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    number = Fraction(m.group(1))
+    if m.group(2):
+        return number * Fraction(10) ** int(m.group(2))
+    return number * _quantity_suffixes[m.group(3) or ""]

@@ -33,7 +33,7 @@ from components.karpenter import GpuNodePool, Karpenter, KarpenterArgs
 from components.mlflow import DatabaseSettings, Mlflow, MlflowArgs
 from components.network import Network, NetworkArgs
 from components.node_pool import NodePool, NodePoolArgs, ami_family
-from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs, RepositorySpec
+from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs
 from components.serving import IngressSettings, Serving, ServingArgs, image_ref
 from infra.config import (
     LABEL_POOL,
@@ -50,7 +50,7 @@ from infra.config import (
     preview_role_name,
     runner_project_name,
 )
-from infra.config import NodePool as ResolvedPool
+from infra.config import NodePoolSettings as ResolvedPool
 from infra.observability import observability
 
 
@@ -321,14 +321,7 @@ registry = Registry(
         name_prefix=cluster_name,
         region=cfg.region,
         account_id=cfg.account_id,
-        repositories={
-            repo_name: RepositorySpec(
-                image_tag_mutability=repo.image_tag_mutability or reg.image_tag_mutability,
-                untagged_expiry_days=repo.untagged_expiry_days or reg.untagged_expiry_days,
-                keep_tagged_count=repo.keep_tagged_count or reg.keep_tagged_count,
-            )
-            for repo_name, repo in reg.repositories.items()
-        },
+        repositories=reg.repository_specs(),
         scanning=reg.scanning,
         manage_registry_settings=reg.create_registry_settings,
         cache_filler_arns=reg.pull_through_principal_arns,

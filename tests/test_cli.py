@@ -121,10 +121,8 @@ def test_invalid_config_exits_1_names_every_problem_and_registers_nothing(
 
 
 def test_run_stack_raises_config_error_for_bad_config(project: Path) -> None:
-    _edit(
-        project, "prod", "cluster", lambda c: c.update(endpointPublicAccess=True, publicAccessCidrs=["198.51.100.0/24"])
-    )
-    with pytest.raises(ConfigError, match=r"cluster\.endpointPublicAccess: prod allows only the private endpoint"):
+    _edit(project, "prod", "cluster", lambda c: c.update(endpointPublicAccess=True, publicAccessCidrs=[]))
+    with pytest.raises(ConfigError, match=r"cluster\.publicAccessCidrs: a public endpoint needs an explicit allowlist"):
         engine.run_stack("prod")
 
 

@@ -50,7 +50,7 @@ from blueprint.ops._aws import (
     stderr,
     stdout,
 )
-from infra.config import NodePool, PlatformConfig, gpu_facts, preview_role_name
+from infra.config import NodePoolSettings, PlatformConfig, gpu_facts, preview_role_name
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -234,9 +234,9 @@ def _capacity(cfg: PlatformConfig, clients: Clients) -> list[Check]:
     return checks
 
 
-def karpenter_launchable(pools: Iterable[NodePool]) -> list[NodePool]:
+def karpenter_launchable(pools: Iterable[NodePoolSettings]) -> list[NodePoolSettings]:
     """Pools as what can launch: a Karpenter pool once per capacity type, with every family x size it allows."""
-    out: list[NodePool] = []
+    out: list[NodePoolSettings] = []
     for pool in pools:
         k = pool.karpenter
         if k is None:
@@ -319,7 +319,7 @@ def check_azs(cfg: PlatformConfig, ec2: Any) -> list[Check]:
     return [Check("availability zones", OK, ", ".join(wanted))]
 
 
-def check_offerings(pools: Iterable[NodePool], ec2: Any) -> list[Check]:
+def check_offerings(pools: Iterable[NodePoolSettings], ec2: Any) -> list[Check]:
     """Each pool's instance types are offered in the pool's AZs."""
     pools = list(pools)
     types = sorted({t for p in pools for t in p.instance_types})
@@ -351,7 +351,7 @@ def check_offerings(pools: Iterable[NodePool], ec2: Any) -> list[Check]:
     return out
 
 
-def check_instance_types(pools: Iterable[NodePool], ec2: Any, vcpus: dict[str, int]) -> list[Check]:
+def check_instance_types(pools: Iterable[NodePoolSettings], ec2: Any, vcpus: dict[str, int]) -> list[Check]:
     """GPU pools' types have the NVIDIA GPUs the config assumes. Fills ``vcpus`` (type -> vCPUs)."""
     pools = list(pools)
     types = sorted({t for p in pools for t in p.instance_types})
@@ -400,7 +400,7 @@ def quota_group(instance_type: str) -> str | None:
     return None
 
 
-def check_quotas(pools: Iterable[NodePool], vcpus: dict[str, int], quotas: Any) -> list[Check]:
+def check_quotas(pools: Iterable[NodePoolSettings], vcpus: dict[str, int], quotas: Any) -> list[Check]:
     """GPU pools at maxSize fit the account's vCPU quotas, summed per quota."""
     need: dict[str, int] = defaultdict(int)
     who: dict[str, list[str]] = defaultdict(list)

@@ -158,6 +158,9 @@ def type_name(annotation: Any) -> str:
 
 
 def _show_default(info: Any) -> str:
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and "derived" in extra:  # a default that depends on other settings
+        return str(extra["derived"])
     if info.is_required():
         return "required"
     if info.default_factory is not None:

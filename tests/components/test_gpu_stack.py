@@ -14,7 +14,7 @@ from infra.config import (
     LABEL_ACCELERATOR,
     LABEL_AMI_FAMILY,
     LABEL_POOL,
-    NodePool,
+    NodePoolSettings,
 )
 from tests.conftest import STACKS
 from tests.k8s_layer import HELM, fake_provider, k8s_plan, release, run_program, stack_config
@@ -23,7 +23,7 @@ GPU_DAEMONS = ("nvidia-device-plugin", "dcgm-exporter")
 
 
 # --------------------------------------------------------------------------- a tiny scheduler
-def _node(pool: NodePool) -> tuple[dict[str, str], list[dict[str, str]]]:
+def _node(pool: NodePoolSettings) -> tuple[dict[str, str], list[dict[str, str]]]:
     """Labels and taints a node of this pool carries (the node-pool contract in docs and infra/config.py)."""
     labels = {LABEL_POOL: pool.name, **pool.labels}
     taints = []
@@ -62,13 +62,13 @@ def schedulable(values: dict[str, Any], labels: dict[str, str], taints: list[dic
     return True
 
 
-BOTTLEROCKET_GPU = NodePool(
+BOTTLEROCKET_GPU = NodePoolSettings(
     "gpu-br", ("g5.xlarge",), "BOTTLEROCKET_x86_64_NVIDIA", "ON_DEMAND", 0, 0, 1, 200, 1, {}, True, ("a",), "a10g", 1
 )
-AL2023_GPU = NodePool(
+AL2023_GPU = NodePoolSettings(
     "gpu-al", ("g5.xlarge",), "AL2023_x86_64_NVIDIA", "ON_DEMAND", 0, 0, 1, 200, 1, {}, True, ("a",), "a10g", 1
 )
-CPU = NodePool(
+CPU = NodePoolSettings(
     "system", ("m6i.large",), "AL2023_x86_64_STANDARD", "ON_DEMAND", 1, 1, 3, 50, 1, {}, True, ("a",), None, 0
 )
 

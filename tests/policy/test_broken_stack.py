@@ -62,7 +62,9 @@ def _found(report: dict[str, Any]) -> set[tuple[str, str, str]]:
     return {(v["policy"], v["enforcement"], v["urn"].rsplit("::", 1)[-1]) for v in report["violations"]}
 
 
-def test_public_prod_endpoint_is_refused_by_config_first(raw_config: Callable[[str], dict[str, Any]]) -> None:
+def test_public_prod_endpoint_is_left_to_the_pack(raw_config: Callable[[str], dict[str, Any]]) -> None:
+    """Which tiers may expose the API is a tier guardrail: the config accepts it with an allowlist and the pack
+    refuses it (eks-cluster-public-endpoint-restricted, mandatory in prod; tests/stacks/test_tier_guardrails.py)."""
     from infra.config import parse_config
 
     raw = raw_config("prod")
@@ -70,7 +72,9 @@ def test_public_prod_endpoint_is_refused_by_config_first(raw_config: Callable[[s
     raw.update(dict.fromkeys(secrets, "offline-secret"))
     raw["cluster"]["endpointPublicAccess"] = True
     raw["cluster"]["publicAccessCidrs"] = ["203.0.113.0/24"]
-    with pytest.raises(ConfigError, match="prod allows only the private endpoint"):
+    assert parse_config(raw, secret_keys=secrets, source="prod").cluster.endpoint_public_access
+    raw["cluster"]["publicAccessCidrs"] = []
+    with pytest.raises(ConfigError, match="explicit allowlist"):
         parse_config(raw, secret_keys=secrets, source="prod")
 
 

@@ -185,9 +185,11 @@ def test_credentialed_upstream_without_credential_arn_is_a_config_error(
     _parse(raw)
 
 
-def test_mutable_tags_are_a_config_error_outside_dev(raw_config: Callable[[str], dict[str, Any]]) -> None:
+def test_mutable_tags_outside_dev_are_left_to_the_pack(raw_config: Callable[[str], dict[str, Any]]) -> None:
+    """Immutable tags per tier are the policy ecr-repository-immutable-tags (mandatory in staging and prod,
+    tests/stacks/test_tier_guardrails.py): the config passes the repository's own setting through to it."""
     raw = raw_config("prod")
     raw["registry"]["repositories"]["vllm"] = {"imageTagMutability": "MUTABLE"}
-    with pytest.raises(ConfigError) as err:
-        _parse(raw)
-    assert [p.path for p in err.value.problems] == ["registry.repositories.vllm.imageTagMutability"]
+    _parse(raw)
+    specs = parse_config(raw, secret_keys=SECRET_KEYS, source="stacks/Pulumi.test.yaml").registry.repository_specs()
+    assert specs["vllm"].image_tag_mutability == "MUTABLE"

@@ -157,8 +157,8 @@ def test_a_stack_without_the_registry_settings_previews_without_mandatory_or_blo
 ) -> None:
     """The pack and the analyses do not demand the registry-level resources from a stack that leaves them to
     their owner (its repositories scan on push; its nodes keep an ECR read-only role)."""
-    from blueprint.preview.command import preview_plan
     from blueprint.preview.analyses import blocking
+    from blueprint.preview.command import preview_plan
 
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")

@@ -25,7 +25,6 @@ a chart container, checked against the namespace's LimitRanges and quotas (not P
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -36,39 +35,15 @@ from blueprint.preview.analyses import AnalysisResult, Finding
 from blueprint.preview.analyses.pod_templates import PodTemplate, pod_templates
 from blueprint.preview.plan import Plan
 from blueprint.preview.render import k8s_object
+from components.vocabulary import parse_quantity
 
 NAME = "admission"
+
+
 # --------------------------------------------------------------------------- quantities
-_SUFFIX = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50),
-    "Ei": Fraction(2**60),
-}
-_QTY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E))?$")
-
-
 def quantity(value: Any) -> Fraction:
-    """A Kubernetes quantity (``500m``, ``16Gi``, ``1e3``, ``8``) as an exact number."""
-    if isinstance(value, int | float):
-        return Fraction(value)
-    m = _QTY.match(str(value).strip())
-    if not m:
-        raise ValueError(f"not a Kubernetes quantity: {value!r}")
-    number = Fraction(m.group(1))
-    if m.group(2):
-        return number * Fraction(10) ** int(m.group(2))
-    return number * _SUFFIX[m.group(3) or ""]
+    """A Kubernetes quantity (``500m``, ``16Gi``, ``1e3``, ``8``) as an exact number (components/vocabulary.py)."""
+    return parse_quantity(value)
 
 
 def _show(q: Fraction) -> str:
