@@ -2,7 +2,8 @@
 
 ``blueprint preview STACK|--all`` runs the program offline and prints what it would create.
 Exit codes, the same for every command: 0 success, 1 failure (program or config error, a mandatory policy
-violation, an output that cannot be written, a failed AWS call), 2 usage error. Every error is one line.
+violation, an output that cannot be written, a failed AWS call), 2 usage error or an unusable policy config
+file (``blueprint.policy_config``). Every error is one line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from blueprint.engine import run_stack
 from blueprint.plan import Plan
+from blueprint.policy_config import PolicyConfigError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
@@ -74,9 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --diff, also list updates whose only change is the dependency list (hidden by default)",
     )
-    from blueprint import prices
+    from blueprint import policy_config, prices
 
     prices.register(sub)
+    policy_config.register(sub)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return p
@@ -97,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except UsageError as exc:
         err.print(f"[red]usage error:[/] {_one_line(str(exc))}", markup=True)
+        return EXIT_USAGE
+    except PolicyConfigError as exc:
+        err.print(f"error: {_one_line(str(exc))}", markup=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -168,6 +174,8 @@ def _preview(args: argparse.Namespace) -> int:
     stacks = known if args.all else [args.stack]
     _check_outputs(args)
     out, err = _console(), _console(stderr=True)
+    # Policy config errors are one line before any stack runs (exit 2), and the files are named per stack.
+    applied = {s: _policy_config_line(s) for s in stacks} if not args.no_policy else {}
 
     from blueprint import report
 
@@ -191,6 +199,7 @@ def _preview(args: argparse.Namespace) -> int:
             report.print_tree(out, plan)
         report.print_summary(out, plan, quiet=args.quiet, diffed=args.diff)
         if plan.policy is not None:
+            out.print(applied.get(stack, ""), markup=False)
             report.print_policy(out, plan.policy)
             if plan.policy.get("mandatory", 0):
                 worst = max(worst, EXIT_ERROR)
@@ -216,6 +225,12 @@ def _preview(args: argparse.Namespace) -> int:
             written = _writing(target_dir, render.render_k8s, plan, target_dir)
             out.print(f"rendered {written} Kubernetes files to {Path(args.render_k8s) / stack}")
     return worst
+
+
+def _policy_config_line(stack: str) -> str:
+    from blueprint.policy_config import merged
+
+    return merged(stack).describe()
 
 
 def _print_diff(out: Console, stack: str, base: dict[str, object], plan: Plan, args: argparse.Namespace) -> None:

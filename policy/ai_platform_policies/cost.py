@@ -8,11 +8,13 @@ from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severi
 
 from . import estimate
 from ._util import (
+    CONFIG_FILES_SCHEMA,
     STACK_FILE,
     PlatformStackPolicy,
     ReportViolation,
     TypedResourcePolicy,
     as_list,
+    config_files_hint,
     get,
     gpus_of,
     is_gpu_instance,
@@ -58,7 +60,7 @@ def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
     elif size > cap:
         report(
             f"GPU node group '{pool}' can grow to {size:g} nodes, above this environment's cap of {cap:g}: lower "
-            f"nodePools.{pool}.maxSize in {STACK_FILE} (or raise maxNodesPerPool in policy/config/<env>.json with approval)"
+            f"nodePools.{pool}.maxSize in {STACK_FILE} (or raise maxNodesPerPool in policy/config/tiers/<tier>.json with approval)"
         )
 
 
@@ -141,11 +143,15 @@ def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 
 def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    allowed = [str(r) for r in as_list(args.get_config().get("allowedRegions"))]
+    cfg = args.get_config()
+    allowed = [str(r) for r in as_list(cfg.get("allowedRegions"))]
+    own = str(cfg.get("stackRegion") or "")  # the stack's region, derived by blueprint/policy_config.py
     region = str(args.props.get("region") or "")
-    if region not in allowed:
+    if region not in allowed and (not own or region != own):
         report(
-            f"AWS provider region '{region or 'unset'}' is not in the allowlist {allowed}: set region in {STACK_FILE}"
+            f"AWS provider region '{region or 'unset'}' is neither the stack's region ({own or 'unknown'}) nor in "
+            f"the allowlist {allowed}: set region in {STACK_FILE} or add it to allowedRegions in "
+            f"{config_files_hint(cfg)}"
         )
 
 
@@ -190,7 +196,7 @@ def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
             f"estimated {which} cost {estimate.money(total)}/month exceeds this environment's cap of "
             f"{estimate.money(cap)}/month (prices {table['region']} {table['date']}); biggest line items: {top}. "
             f"Lower nodePools.<pool>.{'minSize' if which == 'idle' else 'maxSize'} or the models' replicas in {STACK_FILE}, "
-            f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/<env>.json with approval"
+            f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/tiers/<tier>.json with approval"
         )
 
 
@@ -281,7 +287,9 @@ POLICIES: list[Policy] = [
                 "type": "array",
                 "items": {"type": "string"},
                 "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
-            }
+            },
+            "stackRegion": {"type": "string", "default": ""},
+            "configFiles": CONFIG_FILES_SCHEMA,
         },
     ),
     PlatformStackPolicy(

@@ -15,6 +15,7 @@ from pulumi_policy import Policy, PolicyResource, ResourceValidationArgs, Severi
 
 from ._util import (
     CLUSTER_SCOPED_KINDS,
+    CONFIG_FILES_SCHEMA,
     EXEMPTIONS_SCHEMA,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
@@ -25,6 +26,7 @@ from ._util import (
     ReportViolation,
     TypedResourcePolicy,
     as_list,
+    config_files_hint,
     containers,
     exempt,
     get,
@@ -142,7 +144,7 @@ def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
         elif not all(exempt(cfg, ns, img, path) for img in users):
             report(
                 f"{workload_label(args)} mounts hostPath {path}: use a PVC/emptyDir, or add a narrow exemption "
-                "(namespace, image, allow: [path], reason) to this policy in policy/config/<env>.json"
+                "(namespace, image, allow: [path], reason) to this policy in policy/config/tiers/<tier>.json"
             )
 
 
@@ -258,6 +260,9 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
     cfg = args.get_config()
     registries = [str(r) for r in as_list(cfg.get("allowedRegistries"))]
+    if registries and cfg.get("stackRegistry"):
+        # The stack's own ECR registry, derived from its accountId/region by blueprint/policy_config.py.
+        registries.append(str(cfg["stackRegistry"]))
     digest = bool(cfg.get("requireDigest"))
     for c, image in iter_containers(args):
         name = image.split("@", 1)[0]
@@ -286,7 +291,8 @@ def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
         ):
             report(
                 f"{workload_label(args)} container '{_cname(c)}' pulls from {host}, outside the allowlist "
-                f"{registries}: mirror it into ECR (registry.pullThroughCache in {STACK_FILE})"
+                f"{registries}: mirror it into ECR (registry.pullThroughCache in {STACK_FILE}) or add it to "
+                f"allowedRegistries in {config_files_hint(cfg)}"
             )
 
 
@@ -306,7 +312,7 @@ def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if spec.get("automountServiceAccountToken") is not False and f"{namespace_of(args.props)}/{sa}" not in api_users:
         report(
             f"{workload_label(args)} mounts a Kubernetes API token it does not need: set "
-            "automountServiceAccountToken: false (or list '<ns>/<sa>' in apiServiceAccounts in policy/config/<env>.json "
+            "automountServiceAccountToken: false (or list '<ns>/<sa>' in apiServiceAccounts in policy/config/tiers/<tier>.json "
             "if it calls the API)"
         )
 
@@ -374,7 +380,7 @@ def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"namespace '{name}' enforces {enforce or 'no'} Pod Security level: label it "
             "pod-security.kubernetes.io/enforce: restricted (baseline or, for host-access daemons with a reason in "
-            "privilegedNamespaces in policy/config/<env>.json, privileged)"
+            "privilegedNamespaces in policy/config/tiers/<tier>.json, privileged)"
         )
     for mode in ("warn", "audit"):
         if labels.get(f"pod-security.kubernetes.io/{mode}") != "restricted":
@@ -693,6 +699,8 @@ POLICIES: list[Policy] = [
         config={
             "requireDigest": {"type": "boolean", "default": False},
             "allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []},
+            "stackRegistry": {"type": "string", "default": ""},
+            "configFiles": CONFIG_FILES_SCHEMA,
         },
     ),
     TypedResourcePolicy(
