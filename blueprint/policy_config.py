@@ -165,7 +165,10 @@ def with_derived(doc: dict[str, Any], facts: StackFacts, files: Mapping[str, str
     """``doc`` plus the settings derived from the stack file (its registry and region, the files)."""
     out = dict(doc)
     registry = f"{facts.account}.dkr.ecr.{facts.region}.amazonaws.com"
-    for name, key, value in ((REGISTRY_POLICY, "stackRegistry", registry), (REGION_POLICY, "stackRegion", facts.region)):
+    for name, key, value in (
+        (REGISTRY_POLICY, "stackRegistry", registry),
+        (REGION_POLICY, "stackRegion", facts.region),
+    ):
         entry = _as_object(out[name]) if name in out else {}
         out[name] = {**entry, key: value, "configFiles": dict(files)}
     return out
