@@ -113,6 +113,24 @@ def test_the_stack_registry_and_region_are_derived_from_the_stack_file() -> None
         assert registry["configFiles"] == {"stack": cfg.stack_file, "tier": cfg.tier_file}
 
 
+def test_every_merged_config_validates_against_the_schemas_the_cli_checks() -> None:
+    """The CLI validates each policy's settings against its schema (pulumi pkg/resource/analyzer/config.go
+    ``validatePolicyConfig``: ``{"type": "object", "properties": ...}``), derived settings included."""
+    import jsonschema
+    from ai_platform_policies import ALL_POLICIES
+
+    for stack in STACKS:
+        doc = merged(stack, ROOT).doc
+        for policy in ALL_POLICIES:
+            entry = doc.get(policy.name)
+            if policy.config_schema is None or not isinstance(entry, dict):
+                continue
+            schema = {"type": "object", "properties": policy.config_schema.properties}
+            settings = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+            jsonschema.validate(settings, schema)
+            assert set(settings) <= set(policy.config_schema.properties), (stack, policy.name)
+
+
 def test_policy_config_command_writes_the_merged_file(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / f"{DEV}.json"
     assert main(["policy-config", DEV, "--output", str(out)]) == 0
