@@ -27,7 +27,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "policy" / "config" / "tiers").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", tmp_path / "stacks" / "Pulumi.dev.yaml")
-    shutil.copy(ROOT / "policy" / "config" / "tiers" / "dev.json", tmp_path / "policy" / "config" / "tiers" / "dev.json")
+    shutil.copy(
+        ROOT / "policy" / "config" / "tiers" / "dev.json", tmp_path / "policy" / "config" / "tiers" / "dev.json"
+    )
     monkeypatch.setenv("BLUEPRINT_PROJECT_DIR", str(tmp_path))
     return tmp_path
 
