@@ -16,8 +16,9 @@ applies one config over another (pulumi ``pkg/resource/analyzer/config.go`` ``ap
 Derived, never listed: the stack's own ECR registry (``<accountId>.dkr.ecr.<region>.amazonaws.com``)
 and its region come from the stack file and are written into the merged file as the settings
 ``stackRegistry`` (``k8s-container-image-pinned``) and ``stackRegion``
-(``aws-provider-region-allowlist``), which the pack always allows; ``configFiles`` tells those
-policies' messages which files a change would go in. Moving a stack to another account or region
+(``aws-provider-region-allowlist``), which the pack always allows; ``configFiles`` (the tier and
+stack file paths) goes to every policy whose schema declares it, so its messages name the files a change
+would go in (``config_files_hint`` in the pack). Moving a stack to another account or region
 needs no policy-config edit. The pack itself stays self-contained: it reads only its config.
 
 Errors are one line naming the file and the key (:class:`PolicyConfigError`; the CLI exits 2).
@@ -30,7 +31,7 @@ import difflib
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,16 +162,20 @@ def _compact(entry: dict[str, Any]) -> Any:
     return entry["enforcementLevel"] if set(entry) == {"enforcementLevel"} else entry
 
 
-def with_derived(doc: dict[str, Any], facts: StackFacts, files: Mapping[str, str]) -> dict[str, Any]:
-    """``doc`` plus the settings derived from the stack file (its registry and region, the files)."""
+def with_derived(
+    doc: dict[str, Any], facts: StackFacts, files: Mapping[str, str], named_files: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``doc`` plus the settings derived from the stack file: the stack's registry and region, and
+    ``configFiles`` for the policies whose schema declares it (``named_files``), so their messages name
+    the files a change would go in."""
     out = dict(doc)
     registry = f"{facts.account}.dkr.ecr.{facts.region}.amazonaws.com"
-    for name, key, value in (
-        (REGISTRY_POLICY, "stackRegistry", registry),
-        (REGION_POLICY, "stackRegion", facts.region),
-    ):
+    derived: dict[str, dict[str, Any]] = {name: {"configFiles": dict(files)} for name in named_files}
+    derived.setdefault(REGISTRY_POLICY, {})["stackRegistry"] = registry
+    derived.setdefault(REGION_POLICY, {})["stackRegion"] = facts.region
+    for name, settings in derived.items():
         entry = _as_object(out[name]) if name in out else {}
-        out[name] = {**entry, key: value, "configFiles": dict(files)}
+        out[name] = {**entry, **settings}
     return out
 
 
@@ -181,7 +186,7 @@ def merged(stack: str, root: Path | None = None, *, tier: str | None = None) -> 
     ``tier`` evaluates the stack under another tier's file (tests of "this plan in prod").
     """
     root = root or project_root()
-    policies = policy_names(root)
+    policies, named_files = policy_names(root), _policies_naming_files(root)
     check_stack_files(root, policies)
     facts = stack_facts(stack, root)
     if tier is not None:
@@ -197,7 +202,7 @@ def merged(stack: str, root: Path | None = None, *, tier: str | None = None) -> 
     has_stack = (root / stack_rel).is_file()
     if has_stack:
         doc = merge(doc, read_config(root / stack_rel, stack_rel, policies))
-    doc = with_derived(doc, facts, {"stack": stack_rel, "tier": tier_rel})
+    doc = with_derived(doc, facts, {"stack": stack_rel, "tier": tier_rel}, named_files)
     return Merged(stack, facts.tier, tier_rel, stack_rel, has_stack, doc)
 
 
@@ -214,13 +219,25 @@ def check_stack_files(root: Path, policies: frozenset[str] | None = None) -> Non
             read_config(path, f"{STACKS_DIR}/{path.name}", policies)
 
 
-def policy_names(root: Path | None = None) -> frozenset[str]:
-    """The names of the policies in the pack of this checkout."""
+def _pack(root: Path | None) -> Any:
     from blueprint.policy_eval import load_pack
 
     # A project directory without its own pack (a test's copy of stacks/ and policy/config/) uses this checkout's.
-    pack = load_pack(root if root is not None and (root / "policy" / "ai_platform_policies").is_dir() else None)
-    return frozenset(p.name for p in pack.ALL_POLICIES)
+    return load_pack(root if root is not None and (root / "policy" / "ai_platform_policies").is_dir() else None)
+
+
+def policy_names(root: Path | None = None) -> frozenset[str]:
+    """The names of the policies in the pack of this checkout."""
+    return frozenset(p.name for p in _pack(root).ALL_POLICIES)
+
+
+def _policies_naming_files(root: Path | None) -> list[str]:
+    """Policies whose config schema declares ``configFiles`` (their messages name the config files)."""
+    return sorted(
+        p.name
+        for p in _pack(root).ALL_POLICIES
+        if p.config_schema is not None and "configFiles" in (p.config_schema.properties or {})
+    )
 
 
 def stack_facts(stack: str, root: Path | None = None) -> StackFacts:

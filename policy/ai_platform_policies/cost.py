@@ -37,7 +37,8 @@ def _pool(props: object, fallback: str) -> str:
 
 
 def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
+    cfg = args.get_config()
+    allowed = [str(a) for a in as_list(cfg.get("allowedGpuInstanceTypes"))]
     if args.resource_type == NODE_GROUP:
         types = node_group_instance_types(args.props)
         where = f"nodePools.{_pool(args.props, args.name)}.instanceTypes in {STACK_FILE}"
@@ -46,7 +47,10 @@ def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
         where = "the launch template's instanceType"
     bad = [t for t in types if is_gpu_instance(t) and not any(fnmatch.fnmatch(t, a) for a in allowed)]
     if bad:
-        report(f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}")
+        report(
+            f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}, or add "
+            f"them to allowedGpuInstanceTypes in {config_files_hint(cfg)} with approval"
+        )
 
 
 def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -212,7 +216,8 @@ POLICIES: list[Policy] = [
                 "type": "array",
                 "items": {"type": "string"},
                 "default": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
-            }
+            },
+            "configFiles": CONFIG_FILES_SCHEMA,
         },
     ),
     TypedResourcePolicy(

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from blueprint.cli import EXIT_USAGE, main
-from blueprint.policy_config import LEVELS, REGION_POLICY, REGISTRY_POLICY, dump, merge, merged
+from blueprint.policy_config import DERIVED_KEYS, LEVELS, REGION_POLICY, REGISTRY_POLICY, dump, merge, merged
 from tests.fixtures import ACCOUNTS, DEV, FOREIGN_ACCOUNT, PROJECT, STACKS, account, region, tier
 from tests.policy.cases import PROVIDER, container, dep, deployment, pod
 from tests.policy.harness import R, messages
@@ -42,6 +42,13 @@ def _stack_file(root: Path, stack: str = DEV) -> Path:
     path = root / "policy" / "config" / "stacks" / f"{stack}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _without_derived(entry: Any) -> Any:
+    if isinstance(entry, str):
+        return entry
+    rest = {k: v for k, v in entry.items() if k not in DERIVED_KEYS}
+    return rest["enforcementLevel"] if set(rest) == {"enforcementLevel"} else rest
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -91,8 +98,8 @@ def test_stack_file_overrides_the_tier_level_and_settings_key_by_key(project: Pa
     assert doc[name][changed] == ["replaced"]  # replaced, not appended
     assert doc[name][kept] == entry[kept]  # the tier's other settings still apply
     assert doc[plain] == "disabled"
-    untouched = {k for k in tier_doc if k not in (name, plain, REGISTRY_POLICY, REGION_POLICY)}
-    assert {k: doc[k] for k in untouched} == {k: tier_doc[k] for k in untouched}
+    untouched = {k for k in tier_doc if k not in (name, plain)}
+    assert {k: _without_derived(doc[k]) for k in untouched} == {k: tier_doc[k] for k in untouched}
     assert merged(DEV, project).files == [f"policy/config/tiers/{tier(DEV)}.json", f"policy/config/stacks/{DEV}.json"]
 
 
@@ -111,6 +118,17 @@ def test_the_stack_registry_and_region_are_derived_from_the_stack_file() -> None
         assert registry["stackRegistry"] == f"{account(stack)}.dkr.ecr.{region(stack)}.amazonaws.com"
         assert cfg.doc[REGION_POLICY]["stackRegion"] == region(stack)
         assert registry["configFiles"] == {"stack": cfg.stack_file, "tier": cfg.tier_file}
+
+
+def test_every_policy_that_declares_config_files_gets_them() -> None:
+    from ai_platform_policies import ALL_POLICIES
+
+    naming = [p.name for p in ALL_POLICIES if p.config_schema and "configFiles" in p.config_schema.properties]
+    assert {REGISTRY_POLICY, REGION_POLICY, "eks-node-group-gpu-instance-allowlist"} <= set(naming)
+    for stack in STACKS:
+        cfg = merged(stack, ROOT)
+        for name in naming:
+            assert cfg.doc[name]["configFiles"] == {"stack": cfg.stack_file, "tier": cfg.tier_file}, name
 
 
 def test_every_merged_config_validates_against_the_schemas_the_cli_checks() -> None:
