@@ -538,6 +538,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     for rel, text in out.files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)  # policy/config/stacks/ may not exist yet
         (root / rel).write_text(text)
     if chain:
         print("deploy order: " + " → ".join(chain))
