@@ -101,6 +101,10 @@ def test_stack_file_overrides_the_tier_level_and_settings_key_by_key(project: Pa
     untouched = {k for k in tier_doc if k not in (name, plain)}
     assert {k: _without_derived(doc[k]) for k in untouched} == {k: tier_doc[k] for k in untouched}
     assert merged(DEV, project).files == [f"policy/config/tiers/{tier(DEV)}.json", f"policy/config/stacks/{DEV}.json"]
+    # What `blueprint preview` prints before the stack's policy report: both files applied.
+    assert merged(DEV, project).describe() == (
+        f"policy config: policy/config/tiers/{tier(DEV)}.json (tier {tier(DEV)}) + policy/config/stacks/{DEV}.json"
+    )
 
 
 def test_a_level_alone_keeps_the_tier_settings() -> None:
