@@ -199,7 +199,8 @@ def _preview(args: argparse.Namespace) -> int:
             report.print_tree(out, plan)
         report.print_summary(out, plan, quiet=args.quiet, diffed=args.diff)
         if plan.policy is not None:
-            out.print(applied.get(stack, ""), markup=False)
+            if applied.get(stack):
+                out.print(applied[stack], markup=False)
             report.print_policy(out, plan.policy)
             if plan.policy.get("mandatory", 0):
                 worst = max(worst, EXIT_ERROR)
@@ -229,8 +230,12 @@ def _preview(args: argparse.Namespace) -> int:
 
 def _policy_config_line(stack: str) -> str:
     from blueprint.policy_config import merged
+    from infra.config import ConfigError
 
-    return merged(stack).describe()
+    try:
+        return merged(stack).describe()
+    except ConfigError:
+        return ""  # the stack file itself is invalid: the stack's run reports every problem (exit 1)
 
 
 def _print_diff(out: Console, stack: str, base: dict[str, object], plan: Plan, args: argparse.Namespace) -> None:

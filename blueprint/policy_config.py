@@ -40,6 +40,9 @@ from pulumi_policy import EnforcementLevel
 
 from blueprint.stackfiles import load_stack, project_root, stack_names
 
+CODE_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout this package was installed from."""
+
 LEVELS: tuple[str, ...] = tuple(e.value for e in EnforcementLevel)
 """advisory, mandatory, remediate, disabled: pulumi_policy 1.21 ``EnforcementLevel``, the values the CLI's
 ``apitype.EnforcementLevel.IsValid`` accepts in a ``--policy-pack-config`` file."""
@@ -185,10 +188,11 @@ def merged(stack: str, root: Path | None = None, *, tier: str | None = None) -> 
 
     ``tier`` evaluates the stack under another tier's file (tests of "this plan in prod").
     """
-    root = root or project_root()
+    project = root or project_root()
+    facts = stack_facts(stack, project)
+    root = config_root(project)
     policies, named_files = policy_names(root), _policies_naming_files(root)
-    check_stack_files(root, policies)
-    facts = stack_facts(stack, root)
+    check_stack_files(root, policies, project)
     if tier is not None:
         facts = StackFacts(tier, facts.account, facts.region)
     tier_rel, stack_rel = f"{TIERS_DIR}/{facts.tier}.json", f"{STACKS_DIR}/{stack}.json"
@@ -206,9 +210,15 @@ def merged(stack: str, root: Path | None = None, *, tier: str | None = None) -> 
     return Merged(stack, facts.tier, tier_rel, stack_rel, has_stack, doc)
 
 
-def check_stack_files(root: Path, policies: frozenset[str] | None = None) -> None:
+def config_root(project: Path) -> Path:
+    """Where ``policy/config/`` is read: the project directory (``BLUEPRINT_PROJECT_DIR`` may point at a fork's
+    copy), or this code checkout when the project has no ``policy/config/tiers/`` (a copy of the stacks only)."""
+    return project if (project / TIERS_DIR).is_dir() else CODE_ROOT
+
+
+def check_stack_files(root: Path, policies: frozenset[str] | None = None, project: Path | None = None) -> None:
     """Every ``policy/config/stacks/<stack>.json`` belongs to a stack that has a stack file."""
-    known = set(stack_names(root))
+    known = set(stack_names(project or root))
     for path in sorted((root / STACKS_DIR).glob("*.json")):
         if path.stem not in known:
             raise PolicyConfigError(
@@ -250,12 +260,10 @@ def stack_facts(stack: str, root: Path | None = None) -> StackFacts:
 @functools.lru_cache(maxsize=32)
 def _facts(stack: str, root: str, _mtime: int) -> StackFacts:
     # Parsing YAML in pure Python costs ~40 ms; the stack file rarely changes within a process.
-    from infra.config import ConfigError, decode_flat
+    from infra.config import decode_flat
 
-    try:
-        raw, _ = decode_flat(load_stack(stack, Path(root)).config)
-    except ConfigError as exc:
-        raise PolicyConfigError(" ".join(str(exc).split())) from None
+    # A stack file that does not load raises its ConfigError: the stack's own run reports every problem.
+    raw, _ = decode_flat(load_stack(stack, Path(root)).config)
     return StackFacts(
         str(raw.get("environment") or stack), str(raw.get("accountId") or ""), str(raw.get("region") or "")
     )
@@ -274,7 +282,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    result = merged(args.stack)
+    from infra.config import ConfigError
+
+    try:
+        result = merged(args.stack)
+    except ConfigError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     print(result.describe(), file=sys.stderr)
     if args.output:
         out = Path(args.output)

@@ -76,9 +76,9 @@ def load_config_file(tier: str, root: Path | None = None) -> dict[str, Any]:
 
     A stack's effective config is :func:`blueprint.policy_config.merged`; this is one of its inputs.
     """
-    from blueprint.policy_config import TIERS_DIR, policy_names, read_config
+    from blueprint.policy_config import TIERS_DIR, config_root, policy_names, read_config
 
-    base = root or project_root()
+    base = config_root(root or project_root())
     rel = f"{TIERS_DIR}/{tier}.json"
     return read_config(base / rel, rel, policy_names(base))
 
