@@ -8,7 +8,8 @@
   facts the workflows read).
 
 Exit codes, the same for every command: 0 success, 1 failure (program or config error, a mandatory policy
-violation, an output that cannot be written, a failed AWS call), 2 usage error. Every error is one line.
+violation, an output that cannot be written, a failed AWS call), 2 usage error or an unusable policy config
+file (``blueprint.preview.policy_config``). Every error is one line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from blueprint.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Parser, UsageError, console, one_line
 from blueprint.ops import commands as ops
 from blueprint.preview import commands as preview
+from blueprint.preview.policy_config import PolicyConfigError
 from blueprint.upkeep import commands as upkeep
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "TOOLS", "UsageError", "main"]
@@ -69,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except UsageError as exc:
         err.print(f"[red]usage error:[/] {one_line(str(exc))}", markup=True)
+        return EXIT_USAGE
+    except PolicyConfigError as exc:
+        err.print(f"error: {one_line(str(exc))}", markup=False)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -2,7 +2,7 @@
 
 Constructing ``PolicyPack`` starts the analyzer's gRPC server and blocks, so this file does nothing
 else; the policies live in the importable ``ai_platform_policies`` package. Per-policy enforcement
-comes from ``--policy-pack-config policy/config/<env>.json``; without it every policy is advisory.
+comes from ``--policy-pack-config policy/config/tiers/<tier>.json``; without it every policy is advisory.
 """
 
 from ai_platform_policies import ALL_POLICIES, PACK_NAME

@@ -94,13 +94,15 @@ def run(args: argparse.Namespace) -> int:
     stacks = known if args.all else [args.stack]
     _check_outputs(args)
     out, err = console(), console(stderr=True)
+    # Policy config errors are one line before any stack runs (exit 2), and the files are named per stack.
+    applied = {s: _policy_config_line(s) for s in stacks} if not args.no_policy else {}
     results, worst = _checked_plans(err, root, stacks, args)
     for stack, result in results:
         if isinstance(result, str):
             err.print(result, markup=False)
             worst = EXIT_ERROR
             continue
-        worst = max(worst, _report(out, err, root, stack, result, args))
+        worst = max(worst, _report(out, err, root, stack, result, args, applied.get(stack, "")))
         _write_outputs(out, root, stack, result, args)
     return worst
 
@@ -122,7 +124,20 @@ def _checked_plans(
     return results, EXIT_ERROR if lines else EXIT_OK
 
 
-def _report(out: Console, err: Console, root: Path, stack: str, plan: Plan, args: argparse.Namespace) -> int:
+def _policy_config_line(stack: str) -> str:
+    """Which policy config files the stack's evaluation applies (blueprint.preview.policy_config.merged)."""
+    from blueprint.preview.policy_config import merged
+    from infra.config import ConfigError
+
+    try:
+        return merged(stack).describe()
+    except ConfigError:
+        return ""  # the stack file itself is invalid: the stack's run reports every problem (exit 1)
+
+
+def _report(
+    out: Console, err: Console, root: Path, stack: str, plan: Plan, args: argparse.Namespace, applied: str = ""
+) -> int:
     """Print one stack's report (diff, tree, summary, policy, analyses, estimates); 1 when it must fail."""
     from blueprint.preview import report
     from blueprint.preview.analyses import blocking
@@ -141,6 +156,8 @@ def _report(out: Console, err: Console, root: Path, stack: str, plan: Plan, args
         report.print_tree(out, plan)
     report.print_summary(out, plan, quiet=args.quiet, diffed=args.diff)
     if plan.policy is not None:
+        if applied:
+            out.print(applied, markup=False)
         report.print_policy(out, plan.policy)
         if plan.policy.get("mandatory", 0):
             worst = EXIT_ERROR

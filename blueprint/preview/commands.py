@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from blueprint.preview import command, prices
+from blueprint.preview import command, policy_config, prices
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [command.register, prices.register]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    command.register,
+    prices.register,
+    policy_config.register,
+]

@@ -1,8 +1,10 @@
 """Evaluate the CrossGuard pack (``policy/``) offline, against a captured plan, like the real analyzer.
 
-What matches ``pulumi preview --policy-pack policy --policy-pack-config policy/config/<env>.json``:
+What matches ``pulumi preview --policy-pack policy --policy-pack-config FILE``, where FILE is what
+``blueprint policy-config STACK --output FILE`` writes (CI does exactly that):
 
-- the same policy objects (``policy/ai_platform_policies``) and the same config files;
+- the same policy objects (``policy/ai_platform_policies``) and the same merged config
+  (:func:`blueprint.preview.policy_config.merged`: tier file, stack file, derived registry and region);
 - resource policies get ``unknown_checking_proxy(deserialize_properties(inputs))`` with camelCase
   wire names, the resource options and the explicit provider (as a ``PolicyProviderResource``);
 - stack policies get ``PolicyResource`` objects linked by parent, dependencies and property
@@ -46,7 +48,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from blueprint.preview.plan import RESOURCE_SIG, SECRET_SIG_KEY, Plan, Resource
-from blueprint.stackfiles import load_stack, project_root
+from blueprint.stackfiles import project_root
 
 Policy = ResourceValidationPolicy | StackValidationPolicy
 _LEVELS = {e.value: e for e in EnforcementLevel}
@@ -69,20 +71,16 @@ def load_pack(root: Path | None = None) -> Any:
     return importlib.import_module("ai_platform_policies")
 
 
-def load_config_file(environment: str, root: Path | None = None) -> dict[str, Any]:
-    """``policy/config/<environment>.json`` (the ``--policy-pack-config`` file).
+def load_config_file(tier: str, root: Path | None = None) -> dict[str, Any]:
+    """``policy/config/tiers/<tier>.json``, checked (a tier's defaults, before any stack's overrides).
 
-    Taken from the project directory (``BLUEPRINT_PROJECT_DIR`` may point at a fork's copy of the
-    stack and policy config), else from this code checkout.
+    A stack's effective config is :func:`blueprint.preview.policy_config.merged`; this is one of its inputs.
     """
-    name = Path("config") / f"{environment}.json"
-    path = pack_dir(root or project_root()) / name
-    if not path.exists():
-        path = pack_dir() / name
-    doc = json.loads(path.read_text())
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: must be a JSON object of policy name -> level or settings")
-    return doc
+    from blueprint.preview.policy_config import TIERS_DIR, config_root, policy_names, read_config
+
+    base = config_root(root or project_root())
+    rel = f"{TIERS_DIR}/{tier}.json"
+    return read_config(base / rel, rel, policy_names(base))
 
 
 @dataclass(frozen=True)
@@ -111,19 +109,10 @@ def resolve(policy: Policy, file: Mapping[str, Any], defaults: Mapping[str, Any]
 
 
 def environment_of(stack: str, root: Path | None = None) -> str:
-    """The stack's ``environment`` config value (dev, staging or prod)."""
-    base = root or project_root()
-    path = base / "stacks" / f"Pulumi.{stack}.yaml"
-    return _environment(stack, str(base), path.stat().st_mtime_ns if path.exists() else 0)
+    """The stack's ``environment`` config value: its tier (dev, staging or prod)."""
+    from blueprint.preview.policy_config import stack_facts
 
-
-@functools.lru_cache(maxsize=32)
-def _environment(stack: str, root: str, _mtime: int) -> str:
-    # Parsing YAML in pure Python costs ~40 ms; the stack file rarely changes within a process.
-    from infra.config import decode_flat
-
-    raw, _ = decode_flat(load_stack(stack, Path(root)).config)
-    return str(raw.get("environment") or stack)
+    return stack_facts(stack, root).tier
 
 
 # --------------------------------------------------------------------------- props
@@ -201,13 +190,17 @@ def _stack_resources(prepared: Iterable[_Prepared]) -> list[PolicyResource]:
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate_plan(plan: Plan, *, environment: str | None = None, root: Path | None = None) -> dict[str, Any]:
-    """Run every enabled policy over the plan with the environment's config file; a JSON-able report."""
+    """Run every enabled policy over the plan with the stack's merged policy config; a JSON-able report.
+
+    The config is :func:`blueprint.preview.policy_config.merged` (tier file + stack file + derived settings), the
+    document CI passes as ``--policy-pack-config``; ``environment`` evaluates under another tier's file.
+    The preview prints the files applied (``Merged.describe``); the report stays as the snapshots hold it.
+    """
+    from blueprint.preview.policy_config import merged
+
     pack = load_pack(root)
-    env = environment or environment_of(plan.stack, root)
-    # The workflows pass `policy/config/<stack>.json` (`blueprint stack add` writes one); without it, the tier's.
-    own = pack_dir(root or project_root()) / "config" / f"{plan.stack}.json"
-    file = load_config_file(plan.stack if environment is None and own.is_file() else env, root)
-    return evaluate(plan, pack.ALL_POLICIES, file, environment=env, pack_name=pack.PACK_NAME)
+    cfg = merged(plan.stack, root, tier=environment)
+    return evaluate(plan, pack.ALL_POLICIES, cfg.doc, environment=cfg.tier, pack_name=pack.PACK_NAME)
 
 
 def evaluate(

@@ -10,9 +10,10 @@ Writes, from an existing stack:
    settings, pools and models are the source's. In an account that already has a stack, the
    account-wide singletons (:data:`ACCOUNT_SINGLETONS`) are switched off; in a new account the
    state bucket name follows the stack.
-2. ``policy/config/NAME.json``: the policy config of the source (or of the tier's stack when the
-   tier differs), with the account, registry host and region rewritten: the ``--policy-pack-config``
-   file the workflows pass for the stack, and the one the offline preview reads for it.
+2. ``policy/config/stacks/NAME.json``, only if the stack differs from its tier's
+   ``policy/config/tiers/TIER.json``: the source's override when the tier is the same (account and
+   registry rewritten), and the audit policies advisory in an account whose audit another stack owns.
+   The stack's own registry and region need no entry (blueprint/preview/policy_config.py derives them).
 3. Every workflow matrix over stacks that lists the source gets NAME; every job that runs in the
    source's GitHub Environment (the deploy job) is copied for NAME, with the jobs it needs outside
    the chain (its ``preflight-<stack>``), and inserted in the ``needs`` chain after the last stack of
@@ -269,39 +270,29 @@ def _registry_owner(root: Path, req: Request) -> str | None:
 
 
 # --------------------------------------------------------------------------- policy config
-def policy_config(
-    root: Path,
-    req: Request,
-    src: Source,
-    tiers: dict[str, str],
-    sources: dict[str, Source],
-    audit_owner: str | None = None,
-) -> str:
-    """``policy/config/<name>.json``: the source's (or the tier's) file with account, registry and region rewritten."""
-    cfg_dir = root / "policy" / "config"
-    base_stack = req.source
-    if src.environment != req.tier:
-        same_tier = [s for s, t in tiers.items() if t == req.tier]
-        if not same_tier:
-            raise StackAddError(f"no stack of tier {req.tier} to take the policy config from; use --from one")
-        base_stack = req.tier if req.tier in same_tier else same_tier[0]
-    base = sources[base_stack]
-    path = next(
-        (p for p in (cfg_dir / f"{base_stack}.json", cfg_dir / f"{base.environment}.json") if p.is_file()), None
-    )
-    if path is None:
-        raise StackAddError(
-            f"policy/config/{base_stack}.json not found: the policy config layout is not one this tool knows"
+def policy_config(root: Path, req: Request, src: Source, audit_owner: str | None = None) -> str | None:
+    """``policy/config/stacks/<name>.json``, only when the new stack differs from its tier's file.
+
+    The tier's file (``policy/config/tiers/<tier>.json``) applies as it is; the stack's own registry and
+    region are derived by the merge (blueprint/preview/policy_config.py), so a new account or region needs no entry.
+    The source's override is copied when the tier is the same (account and registry rewritten); a stack in
+    an account whose audit resources another stack owns gets the audit policies advisory.
+    """
+    from blueprint.preview.policy_config import STACKS_DIR, TIERS_DIR, dump
+
+    if not (root / TIERS_DIR / f"{req.tier}.json").is_file():
+        raise StackAddError(f"{TIERS_DIR}/{req.tier}.json not found: tier {req.tier} has no policy config")
+    doc: dict[str, Any] = {}
+    own = root / STACKS_DIR / f"{req.source}.json"
+    if src.environment == req.tier and own.is_file():
+        registry = (
+            f"{src.account}.dkr.ecr.{src.region}.amazonaws.com",
+            f"{req.account}.dkr.ecr.{req.region}.amazonaws.com",
         )
-    doc = json.loads(path.read_text())
-    registry = (
-        f"{base.account}.dkr.ecr.{base.region}.amazonaws.com",
-        f"{req.account}.dkr.ecr.{req.region}.amazonaws.com",
-    )
-    doc = _rewrite_policy(doc, base, req, registry)
+        doc = _rewrite_policy(json.loads(own.read_text()), src, req, registry)
     if audit_owner:
-        _audit_elsewhere(doc)
-    return json.dumps(doc, indent=2) + "\n"
+        _audit_elsewhere(doc, root / TIERS_DIR / f"{req.tier}.json")
+    return dump(doc) if doc else None
 
 
 # The account's audit resources live in its owner stack's plan, which the pack never sees with this one.
@@ -313,15 +304,14 @@ _AUDIT_IN_OWNER = (
 )
 
 
-def _audit_elsewhere(doc: dict[str, Any]) -> None:
+def _audit_elsewhere(doc: dict[str, Any], tier_file: Path) -> None:
     """Advisory, not off: the findings still say what this stack's plan lacks (the owner's trail must record
-    this stack's artifact bucket: docs/governance.md)."""
+    this stack's artifact bucket: docs/governance.md). Only the level: the tier's settings still apply."""
+    tier = json.loads(tier_file.read_text())
     for name in _AUDIT_IN_OWNER:
-        level = doc.get(name)
-        if isinstance(level, dict):
-            level["enforcementLevel"] = "advisory"
-        elif level is not None:
-            doc[name] = "advisory"
+        if name in tier or name in doc:
+            entry = doc.get(name)
+            doc[name] = {**entry, "enforcementLevel": "advisory"} if isinstance(entry, dict) else "advisory"
 
 
 def _rewrite_policy(v: Any, base: Source, req: Request, registry: tuple[str, str]) -> Any:
@@ -335,10 +325,7 @@ def _rewrite_policy(v: Any, base: Source, req: Request, registry: tuple[str, str
             for k, sub in v.items()
         }
     if isinstance(v, list):
-        out = [_rewrite_policy(x, base, req, registry) for x in v]
-        if base.region in v and req.region not in out:
-            out.append(req.region)  # a region allowlist: the new stack's region is allowed too
-        return out
+        return [_rewrite_policy(x, base, req, registry) for x in v]
     if isinstance(v, str):
         return _sub_words(v.replace(*registry), {base.account: req.account})
     return v
@@ -391,7 +378,9 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
     out.files[f"stacks/Pulumi.{req.name}.yaml"] = stack_file(
         req, src, zones, shared, deploy_role_name, owner, registry_owner
     )
-    out.files[f"policy/config/{req.name}.json"] = policy_config(root, req, src, tiers, sources, owner)
+    override = policy_config(root, req, src, owner)
+    if override is not None:
+        out.files[f"policy/config/stacks/{req.name}.json"] = override
     from blueprint.upkeep.stack_workflows import chain_of, readme_order, workflows
 
     before = chain_of(root, tiers)
@@ -412,7 +401,7 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
     if owner:
         out.notes.append(
             f"audit: {owner} owns account {req.account}'s trail and archive; add {req.name}'s artifact bucket to "
-            f"its data events. policy/config/{req.name}.json makes {', '.join(_AUDIT_IN_OWNER)} advisory"
+            f"its data events. policy/config/stacks/{req.name}.json makes {', '.join(_AUDIT_IN_OWNER)} advisory"
         )
     out.notes.append(f"create the GitHub Environment `{req.name}` (required reviewers for the {req.tier} tier)")
     return out, before, after
@@ -454,6 +443,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     for rel, text in out.files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)  # policy/config/stacks/ may not exist yet
         (root / rel).write_text(text)
     if chain:
         print("deploy order: " + " → ".join(chain))

@@ -26,8 +26,30 @@ from pulumi_policy import (
 
 STACK_FILE = "stacks/Pulumi.<stack>.yaml"
 """Where a stack's settings live; messages point here (the pack does not know the stack's name)."""
-POLICY_CONFIG = "policy/config/<env>.json"
-"""Where a policy's settings and exemptions live."""
+POLICY_CONFIG = "policy/config/tiers/<tier>.json"
+"""Where a policy's settings and exemptions live for a tier (a stack's ``environment``)."""
+STACK_POLICY_CONFIG = "policy/config/stacks/<stack>.json"
+"""Where one stack's differences from its tier live (optional)."""
+
+
+def config_files_hint(config: Mapping[str, Any]) -> str:
+    """The files a change to a policy's settings would go in, named as the merged config names them.
+
+    ``blueprint policy-config`` (the file CI passes as ``--policy-pack-config``) writes ``configFiles``
+    into the policies whose messages need it; a hand-written config gets the generic paths.
+    """
+    files = config.get("configFiles") or {}
+    stack = str(files.get("stack") or STACK_POLICY_CONFIG)
+    tier = str(files.get("tier") or POLICY_CONFIG)
+    return f"{stack} (this stack only) or {tier} (every stack of the tier)"
+
+
+CONFIG_FILES_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {"stack": {"type": "string"}, "tier": {"type": "string"}},
+    "default": {},
+}
+"""``configFiles``: written by the merge (blueprint/preview/policy_config.py), never by hand."""
 
 ReportViolation = Callable[..., None]
 """``report(message, urn=None)``; pulumi_policy types the urn as required, but it is optional."""

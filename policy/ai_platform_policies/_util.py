@@ -43,8 +43,10 @@ from ._k8s import (
     workload_label,
 )
 from ._policy import (
+    CONFIG_FILES_SCHEMA,
     POLICY_CONFIG,
     STACK_FILE,
+    STACK_POLICY_CONFIG,
     Check,
     PlatformStackPolicy,
     PolicyList,
@@ -52,6 +54,7 @@ from ._policy import (
     StackCheck,
     TypedResourcePolicy,
     config_defaults,
+    config_files_hint,
 )
 from ._props import (
     allows,
@@ -69,6 +72,7 @@ from ._props import (
 
 __all__ = [
     "CLUSTER_SCOPED_KINDS",
+    "CONFIG_FILES_SCHEMA",
     "EXEMPTIONS_SCHEMA",
     "GPUS_PER_INSTANCE",
     "GPU_RESOURCE",
@@ -76,6 +80,7 @@ __all__ = [
     "HELM_RELEASE",
     "POLICY_CONFIG",
     "STACK_FILE",
+    "STACK_POLICY_CONFIG",
     "WORKLOAD_TYPES",
     "Check",
     "Exemption",
@@ -88,6 +93,7 @@ __all__ = [
     "as_list",
     "chart_name",
     "config_defaults",
+    "config_files_hint",
     "containers",
     "exempt",
     "exemptions",

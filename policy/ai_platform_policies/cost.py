@@ -8,10 +8,12 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, Stac
 
 from . import estimate
 from ._util import (
+    CONFIG_FILES_SCHEMA,
     STACK_FILE,
     PolicyList,
     ReportViolation,
     as_list,
+    config_files_hint,
     get,
     gpus_of,
     is_gpu_instance,
@@ -46,12 +48,14 @@ def _pool(props: object, fallback: str) -> str:
             "type": "array",
             "items": {"type": "string"},
             "default": ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"],
-        }
+        },
+        "configFiles": CONFIG_FILES_SCHEMA,
     },
 )
 def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """GPU node groups and launch templates use only the environment's allowed GPU instance types."""
-    allowed = [str(a) for a in as_list(args.get_config().get("allowedGpuInstanceTypes"))]
+    cfg = args.get_config()
+    allowed = [str(a) for a in as_list(cfg.get("allowedGpuInstanceTypes"))]
     if args.resource_type == NODE_GROUP:
         types = node_group_instance_types(args.props)
         where = f"nodePools.{_pool(args.props, args.name)}.instanceTypes in {STACK_FILE}"
@@ -60,7 +64,10 @@ def _allowlist(args: ResourceValidationArgs, report: ReportViolation) -> None:
         where = "the launch template's instanceType"
     bad = [t for t in types if is_gpu_instance(t) and not any(fnmatch.fnmatch(t, a) for a in allowed)]
     if bad:
-        report(f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}")
+        report(
+            f"GPU instance type(s) {bad} are not allowed in this environment ({allowed}): change {where}, or add "
+            f"them to allowedGpuInstanceTypes in {config_files_hint(cfg)} with approval"
+        )
 
 
 @POLICIES.resource(
@@ -82,7 +89,7 @@ def _max_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
     elif size > cap:
         report(
             f"GPU node group '{pool}' can grow to {size:g} nodes, above this environment's cap of {cap:g}: lower "
-            f"nodePools.{pool}.maxSize in {STACK_FILE} (or raise maxNodesPerPool in policy/config/<env>.json with approval)"
+            f"nodePools.{pool}.maxSize in {STACK_FILE} (or raise maxNodesPerPool in policy/config/tiers/<tier>.json with approval)"
         )
 
 
@@ -220,16 +227,22 @@ def _gp3(args: ResourceValidationArgs, report: ReportViolation) -> None:
             "type": "array",
             "items": {"type": "string"},
             "default": ["us-west-2", "us-east-1", "us-east-2", "eu-west-1"],
-        }
+        },
+        "stackRegion": {"type": "string", "default": ""},
+        "configFiles": CONFIG_FILES_SCHEMA,
     },
 )
 def _region(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The AWS provider's region is on the allowlist."""
-    allowed = [str(r) for r in as_list(args.get_config().get("allowedRegions"))]
+    cfg = args.get_config()
+    allowed = [str(r) for r in as_list(cfg.get("allowedRegions"))]
+    own = str(cfg.get("stackRegion") or "")  # the stack's region, derived by blueprint/preview/policy_config.py
     region = str(args.props.get("region") or "")
-    if region not in allowed:
+    if region not in allowed and (not own or region != own):
         report(
-            f"AWS provider region '{region or 'unset'}' is not in the allowlist {allowed}: set region in {STACK_FILE}"
+            f"AWS provider region '{region or 'unset'}' is neither the stack's region ({own or 'unknown'}) nor in "
+            f"the allowlist {allowed}: set region in {STACK_FILE} or add it to allowedRegions in "
+            f"{config_files_hint(cfg)}"
         )
 
 
@@ -297,5 +310,5 @@ def _monthly_caps(args: StackValidationArgs, report: ReportViolation) -> None:
             f"estimated {which} cost {estimate.money(total)}/month exceeds this environment's cap of "
             f"{estimate.money(cap)}/month (prices {table['region']} {table['date']}); biggest line items: {top}. "
             f"Lower nodePools.<pool>.{'minSize' if which == 'idle' else 'maxSize'} or the models' replicas in {STACK_FILE}, "
-            f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/<env>.json with approval"
+            f"or raise {'maxMonthlyIdle' if which == 'idle' else 'maxMonthlyCeiling'} in policy/config/tiers/<tier>.json with approval"
         )

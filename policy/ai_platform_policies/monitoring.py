@@ -82,7 +82,7 @@ def _pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if source.rstrip("/") not in allowed:
         report(
             f"{_release(args)} comes from '{source or '(no repository)'}', not an allowlisted chart repository: use "
-            "an upstream repository listed in allowedRepositories in policy/config/<env>.json"
+            "an upstream repository listed in allowedRepositories in policy/config/tiers/<tier>.json"
         )
 
 

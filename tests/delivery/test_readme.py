@@ -32,7 +32,8 @@ def test_deploy_section_walks_bootstrap_login_secrets_and_up_with_policy() -> No
         "pulumi login 's3://",
         "--secrets-provider 'awskms://",
         "pulumi config set --secret",
-        "pulumi up      --stack dev --policy-pack policy --policy-pack-config policy/config/dev.json",
+        "blueprint policy-config dev --output out/policy-config/dev.json",
+        "pulumi up      --stack dev --policy-pack policy --policy-pack-config out/policy-config/dev.json",
     ):
         assert needle in text, needle
 

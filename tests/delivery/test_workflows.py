@@ -323,7 +323,7 @@ def test_each_deploy_job_runs_in_its_environment_alone_with_the_policy_pack(stac
     assert up["command"] == "up"
     assert up["stack-name"] == stack
     assert up["policyPacks"] == "policy"
-    assert up["policyPackConfigs"] == f"policy/config/{stack}.json"
+    assert up["policyPackConfigs"] == f"out/policy-config/{stack}.json"  # tests/delivery/test_policy_config_wiring.py
     # pulumi/actions passes `secrets-provider` only to LocalWorkspaceOptions, which matters only when it
     # creates a stack (`upsert`; pulumi/actions src/main.ts at v7.0.0). The provider comes from the
     # committed stack file, so neither input may appear: they would suggest otherwise.
@@ -527,7 +527,7 @@ def test_cloud_preview_only_with_the_variable_and_never_for_forks() -> None:
     assert args["diff"] is True
     assert args["refresh"] is True
     assert args["policyPacks"] == "policy"
-    assert args["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+    assert args["policyPackConfigs"] == "out/policy-config/${{ matrix.stack }}.json"
     assert "vars.PULUMI_BACKEND_URL" in args["cloud-url"]
 
 

@@ -24,10 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Editable copies of the dev stack file and its policy config; the program is this checkout's."""
     (tmp_path / "stacks").mkdir()
-    (tmp_path / "policy" / "config").mkdir(parents=True)
+    (tmp_path / "policy" / "config" / "tiers").mkdir(parents=True)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copy(ROOT / "stacks" / "Pulumi.dev.yaml", tmp_path / "stacks" / "Pulumi.dev.yaml")
-    shutil.copy(ROOT / "policy" / "config" / "dev.json", tmp_path / "policy" / "config" / "dev.json")
+    shutil.copy(
+        ROOT / "policy" / "config" / "tiers" / "dev.json", tmp_path / "policy" / "config" / "tiers" / "dev.json"
+    )
     monkeypatch.setenv("BLUEPRINT_PROJECT_DIR", str(tmp_path))
     return tmp_path
 
@@ -40,7 +42,7 @@ def _set_pool_max(project: Path, pool: str, size: int) -> None:
 
 
 def _set_caps(project: Path, **caps: float) -> None:
-    path = project / "policy" / "config" / "dev.json"
+    path = project / "policy" / "config" / "tiers" / "dev.json"
     doc = json.loads(path.read_text())
     doc["cost-monthly-caps"].update(caps)
     path.write_text(json.dumps(doc))

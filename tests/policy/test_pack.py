@@ -128,7 +128,7 @@ def test_gpu_table_matches_the_config_model() -> None:
 
 def test_config_files_are_plain_json() -> None:
     for env in ENVS:
-        json.loads((ROOT / "policy" / "config" / f"{env}.json").read_text())
+        json.loads((ROOT / "policy" / "config" / "tiers" / f"{env}.json").read_text())
 
 
 def test_the_estimator_counts_gpus_per_node_from_the_same_table() -> None:

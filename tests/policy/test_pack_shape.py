@@ -82,7 +82,10 @@ def _named_paths() -> Iterator[tuple[str, str]]:
 
 
 def _exists(named: str) -> bool:
+    """The path exists; a placeholder file name (``<stack>.json``, one the user creates) needs its directory."""
     pattern = re.sub(r"<[^>]*>", "*", named)
+    if "<" in named.rsplit("/", 1)[-1] and (ROOT / named.rsplit("/", 1)[0]).is_dir():
+        return True
     return any(ROOT.glob(pattern)) or any(ROOT.glob(pattern + "*"))
 
 

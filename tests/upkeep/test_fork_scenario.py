@@ -42,12 +42,14 @@ def _tier(root: Path, stack: str) -> str:
 
 
 def _move_accounts(root: Path) -> dict[str, str]:
-    """A new account id per account: every stack file and policy config that names the old one."""
+    """A new account id per account, in the stack files only: the policy config derives the stack's registry
+    (blueprint/preview/policy_config.py), so moving accounts needs no policy-config edit."""
     old = sorted(set(_accounts(root).values()))
     table = {a: f"{700000000000 + 111111 * (i + 1)}" for i, a in enumerate(old)}
     pattern = re.compile(rf"(?<!\d)({'|'.join(old)})(?!\d)")
-    paths = [*(root / "stacks").glob("Pulumi.*.yaml"), *(root / "policy" / "config").rglob("*.json")]
-    for path in paths:
+    for path in (root / "policy" / "config").rglob("*.json"):
+        assert not pattern.search(path.read_text()), f"{path} names an account"
+    for path in (root / "stacks").glob("Pulumi.*.yaml"):
         text = path.read_text()
         path.write_text(pattern.sub(lambda m: table[m.group(1)], text))
     return table

@@ -165,8 +165,10 @@ def test_a_stack_without_the_registry_settings_previews_without_mandatory_or_blo
     shutil.copytree(ROOT / "policy" / "config", tmp_path / "policy" / "config")
     req = Request(name="prod-twin", source=PROD, tier="prod", account=account(PROD), region=region(PROD))
     out, _, _ = plan(ROOT, req)
-    for rel in ("stacks/Pulumi.prod-twin.yaml", "policy/config/prod-twin.json"):
-        (tmp_path / rel).write_text(out.files[rel])
+    for rel, text in out.files.items():
+        if rel.startswith(("stacks/", "policy/config/")):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(text)
     monkeypatch.setenv("BLUEPRINT_PROJECT_DIR", str(tmp_path))
     twin = preview_plan("prod-twin")
     assert not twin.by_type("aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")

@@ -109,14 +109,28 @@ def test_a_second_stack_in_an_account_does_not_claim_the_account_singletons(adde
                 assert value is False, f"{name}: {section}.{key}"
 
 
-def test_policy_config_allows_the_stacks_registry_and_region(added: tuple[Path, dict]) -> None:
+def test_policy_config_is_the_tier_file_plus_an_override_only_where_the_stack_differs(added: tuple[Path, dict]) -> None:
+    from blueprint.preview.policy_config import REGION_POLICY, REGISTRY_POLICY, merged
+    from blueprint.upkeep.stack_add import _AUDIT_IN_OWNER
+
     root, specs = added
+    config = root / "policy" / "config"
     for name, s in specs.items():
-        text = (root / "policy" / "config" / f"{name}.json").read_text()
-        json.loads(text)
-        registry = f"{s['account']}.dkr.ecr.{s['region']}.amazonaws.com"
-        assert registry in text
-        assert s["region"] in text
+        cfg = merged(name, root)
+        assert cfg.tier_file == f"policy/config/tiers/{s['tier']}.json"
+        # The registry and region are derived from the stack file: no policy config names them.
+        assert cfg.doc[REGISTRY_POLICY]["stackRegistry"] == f"{s['account']}.dkr.ecr.{s['region']}.amazonaws.com"
+        assert cfg.doc[REGION_POLICY]["stackRegion"] == s["region"]
+        override = config / "stacks" / f"{name}.json"
+        stacks = [p.name[7:-5] for p in (root / "stacks").glob("Pulumi.*.yaml")]
+        shared = any(str(get(root, o, "accountId")) == s["account"] for o in stacks if o != name)
+        assert override.is_file() == shared, f"{name}: an override only where the stack differs from its tier"
+        if shared:  # the account's audit lives in its owner's plan: those policies are advisory here
+            doc = json.loads(override.read_text())
+            assert set(doc) == set(_AUDIT_IN_OWNER)
+            assert {v if isinstance(v, str) else v["enforcementLevel"] for v in doc.values()} == {"advisory"}
+    for path in config.rglob("*.json"):
+        assert all(s["account"] not in path.read_text() for s in specs.values()), path
 
 
 def test_every_stack_matrix_and_the_deploy_chain_include_the_new_stacks_in_tier_order(added: tuple[Path, dict]) -> None:
@@ -242,5 +256,5 @@ def test_dry_run_lists_the_files_and_writes_nothing(small_copy: Path, capsys: py
     code, out, err = _run_here(small_copy, [*_args(small_copy), "--dry-run"], capsys)
     assert code == 0, err
     assert "would write stacks/Pulumi.uat.yaml" in out
-    assert "would write policy/config/uat.json" in out
+    assert "policy/config" not in out  # a new account, the tier's config as it is: no override to write
     assert tree(small_copy) == before

@@ -3,7 +3,7 @@
 The arithmetic lives in the policy pack (``ai_platform_policies.estimate``), because the pack's
 ``cost-monthly-caps`` policy must evaluate the same estimate when the Pulumi CLI runs the pack
 alone; this analysis hands it the plan's resources and the environment's stated assumptions
-(``policy/config/<env>.json`` → ``cost-monthly-caps.assumptions``) and keeps the result for the
+(the stack's merged policy config → ``cost-monthly-caps.assumptions``) and keeps the result for the
 JSON, the report and ``--diff``. The caps themselves are enforced by that policy, once.
 
 Only the resource types the estimate reads get their inputs converted (the conversion dominates
@@ -103,11 +103,11 @@ def _convert(plan: Plan) -> list[Res]:
 
 def caps_config(plan: Plan, root: Path) -> dict[str, Any]:
     """The environment's ``cost-monthly-caps`` settings (caps and assumptions), empty if unset."""
-    from blueprint.preview.policy_eval import environment_of, load_config_file
+    from blueprint.preview.policy_config import PolicyConfigError, merged
 
     try:
-        entry = load_config_file(environment_of(plan.stack, root), root).get(CAPS_POLICY)
-    except (OSError, ValueError):
+        entry = merged(plan.stack, root).doc.get(CAPS_POLICY)
+    except (OSError, ValueError, PolicyConfigError):
         return {}
     return dict(entry) if isinstance(entry, dict) else {}
 

@@ -9,12 +9,14 @@ import re
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from .._util import (
+    CONFIG_FILES_SCHEMA,
     GPU_RESOURCE,
     GPU_TAINT_KEY,
     STACK_FILE,
     PolicyList,
     ReportViolation,
     as_list,
+    config_files_hint,
     containers,
     exempt,
     get,
@@ -94,12 +96,17 @@ def _probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config={
         "requireDigest": {"type": "boolean", "default": False},
         "allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []},
+        "stackRegistry": {"type": "string", "default": ""},
+        "configFiles": CONFIG_FILES_SCHEMA,
     },
 )
 def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Images are pinned by tag or digest (digest when configured) and come from allowlisted registries."""
     cfg = args.get_config()
     registries = [str(r) for r in as_list(cfg.get("allowedRegistries"))]
+    if registries and cfg.get("stackRegistry"):
+        # The stack's own ECR registry, derived from its accountId/region by blueprint/preview/policy_config.py.
+        registries.append(str(cfg["stackRegistry"]))
     digest = bool(cfg.get("requireDigest"))
     for c, image in iter_containers(args):
         name = image.split("@", 1)[0]
@@ -128,7 +135,8 @@ def _image(args: ResourceValidationArgs, report: ReportViolation) -> None:
         ):
             report(
                 f"{workload_label(args)} container '{container_name(c)}' pulls from {host}, outside the allowlist "
-                f"{registries}: mirror it into ECR (registry.pullThroughCache in {STACK_FILE})"
+                f"{registries}: mirror it into ECR (registry.pullThroughCache in {STACK_FILE}) or add it to "
+                f"allowedRegistries in {config_files_hint(cfg)}"
             )
 
 

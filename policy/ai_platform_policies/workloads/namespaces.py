@@ -146,7 +146,7 @@ def _psa(args: ResourceValidationArgs, report: ReportViolation) -> None:
         report(
             f"namespace '{name}' enforces {enforce or 'no'} Pod Security level: label it "
             "pod-security.kubernetes.io/enforce: restricted (baseline or, for host-access daemons with a reason in "
-            "privilegedNamespaces in policy/config/<env>.json, privileged)"
+            "privilegedNamespaces in policy/config/tiers/<tier>.json, privileged)"
         )
     for mode in ("warn", "audit"):
         if labels.get(f"pod-security.kubernetes.io/{mode}") != "restricted":

@@ -94,7 +94,7 @@ def _host_path(args: ResourceValidationArgs, report: ReportViolation) -> None:
         elif not all(exempt(cfg, ns, img, path) for img in users):
             report(
                 f"{workload_label(args)} mounts hostPath {path}: use a PVC/emptyDir, or add a narrow exemption "
-                "(namespace, image, allow: [path], reason) to this policy in policy/config/<env>.json"
+                "(namespace, image, allow: [path], reason) to this policy in policy/config/tiers/<tier>.json"
             )
 
 
@@ -250,7 +250,7 @@ def _automount(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if spec.get("automountServiceAccountToken") is not False and f"{namespace_of(args.props)}/{sa}" not in api_users:
         report(
             f"{workload_label(args)} mounts a Kubernetes API token it does not need: set "
-            "automountServiceAccountToken: false (or list '<ns>/<sa>' in apiServiceAccounts in policy/config/<env>.json "
+            "automountServiceAccountToken: false (or list '<ns>/<sa>' in apiServiceAccounts in policy/config/tiers/<tier>.json "
             "if it calls the API)"
         )
 
