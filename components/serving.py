@@ -37,8 +37,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _contracts, _k8s, _lineage
-from components._common import Irsa, irsa_role, policy_json
+from components._common import irsa_role, policy_json
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 from components.model_spec import ModelSettings as Model  # the serving component's own settings type
 from components.model_spec import served_model_name
 from components.vocabulary import GPU_RESOURCE
@@ -148,9 +149,9 @@ def model_series(mname: str, m: Model, namespace: str) -> list[_contracts.Series
     ]
 
 
-def serving_contracts(args: ServingArgs) -> dict[str, Any]:
+def serving_contracts(args: ServingArgs, vpc_cidr: str) -> dict[str, Any]:
     """The flows the models and KEDA need, and the models' metric contracts (see components/_contracts.py)."""
-    ns, vpc = args.namespace, _contracts.cidr(args.vpc_cidr)
+    ns, vpc = args.namespace, _contracts.cidr(vpc_cidr)
     flows: list[_contracts.Flow] = [*_contracts.dns(ns, what="models")]
     metrics: list[_contracts.Series] = []
     for mname, m in args.models.items():
@@ -163,17 +164,17 @@ def serving_contracts(args: ServingArgs) -> dict[str, Any]:
         ]
         metrics += model_series(mname, m, ns)
     if any(m.autoscaling.type == "keda" for m in args.models.values()):
-        flows += keda_flows(args)
+        flows += keda_flows(vpc_cidr)
     return _contracts.declare(flows=flows, metrics=metrics)
 
 
-def keda_flows(args: ServingArgs) -> list[_contracts.Flow]:
+def keda_flows(vpc_cidr: str) -> list[_contracts.Flow]:
     """KEDA's own flows, from the chart's labels and ports at 2.20.2 (see the constants above)."""
     src = "kedacore/charts v2.20.2 keda/templates"
     op = _contracts.pods(KEDA_NAMESPACE, KEDA_OPERATOR)
     mas = _contracts.pods(KEDA_NAMESPACE, KEDA_METRICS_APISERVER)
     hooks = _contracts.pods(KEDA_NAMESPACE, KEDA_WEBHOOKS)
-    api, prom, flow = _contracts.cidr(args.vpc_cidr), _contracts.ref("prometheus"), _contracts.Flow
+    api, prom, flow = _contracts.cidr(vpc_cidr), _contracts.ref("prometheus"), _contracts.Flow
     return [
         *_contracts.dns(KEDA_NAMESPACE, what="KEDA"),
         flow(
@@ -254,7 +255,10 @@ class IngressSettings:
 
 @dataclass(frozen=True)
 class ServingArgs:
-    """Inputs of :class:`Serving`."""
+    """Inputs of :class:`Serving`. The cluster comes as its :class:`ClusterContext`: per-model IRSA roles from
+    ``irsa`` (tagged with ``tags``, the ``owner`` tag also labels the pods), the ALB reaches pods from
+    ``vpc_cidr``, PVC model caches use ``storage_class_name``, KEDA runs on ``system_node_selector`` and
+    waits for ``needs_nodes``, ``region`` for the KMS ``ViaService`` condition and the AWS CLI."""
 
     namespace: str
     """Namespace of the models."""
@@ -266,14 +270,6 @@ class ServingArgs:
     """Bucket holding the model weights."""
     artifacts_key: aws.kms.Key
     """KMS key of the bucket (model roles may decrypt with it through S3 only)."""
-    irsa: Irsa
-    """The cluster's OIDC provider, for the per-model IRSA roles."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
-    region: str
-    """AWS region (the KMS ``ViaService`` condition and the AWS CLI)."""
-    vpc_cidr: str
-    """VPC CIDR: the ALB reaches pods directly (target type ``ip``) from it."""
     prometheus_url: str
     """In-cluster Prometheus URL KEDA queries."""
     monitoring_crds: pulumi.Resource | None = None
@@ -282,20 +278,12 @@ class ServingArgs:
     """Namespace of Prometheus (allowed to scrape the models)."""
     model_sync_image: str | None = None
     """AWS CLI image (by digest) of the init container that copies weights from S3."""
-    storage_class_name: str = "gp3-encrypted"
-    """StorageClass of PVC model caches (encrypted gp3)."""
     allow_scale_to_zero: bool = False
     """Allow ``min_replicas: 0`` (KEDA only). Off by default: a cold GPU start takes minutes."""
     ingress: IngressSettings = field(default_factory=IngressSettings)
     """ALB settings."""
     ingress_controller: pulumi.Resource | None = None
     """The AWS Load Balancer Controller release; the Ingress waits for its webhooks."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool (KEDA runs there)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The node pools and CoreDNS: the KEDA release's pods need nodes before it can be ready."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags for the IAM roles."""
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -481,11 +469,16 @@ class Serving(pulumi.ComponentResource):
     ingress: k8s.networking.v1.Ingress | None
     model_roles: dict[str, aws.iam.Role]
 
-    def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: ServingArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__(
-            "platform:index:Serving", name, serving_contracts(args), _k8s.with_provider(opts, args.k8s_provider)
+            "platform:index:Serving",
+            name,
+            serving_contracts(args, context.vpc_cidr),
+            _k8s.with_provider(opts, context.k8s_provider),
         )
-        self._name, self._args = name, args
+        self._name, self._args, self._ctx = name, args, context
         for mname, m in args.models.items():
             if m.min_replicas == 0 and not (args.allow_scale_to_zero and m.autoscaling.type == "keda"):
                 raise ValueError(f"model {mname}: minReplicas 0 needs KEDA and allow_scale_to_zero")
@@ -581,7 +574,7 @@ class Serving(pulumi.ComponentResource):
         )
         for mname, m in args.models.items():
             # The ALB sends traffic and health checks from its ENIs in the VPC straight to pod IPs.
-            rules = [_k8s.from_cidr(args.vpc_cidr, m.port), _k8s.from_namespace(args.monitoring_namespace, m.port)]
+            rules = [_k8s.from_cidr(self._ctx.vpc_cidr, m.port), _k8s.from_namespace(args.monitoring_namespace, m.port)]
             _k8s.network_policy(
                 f"{name}-{mname}-allow-ingress",
                 self.ns,
@@ -605,7 +598,7 @@ class Serving(pulumi.ComponentResource):
             "allow-apiserver-and-prometheus",
             parent=self,
             ingress=[
-                _k8s.from_cidr(args.vpc_cidr, KEDA_METRICS_APISERVER_PORT, KEDA_WEBHOOK_PORT),
+                _k8s.from_cidr(self._ctx.vpc_cidr, KEDA_METRICS_APISERVER_PORT, KEDA_WEBHOOK_PORT),
                 _k8s.from_namespace(args.monitoring_namespace),
             ],
         )
@@ -637,13 +630,13 @@ class Serving(pulumi.ComponentResource):
                 "webhooks": {"maxUnavailable": 1},
             },
             "resources": {"operator": small, "metricServer": small, "webhooks": small},
-            "nodeSelector": dict(args.system_node_selector),
+            "nodeSelector": dict(self._ctx.system_node_selector),
             "prometheus": {
                 comp: {"enabled": monitor, "serviceMonitor": {"enabled": monitor}}
                 for comp in ("operator", "metricServer")
             },
         }
-        deps = [ns, *args.depends_on] + ([args.monitoring_crds] if args.monitoring_crds is not None else [])
+        deps = [ns, *self._ctx.needs_nodes] + ([args.monitoring_crds] if args.monitoring_crds is not None else [])
         return helm_release(f"{name}-keda", "keda", KEDA_CHART, "keda", values, parent=self, depends_on=deps)
 
     # ------------------------------------------------------------------ per model
@@ -654,14 +647,14 @@ class Serving(pulumi.ComponentResource):
             prefix = prefix_of(m)
             role = irsa_role(
                 f"{name}-{mname}-role",
-                args.irsa,
+                self._ctx.irsa,
                 args.namespace,
                 mname,
                 parent=self,
                 policy=pulumi.Output.all(args.artifacts_bucket.arn, args.artifacts_key.arn).apply(
-                    lambda a: model_read_policy(a[0], a[1], prefix, args.region)
+                    lambda a: model_read_policy(a[0], a[1], prefix, self._ctx.region)
                 ),
-                tags=args.tags,
+                tags=self._ctx.tags,
             )
             self.model_roles[mname] = role
             annotations["eks.amazonaws.com/role-arn"] = role.arn
@@ -675,7 +668,7 @@ class Serving(pulumi.ComponentResource):
     def _labels(self, mname: str, track: Track | Literal["warm-spare"] | None = None) -> dict[str, str]:
         labels = {**_k8s.MANAGED_BY, "app.kubernetes.io/name": mname, "platform.ai/model": mname}
         # Ownership for cost allocation: the stack's `owner` tag.
-        labels["team"] = self._args.tags.get("owner", "ml-platform")
+        labels["team"] = self._ctx.tags.get("owner", "ml-platform")
         if track:
             labels["platform.ai/track"] = track
         return labels
@@ -860,7 +853,7 @@ class Serving(pulumi.ComponentResource):
             # The server streams the safetensors from S3 into GPU memory with the model's IRSA role: no
             # copy, no weights volume. vLLM: `vllm serve s3://bucket/prefix --load-format runai_streamer`
             # (vllm-project/vllm docs/models/extensions/runai_model_streamer.md, v0.11.0).
-            env |= streamer_env(args.region, m)
+            env |= streamer_env(self._ctx.region, m)
             server_args_ = args.artifacts_bucket.bucket.apply(lambda b: streaming_args(mname, m, b))
         elif m.source.s3_prefix:
             volumes.append({"name": "models", "emptyDir": {"sizeLimit": f"{models_volume_gib(m)}Gi"}})
@@ -873,7 +866,7 @@ class Serving(pulumi.ComponentResource):
                     "image": args.model_sync_image,
                     "args": ["s3", "sync", src, f"{MODELS_DIR}/{mname}", "--only-show-errors", "--no-progress"],
                     "env": [
-                        {"name": "AWS_REGION", "value": args.region},
+                        {"name": "AWS_REGION", "value": self._ctx.region},
                         {"name": "HOME", "value": "/tmp"},  # noqa: S108
                     ],
                     "resources": _k8s.resources(INIT_CPU, INIT_MEMORY),
@@ -1013,7 +1006,7 @@ class Serving(pulumi.ComponentResource):
             metadata={"name": f"{mname}-models", "namespace": self.ns.metadata.name, "labels": self._labels(mname)},
             spec={
                 "accessModes": ["ReadWriteOnce"],
-                "storageClassName": self._args.storage_class_name,
+                "storageClassName": self._ctx.storage_class_name,
                 "resources": {"requests": {"storage": f"{m.source.pvc_size_gib}Gi"}},
             },
             opts=pulumi.ResourceOptions(parent=self),
@@ -1061,7 +1054,7 @@ class Serving(pulumi.ComponentResource):
             # Pods are targets directly (VPC CNI): no NodePort hop, and readiness gates apply.
             a + "target-type": "ip",
             a + "group.name": ing.group_name,
-            a + "inbound-cidrs": ",".join(ing.inbound_cidrs or [args.vpc_cidr]),
+            a + "inbound-cidrs": ",".join(ing.inbound_cidrs or [self._ctx.vpc_cidr]),
             a + "healthcheck-path": "/health",
             # LLM responses stream for minutes; the 60 s default idle timeout cuts them off.
             a + "load-balancer-attributes": "idle_timeout.timeout_seconds=600,"
