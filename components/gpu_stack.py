@@ -192,6 +192,16 @@ class GpuStackArgs:
     (pulumi-kubernetes#1712), and it waits for the system pool."""
 
 
+def check(args: GpuStackArgs) -> None:
+    """Refuse combinations the device plugin or the operator cannot run."""
+    if args.mig_manager and args.stack != "gpu-operator":
+        raise ValueError("mig_manager needs stack='gpu-operator'")
+    if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
+        raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
+    if args.time_slicing_replicas and args.mig_strategy != "none":
+        raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
+
+
 class GpuStack(pulumi.ComponentResource):
     """NVIDIA device plugin (or GPU operator) and DCGM exporter, on GPU nodes only."""
 
@@ -202,12 +212,7 @@ class GpuStack(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: GpuStackArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
     ):
-        if args.mig_manager and args.stack != "gpu-operator":
-            raise ValueError("mig_manager needs stack='gpu-operator'")
-        if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
-            raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
-        if args.time_slicing_replicas and args.mig_strategy != "none":
-            raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
+        check(args)
         props = gpu_contracts(args.namespace)
         super().__init__("platform:index:GpuStack", name, props, with_provider(opts, context.k8s_provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")

@@ -231,17 +231,7 @@ class Mlflow(pulumi.ComponentResource):
         secrets = self._secrets()
         release = self._server(secrets)
         if args.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": "mlflow", "namespace": self.ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
-                # Evicting unhealthy pods never blocks a node drain.
-                spec={
-                    "maxUnavailable": 1,
-                    "selector": {"matchLabels": dict(POD_LABELS)},
-                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
-            )
+            self._disruption_budget(release)
         self.url = f"http://{MLFLOW_RELEASE}.{args.namespace}.svc:{SERVICE_PORT}"
         self.register_outputs(
             {
@@ -251,6 +241,19 @@ class Mlflow(pulumi.ComponentResource):
                 "artifact_uri": self.artifact_uri,
                 "role": self.role.arn,
             }
+        )
+
+    def _disruption_budget(self, release: pulumi.Resource) -> None:
+        """One replica down at a time; evicting unhealthy pods never blocks a node drain."""
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-pdb",
+            metadata={"name": "mlflow", "namespace": self.ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
+            spec={
+                "maxUnavailable": 1,
+                "selector": {"matchLabels": dict(POD_LABELS)},
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
         )
 
     # ------------------------------------------------------------------ AWS
@@ -266,30 +269,7 @@ class Mlflow(pulumi.ComponentResource):
             protect=args.protect,
             tags=tags,
         )
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-db-subnets",
-            subnet_ids=args.private_subnet_ids,
-            description="MLflow database: private subnets only",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-db-sg",
-            vpc_id=args.vpc_id,
-            description="MLflow database: PostgreSQL from the EKS cluster only",
-            tags={**tags, "Name": f"{args.identifier}-db"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-db-from-cluster",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.cluster_security_group_id,
-            ip_protocol="tcp",
-            from_port=5432,
-            to_port=5432,
-            description="PostgreSQL from the cluster's nodes and pods",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        subnets, sg = self._database_network(tags)
         return aws.rds.Instance(
             f"{name}-db",
             identifier=args.identifier,
@@ -323,6 +303,35 @@ class Mlflow(pulumi.ComponentResource):
             tags=tags,
             opts=retained(self, args.protect),
         )
+
+    def _database_network(self, tags: dict[str, str]) -> tuple[aws.rds.SubnetGroup, aws.ec2.SecurityGroup]:
+        """The private subnets and a security group admitting PostgreSQL from the cluster only."""
+        name, args = self._name, self._args
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-db-subnets",
+            subnet_ids=args.private_subnet_ids,
+            description="MLflow database: private subnets only",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-db-sg",
+            vpc_id=args.vpc_id,
+            description="MLflow database: PostgreSQL from the EKS cluster only",
+            tags={**tags, "Name": f"{args.identifier}-db"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-db-from-cluster",
+            security_group_id=sg.id,
+            referenced_security_group_id=args.cluster_security_group_id,
+            ip_protocol="tcp",
+            from_port=5432,
+            to_port=5432,
+            description="PostgreSQL from the cluster's nodes and pods",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return subnets, sg
 
     # ------------------------------------------------------------------ Kubernetes
     def _network_policies(self) -> None:
