@@ -16,8 +16,7 @@ from components.gitlab_runner import GitlabRunner, GitlabRunnerArgs
 from components.jenkins import Jenkins, JenkinsArgs
 from components.registry import Registry
 from infra.config import LABEL_POOL, CiJobProfile
-from infra.wiring.in_cluster import required_secret, secret
-from infra.wiring.stack import Stack
+from infra.wiring.stack import Stack, required_secret, secret
 
 
 def job_profile(p: CiJobProfile) -> JobProfile:

@@ -7,7 +7,6 @@ All but Karpenter's AWS plumbing are Kubernetes-layer components, created only w
 from __future__ import annotations
 
 import pulumi
-from pydantic import SecretStr
 
 from components.artifacts import Artifacts
 from components.ci_runners import CiRunners
@@ -26,21 +25,8 @@ from components.registry import Registry
 from components.serving import IngressSettings, Serving, ServingArgs
 from infra.config import NodePool as ResolvedPool
 from infra.wiring.cloud import managed_pools, mlflow_identifier
-from infra.wiring.stack import Stack
+from infra.wiring.stack import Stack, required_secret, secret
 from infra.wiring.storage import repository_image
-
-
-def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
-    """A secret config value as a secret Output (None when unset)."""
-    return None if value is None else pulumi.Output.secret(value.get_secret_value())
-
-
-def required_secret(value: SecretStr | None, key: str) -> pulumi.Output[str]:
-    """A secret the config validation already requires for an enabled add-on (keeps the types honest)."""
-    out = secret(value)
-    if out is None:
-        raise ValueError(f"{key} is required")
-    return out
 
 
 def karpenter_pool(pool: ResolvedPool) -> GpuNodePool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from pydantic import SecretStr
 
 from infra.config import PROJECT, PlatformConfig, iam_path
 
@@ -63,3 +64,16 @@ def stack(cfg: PlatformConfig) -> Stack:
         tags=tags,
         aws_provider=provider,
     )
+
+
+def secret(value: SecretStr | None) -> pulumi.Output[str] | None:
+    """A secret config value as a secret Output (None when unset)."""
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())
+
+
+def required_secret(value: SecretStr | None, key: str) -> pulumi.Output[str]:
+    """A secret the config validation already requires for an enabled add-on (keeps the types honest)."""
+    out = secret(value)
+    if out is None:
+        raise ValueError(f"{key} is required")
+    return out
