@@ -1,5 +1,6 @@
-"""Karpenter's AWS side as documents: the controller's IAM statements, the interruption queue's policy and the
-EventBridge rules that feed it (split from components/karpenter.py)."""
+"""Karpenter's AWS side (internal to :mod:`components.karpenter`): the controller's IAM policy, the
+interruption queue's policy and the EventBridge events it subscribes to, from Karpenter's getting-started
+CloudFormation template at v1.13."""
 
 from __future__ import annotations
 
@@ -16,14 +17,63 @@ def controller_statements(cluster: str, region: str, account: str, node_role: st
     """The controller policy of Karpenter's getting-started CloudFormation template at v1.13
     (website/content/en/v1.13/getting-started/getting-started-with-karpenter/cloudformation.yaml):
     launches, tags and deletes only resources tagged for this cluster, passes only the node role."""
-    owned, req = _owned(cluster), _requested(cluster)
-    nc_tag = "karpenter.k8s.aws/ec2nodeclass"
-    profile = f"arn:aws:iam::{account}:instance-profile/*"
-    region_tag = "topology.kubernetes.io/region"
     return [
-        *_launch_statements(cluster, region),
+        *_ec2_statements(cluster, region),
         {"Sid": "AllowPassingInstanceRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": node_role,
          "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com"]}}},
+        *_instance_profile_statements(cluster, region, account),
+        *_read_statements(cluster, region, account, queue),
+    ]  # fmt: skip
+
+
+def _owned(cluster: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(resource tag, request tags) conditions naming this cluster."""
+    owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}
+    req = {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
+    return owned, req
+
+
+def _ec2_statements(cluster: str, region: str) -> list[dict[str, Any]]:
+    """Launch, tag and delete instances, fleets and launch templates tagged for this cluster and a node pool."""
+    owned, req = _owned(cluster)
+    ec2 = [_arn("ec2", region, "*", r) for r in ("fleet/*", "instance/*", "volume/*", "network-interface/*",
+                                                  "launch-template/*", "spot-instances-request/*")]  # fmt: skip
+    pool_tag = "karpenter.sh/nodepool"
+    return [
+        {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow",
+         "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+         "Resource": [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
+                      *(_arn("ec2", region, "*", r) for r in ("security-group/*", "subnet/*",
+                                                               "capacity-reservation/*", "placement-group/*"))]},
+        {"Sid": "AllowScopedEC2LaunchTemplateAccessActions", "Effect": "Allow",
+         "Action": ["ec2:RunInstances", "ec2:CreateFleet"], "Resource": _arn("ec2", region, "*", "launch-template/*"),
+         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"}}},
+        {"Sid": "AllowScopedEC2InstanceActionsWithTags", "Effect": "Allow",
+         "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"], "Resource": ec2,
+         "Condition": {"StringEquals": req, "StringLike": {f"aws:RequestTag/{pool_tag}": "*"}}},
+        {"Sid": "AllowScopedResourceCreationTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": ec2,
+         "Condition": {"StringEquals": {**req, "ec2:CreateAction": ["RunInstances", "CreateFleet",
+                                                                    "CreateLaunchTemplate"]},
+                       "StringLike": {f"aws:RequestTag/{pool_tag}": "*"}}},
+        {"Sid": "AllowScopedResourceTagging", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": _arn("ec2", region, "*", "instance/*"),
+         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"},
+                       "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
+                       "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name",
+                                                                    "karpenter.sh/nodeclaim", "Name"]}}},
+        {"Sid": "AllowScopedDeletion", "Effect": "Allow", "Action": ["ec2:TerminateInstances",
+                                                                     "ec2:DeleteLaunchTemplate"],
+         "Resource": [_arn("ec2", region, "*", "instance/*"), _arn("ec2", region, "*", "launch-template/*")],
+         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"}}},
+    ]  # fmt: skip
+
+
+def _instance_profile_statements(cluster: str, region: str, account: str) -> list[dict[str, Any]]:
+    """Create, tag and manage only instance profiles tagged for this cluster, region and an EC2NodeClass."""
+    owned, req = _owned(cluster)
+    profile = f"arn:aws:iam::{account}:instance-profile/*"
+    region_tag, nc_tag = "topology.kubernetes.io/region", "karpenter.k8s.aws/ec2nodeclass"
+    return [
         {"Sid": "AllowScopedInstanceProfileCreationActions", "Effect": "Allow", "Action": ["iam:CreateInstanceProfile"],
          "Resource": profile,
          "Condition": {"StringEquals": {**req, f"aws:RequestTag/{region_tag}": region},
@@ -38,6 +88,13 @@ def controller_statements(cluster: str, region: str, account: str, node_role: st
          "Resource": profile,
          "Condition": {"StringEquals": {**owned, f"aws:ResourceTag/{region_tag}": region},
                        "StringLike": {f"aws:ResourceTag/{nc_tag}": "*"}}},
+    ]  # fmt: skip
+
+
+def _read_statements(cluster: str, region: str, account: str, queue: str) -> list[dict[str, Any]]:
+    """The cluster's endpoint, the interruption queue, and the regional reads (EC2, SSM, pricing, profiles)."""
+    profile = f"arn:aws:iam::{account}:instance-profile/*"
+    return [
         {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Action": "eks:DescribeCluster",
          "Resource": _arn("eks", region, account, f"cluster/{cluster}")},
         {"Sid": "AllowInterruptionQueueActions", "Effect": "Allow",
@@ -101,46 +158,3 @@ def queue_policy(queue_arn: str) -> str:
             ],
         }
     )
-
-
-def _owned(cluster: str) -> dict[str, str]:
-    return {f"aws:ResourceTag/kubernetes.io/cluster/{cluster}": "owned"}
-
-
-def _requested(cluster: str) -> dict[str, str]:
-    return {f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned", "aws:RequestTag/eks:eks-cluster-name": cluster}
-
-
-def _launch_statements(cluster: str, region: str) -> list[dict[str, Any]]:
-    """The template's EC2 statements: launch, tag and delete only what is tagged for this cluster and a NodePool."""
-    owned, req = _owned(cluster), _requested(cluster)
-    ec2 = [_arn("ec2", region, "*", r) for r in ("fleet/*", "instance/*", "volume/*", "network-interface/*",
-                                                  "launch-template/*", "spot-instances-request/*")]  # fmt: skip
-    pool_tag = "karpenter.sh/nodepool"
-    return [
-        {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow",
-         "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-         "Resource": [f"arn:aws:ec2:{region}::image/*", f"arn:aws:ec2:{region}::snapshot/*",
-                      *(_arn("ec2", region, "*", r) for r in ("security-group/*", "subnet/*",
-                                                               "capacity-reservation/*", "placement-group/*"))]},
-        {"Sid": "AllowScopedEC2LaunchTemplateAccessActions", "Effect": "Allow",
-         "Action": ["ec2:RunInstances", "ec2:CreateFleet"], "Resource": _arn("ec2", region, "*", "launch-template/*"),
-         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"}}},
-        {"Sid": "AllowScopedEC2InstanceActionsWithTags", "Effect": "Allow",
-         "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"], "Resource": ec2,
-         "Condition": {"StringEquals": req, "StringLike": {f"aws:RequestTag/{pool_tag}": "*"}}},
-        {"Sid": "AllowScopedResourceCreationTagging", "Effect": "Allow", "Action": "ec2:CreateTags", "Resource": ec2,
-         "Condition": {"StringEquals": {**req, "ec2:CreateAction": ["RunInstances", "CreateFleet",
-                                                                    "CreateLaunchTemplate"]},
-                       "StringLike": {f"aws:RequestTag/{pool_tag}": "*"}}},
-        {"Sid": "AllowScopedResourceTagging", "Effect": "Allow", "Action": "ec2:CreateTags",
-         "Resource": _arn("ec2", region, "*", "instance/*"),
-         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"},
-                       "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster},
-                       "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name",
-                                                                    "karpenter.sh/nodeclaim", "Name"]}}},
-        {"Sid": "AllowScopedDeletion", "Effect": "Allow", "Action": ["ec2:TerminateInstances",
-                                                                     "ec2:DeleteLaunchTemplate"],
-         "Resource": [_arn("ec2", region, "*", "instance/*"), _arn("ec2", region, "*", "launch-template/*")],
-         "Condition": {"StringEquals": owned, "StringLike": {f"aws:ResourceTag/{pool_tag}": "*"}}},
-    ]  # fmt: skip

@@ -26,8 +26,8 @@ Outputs: ``namespace`` (runner namespace), ``job_namespace``, ``controller`` (re
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import pulumi
@@ -36,6 +36,7 @@ import pulumi_kubernetes as k8s
 
 from components import _contracts, _k8s
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # The registry's CI push role trusts exactly <runner namespace>:RUNNER_SERVICE_ACCOUNT.
 from components.vocabulary import LABEL_ACCELERATOR, LABEL_POOL, RUNNER_SERVICE_ACCOUNT
@@ -103,7 +104,8 @@ class RunnerScaleSet:
 
 @dataclass(frozen=True)
 class CiRunnersArgs:
-    """Inputs of :class:`CiRunners`."""
+    """Inputs of :class:`CiRunners`. The cluster comes as its :class:`ClusterContext`: the controller and
+    listeners run on ``system_node_selector``, every release waits for ``needs_nodes``."""
 
     github_config_url: str
     """Organisation or repository URL the runners register with."""
@@ -117,8 +119,6 @@ class CiRunnersArgs:
     """Scale sets keyed by ``runs-on`` label (``cfg.runner_scale_sets()``)."""
     runner_image: pulumi.Input[str]
     """Runner image by digest (built by :class:`~components.images.Images` or from config)."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
     push_role: aws.iam.Role | None = None
     """IAM role the runners assume (IRSA) to push to the platform's repositories; None: no AWS access."""
     namespace: str = "arc-runners"
@@ -129,10 +129,6 @@ class CiRunnersArgs:
     """GitHub runner group the scale sets join (limits which repositories may use them)."""
     controller_namespace: str = "arc-systems"
     """Namespace of the controller and the listeners."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool (controller and listeners)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The node pools and CoreDNS: the controller and listener pods need nodes before the releases can be ready."""
 
 
 def runner_placement(spec: RunnerScaleSet) -> dict[str, Any]:
@@ -185,10 +181,12 @@ class CiRunners(pulumi.ComponentResource):
     controller: pulumi.Resource
     scale_sets: dict[str, pulumi.Resource]
 
-    def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: CiRunnersArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         props = _contracts.declare(flows=runner_flows(args))
-        super().__init__("platform:index:CiRunners", name, props, _k8s.with_provider(opts, args.k8s_provider))
-        self._name, self._args = name, args
+        super().__init__("platform:index:CiRunners", name, props, _k8s.with_provider(opts, context.k8s_provider))
+        self._name, self._args, self._ctx = name, args, context
         ctrl_ns, runner_ns, job_ns = self._namespaces()
         self.controller = self._controller(ctrl_ns, runner_ns)
         secret = k8s.core.v1.Secret(
@@ -206,7 +204,7 @@ class CiRunners(pulumi.ComponentResource):
         binding = self._identity(runner_ns, job_ns)
         self.scale_sets = {}
         for set_name, spec in args.scale_sets.items():
-            deps: list[pulumi.Resource] = [self.controller, secret, binding, *args.depends_on]
+            deps: list[pulumi.Resource] = [self.controller, secret, binding, *self._ctx.needs_nodes]
             if spec.container_mode != "dind":
                 deps.append(self._hook_template(set_name, spec, runner_ns))
             self.scale_sets[set_name] = helm_release(
@@ -214,7 +212,7 @@ class CiRunners(pulumi.ComponentResource):
                 set_name,
                 SCALE_SET_CHART,
                 args.namespace,
-                self._scale_set_values(set_name, spec, args),
+                self._scale_set_values(set_name, spec, args, self._ctx.system_node_selector),
                 parent=self,
                 depends_on=deps,
             )
@@ -286,7 +284,7 @@ class CiRunners(pulumi.ComponentResource):
                 "podSecurityContext": _k8s.restricted_pod(65532),
                 "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
                 "resources": small,
-                "nodeSelector": dict(args.system_node_selector),
+                "nodeSelector": dict(self._ctx.system_node_selector),
                 "flags": {
                     "logLevel": "info",
                     "logFormat": "json",
@@ -297,7 +295,7 @@ class CiRunners(pulumi.ComponentResource):
                 },
             },
             parent=self,
-            depends_on=[ctrl_ns, runner_ns, *args.depends_on],
+            depends_on=[ctrl_ns, runner_ns, *self._ctx.needs_nodes],
         )
 
     def _identity(self, runner_ns: k8s.core.v1.Namespace, job_ns: k8s.core.v1.Namespace) -> pulumi.Resource:
@@ -346,7 +344,9 @@ class CiRunners(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _scale_set_values(set_name: str, spec: RunnerScaleSet, args: CiRunnersArgs) -> dict[str, Any]:
+    def _scale_set_values(
+        set_name: str, spec: RunnerScaleSet, args: CiRunnersArgs, system_node_selector: Mapping[str, str]
+    ) -> dict[str, Any]:
         kube_mode = spec.container_mode != "dind"
         values: dict[str, Any] = {
             "githubConfigUrl": args.github_config_url,
@@ -358,7 +358,7 @@ class CiRunners(pulumi.ComponentResource):
             # Required with the controller's watchSingleNamespace (chart values.yaml).
             "controllerServiceAccount": {"namespace": args.controller_namespace, "name": CONTROLLER_SERVICE_ACCOUNT},
             "template": {"spec": runner_pod(set_name, spec, args.runner_image, kube_mode, args.job_namespace)},
-            "listenerTemplate": _listener_template(args.system_node_selector),
+            "listenerTemplate": _listener_template(system_node_selector),
             # kubernetes-novolume: no shared work PVC, so job pods may run in the job namespace.
             "containerMode": {"type": "kubernetes-novolume" if kube_mode else "dind"},
         }

@@ -27,8 +27,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _ci, _contracts, _k8s
-from components._common import Irsa
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # CircleCI-Public/container-runner-helm-chart tag v101.1.7 (agent 3.1.8); values checked against
 # tests/charts/container-agent.yaml.
@@ -44,14 +44,12 @@ ORCHESTRATOR = _ci.JobProfile(cpu="250m", memory="256Mi", ephemeral_storage_gib=
 
 @dataclass(frozen=True)
 class CircleciAgentArgs:
-    """Inputs of :class:`CircleciAgent`."""
+    """Inputs of :class:`CircleciAgent`. The cluster comes as its :class:`ClusterContext`: the push role from ``irsa`` (tagged ``tags``), the agent on ``system_node_selector``, the release after ``needs_nodes``."""
 
     cpu_resource_class: str
     """``<namespace>/<name>`` of the CPU resource class."""
     cpu_token: pulumi.Input[str]
     """Its token; kept secret end to end."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
     gpu_resource_class: str | None = None
     """``<namespace>/<name>`` of the GPU resource class; None: none."""
     gpu_token: pulumi.Input[str] | None = None
@@ -64,16 +62,8 @@ class CircleciAgentArgs:
     """Task pods of the CPU class."""
     gpu_job: _ci.JobProfile = field(default_factory=lambda: _ci.JobProfile(cpu="8", memory="32Gi", gpus=1))
     """Task pods of the GPU class."""
-    irsa: Irsa | None = None
-    """The cluster's OIDC provider; with ``push_repository_arns``, task pods get a push role."""
     push_repository_arns: Sequence[pulumi.Input[str]] = ()
     """Repositories the task pods may push to; empty: no AWS access."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool (the agent)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """AWS tags of the push role."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The node pools and CoreDNS: the agent needs a node before the release can be ready."""
 
 
 def circleci_flows(args: CircleciAgentArgs) -> list[_contracts.Flow]:
@@ -111,10 +101,12 @@ class CircleciAgent(pulumi.ComponentResource):
     namespace: str
     release: pulumi.Resource
 
-    def __init__(self, name: str, args: CircleciAgentArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: CircleciAgentArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         props = _contracts.declare(flows=circleci_flows(args))
-        super().__init__("platform:index:CircleciAgent", name, props, _k8s.with_provider(opts, args.k8s_provider))
-        self._name, self._args = name, args
+        super().__init__("platform:index:CircleciAgent", name, props, _k8s.with_provider(opts, context.k8s_provider))
+        self._name, self._args, self._ctx = name, args, context
         classes = self._classes()
         gpu_tasks = args.max_concurrent_tasks * args.gpu_job.gpus if args.gpu_resource_class else 0
         ns = _ci.job_namespace(
@@ -144,7 +136,7 @@ class CircleciAgent(pulumi.ComponentResource):
             args.namespace,
             self._values(classes),
             parent=self,
-            depends_on=[secret, sa, ns, *args.depends_on],
+            depends_on=[secret, sa, ns, *self._ctx.needs_nodes],
         )
         self.namespace = args.namespace
         self.register_outputs({"namespace": self.namespace})
@@ -161,15 +153,15 @@ class CircleciAgent(pulumi.ComponentResource):
     def _task_identity(self, ns: k8s.core.v1.Namespace) -> pulumi.Resource:
         name, args = self._name, self._args
         role: aws.iam.Role | None = None
-        if args.irsa is not None and args.push_repository_arns:
+        if args.push_repository_arns:
             role = _ci.push_role(
                 f"{name}-push",
-                args.irsa,
+                self._ctx.irsa,
                 args.namespace,
                 TASK_SERVICE_ACCOUNT,
                 args.push_repository_arns,
                 parent=self,
-                tags=args.tags,
+                tags=self._ctx.tags,
             )
         return _ci.service_account(f"{name}-task-sa", ns, TASK_SERVICE_ACCOUNT, role, parent=self)
 
@@ -190,7 +182,7 @@ class CircleciAgent(pulumi.ComponentResource):
                 "resources": _k8s.agent_resources("100m", "256Mi", memory_limit="512Mi"),
                 "podSecurityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                 "containerSecurityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "nodeSelector": dict(args.system_node_selector),
+                "nodeSelector": dict(self._ctx.system_node_selector),
             },
             "orchestrator": {"resources": _ci.resources(ORCHESTRATOR)},
         }

@@ -17,7 +17,8 @@ Outputs: ``release``, ``role``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -25,7 +26,7 @@ import pulumi_kubernetes as k8s
 
 from components._common import irsa_role, policy_json
 from components._helm import Chart, helm_release
-from components.cluster import Cluster
+from components.cluster_context import ClusterContext
 
 # https://kubernetes.github.io/autoscaler, chart cluster-autoscaler 9.59.0 (appVersion 1.35.0),
 # kubernetes/autoscaler@55c37cd5 cluster-autoscaler/charts/cluster-autoscaler/Chart.yaml.
@@ -42,28 +43,15 @@ SERVICE_ACCOUNT = "cluster-autoscaler"
 
 @dataclass(frozen=True)
 class ClusterAutoscalerArgs:
-    """Inputs of :class:`ClusterAutoscaler`."""
+    """Inputs of :class:`ClusterAutoscaler`. The cluster comes as its :class:`ClusterContext`: ``cluster_name``
+    for auto-discovery tags and the IAM condition, ``kubernetes_version`` selects the image, ``region`` is set
+    explicitly (IMDS is unreachable from pods, hop limit 1), ``account_id`` scopes ``eks:DescribeNodegroup``;
+    it runs on ``system_node_selector`` (never a pool it may scale to zero) and waits for ``needs_nodes``."""
 
-    cluster: Cluster
-    """The cluster: its name, IRSA provider and Kubernetes provider (pass it in the component's providers)."""
-    cluster_name: str
-    """Physical cluster name (auto-discovery tags and the IAM condition)."""
-    kubernetes_version: str
-    """Cluster minor version; selects the autoscaler image."""
-    region: str
-    """AWS region, set explicitly because IMDS is unreachable from pods (hop limit 1)."""
-    account_id: str
-    """AWS account (scopes ``eks:DescribeNodegroup``)."""
-    node_selector: Mapping[str, str]
-    """Where the autoscaler runs: the system (CPU) pool, never a pool it may scale to zero."""
     preferred_pools: Sequence[str] = ()
     """Node pools the priority expander tries first (e.g. the spot pools); the rest follow by least waste."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What the release waits for (the node pools, so its pod can schedule)."""
     chart: Chart = CHART
     """The pinned chart."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags for the IAM role."""
 
 
 def autoscaler_policy(cluster_name: str, region: str, account_id: str) -> str:
@@ -117,72 +105,85 @@ def expander_priorities(preferred_pools: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
+def autoscaler_values(
+    args: ClusterAutoscalerArgs, context: ClusterContext, image_tag: str, role_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """The chart's values: auto-discovery of this cluster's groups, priority then least-waste expansion."""
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": context.region,
+        "fullnameOverride": "cluster-autoscaler",
+        # Finds the ASGs tagged k8s.io/cluster-autoscaler/enabled and .../<cluster> (the chart's default tags).
+        "autoDiscovery": {"clusterName": context.cluster_name},
+        "image": {"tag": image_tag},
+        "rbac": {
+            "serviceAccount": {
+                "name": SERVICE_ACCOUNT,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            }
+        },
+        "extraArgs": {
+            "logtostderr": True,
+            "stderrthreshold": "info",
+            "v": 2,
+            "expander": "priority,least-waste",
+            "balance-similar-node-groups": True,
+            # kube-system pods (coredns, the CSI controller) must not pin nodes forever.
+            "skip-nodes-with-system-pods": False,
+            # Pods with emptyDir scratch (model caches, /dev/shm) must not block scale-down.
+            "skip-nodes-with-local-storage": False,
+            # GPU nodes come up slowly (image pulls of several GiB, driver init).
+            "max-node-provision-time": "20m0s",
+        },
+        "expanderPriorities": expander_priorities(args.preferred_pools),
+        "nodeSelector": dict(context.system_node_selector),
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "600Mi"},
+            "limits": {"memory": "600Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
 class ClusterAutoscaler(pulumi.ComponentResource):
     """cluster-autoscaler on the system pool with a least-privilege IRSA role."""
 
     release: k8s.helm.v3.Release
     role: aws.iam.Role
 
-    def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None):
-        tag = IMAGE_TAGS.get(args.kubernetes_version)
+    def __init__(
+        self,
+        name: str,
+        args: ClusterAutoscalerArgs,
+        context: ClusterContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        tag = IMAGE_TAGS.get(context.kubernetes_version)
         if tag is None:
             raise ValueError(
-                f"no cluster-autoscaler image known for Kubernetes {args.kubernetes_version}; add it to IMAGE_TAGS"
+                f"no cluster-autoscaler image known for Kubernetes {context.kubernetes_version}; add it to IMAGE_TAGS"
             )
         super().__init__("platform:index:ClusterAutoscaler", name, None, opts)
         self.role = irsa_role(
             f"{name}-role",
-            args.cluster.irsa,
+            context.irsa,
             NAMESPACE,
             SERVICE_ACCOUNT,
             parent=self,
-            policy=autoscaler_policy(args.cluster_name, args.region, args.account_id),
-            tags=args.tags,
+            policy=autoscaler_policy(context.cluster_name, context.region, context.account_id),
+            tags=context.tags,
         )
-        values = {
-            "cloudProvider": "aws",
-            "awsRegion": args.region,
-            "fullnameOverride": "cluster-autoscaler",
-            # Finds the ASGs tagged k8s.io/cluster-autoscaler/enabled and .../<cluster> (the chart's default tags).
-            "autoDiscovery": {"clusterName": args.cluster_name},
-            "image": {"tag": tag},
-            "rbac": {
-                "serviceAccount": {
-                    "name": SERVICE_ACCOUNT,
-                    "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
-                }
-            },
-            "extraArgs": {
-                "logtostderr": True,
-                "stderrthreshold": "info",
-                "v": 2,
-                "expander": "priority,least-waste",
-                "balance-similar-node-groups": True,
-                # kube-system pods (coredns, the CSI controller) must not pin nodes forever.
-                "skip-nodes-with-system-pods": False,
-                # Pods with emptyDir scratch (model caches, /dev/shm) must not block scale-down.
-                "skip-nodes-with-local-storage": False,
-                # GPU nodes come up slowly (image pulls of several GiB, driver init).
-                "max-node-provision-time": "20m0s",
-            },
-            "expanderPriorities": expander_priorities(args.preferred_pools),
-            "nodeSelector": dict(args.node_selector),
-            "resources": {
-                "requests": {"cpu": "100m", "memory": "600Mi"},
-                "limits": {"memory": "600Mi"},
-            },
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 65534,
-                "runAsGroup": 65534,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containerSecurityContext": {
-                "allowPrivilegeEscalation": False,
-                "readOnlyRootFilesystem": True,
-                "capabilities": {"drop": ["ALL"]},
-            },
-        }
+        values = autoscaler_values(args, context, tag, self.role.arn)
         self.release = helm_release(
             f"{name}-release",
             "cluster-autoscaler",
@@ -190,6 +191,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             NAMESPACE,
             values,
             parent=self,
-            depends_on=args.depends_on,
+            depends_on=context.needs_nodes,
         )
         self.register_outputs({"role_arn": self.role.arn, "release": self.release.name})

@@ -28,8 +28,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _contracts, _k8s
-from components._common import Irsa, irsa_role, policy_json
+from components._common import irsa_role, policy_json
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # prometheus-community/helm-charts at tag prometheus-pushgateway-3.8.0 (commit 4fa56e1c), appVersion
 # v1.11.3. Values used below, as named in that version's charts/prometheus-pushgateway/values.yaml:
@@ -63,18 +64,12 @@ class DriftJob:
 
 @dataclass(frozen=True)
 class DriftMonitoringArgs:
-    """Inputs of :class:`DriftMonitoring`."""
+    """Inputs of :class:`DriftMonitoring`. The cluster comes as its :class:`ClusterContext`: the jobs' IRSA roles from ``irsa`` (tagged ``tags``; the ``owner`` tag labels the pods), ``region`` for the jobs, the Pushgateway volume on ``storage_class_name``, the Pushgateway and jobs on ``system_node_selector``, the release after ``needs_nodes``."""
 
-    k8s_provider: k8s.Provider
-    """The cluster's explicit Kubernetes provider."""
-    irsa: Irsa
-    """The cluster's OIDC provider, for the per-model drift roles."""
     artifacts_bucket: aws.s3.Bucket
     """The artifact bucket holding the reference and current prefixes."""
     artifacts_key: aws.kms.Key
     """The bucket's KMS key (the roles decrypt through S3 only)."""
-    region: str
-    """AWS region (the ``kms:ViaService`` condition and the evaluator's S3 client)."""
     image: pulumi.Input[str]
     """The drift-job image reference, pinned (``repo@sha256:…`` or an immutable tag)."""
     jobs: Mapping[str, DriftJob] = field(default_factory=dict)
@@ -85,8 +80,6 @@ class DriftMonitoringArgs:
     """Namespace of Prometheus (allowed to scrape the Pushgateway)."""
     monitoring_crds: pulumi.Resource | None = None
     """The prometheus-operator CRD release; None skips the ServiceMonitor (no Prometheus to scrape it)."""
-    storage_class_name: pulumi.Input[str] = "gp3-encrypted"
-    """StorageClass of the Pushgateway's volume (the cluster's encrypted gp3)."""
     pushgateway_storage_gib: int = 2
     """Size of the Pushgateway's volume."""
     cpu: str = "1"
@@ -95,12 +88,6 @@ class DriftMonitoringArgs:
     """Memory of a job."""
     deadline_seconds: int = 3600
     """``activeDeadlineSeconds`` of a job."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the Pushgateway and the jobs (the system pool: never a GPU node)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags of the IAM roles."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What the release waits for besides its namespace: the node pools and CoreDNS its pods need."""
 
 
 def drift_read_policy(bucket_arn: str, key_arn: str, prefixes: Sequence[str], region: str) -> str:
@@ -163,15 +150,20 @@ class DriftMonitoring(pulumi.ComponentResource):
     pushgateway_url: str
     roles: dict[str, aws.iam.Role]
 
-    def __init__(self, name: str, args: DriftMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: DriftMonitoringArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__(
-            "platform:index:DriftMonitoring", name, drift_contracts(args), _k8s.with_provider(opts, args.k8s_provider)
+            "platform:index:DriftMonitoring",
+            name,
+            drift_contracts(args),
+            _k8s.with_provider(opts, context.k8s_provider),
         )
         for model, job in args.jobs.items():
             for prefix in (job.reference, job.current):
                 if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
                     raise ValueError(f"model {model}: drift prefixes are key prefixes ending in '/': {prefix!r}")
-        self._name, self._args = name, args
+        self._name, self._args, self._ctx = name, args, context
         self.ns = _k8s.namespace(f"{name}-namespace", args.namespace, parent=self)
         _k8s.quota_and_limits(
             f"{name}", self.ns, parent=self, hard={"pods": str(10 + 2 * len(args.jobs)), "requests.storage": "100Gi"}
@@ -236,11 +228,11 @@ class DriftMonitoring(pulumi.ComponentResource):
             "securityContext": _k8s.restricted_pod(65534),
             "containerSecurityContext": dict(_k8s.RESTRICTED_CONTAINER),
             "resources": _k8s.agent_resources("50m", "64Mi", memory_limit="256Mi"),
-            "nodeSelector": dict(args.system_node_selector),
+            "nodeSelector": dict(self._ctx.system_node_selector),
             "persistentVolume": {
                 "enabled": True,
                 "size": f"{args.pushgateway_storage_gib}Gi",
-                "storageClass": args.storage_class_name,
+                "storageClass": self._ctx.storage_class_name,
                 "mountPath": "/data",
             },
             # Without a persistence file pushed groups live in memory only: a restart would drop every
@@ -248,7 +240,7 @@ class DriftMonitoring(pulumi.ComponentResource):
             "extraArgs": ["--persistence.file=/data/pushgateway.db", "--persistence.interval=1m"],
             "serviceMonitor": {"enabled": monitor, "namespace": args.namespace, "honorLabels": True},
         }
-        deps: list[pulumi.Resource] = [self.ns, *args.depends_on] + (
+        deps: list[pulumi.Resource] = [self.ns, *self._ctx.needs_nodes] + (
             [args.monitoring_crds] if args.monitoring_crds else []
         )
         return helm_release(
@@ -266,14 +258,14 @@ class DriftMonitoring(pulumi.ComponentResource):
         sa_name = f"drift-{model}"
         role = irsa_role(
             f"{name}-{model}-role",
-            args.irsa,
+            self._ctx.irsa,
             args.namespace,
             sa_name,
             parent=self,
             policy=pulumi.Output.all(args.artifacts_bucket.arn, args.artifacts_key.arn).apply(
-                lambda a: drift_read_policy(a[0], a[1], [job.reference, job.current], args.region)
+                lambda a: drift_read_policy(a[0], a[1], [job.reference, job.current], self._ctx.region)
             ),
-            tags=args.tags,
+            tags=self._ctx.tags,
         )
         self.roles[model] = role
         labels = {
@@ -282,7 +274,7 @@ class DriftMonitoring(pulumi.ComponentResource):
             DRIFT_JOB_LABEL: model,
             "platform.ai/model": model,
             # Ownership for cost allocation: the stack's `owner` tag (as the model's own pods).
-            "team": args.tags.get("owner", "ml-platform"),
+            "team": self._ctx.tags.get("owner", "ml-platform"),
         }
         meta: Any = {"namespace": self.ns.metadata.name, "labels": labels}
         k8s.core.v1.ServiceAccount(
@@ -297,13 +289,14 @@ class DriftMonitoring(pulumi.ComponentResource):
         k8s.batch.v1.CronJob(
             f"{name}-{model}-cronjob",
             metadata={**meta, "name": f"drift-{model}"},
-            spec=_cronjob_spec(args, model, sa_name, labels, job.schedule, uri, self.pushgateway_url),
+            spec=_cronjob_spec(args, self._ctx, model, sa_name, labels, job.schedule, uri, self.pushgateway_url),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[pushgateway]),
         )
 
 
 def _cronjob_spec(
     args: DriftMonitoringArgs,
+    context: ClusterContext,
     model: str,
     sa_name: str,
     labels: Mapping[str, str],
@@ -319,7 +312,7 @@ def _cronjob_spec(
         ),
         # pyarrow's S3 client takes the region from AWS_REGION and the IRSA token from the env the
         # pod identity webhook injects (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE).
-        "env": [{"name": "AWS_REGION", "value": args.region}, {"name": "HOME", "value": SCRATCH}],
+        "env": [{"name": "AWS_REGION", "value": context.region}, {"name": "HOME", "value": SCRATCH}],
         "resources": _k8s.resources(args.cpu, args.memory),
         "securityContext": dict(_k8s.RESTRICTED_CONTAINER),
         "volumeMounts": [{"name": "tmp", "mountPath": SCRATCH}],
@@ -345,7 +338,7 @@ def _cronjob_spec(
                         "automountServiceAccountToken": False,
                         "restartPolicy": "Never",
                         "securityContext": _k8s.restricted_pod(DRIFT_UID),
-                        "nodeSelector": dict(args.system_node_selector),
+                        "nodeSelector": dict(context.system_node_selector),
                         "containers": [container],
                         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
                     },

@@ -21,7 +21,7 @@ Outputs: ``namespace``, ``job_namespace``, ``releases`` (``cpu``/``gpu`` -> rele
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _ci, _contracts, _k8s
-from components._common import Irsa
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # gitlab-org/charts/gitlab-runner, chart 0.93.0; values checked against tests/charts/gitlab-runner.yaml.
 CHART = Chart(chart="gitlab-runner", version="0.93.0", repo="https://charts.gitlab.io")
@@ -60,14 +60,12 @@ SERVICE = _ci.JobProfile(cpu="1", memory="1Gi", ephemeral_storage_gib=5)
 
 @dataclass(frozen=True)
 class GitlabRunnerArgs:
-    """Inputs of :class:`GitlabRunner`."""
+    """Inputs of :class:`GitlabRunner`. The cluster comes as its :class:`ClusterContext`: the push role from ``irsa`` (tagged ``tags``), the managers on ``system_node_selector``, the releases after ``needs_nodes``."""
 
     gitlab_url: str
     """The GitLab instance the runners were created in (``https://gitlab.com/``)."""
     runner_token: pulumi.Input[str]
     """Authentication token of the CPU runner; kept secret end to end."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
     gpu_runner_token: pulumi.Input[str] | None = None
     """Authentication token of the runner tagged ``gpu``; None: no GPU runner."""
     namespace: str = "gitlab-runner"
@@ -86,16 +84,8 @@ class GitlabRunnerArgs:
     """CPU job pods."""
     gpu_job: _ci.JobProfile = field(default_factory=lambda: _ci.JobProfile(cpu="8", memory="32Gi", gpus=1))
     """GPU job pods."""
-    irsa: Irsa | None = None
-    """The cluster's OIDC provider; with ``push_repository_arns``, job pods get a push role."""
     push_repository_arns: Sequence[pulumi.Input[str]] = ()
     """Repositories the job pods may push to; empty: no AWS access (only the stack that builds images sets it)."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool (the runner managers)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """AWS tags of the push role."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The node pools and CoreDNS: the runner pods need nodes before the releases can be ready."""
 
 
 def gitlab_flows(args: GitlabRunnerArgs) -> list[_contracts.Flow]:
@@ -191,10 +181,12 @@ class GitlabRunner(pulumi.ComponentResource):
     job_namespace: str
     releases: dict[str, pulumi.Resource]
 
-    def __init__(self, name: str, args: GitlabRunnerArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: GitlabRunnerArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         props = _contracts.declare(flows=gitlab_flows(args))
-        super().__init__("platform:index:GitlabRunner", name, props, _k8s.with_provider(opts, args.k8s_provider))
-        self._name, self._args = name, args
+        super().__init__("platform:index:GitlabRunner", name, props, _k8s.with_provider(opts, context.k8s_provider))
+        self._name, self._args, self._ctx = name, args, context
         runner_ns, job_ns = self._namespaces()
         binding = self._identity(runner_ns, job_ns)
         profiles = {"cpu": (args.cpu_job, args.runner_token, args.concurrent)}
@@ -226,7 +218,7 @@ class GitlabRunner(pulumi.ComponentResource):
                 args.namespace,
                 self._values(kind, profile, concurrent),
                 parent=self,
-                depends_on=[secret, binding, job_ns, *args.depends_on],
+                depends_on=[secret, binding, job_ns, *self._ctx.needs_nodes],
             )
         self.namespace, self.job_namespace = args.namespace, args.job_namespace
         self.register_outputs({"namespace": self.namespace, "job_namespace": self.job_namespace})
@@ -259,15 +251,15 @@ class GitlabRunner(pulumi.ComponentResource):
         """Runner SA (Role in the job namespace only) and the job pods' SA (push role where the stack builds)."""
         name, args = self._name, self._args
         role: aws.iam.Role | None = None
-        if args.irsa is not None and args.push_repository_arns:
+        if args.push_repository_arns:
             role = _ci.push_role(
                 f"{name}-push",
-                args.irsa,
+                self._ctx.irsa,
                 args.job_namespace,
                 JOB_SERVICE_ACCOUNT,
                 args.push_repository_arns,
                 parent=self,
-                tags=args.tags,
+                tags=self._ctx.tags,
             )
         _ci.service_account(f"{name}-job-sa", job_ns, JOB_SERVICE_ACCOUNT, role, parent=self)
         sa = k8s.core.v1.ServiceAccount(
@@ -314,6 +306,6 @@ class GitlabRunner(pulumi.ComponentResource):
             },
             # The runner writes its config.toml into its home directory: root filesystem stays writable.
             "securityContext": {**_k8s.RESTRICTED_CONTAINER, "readOnlyRootFilesystem": False},
-            "nodeSelector": dict(args.system_node_selector),
+            "nodeSelector": dict(self._ctx.system_node_selector),
             "metrics": {"enabled": False},
         }

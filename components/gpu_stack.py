@@ -29,7 +29,6 @@ Outputs: ``namespace``, ``device_plugin`` (the release that advertises GPUs), ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +48,7 @@ from components._k8s import (
     tcp_egress,
     with_provider,
 )
+from components.cluster_context import ClusterContext
 from components.vocabulary import GPU_RESOURCE, GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_AMI_FAMILY
 
 # The dcgm-exporter chart serves metrics on 9400 (its values.yaml `service.port`).
@@ -171,10 +171,8 @@ def device_plugin_config(mig_strategy: str, time_slicing_replicas: int | None) -
 
 @dataclass(frozen=True)
 class GpuStackArgs:
-    """Inputs of :class:`GpuStack`."""
+    """Inputs of :class:`GpuStack`; the cluster (its Kubernetes provider) comes as its :class:`ClusterContext`."""
 
-    provider: k8s.Provider
-    """The cluster's explicit Kubernetes provider (never the ambient kubeconfig)."""
     stack: Literal["device-plugin", "gpu-operator"] = "device-plugin"
     """``device-plugin`` (default: small, what the EKS AL2023 NVIDIA AMIs need) or ``gpu-operator``."""
     time_slicing_replicas: int | None = None
@@ -189,8 +187,19 @@ class GpuStackArgs:
     """Namespace of the GPU daemons."""
     monitoring_namespace: str = "monitoring"
     """Namespace whose Prometheus scrapes the DCGM exporter; nothing else may reach the daemons."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What must exist first: the prometheus-operator CRDs (the DCGM ServiceMonitor; pulumi-kubernetes#1712)."""
+    monitoring_crds: pulumi.Resource | None = None
+    """The prometheus-operator CRD release: the DCGM exporter's ServiceMonitor needs its kind
+    (pulumi-kubernetes#1712), and it waits for the system pool."""
+
+
+def check(args: GpuStackArgs) -> None:
+    """Refuse combinations the device plugin or the operator cannot run."""
+    if args.mig_manager and args.stack != "gpu-operator":
+        raise ValueError("mig_manager needs stack='gpu-operator'")
+    if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
+        raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
+    if args.time_slicing_replicas and args.mig_strategy != "none":
+        raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
 
 
 class GpuStack(pulumi.ComponentResource):
@@ -200,15 +209,12 @@ class GpuStack(pulumi.ComponentResource):
     device_plugin: k8s.helm.v3.Release
     dcgm_exporter: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: GpuStackArgs, opts: pulumi.ResourceOptions | None = None):
-        if args.mig_manager and args.stack != "gpu-operator":
-            raise ValueError("mig_manager needs stack='gpu-operator'")
-        if args.time_slicing_replicas is not None and args.time_slicing_replicas < 2:
-            raise ValueError("time_slicing_replicas must be at least 2 (or None for whole GPUs)")
-        if args.time_slicing_replicas and args.mig_strategy != "none":
-            raise ValueError("time-slicing and MIG cannot be combined; set mig_strategy='none'")
+    def __init__(
+        self, name: str, args: GpuStackArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
+        check(args)
         props = gpu_contracts(args.namespace)
-        super().__init__("platform:index:GpuStack", name, props, with_provider(opts, args.provider))
+        super().__init__("platform:index:GpuStack", name, props, with_provider(opts, context.k8s_provider))
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         # Default deny; Prometheus may scrape the DCGM exporter, and the daemons reach DNS and the
         # API server (device-plugin config manager, operator, NFD). Kubelet traffic from the pod's
@@ -222,7 +228,7 @@ class GpuStack(pulumi.ComponentResource):
             ingress=[from_namespace(args.monitoring_namespace, DCGM_PORT)],
             egress=[dns_egress(), tcp_egress(443)],
         )
-        after = [ns, *args.depends_on]
+        after = [ns, *([args.monitoring_crds] if args.monitoring_crds else [])]
         plugin_config = device_plugin_config(args.mig_strategy, args.time_slicing_replicas)
 
         if args.stack == "device-plugin":

@@ -15,16 +15,17 @@ Outputs: ``release`` (the Helm release, for ``depends_on``), ``role`` (the IAM r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import _contracts, _k8s
-from components._common import Irsa, irsa_role
+from components._common import irsa_role
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 CHART = Chart(chart="aws-load-balancer-controller", version="3.5.0", repo="https://aws.github.io/eks-charts")
 NAMESPACE = "kube-system"
@@ -34,27 +35,15 @@ POLICY_FILE = Path(__file__).parent / "policies" / "aws-load-balancer-controller
 
 @dataclass(frozen=True)
 class IngressControllerArgs:
-    """Inputs of :class:`IngressController`."""
+    """Inputs of :class:`IngressController`. The cluster comes as its :class:`ClusterContext`: the chart gets
+    the created cluster's name (``eks_name``) and ``region`` explicitly (no instance metadata), the IRSA role
+    comes from ``irsa``, the load balancers carry ``tags``, the controller runs on ``system_node_selector``
+    and waits for ``needs_nodes``."""
 
-    cluster_name: pulumi.Input[str]
-    """EKS cluster name (the chart requires it; it scopes the controller's tags)."""
-    region: str
-    """AWS region; set explicitly so the controller never needs the instance metadata service."""
     vpc_id: pulumi.Input[str]
     """VPC of the cluster; set explicitly for the same reason."""
-    irsa: Irsa
-    """The cluster's OIDC provider."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool the controller runs on."""
     replicas: int = 2
     """Controller replicas (leader election; a PDB keeps one up during drains)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags for the IAM role and the load balancers the controller creates."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What its pods need before the release can become ready: the node pools and CoreDNS. Without
-    them a cold ``up`` relies on Helm's timeout to cover node-group creation."""
 
 
 def controller_policy() -> str:
@@ -77,72 +66,86 @@ def controller_flows() -> list[_contracts.Flow]:
     ]
 
 
+def controller_values(
+    args: IngressControllerArgs, context: ClusterContext, role_arn: pulumi.Input[str]
+) -> dict[str, Any]:
+    """The chart's values: explicit cluster, region and VPC; IRSA; pods as targets; spread over zones."""
+    selector = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
+    return {
+        "clusterName": context.eks_name,
+        "region": context.region,
+        "vpcId": args.vpc_id,
+        "replicaCount": args.replicas,
+        "serviceAccount": {
+            "create": True,
+            "name": SERVICE_ACCOUNT,
+            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+        },
+        # Off: the mutator makes this controller the default for every new Service of type
+        # LoadBalancer, and its webhook times out other add-ons' installs while the controller
+        # is not ready (anchors §5; chart values.yaml "enableServiceMutatorWebhook").
+        "enableServiceMutatorWebhook": False,
+        # VPC CNI gives pods VPC IPs: ALBs target pods directly.
+        "defaultTargetType": "ip",
+        "ingressClass": "alb",
+        "createIngressClassResource": True,
+        "podDisruptionBudget": {"maxUnavailable": 1},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        },
+        "nodeSelector": dict(context.system_node_selector),
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector},
+            }
+        ],
+        "defaultTags": dict(context.tags),
+    }
+
+
 class IngressController(pulumi.ComponentResource):
     """The AWS Load Balancer Controller with its IRSA role."""
 
     release: pulumi.Resource
     role: aws.iam.Role
 
-    def __init__(self, name: str, args: IngressControllerArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: IngressControllerArgs,
+        context: ClusterContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         props = _contracts.declare(flows=controller_flows())
-        super().__init__("platform:index:IngressController", name, props, _k8s.with_provider(opts, args.k8s_provider))
+        super().__init__(
+            "platform:index:IngressController", name, props, _k8s.with_provider(opts, context.k8s_provider)
+        )
         policy = aws.iam.Policy(
             f"{name}-policy",
             description="AWS Load Balancer Controller (official policy, v3.5.0)",
-            path=args.irsa.path,  # under the project path, like the role (ADR 0007)
+            path=context.irsa.path,  # under the project path, like the role (ADR 0007)
             policy=controller_policy(),
-            tags=dict(args.tags),
+            tags=dict(context.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.role = irsa_role(f"{name}-role", args.irsa, NAMESPACE, SERVICE_ACCOUNT, parent=self, tags=args.tags)
+        self.role = irsa_role(f"{name}-role", context.irsa, NAMESPACE, SERVICE_ACCOUNT, parent=self, tags=context.tags)
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-role-policy",
             role=self.role.name,
             policy_arn=policy.arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        selector = {"app.kubernetes.io/name": "aws-load-balancer-controller"}
-        values = {
-            "clusterName": args.cluster_name,
-            "region": args.region,
-            "vpcId": args.vpc_id,
-            "replicaCount": args.replicas,
-            "serviceAccount": {
-                "create": True,
-                "name": SERVICE_ACCOUNT,
-                "annotations": {"eks.amazonaws.com/role-arn": self.role.arn},
-            },
-            # Off: the mutator makes this controller the default for every new Service of type
-            # LoadBalancer, and its webhook times out other add-ons' installs while the controller
-            # is not ready (anchors §5; chart values.yaml "enableServiceMutatorWebhook").
-            "enableServiceMutatorWebhook": False,
-            # VPC CNI gives pods VPC IPs: ALBs target pods directly.
-            "defaultTargetType": "ip",
-            "ingressClass": "alb",
-            "createIngressClassResource": True,
-            "podDisruptionBudget": {"maxUnavailable": 1},
-            "resources": {
-                "requests": {"cpu": "100m", "memory": "256Mi"},
-                "limits": {"cpu": "500m", "memory": "512Mi"},
-            },
-            "nodeSelector": dict(args.system_node_selector),
-            "topologySpreadConstraints": [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": "topology.kubernetes.io/zone",
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": {"matchLabels": selector},
-                }
-            ],
-            "defaultTags": dict(args.tags),
-        }
         self.release = helm_release(
             f"{name}-release",
             "aws-load-balancer-controller",
             CHART,
             NAMESPACE,
-            values,
+            controller_values(args, context, self.role.arn),
             parent=self,
-            depends_on=[attachment, *args.depends_on],
+            depends_on=[attachment, *context.needs_nodes],
         )
         self.register_outputs({"role_arn": self.role.arn})

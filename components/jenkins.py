@@ -21,7 +21,7 @@ Outputs: ``namespace``, ``agent_namespace``, ``release``, ``home`` (the claim).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +30,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _ci, _contracts, _k8s
-from components._common import Irsa, retained
+from components._common import retained
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # jenkinsci/helm-charts tag jenkins-5.9.53 (appVersion 2.568.2); values checked against tests/charts/jenkins.yaml.
 CHART = Chart(chart="jenkins", version="5.9.53", repo="https://charts.jenkins.io")
@@ -57,14 +58,10 @@ JNLP = _ci.JobProfile(cpu="500m", memory="512Mi", ephemeral_storage_gib=1, restr
 
 @dataclass(frozen=True)
 class JenkinsArgs:
-    """Inputs of :class:`Jenkins`."""
+    """Inputs of :class:`Jenkins`. The cluster comes as its :class:`ClusterContext`: the home volume on ``storage_class_name``, the push role from ``irsa`` (tagged ``tags``), the controller on ``system_node_selector``, the release after ``needs_nodes``."""
 
     admin_password: pulumi.Input[str]
     """Password of the ``admin`` user; kept secret end to end."""
-    k8s_provider: pulumi.ProviderResource
-    """The cluster's explicit Kubernetes provider."""
-    storage_class_name: pulumi.Input[str]
-    """Storage class of ``JENKINS_HOME`` (the cluster's encrypted gp3 class)."""
     namespace: str = "jenkins"
     """Namespace of the controller and the admin Secret."""
     agent_namespace: str = "jenkins-agents"
@@ -87,18 +84,10 @@ class JenkinsArgs:
     """The ``cpu-build`` template."""
     gpu_job: _ci.JobProfile = field(default_factory=lambda: _ci.JobProfile(cpu="8", memory="32Gi", gpus=1))
     """The ``gpu-job`` template; gpus 0: none."""
-    irsa: Irsa | None = None
-    """The cluster's OIDC provider; with ``push_repository_arns``, agents get a push role."""
     push_repository_arns: Sequence[pulumi.Input[str]] = ()
     """Repositories the agents may push to; empty: no AWS access."""
     protect: bool = True
     """Protect and retain ``JENKINS_HOME`` (job history, credentials, plugin state)."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the system pool (the controller)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """AWS tags of the push role."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """The node pools and CoreDNS: the controller needs a node before the release can be ready."""
 
 
 def jenkins_flows(args: JenkinsArgs) -> list[_contracts.Flow]:
@@ -164,10 +153,12 @@ class Jenkins(pulumi.ComponentResource):
     release: pulumi.Resource
     home: k8s.core.v1.PersistentVolumeClaim
 
-    def __init__(self, name: str, args: JenkinsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: JenkinsArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         props = _contracts.declare(flows=jenkins_flows(args))
-        super().__init__("platform:index:Jenkins", name, props, _k8s.with_provider(opts, args.k8s_provider))
-        self._name, self._args = name, args
+        super().__init__("platform:index:Jenkins", name, props, _k8s.with_provider(opts, context.k8s_provider))
+        self._name, self._args, self._ctx = name, args, context
         ctrl_ns, agent_ns = self._namespaces()
         admin = _ci.secret(
             f"{name}-admin",
@@ -188,7 +179,7 @@ class Jenkins(pulumi.ComponentResource):
             },
             spec={
                 "accessModes": ["ReadWriteOnce"],
-                "storageClassName": args.storage_class_name,
+                "storageClassName": self._ctx.storage_class_name,
                 "resources": {"requests": {"storage": f"{args.home_size_gib}Gi"}},
             },
             opts=retained(self, args.protect),
@@ -206,7 +197,7 @@ class Jenkins(pulumi.ComponentResource):
             args.namespace,
             self._values(),
             parent=self,
-            depends_on=[admin, self.home, sa, agent_ns, *args.depends_on],
+            depends_on=[admin, self.home, sa, agent_ns, *self._ctx.needs_nodes],
         )
         self.namespace, self.agent_namespace = args.namespace, args.agent_namespace
         self.register_outputs({"namespace": self.namespace, "agent_namespace": self.agent_namespace})
@@ -251,15 +242,15 @@ class Jenkins(pulumi.ComponentResource):
     def _agent_identity(self, agent_ns: k8s.core.v1.Namespace) -> pulumi.Resource:
         name, args = self._name, self._args
         role: aws.iam.Role | None = None
-        if args.irsa is not None and args.push_repository_arns:
+        if args.push_repository_arns:
             role = _ci.push_role(
                 f"{name}-push",
-                args.irsa,
+                self._ctx.irsa,
                 args.agent_namespace,
                 AGENT_SERVICE_ACCOUNT,
                 args.push_repository_arns,
                 parent=self,
-                tags=args.tags,
+                tags=self._ctx.tags,
             )
         return _ci.service_account(f"{name}-agent-sa", agent_ns, AGENT_SERVICE_ACCOUNT, role, parent=self)
 
@@ -280,7 +271,7 @@ class Jenkins(pulumi.ComponentResource):
                 "ingress": {"enabled": False},
                 # Agents connect over websocket on the HTTP port: no inbound-agent TCP listener.
                 "agentListenerEnabled": False,
-                "nodeSelector": dict(args.system_node_selector),
+                "nodeSelector": dict(self._ctx.system_node_selector),
                 "installPlugins": list(PLUGINS),
                 "installLatestPlugins": False,
                 "JCasC": {"defaultConfig": True},

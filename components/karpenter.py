@@ -44,7 +44,8 @@ from components import _contracts
 from components._common import irsa_role
 from components._helm import Chart, helm_release
 from components._karpenter_aws import INTERRUPTION_EVENTS, controller_statements, queue_policy
-from components.cluster import NODE_ROLE_POLICIES, Cluster
+from components.cluster import NODE_ROLE_POLICIES
+from components.cluster_context import ClusterContext
 from components.network import DISCOVERY_TAG
 from components.vocabulary import (
     GPU_FAMILIES,
@@ -127,30 +128,21 @@ class GpuNodePool:
 
 @dataclass(frozen=True)
 class KarpenterArgs:
-    """Inputs of :class:`Karpenter`."""
+    """Inputs of :class:`Karpenter`. The cluster comes as its :class:`ClusterContext`: ``cluster_name`` for
+    discovery tags, IAM conditions and the queue's name, ``eks_name`` for the nodes' access entry,
+    ``region`` set on the controller explicitly (pods cannot reach IMDS, hop limit 1), ``account_id`` in
+    IAM ARNs, ``tags`` on AWS resources and on every instance, volume and ENI Karpenter launches; the
+    controller runs on ``system_node_selector`` (never capacity Karpenter manages) and waits for
+    ``needs_nodes``."""
 
-    cluster: Cluster
-    """The cluster: name, IRSA provider, Kubernetes provider (pass it in the component's providers)."""
-    cluster_name: str
-    """Physical cluster name: discovery tags, IAM conditions, the queue's name."""
-    region: str
-    """AWS region; set on the controller explicitly because pods cannot reach IMDS (hop limit 1)."""
-    account_id: str
-    """AWS account (IAM resource ARNs)."""
     pools: Sequence[GpuNodePool]
     """GPU pools to provision."""
-    node_selector: Mapping[str, str]
-    """Where the controller runs: the system managed node group, never capacity Karpenter manages."""
     kubernetes_objects: bool = True
     """Create the Helm releases and custom resources (false in the cloud-only first layer, ADR 0008)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What the controller release waits for (the system pool and pre-node add-ons)."""
     chart: Chart = CHART
     """The pinned controller chart (installed with ``skipCrds``)."""
     crd_chart: Chart = CRD_CHART
     """The pinned CRD chart, its own release before the controller; same version as ``chart``."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags for AWS resources and for every instance, volume and ENI Karpenter launches."""
 
 
 def node_labels(pool: GpuNodePool) -> dict[str, str]:
@@ -267,7 +259,7 @@ def controller_flows() -> list[_contracts.Flow]:
 
 
 def controller_values(
-    args: KarpenterArgs, role_arn: pulumi.Input[str], queue_name: pulumi.Input[str]
+    context: ClusterContext, role_arn: pulumi.Input[str], queue_name: pulumi.Input[str]
 ) -> dict[str, Any]:
     """Chart values: IRSA, on the system pool, region explicit, sized requests/limits."""
     return {
@@ -275,10 +267,10 @@ def controller_values(
         "replicas": 2,
         "logLevel": "info",
         # The chart's affinity already keeps it off Karpenter nodes (karpenter.sh/nodepool DoesNotExist).
-        "nodeSelector": {"kubernetes.io/os": "linux", **args.node_selector},
-        "settings": {"clusterName": args.cluster_name, "interruptionQueue": queue_name},
+        "nodeSelector": {"kubernetes.io/os": "linux", **context.system_node_selector},
+        "settings": {"clusterName": context.cluster_name, "interruptionQueue": queue_name},
         "controller": {
-            "env": [{"name": "AWS_REGION", "value": args.region}],
+            "env": [{"name": "AWS_REGION", "value": context.region}],
             "resources": {
                 "requests": {"cpu": "500m", "memory": "1Gi"},
                 "limits": {"cpu": "1", "memory": "1Gi"},
@@ -297,8 +289,11 @@ class Karpenter(pulumi.ComponentResource):
     node_classes: dict[str, k8s.apiextensions.CustomResource]
     node_pools: dict[str, k8s.apiextensions.CustomResource]
 
-    def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: KarpenterArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("platform:index:Karpenter", name, _contracts.declare(flows=controller_flows()), opts)
+        self._ctx = context
         self.release, self.node_classes, self.node_pools = None, {}, {}
         self._node_role(name, args)
         self._interruption_queue(name, args)
@@ -306,13 +301,15 @@ class Karpenter(pulumi.ComponentResource):
             lambda a: json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": controller_statements(args.cluster_name, args.region, args.account_id, a[0], a[1]),
+                    "Statement": controller_statements(
+                        context.cluster_name, context.region, context.account_id, a[0], a[1]
+                    ),
                 }
             )
         )
         self.controller_role = irsa_role(
-            f"{name}-controller-role", args.cluster.irsa, NAMESPACE, SERVICE_ACCOUNT,
-            parent=self, policy=policy, tags=args.tags,
+            f"{name}-controller-role", context.irsa, NAMESPACE, SERVICE_ACCOUNT,
+            parent=self, policy=policy, tags=context.tags,
         )  # fmt: skip
         if args.kubernetes_objects:
             self._kubernetes(name, args)
@@ -336,9 +333,9 @@ class Karpenter(pulumi.ComponentResource):
                     ],
                 }
             ),
-            permissions_boundary=args.cluster.irsa.permissions_boundary,
-            path=args.cluster.irsa.path,
-            tags=dict(args.tags),
+            permissions_boundary=self._ctx.irsa.permissions_boundary,
+            path=self._ctx.irsa.path,
+            tags=dict(self._ctx.tags),
             opts=child,
         )
         for arn in NODE_ROLE_POLICIES:
@@ -349,10 +346,10 @@ class Karpenter(pulumi.ComponentResource):
         # "Create access entries"); it also covers Bottlerocket.
         aws.eks.AccessEntry(
             f"{name}-node-access",
-            cluster_name=args.cluster.eks.name,
+            cluster_name=self._ctx.eks_name,
             principal_arn=self.node_role.arn,
             type="EC2_LINUX",
-            tags=dict(args.tags),
+            tags=dict(self._ctx.tags),
             opts=child,
         )
 
@@ -362,10 +359,10 @@ class Karpenter(pulumi.ComponentResource):
         # 5 minutes describe interruptions that already happened.
         self.queue = aws.sqs.Queue(
             f"{name}-interruption",
-            name=args.cluster_name,
+            name=self._ctx.cluster_name,
             message_retention_seconds=300,
             sqs_managed_sse_enabled=True,
-            tags=dict(args.tags),
+            tags=dict(self._ctx.tags),
             opts=child,
         )
         aws.sqs.QueuePolicy(
@@ -377,9 +374,9 @@ class Karpenter(pulumi.ComponentResource):
         for rule_name, pattern in INTERRUPTION_EVENTS.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{rule_name}",
-                description=f"Karpenter interruption handling for {args.cluster_name}: {pattern['detail-type'][0]}",
+                description=f"Karpenter interruption handling for {self._ctx.cluster_name}: {pattern['detail-type'][0]}",
                 event_pattern=json.dumps(pattern),
-                tags=dict(args.tags),
+                tags=dict(self._ctx.tags),
                 opts=child,
             )
             aws.cloudwatch.EventTarget(
@@ -389,11 +386,11 @@ class Karpenter(pulumi.ComponentResource):
 
     def _kubernetes(self, name: str, args: KarpenterArgs) -> None:
         crds = helm_release(f"{name}-crds", "karpenter-crd", args.crd_chart, NAMESPACE, {}, parent=self,
-                            depends_on=args.depends_on)  # fmt: skip
+                            depends_on=self._ctx.needs_nodes)  # fmt: skip
         self.release = helm_release(
             f"{name}-release", "karpenter", args.chart, NAMESPACE,
-            controller_values(args, self.controller_role.arn, self.queue.name),
-            parent=self, depends_on=[crds, *args.depends_on], skip_crds=True,
+            controller_values(self._ctx, self.controller_role.arn, self.queue.name),
+            parent=self, depends_on=[crds, *self._ctx.needs_nodes], skip_crds=True,
         )  # fmt: skip
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[crds])
         # Pools sharing a class share its volume: the largest disk any of them asks for.
@@ -408,7 +405,7 @@ class Karpenter(pulumi.ComponentResource):
                     api_version=API_VERSION_NODECLASS,
                     kind="EC2NodeClass",
                     metadata={"name": pool.node_class},
-                    spec=node_class_spec(sized, args.cluster_name, self.node_role.name, args.tags),
+                    spec=node_class_spec(sized, self._ctx.cluster_name, self.node_role.name, self._ctx.tags),
                     opts=after_crds,
                 )
             self.node_pools[pool.name] = k8s.apiextensions.CustomResource(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +36,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import _contracts, _k8s
-from components._common import Irsa, customer_managed_key, irsa_role, policy_json, retained
+from components._common import customer_managed_key, irsa_role, policy_json, retained
 from components._helm import Chart, helm_release
+from components.cluster_context import ClusterContext
 
 # community-charts/helm-charts at tag mlflow-1.11.5 (commit 9d23d003), appVersion 3.15.1. Values used
 # below, as named in that version's charts/mlflow/values.yaml: replicaCount, serviceAccount.{create,name,
@@ -83,18 +84,12 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class MlflowArgs:
-    """Inputs of :class:`Mlflow`."""
+    """Inputs of :class:`Mlflow`. The cluster comes as its :class:`ClusterContext`: IRSA role from ``irsa`` (tagged ``tags``, also on the database), the server's egress to PostgreSQL within ``vpc_cidr``, ``region`` and ``account_id`` for the artifact policy and the database's secret, the server on ``system_node_selector`` after ``needs_nodes``."""
 
-    k8s_provider: k8s.Provider
-    """The cluster's explicit Kubernetes provider."""
-    irsa: Irsa
-    """The cluster's OIDC provider (the server's artifact role)."""
     identifier: str
     """RDS instance identifier, e.g. ``ai-platform-prod-mlflow``."""
     vpc_id: pulumi.Input[str]
     """The VPC of the database's security group."""
-    vpc_cidr: str
-    """The VPC CIDR: the server's egress to the database (RDS ENIs have no pod selector)."""
     private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Private subnets of the DB subnet group (one per AZ; multi-AZ needs two)."""
     cluster_security_group_id: pulumi.Input[str]
@@ -103,10 +98,6 @@ class MlflowArgs:
     """The artifact bucket; MLflow stores artifacts under its ``mlflow/`` prefix."""
     artifacts_key: aws.kms.Key
     """The bucket's KMS key."""
-    account_id: str
-    """The stack's account (the DB key's policy)."""
-    region: str
-    """AWS region."""
     admin_password: pulumi.Input[str]
     """Password of MLflow's ``admin`` user (a secret)."""
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -120,14 +111,8 @@ class MlflowArgs:
     default-deny would drop the flow otherwise); they must exist, see ``clients_depend_on``."""
     clients_depend_on: Sequence[pulumi.Resource] = ()
     """What creates the client namespaces (e.g. the CI runners component)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What the server release waits for besides the database: the node pools and CoreDNS its pods need."""
     protect: bool = True
     """Protect and retain the database and its key."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """Node selector of the server (the system pool)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags of the AWS resources."""
 
 
 def artifact_policy(bucket_arn: str, key_arn: str, region: str) -> str:
@@ -206,25 +191,29 @@ class Mlflow(pulumi.ComponentResource):
     artifact_uri: pulumi.Output[str]
     role: aws.iam.Role
 
-    def __init__(self, name: str, args: MlflowArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: MlflowArgs, context: ClusterContext, opts: pulumi.ResourceOptions | None = None
+    ):
         db = args.database
         if db.max_storage_gib < db.storage_gib:
             raise ValueError(f"database max_storage_gib ({db.max_storage_gib}) is below storage_gib ({db.storage_gib})")
-        super().__init__("platform:index:Mlflow", name, mlflow_flows(args), _k8s.with_provider(opts, args.k8s_provider))
-        self._name, self._args = name, args
+        super().__init__(
+            "platform:index:Mlflow", name, mlflow_flows(args), _k8s.with_provider(opts, context.k8s_provider)
+        )
+        self._name, self._args, self._ctx = name, args, context
         self.instance = self._database()
         self.db_endpoint = self.instance.address
         self.db_secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn if s else "")
         self.role = irsa_role(
             f"{name}-role",
-            args.irsa,
+            self._ctx.irsa,
             args.namespace,
             MLFLOW_RELEASE,
             parent=self,
             policy=pulumi.Output.all(args.artifacts_bucket.arn, args.artifacts_key.arn).apply(
-                lambda a: artifact_policy(a[0], a[1], args.region)
+                lambda a: artifact_policy(a[0], a[1], self._ctx.region)
             ),
-            tags=args.tags,
+            tags=self._ctx.tags,
         )
         self.artifact_uri = args.artifacts_bucket.bucket.apply(lambda b: f"s3://{b}/{ARTIFACT_PREFIX}")
         self.ns = _k8s.namespace(f"{name}-namespace", args.namespace, parent=self)
@@ -242,17 +231,7 @@ class Mlflow(pulumi.ComponentResource):
         secrets = self._secrets()
         release = self._server(secrets)
         if args.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
-                metadata={"name": "mlflow", "namespace": self.ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
-                # Evicting unhealthy pods never blocks a node drain.
-                spec={
-                    "maxUnavailable": 1,
-                    "selector": {"matchLabels": dict(POD_LABELS)},
-                    "unhealthyPodEvictionPolicy": "AlwaysAllow",
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
-            )
+            self._disruption_budget(release)
         self.url = f"http://{MLFLOW_RELEASE}.{args.namespace}.svc:{SERVICE_PORT}"
         self.register_outputs(
             {
@@ -264,43 +243,33 @@ class Mlflow(pulumi.ComponentResource):
             }
         )
 
+    def _disruption_budget(self, release: pulumi.Resource) -> None:
+        """One replica down at a time; evicting unhealthy pods never blocks a node drain."""
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-pdb",
+            metadata={"name": "mlflow", "namespace": self.ns.metadata.name, "labels": dict(_k8s.MANAGED_BY)},
+            spec={
+                "maxUnavailable": 1,
+                "selector": {"matchLabels": dict(POD_LABELS)},
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[release]),
+        )
+
     # ------------------------------------------------------------------ AWS
     def _database(self) -> aws.rds.Instance:
         name, args, db = self._name, self._args, self._args.database
-        tags = dict(args.tags)
+        tags = dict(self._ctx.tags)
         key = customer_managed_key(
             f"{name}-db-key",
             parent=self,
             description=f"{args.identifier}: MLflow database and its master secret",
             alias=f"{args.identifier}-db",
-            account_id=args.account_id,
+            account_id=self._ctx.account_id,
             protect=args.protect,
             tags=tags,
         )
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-db-subnets",
-            subnet_ids=args.private_subnet_ids,
-            description="MLflow database: private subnets only",
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-db-sg",
-            vpc_id=args.vpc_id,
-            description="MLflow database: PostgreSQL from the EKS cluster only",
-            tags={**tags, "Name": f"{args.identifier}-db"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-db-from-cluster",
-            security_group_id=sg.id,
-            referenced_security_group_id=args.cluster_security_group_id,
-            ip_protocol="tcp",
-            from_port=5432,
-            to_port=5432,
-            description="PostgreSQL from the cluster's nodes and pods",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        subnets, sg = self._database_network(tags)
         return aws.rds.Instance(
             f"{name}-db",
             identifier=args.identifier,
@@ -335,6 +304,35 @@ class Mlflow(pulumi.ComponentResource):
             opts=retained(self, args.protect),
         )
 
+    def _database_network(self, tags: dict[str, str]) -> tuple[aws.rds.SubnetGroup, aws.ec2.SecurityGroup]:
+        """The private subnets and a security group admitting PostgreSQL from the cluster only."""
+        name, args = self._name, self._args
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-db-subnets",
+            subnet_ids=args.private_subnet_ids,
+            description="MLflow database: private subnets only",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-db-sg",
+            vpc_id=args.vpc_id,
+            description="MLflow database: PostgreSQL from the EKS cluster only",
+            tags={**tags, "Name": f"{args.identifier}-db"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-db-from-cluster",
+            security_group_id=sg.id,
+            referenced_security_group_id=args.cluster_security_group_id,
+            ip_protocol="tcp",
+            from_port=5432,
+            to_port=5432,
+            description="PostgreSQL from the cluster's nodes and pods",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return subnets, sg
+
     # ------------------------------------------------------------------ Kubernetes
     def _network_policies(self) -> None:
         name, args = self._name, self._args
@@ -348,7 +346,7 @@ class Mlflow(pulumi.ComponentResource):
             pod_selector={"matchLabels": dict(POD_LABELS)},
             ingress=[_k8s.from_namespace(ns, MLFLOW_PORT) for ns in clients],
             # HTTPS reaches S3 (artifacts) and STS (IRSA); 5432 the RDS instance in the VPC.
-            egress=[_k8s.dns_egress(), _k8s.tcp_egress(443), _k8s.tcp_egress(5432, cidr=args.vpc_cidr)],
+            egress=[_k8s.dns_egress(), _k8s.tcp_egress(443), _k8s.tcp_egress(5432, cidr=self._ctx.vpc_cidr)],
         )
         # NetworkPolicies are enforced at both ends: the clients' namespaces need an egress allow too.
         for ns in clients:
@@ -444,15 +442,15 @@ class Mlflow(pulumi.ComponentResource):
                     "existingSecret": {"name": AUTH_DB_SECRET, "usernameKey": "username", "passwordKey": "password"},
                 },
             },
-            "extraEnvVars": {"AWS_DEFAULT_REGION": args.region, "PGSSLMODE": "require"},
+            "extraEnvVars": {"AWS_DEFAULT_REGION": self._ctx.region, "PGSSLMODE": "require"},
             "resources": _k8s.agent_resources("250m", "1Gi", memory_limit="2Gi"),
-            "nodeSelector": dict(args.system_node_selector),
+            "nodeSelector": dict(self._ctx.system_node_selector),
             # No ServiceMonitor: the chart's adds `--expose-prometheus=/mlflow/metrics`, a directory on the
             # read-only root filesystem (templates/deployment.yaml mounts nothing there), and its
             # endpoint targets the Service port's name as a container port name.
             "serviceMonitor": {"enabled": False},
         }
-        deps: list[pulumi.Resource] = [self.ns, self.instance, *secrets, *args.depends_on]
+        deps: list[pulumi.Resource] = [self.ns, self.instance, *secrets, *self._ctx.needs_nodes]
         return helm_release(
             f"{name}-server", MLFLOW_RELEASE, MLFLOW_CHART, args.namespace, values, parent=self, depends_on=deps
         )

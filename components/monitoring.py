@@ -41,6 +41,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import _contracts
+from components._alertmanager import alertmanager_config
 from components._helm import Chart, helm_release
 from components._k8s import (
     agent_resources,
@@ -53,6 +54,10 @@ from components._k8s import (
     tcp_egress,
     with_provider,
 )
+from components._kps_rules import DEFAULT_RULE_GROUPS as DEFAULT_RULE_GROUPS
+from components._kps_rules import EKS_SCRAPE_JOBS as EKS_SCRAPE_JOBS
+from components._kps_rules import HIDDEN_ON_EKS, default_rules
+from components.cluster_context import ClusterContext
 from components.vocabulary import LABEL_ACCELERATOR, LABEL_AMI_FAMILY, LABEL_GPU_MODEL, LABEL_POOL
 
 # prometheus-community/helm-charts at tag kube-prometheus-stack-88.5.3: kps 88.5.3 and
@@ -90,72 +95,18 @@ OPERATOR_POD_LABELS = {"app": f"{KPS_FULLNAME}-operator"}
 KSM_POD_LABELS = {"app.kubernetes.io/name": "kube-state-metrics"}
 OPERATOR_WEBHOOK_PORT = 10250
 
-# kube-prometheus-stack 88.5.3 values.yaml `defaultRules.rules`: every key, with the scrape jobs its
-# rules read (templates/prometheus/rules-1.14/*.yaml, `job=` selectors). A group stays enabled only if
-# every job it needs exists on EKS (EKS_SCRAPE_JOBS); a chart bump that adds a key fails
-# tests/components/test_monitoring.py until the key is classified here.
-DEFAULT_RULE_GROUPS: Mapping[str, tuple[str, ...]] = {
-    "alertmanager": ("alertmanager",),
-    "etcd": ("kube-etcd",),
-    "configReloaders": ("prometheus",),
-    "general": (),
-    "k8sContainerCpuUsageSecondsTotal": ("kubelet",),
-    "k8sContainerMemoryCache": ("kubelet",),
-    "k8sContainerMemoryRss": ("kubelet",),
-    "k8sContainerMemorySwap": ("kubelet",),
-    "k8sContainerResource": ("kube-state-metrics",),
-    "k8sContainerMemoryWorkingSetBytes": ("kubelet",),
-    "k8sPodOwner": ("kube-state-metrics",),
-    "kubeApiserverAvailability": ("apiserver",),
-    "kubeApiserverBurnrate": ("apiserver",),
-    "kubeApiserverHistogram": ("apiserver",),
-    "kubeApiserverSlos": ("apiserver",),
-    "kubeControllerManager": ("kube-controller-manager",),
-    "kubelet": ("kubelet",),
-    "kubeProxy": ("kube-proxy",),
-    "kubePrometheusGeneral": (),
-    "kubePrometheusNodeRecording": ("node-exporter",),
-    "kubernetesApps": ("kube-state-metrics",),
-    "kubernetesResources": ("kube-state-metrics", "kubelet"),
-    "kubernetesStorage": ("kube-state-metrics", "kubelet"),
-    "kubernetesSystem": ("apiserver", "kubelet", "kube-state-metrics"),
-    "kubeSchedulerAlerting": ("kube-scheduler",),
-    "kubeSchedulerRecording": ("kube-scheduler",),
-    "kubeStateMetrics": ("kube-state-metrics",),
-    "network": ("node-exporter",),
-    "node": ("node-exporter", "kube-state-metrics"),
-    "nodeExporterAlerting": ("node-exporter",),
-    "nodeExporterRecording": ("node-exporter",),
-    "prometheus": ("prometheus",),
-    "prometheusOperator": ("prometheus-operator",),
-    "windows": ("windows-exporter",),
-}
 
-# Scrape jobs that exist on EKS with the values below. Not among them: the controller manager,
-# scheduler and etcd (EKS runs the control plane and does not expose their metrics endpoints), kube-proxy
-# (the EKS add-on binds metrics to 127.0.0.1:10249 and reconciles the ConfigMap back,
-# aws/containers-roadmap#657) and windows-exporter (no Windows nodes).
-EKS_SCRAPE_JOBS = frozenset(
-    {"alertmanager", "apiserver", "coredns", "kubelet", "kube-state-metrics", "node-exporter", "prometheus"}
-    | {"prometheus-operator"}
-)
-
-# kps exporters EKS hides: their ServiceMonitors would scrape nothing and their rules alert forever
-# (KubeControllerManagerDown/KubeSchedulerDown are critical).
-HIDDEN_ON_EKS = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+def monitoring_contracts(args: MonitoringArgs, context: ClusterContext) -> dict[str, Any]:
+    """Flows the stack needs, the metric contracts of kube-state-metrics and the kubelet."""
+    prom = _contracts.pods(args.namespace, PROMETHEUS_POD_LABELS)
+    flows = monitoring_flows(args.namespace, prom, context.vpc_cidr)
+    return _contracts.declare(flows=flows, metrics=monitoring_metrics(), peers={"prometheus": prom})
 
 
-def default_rules() -> dict[str, bool]:
-    """``defaultRules.rules``: a group is on only if every scrape job it reads exists on EKS."""
-    return {key: all(j in EKS_SCRAPE_JOBS for j in jobs) for key, jobs in DEFAULT_RULE_GROUPS.items()}
-
-
-def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
-    """Flows the stack needs, the metric contracts of kube-state-metrics, the kubelet and the drift evaluator."""
-    ns = args.namespace
-    prom = _contracts.pods(ns, PROMETHEUS_POD_LABELS)
+def monitoring_flows(ns: str, prom: dict[str, Any], vpc_cidr: str) -> list[_contracts.Flow]:
+    """The stack's flows: its chart's pods (labels and ports at kps 88.5.3), scrapes, the API server."""
     any_pod = _contracts.pods(ns, {})
-    vpc, web = _contracts.cidr(args.cluster_cidr), _contracts.cidr(_contracts.INTERNET)
+    vpc, web = _contracts.cidr(vpc_cidr), _contracts.cidr(_contracts.INTERNET)
     src = "prometheus-community/helm-charts kube-prometheus-stack-88.5.3"
     flow = _contracts.Flow
     flows = [
@@ -183,12 +134,17 @@ def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
         flow("Grafana -> Prometheus", any_pod, prom, 9090, port_name="http-web", source=src),
         flow("Alertmanager -> Slack/PagerDuty", any_pod, web, 443),
     ]
+    return flows
+
+
+def monitoring_metrics() -> list[_contracts.Series]:
+    """The series kube-state-metrics and the kubelet emit that the platform's rules and dashboards read."""
     ksm, node_labels = (
         "kube-state-metrics (kube-prometheus-stack 88.5.3, subchart 8.4.0)",
         ["label_" + lbl.replace(".", "_").replace("/", "_").replace("-", "_") for lbl in _NODE_LABELS],
     )
     model_label = "label_" + LABEL_MODEL.replace(".", "_").replace("/", "_")
-    metrics = [
+    return [
         # kube-state-metrics docs/metrics (node, daemonset, horizontalpodautoscaler, pod, deployment);
         # label_* only for the labels metricLabelsAllowlist (kps_values) lets through.
         _contracts.Series(
@@ -214,7 +170,6 @@ def monitoring_contracts(args: MonitoringArgs) -> dict[str, Any]:
             },
         ),
     ]
-    return _contracts.declare(flows=flows, metrics=metrics, peers={"prometheus": prom})
 
 
 def dashboards() -> dict[str, str]:
@@ -230,82 +185,6 @@ def dashboards() -> dict[str, str]:
 def rule_groups() -> dict[str, list[dict[str, Any]]]:
     """The alert rules: file stem -> Prometheus rule groups."""
     return {p.stem: yaml.safe_load(p.read_text())["groups"] for p in sorted(RULES_DIR.glob("*.yaml"))}
-
-
-def alertmanager_config(
-    *, cluster: str, slack_channel: str | None, slack_webhook_url: str | None, pagerduty_routing_key: str | None
-) -> dict[str, Any]:
-    """Alertmanager's configuration: critical alerts page (PagerDuty), everything goes to Slack.
-
-    Without any receiver configured alerts are still evaluated and visible in Alertmanager's UI.
-    """
-    receivers: list[dict[str, Any]] = [{"name": "null"}]
-    routes: list[dict[str, Any]] = [
-        # Watchdog always fires (a dead man's switch for an external monitor); InfoInhibitor only inhibits.
-        {"receiver": "null", "matchers": ['alertname = "Watchdog"']},
-        {"receiver": "null", "matchers": ['alertname = "InfoInhibitor"']},
-    ]
-    default = "null"
-    if pagerduty_routing_key:
-        receivers.append(
-            {
-                "name": "pagerduty",
-                "pagerduty_configs": [
-                    {
-                        "routing_key": pagerduty_routing_key,
-                        "send_resolved": True,
-                        "description": '{{ .CommonAnnotations.summary }}{{ if eq .CommonAnnotations.summary "" }}{{ .GroupLabels.alertname }}{{ end }}',
-                    }
-                ],
-            }
-        )
-        # `continue` so critical alerts also reach the Slack channel.
-        routes.append({"receiver": "pagerduty", "matchers": ['severity = "critical"'], "continue": True})
-    if slack_channel and slack_webhook_url:
-        receivers.append(
-            {
-                "name": "slack",
-                "slack_configs": [
-                    {
-                        "api_url": slack_webhook_url,
-                        "channel": slack_channel,
-                        "send_resolved": True,
-                        "title": "[{{ .Status | toUpper }}] {{ .GroupLabels.alertname }} ({{ .CommonLabels.cluster }})",
-                        "text": "{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}\n{{ .Annotations.description }}\n{{ if .Annotations.runbook_url }}Runbook: {{ .Annotations.runbook_url }}\n{{ end }}{{ end }}",
-                    }
-                ],
-            }
-        )
-        # A matched child route (even with `continue`) stops the fall-back to the root receiver, so
-        # Slack needs its own catch-all route after the PagerDuty one.
-        routes.append({"receiver": "slack"})
-        default = "slack"
-    return {
-        "global": {"resolve_timeout": "5m"},
-        "route": {
-            "receiver": default,
-            "group_by": ["alertname", "cluster", "namespace"],
-            "group_wait": "30s",
-            "group_interval": "5m",
-            "repeat_interval": "4h",
-            "routes": routes,
-        },
-        "inhibit_rules": [
-            # A critical alert silences the warning of the same name on the same object.
-            {
-                "source_matchers": ['severity = "critical"'],
-                "target_matchers": ['severity =~ "warning|info"'],
-                "equal": ["cluster", "namespace", "alertname"],
-            },
-            {
-                "source_matchers": ['alertname = "InfoInhibitor"'],
-                "target_matchers": ['severity = "info"'],
-                "equal": ["namespace"],
-            },
-        ],
-        "receivers": receivers,
-        "templates": ["/etc/alertmanager/config/*.tmpl"],
-    }
 
 
 # Older Prometheus does not count the WAL in retention.size: keep the size retention this far below the volume.
@@ -328,16 +207,12 @@ def retention_problems(retention_size_gib: int, prometheus_storage_gib: int) -> 
 
 @dataclass(frozen=True)
 class MonitoringArgs:
-    """Inputs of :class:`Monitoring`."""
+    """Inputs of :class:`Monitoring`; the cluster comes as its :class:`ClusterContext` (``cluster_name`` is
+    the ``cluster`` external label on every series and alert, the volumes use ``storage_class_name``,
+    Prometheus scrapes ``vpc_cidr``, the CRD release waits for ``needs_nodes``)."""
 
-    provider: k8s.Provider
-    """The cluster's explicit Kubernetes provider (never the ambient kubeconfig)."""
     grafana_admin_password: pulumi.Input[str]
     """Grafana admin password (a secret); required, so the chart never generates or defaults one."""
-    cluster_name: str
-    """The ``cluster`` external label on every series and alert."""
-    storage_class_name: str = "gp3-encrypted"
-    """StorageClass of the Prometheus, Alertmanager and Grafana volumes (the cluster's encrypted gp3)."""
     prometheus_storage_gib: int = 100
     """Size of each Prometheus replica's volume."""
     retention: str = "15d"
@@ -357,13 +232,8 @@ class MonitoringArgs:
     """PagerDuty Events v2 routing key (a secret); None (default) pages nobody."""
     namespace: str = "monitoring"
     """Namespace of the stack."""
-    cluster_cidr: str = "10.0.0.0/8"
-    """CIDR holding the nodes, pods and the EKS control-plane ENIs (the VPC CIDR): Prometheus scrapes it and
-    the API server calls the operator's admission webhook from it."""
     prometheus_client_namespaces: Sequence[str] = ("keda",)
     """Namespaces allowed to query Prometheus (KEDA's scalers); everything else is denied."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """What the charts need first: the EBS CSI driver (volumes) and nodes to run on."""
 
     def problems(self) -> list[tuple[str, str]]:
         """This component's own invariants, ``(path relative to these Args, message)``."""
@@ -378,7 +248,7 @@ class Monitoring(pulumi.ComponentResource):
     prometheus_url: str
     namespace: str
 
-    def _network_policies(self, name: str, ns: k8s.core.v1.Namespace, args: MonitoringArgs) -> None:
+    def _network_policies(self, name: str, ns: k8s.core.v1.Namespace, args: MonitoringArgs, vpc_cidr: str) -> None:
         """Default deny, then what the stack needs. Kubelet probes from a pod's own node are always allowed
         (https://kubernetes.io/docs/concepts/services-networking/network-policies/#what-you-can-t-do-with-network-policies-at-least-not-yet);
         node-exporter runs in the host network, which NetworkPolicies do not cover."""
@@ -392,7 +262,7 @@ class Monitoring(pulumi.ComponentResource):
             ingress=[
                 {"from": [{"podSelector": {}}]},
                 # The API server calls the operator's admission webhook (container port 10250).
-                from_cidr(args.cluster_cidr, 10250),
+                from_cidr(vpc_cidr, 10250),
                 *[from_namespace(n, 9090) for n in args.prometheus_client_namespaces],
             ],
             # Scraping reaches pods and nodes anywhere in the cluster CIDR; HTTPS reaches the API
@@ -400,21 +270,29 @@ class Monitoring(pulumi.ComponentResource):
             egress=[
                 {"to": [{"podSelector": {}}]},
                 dns_egress(),
-                {"to": [{"ipBlock": {"cidr": args.cluster_cidr}}]},
+                {"to": [{"ipBlock": {"cidr": vpc_cidr}}]},
                 tcp_egress(443),
             ],
         )
 
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: MonitoringArgs,
+        context: ClusterContext,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
         if problems := args.problems():
             raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
         super().__init__(
-            "platform:index:Monitoring", name, monitoring_contracts(args), with_provider(opts, args.provider)
+            "platform:index:Monitoring",
+            name,
+            monitoring_contracts(args, context),
+            with_provider(opts, context.k8s_provider),
         )
         ns = namespace(f"{name}-namespace", args.namespace, parent=self, enforce="privileged")
         self.namespace = args.namespace
-        self._network_policies(name, ns, args)
-
+        self._network_policies(name, ns, args, context.vpc_cidr)
         self.crds = helm_release(
             f"{name}-crds",
             "prometheus-operator-crds",
@@ -422,9 +300,33 @@ class Monitoring(pulumi.ComponentResource):
             args.namespace,
             {},
             parent=self,
-            depends_on=[ns, *args.depends_on],
+            depends_on=[ns, *context.needs_nodes],
+        )
+        secrets = self._secrets(name, ns, args, context.cluster_name)
+        self.release = helm_release(
+            f"{name}-kube-prometheus-stack",
+            "kube-prometheus-stack",
+            KPS_CHART,
+            args.namespace,
+            kps_values(args, context),
+            parent=self,
+            depends_on=[self.crds, *secrets],
+        )
+        self._dashboards_and_rules(name, ns, args.namespace)
+        self.prometheus_url = f"http://{KPS_FULLNAME}-prometheus.{args.namespace}.svc:9090"
+        self.register_outputs(
+            {
+                "crds": self.crds,
+                "release": self.release,
+                "prometheus_url": self.prometheus_url,
+                "namespace": self.namespace,
+            }
         )
 
+    def _secrets(
+        self, name: str, ns: k8s.core.v1.Namespace, args: MonitoringArgs, cluster_name: str
+    ) -> list[k8s.core.v1.Secret]:
+        """Grafana's admin credentials and Alertmanager's configuration, as Secrets the chart references."""
         grafana_secret = k8s.core.v1.Secret(
             f"{name}-grafana-admin",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=args.namespace),
@@ -432,11 +334,10 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_admin_password)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
-
         am_yaml: pulumi.Output[str] = pulumi.Output.all(args.slack_webhook_url, args.pagerduty_routing_key).apply(
             lambda s: yaml.safe_dump(
                 alertmanager_config(
-                    cluster=args.cluster_name,
+                    cluster=cluster_name,
                     slack_channel=args.slack_channel,
                     slack_webhook_url=s[0],
                     pagerduty_routing_key=s[1],
@@ -452,71 +353,48 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"alertmanager.yaml": pulumi.Output.secret(am_yaml)},  # type: ignore[arg-type]
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
+        return [grafana_secret, am_secret]
 
-        self.release = helm_release(
-            f"{name}-kube-prometheus-stack",
-            "kube-prometheus-stack",
-            KPS_CHART,
-            args.namespace,
-            kps_values(args),
-            parent=self,
-            depends_on=[self.crds, grafana_secret, am_secret],
-        )
-
+    def _dashboards_and_rules(self, name: str, ns: k8s.core.v1.Namespace, namespace_name: str) -> None:
+        """The dashboards as ConfigMaps for Grafana's sidecar and the alert rules as PrometheusRules."""
         for stem, text in dashboards().items():
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{stem}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=f"dashboard-{stem}",
-                    namespace=args.namespace,
+                    namespace=namespace_name,
                     labels={DASHBOARD_LABEL: DASHBOARD_LABEL_VALUE},
                 ),
                 data={f"{stem}.json": text},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
             )
-
         for stem, groups in rule_groups().items():
             k8s.apiextensions.CustomResource(
                 f"{name}-rules-{stem}",
                 api_version="monitoring.coreos.com/v1",
                 kind="PrometheusRule",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"platform-{stem}", namespace=args.namespace),
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"platform-{stem}", namespace=namespace_name),
                 spec={"groups": groups},
                 # The CRD must exist, and kps' admission webhook (which validates rules) must be up.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.crds, self.release]),
             )
 
-        self.prometheus_url = f"http://{KPS_FULLNAME}-prometheus.{args.namespace}.svc:9090"
-        self.register_outputs(
-            {
-                "crds": self.crds,
-                "release": self.release,
-                "prometheus_url": self.prometheus_url,
-                "namespace": self.namespace,
-            }
-        )
 
-
-def kps_values(args: MonitoringArgs) -> dict[str, Any]:
-    """Values of kube-prometheus-stack (keys checked against its 88.5.3 values.yaml)."""
-
-    def pvc(size_gib: int) -> dict[str, Any]:
-        return {
-            "volumeClaimTemplate": {
-                "spec": {
-                    "storageClassName": args.storage_class_name,
-                    "accessModes": ["ReadWriteOnce"],
-                    "resources": {"requests": {"storage": f"{size_gib}Gi"}},
-                }
+def _pvc(size_gib: int, storage_class_name: str) -> dict[str, Any]:
+    """An operator ``storageSpec``/``storage``: one encrypted RWO volume per replica."""
+    return {
+        "volumeClaimTemplate": {
+            "spec": {
+                "storageClassName": storage_class_name,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": f"{size_gib}Gi"}},
             }
         }
-
-    selectors_everywhere: Mapping[str, bool] = {
-        # false = select every object in every namespace, not only those labelled release=<this release>,
-        # so the DCGM exporter's, KEDA's and the models' ServiceMonitors are scraped.
-        f"{kind}SelectorNilUsesHelmValues": False
-        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
     }
+
+
+def kps_values(args: MonitoringArgs, context: ClusterContext) -> dict[str, Any]:
+    """Values of kube-prometheus-stack (keys checked against its 88.5.3 values.yaml)."""
     return {
         "fullnameOverride": KPS_FULLNAME,
         # The CRDs come from the prometheus-operator-crds release (installed first, upgraded by helm).
@@ -529,63 +407,18 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
             "prometheusConfigReloader": {"resources": agent_resources("10m", "32Mi", "64Mi")},
             "admissionWebhooks": {"patch": {"resources": agent_resources("10m", "32Mi", "128Mi")}},
         },
-        "prometheus": {
-            "prometheusSpec": {
-                "replicas": args.prometheus_replicas,
-                "retention": args.retention,
-                # Prometheus size units are base 2 (GB = GiB).
-                "retentionSize": f"{args.retention_size_gib}GB",
-                "walCompression": True,
-                "storageSpec": pvc(args.prometheus_storage_gib),
-                "externalLabels": {"cluster": args.cluster_name},
-                "resources": agent_resources("500m", "2Gi", "8Gi"),
-                "podAntiAffinity": "soft",
-                **selectors_everywhere,
-            }
-        },
+        "prometheus": {"prometheusSpec": _prometheus_spec(args, context)},
         "alertmanager": {
             "enabled": True,
             "alertmanagerSpec": {
                 "replicas": 2 if args.prometheus_replicas > 1 else 1,
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
-                "storage": pvc(2),
+                "storage": _pvc(2, context.storage_class_name),
                 "resources": agent_resources("50m", "128Mi", "256Mi"),
             },
         },
-        "grafana": {
-            "enabled": True,
-            # The chart would otherwise generate a password into its own Secret (or use a value in
-            # values); the admin password comes from secret config through our Secret.
-            "admin": {
-                "existingSecret": GRAFANA_ADMIN_SECRET,
-                "userKey": "admin-user",
-                "passwordKey": "admin-password",
-            },
-            "service": {"type": "ClusterIP"},
-            "ingress": {"enabled": False},
-            "persistence": {
-                "enabled": True,
-                "type": "pvc",
-                "storageClassName": args.storage_class_name,
-                "accessModes": ["ReadWriteOnce"],
-                "size": f"{args.grafana_storage_gib}Gi",
-            },
-            # An RWO volume cannot attach to the new pod while the old one holds it.
-            "deploymentStrategy": {"type": "Recreate"},
-            # fsGroup (472) already makes the volume writable; no root chown init container.
-            "initChownData": {"enabled": False},
-            "resources": agent_resources("100m", "256Mi", "1Gi"),
-            "sidecar": {
-                "resources": agent_resources("50m", "96Mi", "256Mi"),
-                "dashboards": {
-                    "enabled": True,
-                    "label": DASHBOARD_LABEL,
-                    "labelValue": DASHBOARD_LABEL_VALUE,
-                    "searchNamespace": "ALL",
-                },
-            },
-        },
+        "grafana": _grafana_values(args, context.storage_class_name),
         "kube-state-metrics": {
             "resources": agent_resources("50m", "128Mi", "512Mi"),
             # kube_node_labels{label_platform_ai_accelerator=...}: the GPU rules and cost dashboard join on
@@ -600,5 +433,64 @@ def kps_values(args: MonitoringArgs) -> dict[str, Any]:
             "resources": agent_resources("20m", "64Mi", "128Mi"),
             # Every node, GPU pools (tainted nvidia.com/gpu) included.
             "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        },
+    }
+
+
+def _prometheus_spec(args: MonitoringArgs, context: ClusterContext) -> dict[str, Any]:
+    """``prometheus.prometheusSpec``: retention by time and size, the ``cluster`` label, every selector open."""
+    selectors_everywhere: Mapping[str, bool] = {
+        # false = select every object in every namespace, not only those labelled release=<this release>,
+        # so the DCGM exporter's, KEDA's and the models' ServiceMonitors are scraped.
+        f"{kind}SelectorNilUsesHelmValues": False
+        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+    }
+    return {
+        "replicas": args.prometheus_replicas,
+        "retention": args.retention,
+        # Prometheus size units are base 2 (GB = GiB).
+        "retentionSize": f"{args.retention_size_gib}GB",
+        "walCompression": True,
+        "storageSpec": _pvc(args.prometheus_storage_gib, context.storage_class_name),
+        "externalLabels": {"cluster": context.cluster_name},
+        "resources": agent_resources("500m", "2Gi", "8Gi"),
+        "podAntiAffinity": "soft",
+        **selectors_everywhere,
+    }
+
+
+def _grafana_values(args: MonitoringArgs, storage_class_name: str) -> dict[str, Any]:
+    """The ``grafana`` subchart: admin from our Secret, ClusterIP only, one RWO volume, dashboards by label."""
+    return {
+        "enabled": True,
+        # The chart would otherwise generate a password into its own Secret (or use a value in
+        # values); the admin password comes from secret config through our Secret.
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "service": {"type": "ClusterIP"},
+        "ingress": {"enabled": False},
+        "persistence": {
+            "enabled": True,
+            "type": "pvc",
+            "storageClassName": storage_class_name,
+            "accessModes": ["ReadWriteOnce"],
+            "size": f"{args.grafana_storage_gib}Gi",
+        },
+        # An RWO volume cannot attach to the new pod while the old one holds it.
+        "deploymentStrategy": {"type": "Recreate"},
+        # fsGroup (472) already makes the volume writable; no root chown init container.
+        "initChownData": {"enabled": False},
+        "resources": agent_resources("100m", "256Mi", "1Gi"),
+        "sidecar": {
+            "resources": agent_resources("50m", "96Mi", "256Mi"),
+            "dashboards": {
+                "enabled": True,
+                "label": DASHBOARD_LABEL,
+                "labelValue": DASHBOARD_LABEL_VALUE,
+                "searchNamespace": "ALL",
+            },
         },
     }

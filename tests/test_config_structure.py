@@ -148,9 +148,7 @@ def test_component_rules_are_reported_at_the_stack_file_key_path(raw_config: Raw
 
 def test_component_args_report_the_same_rule() -> None:
     args = MonitoringArgs(
-        provider=None,  # type: ignore[arg-type]
         grafana_admin_password="x",
-        cluster_name="c",
         prometheus_storage_gib=100,
         retention_size_gib=95,
     )

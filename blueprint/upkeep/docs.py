@@ -109,13 +109,15 @@ def _type_token(tree: ast.Module) -> str | None:
 
 # Public modules of components/ that hold shared types, not a component (tests/test_layering.py).
 SHARED_MODULES = frozenset({"vocabulary.py", "model_spec.py"})
+# Public modules of components/ that hold the contract components are built with, not a component (ADR 0013).
+CONTRACT_MODULES = frozenset({"cluster_context.py"})
 
 
 def component_docs(root: Path = ROOT) -> list[ComponentDoc]:
     """Every public component module, in file-name order."""
     out = []
     for path in sorted((root / "components").glob("*.py")):
-        if path.name.startswith("_") or path.name in SHARED_MODULES:
+        if path.name.startswith("_") or path.name in SHARED_MODULES | CONTRACT_MODULES:
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         paragraphs = [" ".join(par.split()) for par in (ast.get_docstring(tree) or "").split("\n\n")]
@@ -232,6 +234,19 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
+def contract_section(root: Path = ROOT) -> list[str]:
+    """The contract types every component of a kind receives (the ClusterContext), one table each."""
+    out: list[str] = []
+    for module in sorted(CONTRACT_MODULES):
+        tree = ast.parse((root / "components" / module).read_text(), filename=module)
+        for cls in [n for n in tree.body if isinstance(n, ast.ClassDef) and _is_dataclass(n)]:
+            rows = [[f"`{f.name}`", f"`{f.type}`", f"`{f.default}`", f.doc] for f in dataclass_fields(cls)]
+            doc = " ".join((ast.get_docstring(cls) or "").split())
+            out += [f"### {cls.name}", "", f"Module `components/{module}`. {_cell(doc)}", ""]
+            out += [*_table(["field", "type", "default", "description"], rows), ""]
+    return out
+
+
 def render(root: Path = ROOT) -> str:
     """The whole reference page."""
     out = [HEADER, "## Stack configuration", ""]
@@ -246,6 +261,7 @@ def render(root: Path = ROOT) -> str:
             )
         out += [*_table(["key", "type", "default", "description"], rows), ""]
     out += ["## Components", ""]
+    out += contract_section(root)
     for comp in component_docs(root):
         name = comp.type_token.rsplit(":", 1)[1] if comp.type_token else Path(comp.module).stem
         out += [f"### {name}", ""]

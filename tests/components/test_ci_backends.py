@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 
@@ -20,7 +20,7 @@ from components.gitlab_runner import CHART as GITLAB_CHART
 from components.gitlab_runner import GitlabRunner, GitlabRunnerArgs
 from components.jenkins import CHART as JENKINS_CHART
 from components.jenkins import PLUGINS, Jenkins, JenkinsArgs
-from tests.components.harness import ACCOUNT, REGION, StandIns, run_program
+from tests.components.harness import ACCOUNT, StandIns, run_program, stand_in_irsa
 
 CHARTS = Path(__file__).parent.parent / "charts"
 HELM = "kubernetes:helm.sh/v3:Release"
@@ -30,24 +30,16 @@ CPU = _ci.JobProfile(cpu="4", memory="8Gi", ephemeral_storage_gib=50, node_selec
 
 
 def _irsa() -> Irsa:
-    return Irsa(
-        provider_arn=pulumi.Output.from_input(
-            f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/X"
-        ),
-        issuer=pulumi.Output.from_input(f"oidc.eks.{REGION}.amazonaws.com/id/X"),
-        permissions_boundary=BOUNDARY,
-    )
+    return stand_in_irsa(permissions_boundary=BOUNDARY)
 
 
 def backends(push: bool = True) -> Plan:
     def program() -> None:
         s = StandIns()
         arns = [r.arn for r in s.repositories.values()] if push else []
+        context = s.context(irsa=_irsa(), tags={})
         common: dict[str, Any] = {
-            "k8s_provider": s.k8s_provider,
-            "irsa": _irsa(),
             "push_repository_arns": arns,
-            "system_node_selector": {"platform.ai/pool": "system"},
             "cpu_job": CPU,
             "gpu_job": GPU,
         }
@@ -62,10 +54,12 @@ def backends(push: bool = True) -> Plan:
                 check_interval_seconds=5,
                 **common,
             ),
+            context,
         )
         Jenkins(
             "jenkins",
-            JenkinsArgs(admin_password="jenkins-pw", storage_class_name="gp3", max_agents=4, **common),
+            JenkinsArgs(admin_password="jenkins-pw", max_agents=4, **common),
+            dataclasses.replace(context, storage_class_name="gp3"),
         )
         CircleciAgent(
             "circleci",
@@ -77,6 +71,7 @@ def backends(push: bool = True) -> Plan:
                 max_concurrent_tasks=6,
                 **common,
             ),
+            context,
         )
 
     return run_program(program)

@@ -32,10 +32,9 @@ def runners(scale_sets: dict[str, RunnerScaleSet]) -> Plan:
                 github_app_private_key="-----BEGIN RSA PRIVATE KEY-----",
                 scale_sets=scale_sets,
                 runner_image=IMAGE,
-                k8s_provider=s.k8s_provider,
                 push_role=s.push_role,
-                system_node_selector={"platform.ai/pool": "system"},
             ),
+            s.context(),
         )
 
     return run_program(program)
@@ -206,9 +205,9 @@ def test_the_runner_group_scopes_the_scale_sets() -> None:
                 github_app_private_key="k",
                 scale_sets={"cpu": spec()},
                 runner_image=IMAGE,
-                k8s_provider=s.k8s_provider,
                 runner_group="ai-platform",
             ),
+            s.context(),
         )
 
     plan = run_program(program)

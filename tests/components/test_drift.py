@@ -31,18 +31,13 @@ def drift_plan(jobs: dict[str, DriftJob] = JOBS, **over: Any) -> Plan:
     def program() -> None:
         s = StandIns()
         args = DriftMonitoringArgs(
-            k8s_provider=s.k8s_provider,
-            irsa=s.irsa,
             artifacts_bucket=s.bucket,
             artifacts_key=s.key,
-            region=REGION,
             image=IMAGE,
             jobs=jobs,
             monitoring_crds=s.crds,
-            system_node_selector={"platform.ai/pool": "system"},
-            tags={"owner": "ml-team"},
         )
-        DriftMonitoring("drift", replace(args, **over))
+        DriftMonitoring("drift", replace(args, **over), s.context(tags={"owner": "ml-team"}))
 
     return run_program(program)
 

@@ -16,6 +16,7 @@ from infra.config import (
     LABEL_POOL,
     NodePoolSettings,
 )
+from tests.components.harness import stand_in_context
 from tests.conftest import STACKS
 from tests.k8s_layer import HELM, fake_provider, k8s_plan, release, run_program, stack_config
 
@@ -151,7 +152,9 @@ def test_gpu_releases_are_pinned_atomic_and_patient(stack: str) -> None:
 def test_gpu_operator_keeps_the_amis_driver_and_toolkit() -> None:
     def program() -> None:
         GpuStack(
-            "gpu", GpuStackArgs(provider=fake_provider(), stack="gpu-operator", mig_manager=True, mig_strategy="mixed")
+            "gpu",
+            GpuStackArgs(stack="gpu-operator", mig_manager=True, mig_strategy="mixed"),
+            stand_in_context(fake_provider()),
         )
 
     plan = run_program(program)
@@ -186,7 +189,7 @@ def test_gpu_operator_keeps_the_amis_driver_and_toolkit() -> None:
 )
 def test_invalid_combinations_are_refused(args: dict[str, Any], message: str) -> None:
     def program() -> None:
-        GpuStack("gpu", GpuStackArgs(provider=fake_provider(), **args))
+        GpuStack("gpu", GpuStackArgs(**args), stand_in_context(fake_provider()))
 
     with pytest.raises(Exception, match=message):
         run_program(program)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pulumi_aws as aws
 
 from blueprint.preview.analyses._plan_k8s import flows
@@ -27,14 +28,12 @@ def _plan() -> Plan:
         stand = StandIns()
         nodes = aws.eks.NodeGroup("system-ng", cluster_name="c", node_role_arn="arn", subnet_ids=["s"],
                                   scaling_config={"desired_size": 2, "max_size": 3, "min_size": 2})  # fmt: skip
-        # The one place the component's arguments are spelled (its signature moves to a cluster context).
-        IngressController(
-            "ingress",
-            IngressControllerArgs(
-                cluster_name="c", region=REGION, vpc_id="vpc-1", irsa=stand.irsa, k8s_provider=stand.k8s_provider,
-                system_node_selector=SYSTEM, tags={"team": "platform"}, depends_on=[nodes],
-            ),
+        # The one place the component's arguments are spelled.
+        context = stand.context(
+            cluster_name="c", eks_name=pulumi.Output.from_input("c"), system_node_selector=SYSTEM,
+            tags={"team": "platform"}, needs_nodes=(nodes,),
         )  # fmt: skip
+        IngressController("ingress", IngressControllerArgs(vpc_id="vpc-1"), context)
 
     return run_program(program)
 

@@ -18,7 +18,7 @@ from components.mlflow import (
     MlflowArgs,
     db_secret_data,
 )
-from tests.components.harness import ACCOUNT, REGION, StandIns, run_program
+from tests.components.harness import StandIns, run_program
 from tests.components.test_drift import objects
 
 
@@ -26,22 +26,16 @@ def mlflow_plan(**over: Any) -> Plan:
     def program() -> None:
         s = StandIns()
         args = MlflowArgs(
-            k8s_provider=s.k8s_provider,
-            irsa=s.irsa,
             identifier="ai-platform-unit-mlflow",
             vpc_id="vpc-123",
-            vpc_cidr="10.20.0.0/16",
             private_subnet_ids=["subnet-a", "subnet-b"],
             cluster_security_group_id="sg-cluster",
             artifacts_bucket=s.bucket,
             artifacts_key=s.key,
-            account_id=ACCOUNT,
-            region=REGION,
             admin_password=pulumi.Output.secret("s3cret-admin"),
             client_namespaces=["arc-runners"],
-            system_node_selector={"platform.ai/pool": "system"},
         )
-        Mlflow("mlflow", replace(args, **over))
+        Mlflow("mlflow", replace(args, **over), s.context(vpc_cidr="10.20.0.0/16", tags={}))
 
     return run_program(program)
 

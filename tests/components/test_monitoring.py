@@ -21,6 +21,7 @@ from components.monitoring import (
     default_rules,
 )
 from infra.config import GPU_TAINT_KEY
+from tests.components.harness import stand_in_context
 from tests.conftest import STACKS
 from tests.k8s_layer import HELM, fake_provider, k8s_plan, release, run_program, stack_config, walk
 
@@ -77,13 +78,8 @@ def test_retention_size_not_below_the_volume_is_refused() -> None:
     def program() -> None:
         Monitoring(
             "monitoring",
-            MonitoringArgs(
-                provider=fake_provider(),
-                grafana_admin_password="x",
-                cluster_name="c",
-                prometheus_storage_gib=50,
-                retention_size_gib=50,
-            ),
+            MonitoringArgs(grafana_admin_password="x", prometheus_storage_gib=50, retention_size_gib=50),
+            stand_in_context(fake_provider()),
         )
 
     with pytest.raises(Exception, match="retention_size_gib"):
@@ -177,9 +173,7 @@ def test_prometheus_url_points_at_the_prometheus_service() -> None:
     captured: dict[str, Any] = {}
 
     def program() -> None:
-        m = Monitoring(
-            "monitoring", MonitoringArgs(provider=fake_provider(), grafana_admin_password="x", cluster_name="c")
-        )
+        m = Monitoring("monitoring", MonitoringArgs(grafana_admin_password="x"), stand_in_context(fake_provider()))
         captured.update(url=m.prometheus_url, crds=m.crds, namespace=m.namespace)
 
     plan = run_program(program)

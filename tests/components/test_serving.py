@@ -61,15 +61,11 @@ def serve(models: dict[str, ModelSettings], **over: Any) -> Plan:
             repositories=s.repositories,
             artifacts_bucket=s.bucket,
             artifacts_key=s.key,
-            irsa=s.irsa,
-            k8s_provider=s.k8s_provider,
-            region=REGION,
-            vpc_cidr="10.0.0.0/16",
             prometheus_url="http://prometheus.monitoring.svc:9090",
             monitoring_crds=s.crds,
             model_sync_image=SYNC_IMAGE,
         )
-        Serving("serving", replace(args, **over))
+        Serving("serving", replace(args, **over), s.context(tags={}, system_node_selector={}))
 
     return run_program(program)
 
