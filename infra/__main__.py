@@ -21,6 +21,7 @@ from components.circleci_agent import CircleciAgent, CircleciAgentArgs
 from components.cluster import Cluster, ClusterArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.cold_start import NodePath, PullPath
 from components.deploy_identity import DeployIdentity, DeployIdentityArgs, branch_subject, environment_subject
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
@@ -78,6 +79,18 @@ def karpenter_pool(pool: ResolvedPool) -> GpuNodePool:
         image_cache_snapshot_id=k.image_cache_snapshot_id,
         labels=pool.labels,
     )
+
+
+# Karpenter's image-pull settings as the cold-start estimate names the paths (components/cold_start.py).
+_PULL_PATHS: dict[str, PullPath] = {"soci": "lazy", "snapshot": "cached", "standard": "plain"}
+
+
+def gpu_node_path(pool: ResolvedPool) -> NodePath:
+    """A GPU pool as the cold-start estimate sees it: provisioner, family, image pull path, a node kept up."""
+    k = pool.karpenter
+    if k is not None:
+        return NodePath(pool.name, k.instance_families[0], "karpenter", _PULL_PATHS[k.image_pull])
+    return NodePath(pool.name, pool.instance_types[0].split(".")[0], "cluster-autoscaler", warm=pool.min_size > 0)
 
 
 cfg = load_config()
@@ -450,6 +463,7 @@ if k8s_layer:
             system_node_selector=system_nodes,
             tags=tags,
             depends_on=needs_nodes,
+            gpu_nodes=[gpu_node_path(p) for p in all_pools.values() if p.gpu],
         ),
         on_k8s,
     )

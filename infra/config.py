@@ -752,7 +752,8 @@ class ModelSpec(_Model):
     env: dict[str, str] | None = None
     """Plain environment variables (never secrets)."""
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=7200)
-    """How long the startup probe waits for the model to load."""
+    """How long the startup probe waits for the model to load. Unset: follows the model's cold-start
+    estimate (3 x the estimated weights load and server start, at least 240 s; docs/adr/0012)."""
     image_size_gib: float | None = Field(default=None, gt=0, le=500, alias="imageSizeGiB")
     """Compressed size of the serving image in the registry, GiB (the cold-start estimate's image pull)."""
     metrics_path: str | None = None
@@ -1538,7 +1539,7 @@ def _resolve_model(name: str, spec: ModelSpec, d: ModelSpec) -> ModelSettings:
         shm_size=pick("shm_size", "2Gi"),
         source=WeightsSource(src.s3_prefix, src.pvc_size_gib),
         env={**(d.env or {}), **(spec.env or {})},
-        startup_budget_seconds=pick("startup_budget_seconds", 1200),
+        startup_budget_seconds=pick("startup_budget_seconds", None),
         autoscaling=ModelAutoscaling(scale.type, scale.target_cpu_percent, scale.query, scale.threshold),
         canary=CanarySettings(_model_image(canary.image), canary.weight, canary.version) if canary else None,
         metrics_path=pick("metrics_path", "/metrics"),

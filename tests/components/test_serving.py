@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -345,9 +346,35 @@ def test_rollout_timeout_covers_a_node_an_image_pull_the_weights_and_the_startup
     meta = obj(canary_plan, "Deployment", "llm")["metadata"]
     timeout = int(meta["annotations"][TIMEOUT_ANNOTATION])
     assert TIMEOUT_ANNOTATION == "pulumi.com/timeoutSeconds"
-    # A node, then four replicas' startup budgets one after another, unless that exceeds what a deploy job can wait.
+    # Unknown pools: the slowest node path, then four replicas each waiting out the explicit 1205 s probe.
     assert timeout == min(ROLLOUT_TIMEOUT_CAP_SECONDS, max(timeout, 600 + 1205 * 4))
     assert timeout >= min(ROLLOUT_TIMEOUT_CAP_SECONDS, 600 + 1205 * 4)
+
+
+def test_without_an_override_the_probe_and_the_await_follow_the_cold_start_estimate() -> None:
+    from components import cold_start as cs
+    from components.serving import PROBE_PERIOD_SECONDS, TIMEOUT_ANNOTATION
+
+    fast = cs.NodePath("gpu-a10g", "g5", "karpenter", "lazy")
+    slow = cs.NodePath("gpu-p4", "p4d", "cluster-autoscaler", "plain")
+    streamed = model(startup_budget_seconds=None, weights_load="stream", image_size_gib=9.5, weights_size_gib=16)
+    waits = {}
+    for nodes in ([fast], [fast, slow]):
+        dep = obj(serve({"llm": streamed}, gpu_nodes=nodes), "Deployment", "llm")
+        (server,) = dep["spec"]["template"]["spec"]["containers"]
+        probe = server["startupProbe"]
+        inputs = cs.ColdStartInputs(9.5, 16, "streaming", None)
+        expected = cs.startup_budget_seconds(cs.estimate(inputs), PROBE_PERIOD_SECONDS)
+        assert probe["failureThreshold"] * probe["periodSeconds"] == expected
+        assert expected >= cs.PROBE_MARGIN * (16 * cs.STREAM_S_PER_GIB.seconds + cs.SERVER_INIT.seconds)
+        waits[len(nodes)] = int(dep["metadata"]["annotations"][TIMEOUT_ANNOTATION])
+        rollout = cs.rollout_seconds(inputs, nodes, streamed.max_replicas)
+        assert waits[len(nodes)] == math.ceil(cs.TIMEOUT_MARGIN * rollout)
+    # The slowest GPU pool sets the await: a p4d pool scaled by the cluster-autoscaler with a plain pull.
+    assert waits[2] > waits[1]
+    # Copying the weights first makes the await longer than streaming them.
+    copied = obj(serve({"llm": replace(streamed, weights_load="copy")}, gpu_nodes=[fast]), "Deployment", "llm")
+    assert int(copied["metadata"]["annotations"][TIMEOUT_ANNOTATION]) > waits[1]
 
 
 def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
