@@ -386,3 +386,27 @@ def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
     paths = [p["path"] for p in obj(plan, "Ingress", "models")["spec"]["rules"][0]["http"]["paths"]]
     assert paths == ["/embed"]
     assert not serve({"llm": model(deploy=False)}).by_type("kubernetes:networking.k8s.io/v1:Ingress")
+
+
+def test_a_streamed_model_uses_the_run_ai_streamer_flags_vllm_0_11_reads() -> None:
+    """The flags and variables vLLM v0.11.0 reads (components/serving.py ``streamer_env`` cites the files):
+    the S3 URI as the model, ``--load-format runai_streamer`` last (argparse: the last one wins), the
+    streamer's concurrency and memory limit as integers (bytes), and no IMDS wait under IRSA."""
+    m = model(weights_load="stream", memory="16Gi")
+    dep = obj(serve({"llm": m}), "Deployment", "llm")
+    spec = dep["spec"]["template"]["spec"]
+    (server,) = spec["containers"]
+    args, env = server["args"], {e["name"]: e["value"] for e in server["env"]}
+    assert args[args.index("--model") + 1] == "s3://ai-platform-artifacts/models/llm"
+    assert args[-2:] == ["--load-format", "runai_streamer"]
+    assert args.count("--load-format") == 1
+    assert "initContainers" not in spec
+    assert "/models" not in {v["mountPath"] for v in server["volumeMounts"]}
+    assert int(env["RUNAI_STREAMER_CONCURRENCY"]) > 0
+    assert int(env["RUNAI_STREAMER_MEMORY_LIMIT"]) == 16 * 2**30 // 4
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["AWS_REGION"] == REGION
+    # Config and tokenizer files land under $XDG_CACHE_HOME/vllm/assets: a writable mount.
+    mounts = {v["mountPath"]: v for v in server["volumeMounts"]}
+    assert env["XDG_CACHE_HOME"] in mounts
+    assert not mounts[env["XDG_CACHE_HOME"]].get("readOnly")
