@@ -53,6 +53,9 @@ from blueprint.ops._aws import (
 DATA_DEVICE = "/dev/xvdb"  # Bottlerocket's data volume (bottlerocket README, "Default volumes")
 TAG_KEY = "platform.ai/image-cache"
 DEFAULT_PROFILE_SUFFIX = "image-cache-builder"
+# Bottlerocket settings (TOML user data): the admin host container is off by default and ``apiclient exec
+# admin`` needs it (the sample's ebs-snapshot-instance.yaml sets the same; Bottlerocket docs, "Admin container").
+USER_DATA = "[settings.host-containers.admin]\nenabled = true\n"
 # Through the admin container, containerd's CLI in the namespace the kubelet's CRI reads
 # (bottlerocket-images-cache README; Bottlerocket docs, "Admin container").
 PULL = (
@@ -266,6 +269,7 @@ def launch(ec2: Any, plan: Plan, ami: str, subnet: str) -> str:
         MaxCount=1,
         SubnetId=subnet,
         IamInstanceProfile={"Name": plan.instance_profile},
+        UserData=USER_DATA,  # boto3 base64-encodes it
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
         BlockDeviceMappings=[
             {

@@ -5,6 +5,7 @@ instances), plus the dry run, the refusals and the cleanup of the builder on fai
 from __future__ import annotations
 
 import argparse
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,10 @@ def test_the_build_pulls_every_serving_image_snapshots_the_data_volume_and_termi
     assert builder["ImageId"] == ami
     assert builder["State"]["Name"] == "terminated"
     assert builder["MetadataOptions"]["HttpTokens"] == "required"
+    user_data = client("ec2", moto_url).describe_instance_attribute(
+        InstanceId=builder["InstanceId"], Attribute="userData"
+    )
+    assert base64.b64decode(user_data["UserData"]["Value"]).decode() == ic.USER_DATA
     snap = client("ec2", moto_url).describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]
     tags = {t["Key"]: t["Value"] for t in snap.get("Tags", [])}
     assert tags[ic.TAG_KEY] == POOL
