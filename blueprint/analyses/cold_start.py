@@ -204,9 +204,9 @@ def cold_start(
     }
 
 
-def _seconds(x: float) -> float:
-    """Whole seconds, infinity kept (no provisioner: the pod never starts)."""
-    return float(round(x)) if math.isfinite(x) else math.inf
+def _seconds(x: float) -> int | None:
+    """Whole seconds; None for never (no provisioner: the pod never starts), which JSON can carry."""
+    return round(x) if math.isfinite(x) else None
 
 
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
@@ -283,7 +283,7 @@ def _findings(cs: dict[str, Any], w: Any) -> list[Finding]:
                 blocking=False,
             )
         )
-    if cs["seconds"] <= cs["deployTimeoutSeconds"] < cs["rolloutSeconds"]:
+    if cs["rolloutSeconds"] is not None and cs["seconds"] <= cs["deployTimeoutSeconds"] < cs["rolloutSeconds"]:
         out.append(
             Finding(
                 NAME,
