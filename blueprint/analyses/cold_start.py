@@ -283,12 +283,13 @@ def _findings(cs: dict[str, Any], w: Any) -> list[Finding]:
                 blocking=False,
             )
         )
-    if cs["rolloutSeconds"] is not None and cs["seconds"] <= cs["deployTimeoutSeconds"] < cs["rolloutSeconds"]:
+    rollout = cs.get("rolloutSeconds")
+    if rollout is not None and cs["seconds"] <= cs["deployTimeoutSeconds"] < rollout:
         out.append(
             Finding(
                 NAME,
                 obj,
-                f"a rollout from an empty GPU pool (a node, then every replica in turn) takes ~{cs['rolloutSeconds']} s but pulumi-kubernetes waits {cs['deployTimeoutSeconds']:g} s: the first `up` may time out while Kubernetes keeps rolling out.",
+                f"a rollout from an empty GPU pool (a node, then every replica in turn) takes ~{rollout} s but pulumi-kubernetes waits {cs['deployTimeoutSeconds']:g} s: the first `up` may time out while Kubernetes keeps rolling out.",
                 "lower maxReplicas, use a faster pull or load path, or keep a warm GPU node (components/cold_start.py sizes the await from the estimate, capped by the deploy job)",
                 blocking=False,
             )
