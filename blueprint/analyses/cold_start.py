@@ -1,6 +1,10 @@
 """``estimates.coldStart``: how long each GPU model takes from zero replicas to Ready.
 
-Parts, each from the plan where the plan says it (durations.py has the numbers and sources):
+The estimate itself is components/cold_start.py ``estimate``, the function the serving component also
+uses for the startup probe and the deploy await; this module reads its inputs from the plan (node
+group, pull and load paths, KEDA, warm spares) and reports the result and where the waits fall short.
+
+Parts, each from the plan where the plan says it (components/cold_start.py has the numbers and sources):
 - ``activation``: KEDA's pollingInterval (ScaledObject) or the HPA sync period;
 - ``nodeProvisioning``: only when every node group the pod may use scales from zero: the
   provisioner's reaction (Karpenter for a Karpenter NodePool, read as a node group by
@@ -17,7 +21,9 @@ Parts, each from the plan where the plan says it (durations.py has the numbers a
 
 The total is compared with the startup probe (which only counts from the server container's start,
 so only load and init) and with the deploy await (everything: pulumi-kubernetes waits for the
-Deployment to become available). Sizes come from the stack file, since nothing renders them.
+Deployment to become available), and ``rolloutSeconds`` (a rollout from an empty pool on the slowest
+GPU pool, then every replica in turn) with the await. Sizes come from the stack file, since nothing
+renders them.
 """
 
 from __future__ import annotations

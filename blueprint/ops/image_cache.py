@@ -65,7 +65,7 @@ PULL = (
 
 
 @dataclass(frozen=True)
-class Plan:
+class BuildPlan:
     """What the build needs, resolved from the stack file and the command line."""
 
     stack: str
@@ -129,7 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=guarded(run))
 
 
-def plan_from_config(args: argparse.Namespace) -> Plan:
+def plan_from_config(args: argparse.Namespace) -> BuildPlan:
     """The build plan for ``args.stack``/``args.pool`` (usage errors name the key to fix)."""
     from infra.config import PROJECT
 
@@ -148,7 +148,7 @@ def plan_from_config(args: argparse.Namespace) -> Plan:
     images = list(dict.fromkeys([*serving_images(cfg, registry), *args.image]))
     if not images:
         raise OpsUsageError("no images to cache: the stack deploys no model; pass --image")
-    return Plan(
+    return BuildPlan(
         stack=args.stack,
         pool=args.pool,
         region=cfg.region,
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build(
-    plan: Plan, aws: Aws, ssm: Ssm, log: Callable[[str], None], poll: float = 5.0, timeout: float = 1800.0
+    plan: BuildPlan, aws: Aws, ssm: Ssm, log: Callable[[str], None], poll: float = 5.0, timeout: float = 1800.0
 ) -> str:
     """Run the plan; returns the snapshot id. The builder instance is terminated whatever happens."""
     ec2 = aws.client("ec2")
@@ -260,7 +260,7 @@ def default_subnet(ec2: Any, region: str) -> str:
     return str(sorted(subnets, key=lambda s: s["AvailabilityZone"])[0]["SubnetId"])
 
 
-def launch(ec2: Any, plan: Plan, ami: str, subnet: str) -> str:
+def launch(ec2: Any, plan: BuildPlan, ami: str, subnet: str) -> str:
     tags = [{"Key": k, "Value": v} for k, v in {**plan.tags, "Name": f"image-cache-{plan.pool}"}.items()]
     res = ec2.run_instances(
         ImageId=ami,
@@ -293,7 +293,7 @@ def ecr_password(ecr: Any) -> str:
     return base64.b64decode(token).decode().split(":", 1)[1]
 
 
-def snapshot_data_volume(ec2: Any, plan: Plan, instance: str, poll: float, timeout: float) -> str:
+def snapshot_data_volume(ec2: Any, plan: BuildPlan, instance: str, poll: float, timeout: float) -> str:
     desc = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
     volumes = [b["Ebs"]["VolumeId"] for b in desc.get("BlockDeviceMappings", []) if b["DeviceName"] == DATA_DEVICE]
     if not volumes:
