@@ -69,12 +69,27 @@ def streaming_args(mname: str, m: Model, bucket: str) -> list[str]:
     return [*out, "--load-format", "runai_streamer"]
 
 
+def image_ref(repo_url: str, tag: str | None, digest: str | None) -> str:
+    """``repo@sha256:…`` (digest wins) or ``repo:tag``."""
+    return f"{repo_url}@{digest}" if digest else f"{repo_url}:{tag}"
+
+
 def streamer_env(region: str, m: Model) -> dict[str, str]:
     """Run:ai Model Streamer settings (run-ai/runai-model-streamer docs/src/env-vars.md).
 
     Credentials come from IRSA; IMDS is unreachable from pods (hop limit 1), so the SDK must not wait
     for it. The CPU staging buffer is capped at a quarter of the pod's memory so streaming a large
     model cannot OOM-kill the server.
+
+    Checked against vLLM v0.11.0: vllm/model_executor/model_loader/runai_streamer_loader.py turns
+    ``--model-loader-extra-config`` ``concurrency``/``memory_limit`` (ints) into exactly these two
+    variables, so setting them here is the same as the flag; ``memory_limit`` is in bytes. The model
+    is streamed when ``--model`` is an ``s3://`` URI (vllm/transformers_utils/runai_utils.py
+    ``is_runai_obj_uri``) and ``--load-format runai_streamer`` (vllm/config/load.py). Config and
+    tokenizer files are pulled into ``$XDG_CACHE_HOME/vllm/assets/model_streamer`` (runai_utils.py
+    ``ObjectStorageModel``): the writable ``cache`` emptyDir. The S3 lister adds the trailing ``/`` to
+    the prefix (runai_model_streamer_s3/files/files.py ``list_files``), which the model role's
+    ``s3:prefix`` condition requires.
     """
     return {
         "AWS_REGION": region,

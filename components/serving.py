@@ -25,7 +25,7 @@ Outputs: ``namespace`` (name), ``ingress`` (resource), ``model_roles`` (model ->
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,7 +33,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import _k8s
+from components import _k8s, cold_start
 from components._common import irsa_role
 from components._serving_contracts import (
     KEDA_CHART,
@@ -61,6 +61,7 @@ from components._serving_pod import (
     MODEL_UID,
     canary_replicas,
     copies_weights,
+    image_ref,
     mebibytes,
     millicores,
     model_read_policy,
@@ -72,6 +73,7 @@ from components._serving_pod import (
     weights,
 )
 from components._serving_rollout import (
+    PROBE_PERIOD_SECONDS,
     ROLLOUT_TIMEOUT_CAP_SECONDS,
     TIMEOUT_ANNOTATION,
     rollout_strategy,
@@ -89,6 +91,7 @@ __all__ = [
     "KEDA_METRICS_APISERVER",
     "KEDA_OPERATOR",
     "KEDA_OPERATOR_GRPC_PORT",
+    "PROBE_PERIOD_SECONDS",
     "ROLLOUT_TIMEOUT_CAP_SECONDS",
     "TIMEOUT_ANNOTATION",
     "IngressSettings",
@@ -142,6 +145,9 @@ class ServingArgs:
     """ALB settings."""
     ingress_controller: pulumi.Resource | None = None
     """The AWS Load Balancer Controller release; the Ingress waits for its webhooks."""
+    gpu_nodes: Sequence[cold_start.NodePath] = ()
+    """The stack's GPU pools as cold-start node paths; the deploy await covers the slowest. Empty: the
+    slowest path there is (cluster-autoscaler, 8-GPU host, plain pull)."""
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -157,11 +163,6 @@ def check_model(mname: str, m: Model, args: ServingArgs) -> None:
         raise ValueError(f"model {mname}: an S3 source needs weights_size_gib (it sizes the models volume)")
     if m.autoscaling.type == "keda" and not m.autoscaling.query:
         raise ValueError(f"model {mname}: KEDA autoscaling needs a query")
-
-
-def image_ref(repo_url: str, tag: str | None, digest: str | None) -> str:
-    """``repo@sha256:…`` (digest wins) or ``repo:tag``."""
-    return f"{repo_url}@{digest}" if digest else f"{repo_url}:{tag}"
 
 
 # --------------------------------------------------------------------------- component
@@ -320,9 +321,11 @@ class Serving(pulumi.ComponentResource):
         meta = {"name": obj, "namespace": ns, "labels": self._labels(mname, track)}
         selector = {"platform.ai/model": mname, "platform.ai/track": track}
         lineage = track_lineage(mname, m, track == "canary", image, ref.digest, self._args.artifacts_bucket.bucket)
+        low, high = (m.min_replicas, m.max_replicas) if track == "primary" else canary_replicas(m)
+        timeout = rollout_timeout_seconds(m, self._args.gpu_nodes, high)
         deployment = _K8S.apps.v1.Deployment(
             f"{self._name}-{obj}",
-            metadata={**meta, "annotations": {**lineage, TIMEOUT_ANNOTATION: str(rollout_timeout_seconds(m))}},
+            metadata={**meta, "annotations": {**lineage, TIMEOUT_ANNOTATION: str(timeout)}},
             spec={
                 # No `replicas`: the HPA/ScaledObject owns it; a value here would be re-applied on
                 # every update and fight the autoscaler.
@@ -337,7 +340,6 @@ class Serving(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._service_and_budget(obj, m, meta, selector)
-        low, high = (m.min_replicas, m.max_replicas) if track == "primary" else canary_replicas(m)
         self._autoscaler(obj, mname, m, track, meta, (low, high), deployment, keda)
 
     def _service_and_budget(self, obj: str, m: Model, meta: Mapping[str, Any], selector: Mapping[str, str]) -> None:

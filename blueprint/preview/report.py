@@ -230,7 +230,8 @@ def print_estimates(console: Console, plan: Plan, top: int = 5, quiet: bool = Fa
         budget = f"{m['budgetSeconds']:g} s" if m["budgetSeconds"] is not None else "none"
         console.print(
             f"cold start {m['model']}: ~{m['seconds']} s ({', '.join(f'{k} {v}' for k, v in m['parts'].items())}); "
-            f"startup probe {budget}, deploy await {m['deployTimeoutSeconds']:g} s"
+            f"startup probe {budget} (covers ~{m['probeCoveredSeconds']} s), deploy await "
+            f"{m['deployTimeoutSeconds']:g} s (rollout from an empty pool ~{m.get('rolloutSeconds', '?')} s)"
             + (f"  EXCEEDS {' and '.join(over)}" if over else ""),
             markup=False,
         )

@@ -194,8 +194,11 @@ class ModelSpec(_Model):
     autoscaler replaces the spare in the background. Each costs a GPU node."""
     env: dict[str, str] = Field(default_factory=dict)
     """Plain environment variables (never secrets); a model's are merged over ``modelDefaults.env``."""
-    startup_budget_seconds: int = Field(default=1200, ge=60, le=7200)
-    """How long the startup probe waits for the model to load."""
+    startup_budget_seconds: int | None = derived(
+        "3 x the estimated weights load and server start, at least 240 s (components/cold_start.py)", ge=60, le=7200
+    )
+    """How long the startup probe waits for the model to load. Unset: follows the model's cold-start
+    estimate (docs/adr/0012)."""
     image_size_gib: float | None = Field(default=None, gt=0, le=500, alias="imageSizeGiB")
     """Compressed size of the serving image in the registry, GiB (the cold-start estimate's image pull)."""
     metrics_path: str = _SETTINGS["metrics_path"]

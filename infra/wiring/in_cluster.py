@@ -13,6 +13,7 @@ from components.ci_runners import CiRunners
 from components.cluster import Cluster
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cluster_context import ClusterContext
+from components.cold_start import NodePath, PullPath
 from components.drift import DriftJob, DriftMonitoring, DriftMonitoringArgs
 from components.gpu_stack import GpuStack, GpuStackArgs
 from components.ingress_controller import IngressController, IngressControllerArgs
@@ -27,6 +28,17 @@ from infra.config import NodePoolSettings as ResolvedPool
 from infra.wiring.cloud import managed_pools, mlflow_identifier
 from infra.wiring.stack import Stack, required_secret, secret
 from infra.wiring.storage import repository_image
+
+# Karpenter's image-pull settings as the cold-start estimate names the paths (components/cold_start.py).
+_PULL_PATHS: dict[str, PullPath] = {"soci": "lazy", "snapshot": "cached", "standard": "plain"}
+
+
+def gpu_node_path(pool: ResolvedPool) -> NodePath:
+    """A GPU pool as the cold-start estimate sees it: provisioner, family, image pull path, a node kept up."""
+    k = pool.karpenter
+    if k is not None:
+        return NodePath(pool.name, k.instance_families[0], "karpenter", _PULL_PATHS[k.image_pull])
+    return NodePath(pool.name, pool.instance_types[0].split(".")[0], "cluster-autoscaler", warm=pool.min_size > 0)
 
 
 def karpenter_pool(pool: ResolvedPool) -> GpuNodePool:
@@ -159,6 +171,7 @@ def serving(
                 group_name=sv.ingress.group_name,
             ),
             ingress_controller=ingress.release,
+            gpu_nodes=[gpu_node_path(p) for p in cfg.resolved_node_pools().values() if p.gpu],
         ),
         context,
         stack.on_k8s(context.k8s_provider),

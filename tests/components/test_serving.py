@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -341,9 +342,35 @@ def test_rollout_timeout_covers_a_node_an_image_pull_the_weights_and_the_startup
     meta = obj(canary_plan, "Deployment", "llm")["metadata"]
     timeout = int(meta["annotations"][TIMEOUT_ANNOTATION])
     assert TIMEOUT_ANNOTATION == "pulumi.com/timeoutSeconds"
-    # A node, then four replicas' startup budgets one after another, unless that exceeds what a deploy job can wait.
+    # Unknown pools: the slowest node path, then four replicas each waiting out the explicit 1205 s probe.
     assert timeout == min(ROLLOUT_TIMEOUT_CAP_SECONDS, max(timeout, 600 + 1205 * 4))
     assert timeout >= min(ROLLOUT_TIMEOUT_CAP_SECONDS, 600 + 1205 * 4)
+
+
+def test_without_an_override_the_probe_and_the_await_follow_the_cold_start_estimate() -> None:
+    from components import cold_start as cs
+    from components.serving import PROBE_PERIOD_SECONDS, TIMEOUT_ANNOTATION
+
+    fast = cs.NodePath("gpu-a10g", "g5", "karpenter", "lazy")
+    slow = cs.NodePath("gpu-p4", "p4d", "cluster-autoscaler", "plain")
+    streamed = model(startup_budget_seconds=None, weights_load="stream", image_size_gib=9.5, weights_size_gib=16)
+    waits = {}
+    for nodes in ([fast], [fast, slow]):
+        dep = obj(serve({"llm": streamed}, gpu_nodes=nodes), "Deployment", "llm")
+        (server,) = dep["spec"]["template"]["spec"]["containers"]
+        probe = server["startupProbe"]
+        inputs = cs.ColdStartInputs(9.5, 16, "streaming", None)
+        expected = cs.startup_budget_seconds(cs.estimate(inputs), PROBE_PERIOD_SECONDS)
+        assert probe["failureThreshold"] * probe["periodSeconds"] == expected
+        assert expected >= cs.PROBE_MARGIN * (16 * cs.STREAM_S_PER_GIB.seconds + cs.SERVER_INIT.seconds)
+        waits[len(nodes)] = int(dep["metadata"]["annotations"][TIMEOUT_ANNOTATION])
+        rollout = cs.rollout_seconds(inputs, nodes, streamed.max_replicas)
+        assert waits[len(nodes)] == math.ceil(cs.TIMEOUT_MARGIN * rollout)
+    # The slowest GPU pool sets the await: a p4d pool scaled by the cluster-autoscaler with a plain pull.
+    assert waits[2] > waits[1]
+    # Copying the weights first makes the await longer than streaming them.
+    copied = obj(serve({"llm": replace(streamed, weights_load="copy")}, gpu_nodes=[fast]), "Deployment", "llm")
+    assert int(copied["metadata"]["annotations"][TIMEOUT_ANNOTATION]) > waits[1]
 
 
 def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
@@ -355,3 +382,27 @@ def test_a_model_not_yet_deployable_gets_its_identity_but_no_workload() -> None:
     paths = [p["path"] for p in obj(plan, "Ingress", "models")["spec"]["rules"][0]["http"]["paths"]]
     assert paths == ["/embed"]
     assert not serve({"llm": model(deploy=False)}).by_type("kubernetes:networking.k8s.io/v1:Ingress")
+
+
+def test_a_streamed_model_uses_the_run_ai_streamer_flags_vllm_0_11_reads() -> None:
+    """The flags and variables vLLM v0.11.0 reads (components/serving.py ``streamer_env`` cites the files):
+    the S3 URI as the model, ``--load-format runai_streamer`` last (argparse: the last one wins), the
+    streamer's concurrency and memory limit as integers (bytes), and no IMDS wait under IRSA."""
+    m = model(weights_load="stream", memory="16Gi")
+    dep = obj(serve({"llm": m}), "Deployment", "llm")
+    spec = dep["spec"]["template"]["spec"]
+    (server,) = spec["containers"]
+    args, env = server["args"], {e["name"]: e["value"] for e in server["env"]}
+    assert args[args.index("--model") + 1] == "s3://ai-platform-artifacts/models/llm"
+    assert args[-2:] == ["--load-format", "runai_streamer"]
+    assert args.count("--load-format") == 1
+    assert "initContainers" not in spec
+    assert "/models" not in {v["mountPath"] for v in server["volumeMounts"]}
+    assert int(env["RUNAI_STREAMER_CONCURRENCY"]) > 0
+    assert int(env["RUNAI_STREAMER_MEMORY_LIMIT"]) == 16 * 2**30 // 4
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["AWS_REGION"] == REGION
+    # Config and tokenizer files land under $XDG_CACHE_HOME/vllm/assets: a writable mount.
+    mounts = {v["mountPath"]: v for v in server["volumeMounts"]}
+    assert env["XDG_CACHE_HOME"] in mounts
+    assert not mounts[env["XDG_CACHE_HOME"]].get("readOnly")

@@ -1,6 +1,10 @@
 """``estimates.coldStart``: how long each GPU model takes from zero replicas to Ready.
 
-Parts, each from the plan where the plan says it (durations.py has the numbers and sources):
+The estimate itself is components/cold_start.py ``estimate``, the function the serving component also
+uses for the startup probe and the deploy await; this module reads its inputs from the plan (node
+group, pull and load paths, KEDA, warm spares) and reports the result and where the waits fall short.
+
+Parts, each from the plan where the plan says it (components/cold_start.py has the numbers and sources):
 - ``activation``: KEDA's pollingInterval (ScaledObject) or the HPA sync period;
 - ``nodeProvisioning``: only when every node group the pod may use scales from zero: the
   provisioner's reaction (Karpenter for a Karpenter NodePool, read as a node group by
@@ -17,7 +21,9 @@ Parts, each from the plan where the plan says it (durations.py has the numbers a
 
 The total is compared with the startup probe (which only counts from the server container's start,
 so only load and init) and with the deploy await (everything: pulumi-kubernetes waits for the
-Deployment to become available). Sizes come from the stack file, since nothing renders them.
+Deployment to become available), and ``rolloutSeconds`` (a rollout from an empty pool on the slowest
+GPU pool, then every replica in turn) with the await. Sizes come from the stack file, since nothing
+renders them.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import yaml
 
 from blueprint.preview.analyses import AnalysisResult, Finding
 from blueprint.preview.analyses import durations as dur
+from components import cold_start as cs_
 
 if TYPE_CHECKING:
     from blueprint.preview.plan import Plan
@@ -78,15 +85,13 @@ def _volume_mibps(lt: Any) -> float:
     return max((float((b.get("ebs") or {}).get("throughput") or 125) for b in maps), default=125.0)
 
 
-def _load_path(spec: dict[str, Any]) -> str:
+def _load_path(spec: dict[str, Any]) -> cs_.LoadPath:
     args = " ".join(str(a) for c in spec.get("containers") or [] for a in c.get("args") or [])
-    if "runai_streamer" in args or "--load-format=runai" in args:
-        return "streaming"
-    if any("s3" in (c.get("args") or [""])[:1] for c in spec.get("initContainers") or []):
-        return "copy-then-start"
-    if any(v.get("persistentVolumeClaim") for v in spec.get("volumes") or []):
-        return "pvc"
-    return "in-image"
+    return cs_.load_path(
+        "runai_streamer" in args or "--load-format=runai" in args,
+        any("s3" in (c.get("args") or [""])[:1] for c in spec.get("initContainers") or []),
+        any(v.get("persistentVolumeClaim") for v in spec.get("volumes") or []),
+    )
 
 
 def _server(spec: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +119,8 @@ def _provisioner(res: list[Any]) -> str | None:
     return next((p for p in ("karpenter", "cluster-autoscaler") if p in charts), None)
 
 
-def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str, float], dict[str, str], Any]:
-    """Provisioning and device-plugin seconds (0 when a node already runs), and the chosen node group."""
+def _node_path(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[cs_.NodePath | None, dict[str, str], Any]:
+    """The node path of the pool the pod would use (a warm one first), its names, and its launch template."""
     from ai_platform_policies.estimate import _dep_of_type
 
     pools = [
@@ -123,26 +128,34 @@ def _node_parts(w: Any, res: list[Any], table: dict[str, Any]) -> tuple[dict[str
     ]
     pools = pools or w.pools
     if not pools:
-        return {}, {"nodeGroup": "none matches the pod's node affinity"}, None
+        return None, {}, None
     warm = [g for g in pools if float(g.props.get("scalingConfig", {}).get("minSize") or 0) > 0]
     group = (warm or pools)[0]
     itype = str((group.props.get("instanceTypes") or ["?"])[0])
-    paths = {"nodeGroup": group.name, "instanceType": itype}
     lt = _dep_of_type(group, "aws:ec2/launchTemplate:LaunchTemplate")
-    if warm:
-        paths["provisioner"] = "none needed: the node group keeps a node (minSize > 0)"
-        return {}, paths, lt
+    return _as_path(group, res), {"nodeGroup": group.name, "instanceType": itype}, lt
+
+
+def _as_path(group: Any, res: list[Any]) -> cs_.NodePath:
+    """A node group (or a Karpenter NodePool read as one) as a cold-start node path."""
+    from ai_platform_policies.estimate import _dep_of_type
+
     prov = _provisioner(res)
     if group.props.get("karpenter"):
         # A Karpenter NodePool is served by Karpenter only: the cluster-autoscaler never scales it.
         prov = "karpenter" if prov == "karpenter" else None
     elif prov == "karpenter" and "cluster-autoscaler" in _charts(res):
         prov = "cluster-autoscaler"
-    paths["provisioner"] = prov or "none in the plan"
-    family = itype.split(".")[0]
-    boot = dur.NODE_READY["p" if family.startswith("p") else "g" if family.startswith("g") else "cpu"]
-    react = dur.PROVISIONER_REACTION.get(prov or "", dur.Duration(math.inf, "no provisioner"))
-    return {"nodeProvisioning": react.seconds + boot.seconds, "devicePlugin": dur.DEVICE_PLUGIN.seconds}, paths, lt
+    lt = _dep_of_type(group, "aws:ec2/launchTemplate:LaunchTemplate")
+    itype = str((group.props.get("instanceTypes") or ["?"])[0])
+    return cs_.NodePath(
+        group.name,
+        itype.split(".")[0],
+        prov,
+        _pull_path(lt),  # type: ignore[arg-type]
+        float(group.props.get("scalingConfig", {}).get("minSize") or 0) > 0,
+        _volume_mibps(lt),
+    )
 
 
 SPARE_LABEL = "platform.ai/warm-spare-for"
@@ -163,24 +176,11 @@ def _warm_spare(w: Any, res: list[Any]) -> str | None:
     return None
 
 
-def _load_parts(spec: dict[str, Any], weights: float | None, lt: Any) -> tuple[dict[str, float], str]:
-    path = _load_path(spec)
-    if weights is None or path == "in-image":
-        return {"weightsLoad": (weights or 0) * dur.GPU_LOAD_S_PER_GIB.seconds}, path
-    if path == "streaming":
-        return {"weightsLoad": weights * dur.STREAM_S_PER_GIB.seconds}, path
-    if path == "pvc":
-        return {"weightsLoad": weights * 1024 / 125 + weights * dur.GPU_LOAD_S_PER_GIB.seconds}, path
-    mibps = min(_volume_mibps(lt), dur.S3_COPY_MIBPS.seconds)
-    return {"weightsCopy": weights * 1024 / mibps, "weightsLoad": weights * dur.GPU_LOAD_S_PER_GIB.seconds}, path
-
-
 def cold_start(
     w: Any, deployment: Any, res: list[Any], table: dict[str, Any], sizes: tuple[float | None, float | None]
 ) -> dict[str, Any]:
-    """One GPU Deployment's cold start: parts, total, probe budget and deploy await."""
+    """One GPU Deployment's cold start (components/cold_start.py), its probe budget and its deploy await."""
     spec = dict(deployment.props.get("spec", {}).get("template", {}).get("spec", {}))
-    image, weights = sizes
     keda = next(
         (
             r
@@ -190,40 +190,29 @@ def cold_start(
         ),
         None,
     )
-    parts: dict[str, float] = {
-        "activation": float(keda.props["spec"].get("pollingInterval") or 30) if keda else dur.HPA_SYNC.seconds
-    }
-    node, paths, lt = _node_parts(w, res, table)
-    spare = _warm_spare(w, res)
-    if spare:
-        # A warm spare holds a node with the image pulled: the new pod preempts it (grace period 0)
-        # and starts there; the spare's own replacement node comes up in the background.
-        node = {"preemption": dur.PREEMPTION.seconds}
-        paths["provisioner"] = f"none needed: warm spare {spare} holds a node"
-    parts.update(node)
-    pull = "cached" if spare else _pull_path(lt)
-    parts["imagePull"] = dur.IMAGE_PULL_FLOOR.seconds + (image or 0) * dur.IMAGE_PULL_S_PER_GIB[pull].seconds
-    load, load_path = _load_parts(spec, weights, lt)
-    parts.update(load)
-    parts["serverInit"] = dur.SERVER_INIT.seconds
+    activation = float(keda.props["spec"].get("pollingInterval") or 30) if keda else cs_.HPA_SYNC.seconds
+    node, names, _lt = _node_path(w, res, table)
+    inputs = cs_.ColdStartInputs(sizes[0], sizes[1], _load_path(spec), node, activation, _warm_spare(w, res))
+    est = cs_.estimate(inputs)
+    # The deploy await covers a rollout from an empty pool on the slowest GPU pool the pod may use.
+    gpu_pools = [_as_path(g, res) for g in w.pools]
     ann = deployment.props.get("metadata", {}).get("annotations") or {}
-    timeout = float(ann.get("pulumi.com/timeoutSeconds") or dur.DEPLOYMENT_AWAIT_SECONDS)
-    in_probe = parts["serverInit"] + parts["weightsLoad"]
-    missing = [
-        k
-        for k, v in (("imageSizeGiB", image), ("weightsSizeGiB", weights))
-        if v is None and not (k == "weightsSizeGiB" and load_path == "in-image")
-    ]
     return {
         "model": w.name,
-        "seconds": round(sum(parts.values())),
+        "seconds": round(est.seconds),
         "budgetSeconds": _budget(spec),
-        "probeCoveredSeconds": round(in_probe),
-        "deployTimeoutSeconds": timeout,
-        "parts": {k: round(v) for k, v in parts.items()},
-        "paths": {**paths, "pull": pull, "load": load_path},
-        "undeclared": missing,
+        "probeCoveredSeconds": round(est.probe_covered_seconds),
+        "deployTimeoutSeconds": float(ann.get("pulumi.com/timeoutSeconds") or dur.DEPLOYMENT_AWAIT_SECONDS),
+        "rolloutSeconds": _seconds(cs_.rollout_seconds(inputs, gpu_pools, w.max_replicas)),
+        "parts": {k: round(v) for k, v in est.parts.items()},
+        "paths": {**names, **est.paths},
+        "undeclared": list(est.undeclared),
     }
+
+
+def _seconds(x: float) -> int | None:
+    """Whole seconds; None for never (no provisioner: the pod never starts), which JSON can carry."""
+    return round(x) if math.isfinite(x) else None
 
 
 def analyse(plan: Plan, root: Path) -> AnalysisResult:
@@ -297,6 +286,17 @@ def _findings(cs: dict[str, Any], w: Any) -> list[Finding]:
                 obj,
                 f"a cold start takes ~{cs['seconds']} s ({_top(cs['parts'])}) but pulumi-kubernetes waits {cs['deployTimeoutSeconds']:g} s for the Deployment to become available: the first `pulumi up` (and any rollout that needs a new GPU node) fails with a timeout.",
                 "set the pulumi.com/timeoutSeconds annotation on the Deployment above the cold start (components/serving.py), keep a warm GPU node (nodePools.<pool>.minSize), or shrink the image/weights path",
+                blocking=False,
+            )
+        )
+    rollout = cs.get("rolloutSeconds")
+    if rollout is not None and cs["seconds"] <= cs["deployTimeoutSeconds"] < rollout:
+        out.append(
+            Finding(
+                NAME,
+                obj,
+                f"a rollout from an empty GPU pool (a node, then every replica in turn) takes ~{rollout} s but pulumi-kubernetes waits {cs['deployTimeoutSeconds']:g} s: the first `up` may time out while Kubernetes keeps rolling out.",
+                "lower maxReplicas, use a faster pull or load path, or keep a warm GPU node (components/cold_start.py sizes the await from the estimate, capped by the deploy job)",
                 blocking=False,
             )
         )

@@ -7,16 +7,7 @@ your own measurements (a `pulumi up --json` event log gives per-resource duratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Duration:
-    """Seconds, and where the number comes from."""
-
-    seconds: float
-    source: str
-
+from components.cold_start import Duration
 
 # --------------------------------------------------------------------------- deploy time (cold `pulumi up`)
 # Create duration per resource type; Helm releases by chart below. Types not listed take DEFAULT.
@@ -69,66 +60,40 @@ BY_CHART: dict[str, Duration] = {
 HELM_DEFAULT = Duration(90, "assumption: a chart with a few Deployments")
 
 # --------------------------------------------------------------------------- GPU cold start
-PROVISIONER_REACTION: dict[str, Duration] = {
-    "cluster-autoscaler": Duration(
-        40,
-        "scan-interval 10 s (cluster-autoscaler FAQ default) plus the ASG SetDesiredCapacity/RunInstances round trip (assumption ~30 s)",
-    ),
-    "karpenter": Duration(
-        10, "Karpenter batches pending pods for 1-10 s before launching (batchIdleDuration/batchMaxDuration defaults)"
-    ),
-}
-
-# Instance launch to kubelet Ready, by family (GPU families boot slower).
-NODE_READY: dict[str, Duration] = {
-    "cpu": Duration(
-        75,
-        "Karpenter ~30-40 s to Ready on Bottlerocket; ~70-80 s instance to registration on other AMIs (aws/karpenter-provider-aws#6165, #6128; awslabs/amazon-eks-ami#1099)",
-    ),
-    "g": Duration(
-        150,
-        "'GPU instance types often take much longer to boot' (awslabs/amazon-eks-ami#1099); assumption 2.5 min for g4dn/g5/g6/g6e",
-    ),
-    "p": Duration(300, "assumption: 8-GPU p4d/p5 hosts, driver and fabric initialisation"),
-}
-
-DEVICE_PLUGIN = Duration(
-    90,
-    "GPUs appear as allocatable ~90 s after the node is up, when the device plugin registers (NVIDIA/k8s-device-plugin#291)",
+# The cold-start tables live with the estimate the serving component also uses (components/cold_start.py).
+from components.cold_start import (  # noqa: E402
+    DEVICE_PLUGIN,
+    GPU_LOAD_S_PER_GIB,
+    HPA_SYNC,
+    IMAGE_PULL_FLOOR,
+    IMAGE_PULL_S_PER_GIB,
+    NODE_READY,
+    PREEMPTION,
+    PROVISIONER_REACTION,
+    S3_COPY_MIBPS,
+    SERVER_INIT,
+    STREAM_S_PER_GIB,
 )
 
-# Seconds per GiB of (compressed) image by pull path, plus a fixed floor.
-IMAGE_PULL_S_PER_GIB: dict[str, Duration] = {
-    "plain": Duration(
-        38,
-        "PyTorch NGC image 9.5 GB compressed pulled uncached in 334 s (terraform-aws-eks-blueprints patterns/ml-container-cache/README.md)",
-    ),
-    "lazy": Duration(
-        19,
-        "SOCI parallel pull: assumption of half the plain time (AWS Containers blog, 'Introducing Seekable OCI Parallel Pull Mode for Amazon EKS')",
-    ),
-    "cached": Duration(0, "image pre-pulled on an EBS snapshot: < 5 s regardless of size (same README)"),
-}
-IMAGE_PULL_FLOOR = Duration(5, "cached pull of the same image (patterns/ml-container-cache/README.md)")
-
-S3_COPY_MIBPS = Duration(
-    500,
-    "assumption: aws s3 sync with its 10 concurrent requests inside one pod; the volume's throughput usually binds first",
-)
-STREAM_S_PER_GIB = Duration(2, "assumption: a streaming loader (e.g. Run:ai Model Streamer) from S3 at ~0.5 GiB/s")
-GPU_LOAD_S_PER_GIB = Duration(1, "assumption: safetensors from the page cache into GPU memory at ~1 GiB/s")
-SERVER_INIT = Duration(
-    60, "assumption: vLLM engine start, KV-cache profiling and CUDA graph capture for a single-GPU model"
-)
-PREEMPTION = Duration(
-    5,
-    "assumption: the scheduler preempts a lower-priority placeholder with terminationGracePeriodSeconds 0 and binds the "
-    "pod in its next cycle (Kubernetes docs, 'Pod Priority and Preemption')",
-)
-HPA_SYNC = Duration(
-    15,
-    "HorizontalPodAutoscaler sync period default 15 s (kube-controller-manager --horizontal-pod-autoscaler-sync-period)",
-)
+__all__ = [
+    "BY_CHART",
+    "BY_TYPE",
+    "DEFAULT",
+    "DEPLOYMENT_AWAIT_SECONDS",
+    "DEVICE_PLUGIN",
+    "GPU_LOAD_S_PER_GIB",
+    "HELM_DEFAULT",
+    "HPA_SYNC",
+    "IMAGE_PULL_FLOOR",
+    "IMAGE_PULL_S_PER_GIB",
+    "NODE_READY",
+    "PREEMPTION",
+    "PROVISIONER_REACTION",
+    "S3_COPY_MIBPS",
+    "SERVER_INIT",
+    "STREAM_S_PER_GIB",
+    "Duration",
+]
 
 # pulumi-kubernetes waits this long for a Deployment to become available unless the
 # `pulumi.com/timeoutSeconds` annotation (or customTimeouts) says otherwise
