@@ -36,19 +36,19 @@ cloud.deploy_runner(stack, vpc=network, eks=cluster)
 node_pools = cloud.node_pools(stack, vpc=network, eks=cluster)
 addons = cloud.cluster_addons(stack, eks=cluster, pools=node_pools)
 
-# --------------------------------------------------------------------------- registry, artifacts, audit
-registry = storage.registry(stack, eks=cluster)
-artifacts = storage.artifacts(stack)
-storage.audit(stack, bucket=artifacts)
-storage.dvc(stack, bucket=artifacts, identity=identity)
-runner_image = storage.runner_image(stack, reg=registry)
-
 # --------------------------------------------------------------------------- the cluster context
 # The system pool's context: the node-making controllers and the layer they start wait for the managed
 # pools and CoreDNS; everything after them also waits for Karpenter (tests/stacks/test_release_ordering.py).
 system: ClusterContext = cluster_context(stack, eks=cluster, addons=addons, pools=node_pools)
 karpenter = in_cluster.karpenter(stack, context=system)
 context: ClusterContext = system.after(karpenter)
+
+# --------------------------------------------------------------------------- registry, artifacts, audit
+registry = storage.registry(stack, eks=cluster, karpenter=karpenter)
+artifacts = storage.artifacts(stack)
+storage.audit(stack, bucket=artifacts)
+storage.dvc(stack, bucket=artifacts, identity=identity)
+runner_image = storage.runner_image(stack, reg=registry)
 
 # --------------------------------------------------------------------------- Kubernetes layer (ADR 0008)
 if cfg.delivery.kubernetes_layer:

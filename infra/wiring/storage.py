@@ -10,6 +10,7 @@ from components.cluster import Cluster
 from components.deploy_identity import DeployIdentity, branch_subject, environment_subject
 from components.dvc_remote import DvcRemote, DvcRemoteArgs
 from components.images import Images, ImagesArgs
+from components.karpenter import Karpenter
 from components.registry import CiPushIdentity, PullThroughUpstream, Registry, RegistryArgs
 from components.serving import image_ref
 from infra.config import PROJECT, PULL_THROUGH_UPSTREAMS, RUNNER_SERVICE_ACCOUNT, preview_environment_name
@@ -25,8 +26,10 @@ def ci_push_identity(stack: Stack, eks: Cluster) -> CiPushIdentity | None:
     return CiPushIdentity(eks.irsa, ci.namespace, RUNNER_SERVICE_ACCOUNT)
 
 
-def registry(stack: Stack, eks: Cluster) -> Registry:
-    """The ECR repositories and pull-through caches; pull for the cluster's node role, the CI push role."""
+def registry(stack: Stack, eks: Cluster, karpenter: Karpenter | None) -> Registry:
+    """The ECR repositories and pull-through caches; pull for the node roles (the managed pools' and
+    Karpenter's: a GPU node's DaemonSets may be the first to pull an image through a cache, which creates
+    the cache repository under the registry policy), the CI push role."""
     cfg, reg = stack.cfg, stack.cfg.registry
     component = Registry(
         "registry",
@@ -45,7 +48,7 @@ def registry(stack: Stack, eks: Cluster) -> Registry:
             },
             cache_untagged_expiry_days=reg.untagged_expiry_days,
             cache_keep_tagged_count=reg.keep_tagged_count,
-            pull_principal_arns=[eks.node_role.arn],
+            pull_principal_arns=[eks.node_role.arn, *([karpenter.node_role.arn] if karpenter else [])],
             ci_push_identity=ci_push_identity(stack, eks),
             protect=cfg.protect_stateful_resources,
             tags=stack.tags,

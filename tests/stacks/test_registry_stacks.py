@@ -193,3 +193,26 @@ def test_mutable_tags_outside_dev_are_left_to_the_pack(raw_config: Callable[[str
     _parse(raw)
     specs = parse_config(raw, secret_keys=SECRET_KEYS, source="stacks/Pulumi.test.yaml").registry.repository_specs()
     assert specs["vllm"].image_tag_mutability == "MUTABLE"
+
+
+def test_every_node_role_may_fill_the_pull_through_caches(stack_plan: Plan) -> None:
+    """A cache repository is created by the first pull through it (ecr:CreateRepository and
+    ecr:BatchImportUpstreamImage, granted by the registry policy): a GPU node's DaemonSets may be the first to
+    pull an image, so every node role the stack creates (managed pools' and Karpenter's) is a principal there."""
+    policies = stack_plan.by_type("aws:ecr/registryPolicy:RegistryPolicy")
+    if not policies or not stack_plan.by_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule"):
+        pytest.skip("this stack leaves the registry settings to another stack of its account and region")
+    node_roles = [
+        r.outputs["arn"]
+        for r in stack_plan.by_type("aws:iam/role:Role")
+        if r.name in ("cluster-node-role", "karpenter-node-role")
+    ]
+    assert node_roles
+    fillers = {
+        arn
+        for p in policies
+        for s in _statements(_doc(p))
+        if "ecr:BatchImportUpstreamImage" in _as_list(s["Action"])
+        for arn in _as_list(s["Principal"]["AWS"])
+    }
+    assert set(node_roles) <= fillers, set(node_roles) - fillers
