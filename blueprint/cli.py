@@ -8,6 +8,7 @@ violation, an output that cannot be written, a failed AWS call), 2 usage error. 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -286,10 +287,8 @@ def _preload(policy: bool) -> None:
 
     engine.preload()
     if policy:
-        try:
+        with contextlib.suppress(ModuleNotFoundError):  # as preview_plan: no policy_eval, no policy report
             importlib.import_module("blueprint.policy_eval").load_pack()
-        except ModuleNotFoundError:
-            pass
     for module in analyses.ANALYSES:
         importlib.import_module(module)
     gc.freeze()
