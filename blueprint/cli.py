@@ -270,7 +270,16 @@ def _plans(stacks: Sequence[str], *, policy: bool) -> list[tuple[str, Plan | str
     """
     jobs = min(len(stacks), os.cpu_count() or 1, int(os.environ.get("BLUEPRINT_JOBS", "2")))
     if jobs < 2 or not hasattr(os, "fork"):
-        return [(s, _plan_or_error(s, policy)) for s in stacks]
+        # The cyclic GC off while the programs run: the SDK keeps nearly everything it allocates alive until
+        # the run ends, so collections mostly walk live objects (~10% of a large stack's time) and the peak
+        # RSS is the same without them (767-resource stack: 220 MiB either way). Restored afterwards.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return [(s, _plan_or_error(s, policy)) for s in stacks]
+        finally:
+            if was_enabled:
+                gc.enable()
     import multiprocessing
 
     _preload(policy)

@@ -188,7 +188,7 @@ def main() -> int:
     if "--phases" in sys.argv:
         print(json.dumps(analysis_costs()))
         return 0
-    console = Console()
+    console = Console(width=max(Console().width, 150))
     out = Path(tempfile.mkdtemp(prefix="bench-json-"))
     bare_out = Path(tempfile.mkdtemp(prefix="bench-json-"))
     # Warm the bytecode caches (the project's own modules), as any earlier run on a user's machine has.
