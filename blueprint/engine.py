@@ -435,8 +435,11 @@ def preload() -> None:
                 modules.add(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
             text = path.read_text()
             for sdk, alias in _SDK_IMPORT.findall(text):
-                for sub, subsub in re.findall(rf"\b{alias}\.([a-z_]\w*)(?:\.([a-z_]\w*))?", text):
-                    modules.update((f"{sdk}.{sub}", f"{sdk}.{sub}.{subsub}") if subsub else (f"{sdk}.{sub}",))
+                # The alias, and module-level names bound to it (`_K8S: Any = k8s`).
+                names = [alias, *re.findall(rf"^(\w+)(?::[^=\n]*)?\s*=\s*{alias}\s*$", text, re.MULTILINE)]
+                for name in names:
+                    for sub, subsub in re.findall(rf"\b{name}\.([a-z_]\w*)(?:\.([a-z_]\w*))?", text):
+                        modules.update((f"{sdk}.{sub}", f"{sdk}.{sub}.{subsub}") if subsub else (f"{sdk}.{sub}",))
     for name in sorted(modules):
         try:
             if importlib.util.find_spec(name) is not None:
