@@ -125,10 +125,21 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
+_PARSED: dict[str, Any] = {}
+"""Documents already parsed, by their text: a preview reads each stack file twice (the program, the policy
+pack's environment) and the strict pure-Python parse costs ~25 ms a file. Keyed by content, so an edited
+file is parsed again. Callers only read the result."""
+
+
 def _load_yaml(path: Path, source: str) -> Any:
     """Parse a YAML file strictly. Every failure is a one-line ConfigError naming ``source``."""
     try:
-        return yaml.load(_read_text(path), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        text = _read_text(path)
+        if text not in _PARSED:
+            if len(_PARSED) >= 64:
+                _PARSED.clear()
+            _PARSED[text] = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return _PARSED[text]
     except _StackFileError as exc:
         message = str(exc)
     except yaml.YAMLError as exc:

@@ -184,7 +184,9 @@ def dashboards() -> dict[str, str]:
 
 def rule_groups() -> dict[str, list[dict[str, Any]]]:
     """The alert rules: file stem -> Prometheus rule groups."""
-    return {p.stem: yaml.safe_load(p.read_text())["groups"] for p in sorted(RULES_DIR.glob("*.yaml"))}
+    # libyaml's parser when PyYAML has it (the same documents, a third of the time of the pure-Python one).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return {p.stem: yaml.load(p.read_text(), Loader=loader)["groups"] for p in sorted(RULES_DIR.glob("*.yaml"))}  # noqa: S506 - a safe loader
 
 
 # Older Prometheus does not count the WAL in retention.size: keep the size retention this far below the volume.

@@ -8,6 +8,8 @@ Exit 1 when a stack fails, a mandatory policy is violated or an analysis finding
 from __future__ import annotations
 
 import argparse
+import gc
+import importlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -235,12 +237,37 @@ def _plans(stacks: Sequence[str], *, policy: bool) -> list[tuple[str, Plan | str
     """
     jobs = min(len(stacks), os.cpu_count() or 1, int(os.environ.get("BLUEPRINT_JOBS", "2")))
     if jobs < 2 or not hasattr(os, "fork"):
-        return [(s, _plan_or_error(s, policy)) for s in stacks]
+        # The cyclic GC off while the programs run: the SDK keeps nearly everything it allocates alive until
+        # the run ends, so collections mostly walk live objects (~10% of a large stack's time) and the peak
+        # RSS is the same without them (767-resource stack: 220 MiB either way). Restored afterwards.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return [(s, _plan_or_error(s, policy)) for s in stacks]
+        finally:
+            if was_enabled:
+                gc.enable()
     import multiprocessing
 
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    _preload(policy)
+    # One fresh worker per stack (maxtasksperchild=1): it runs one program and exits (os._exit), so its
+    # cyclic garbage dies with it; collecting it would cost ~0.3 s per stack (freeing the whole run).
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=gc.disable, maxtasksperchild=1) as pool:
         results = pool.starmap(_plan_or_error, [(s, policy) for s in stacks], chunksize=1)
     return list(zip(stacks, results, strict=True))
+
+
+def _preload(policy: bool) -> None:
+    """Import, once and before forking, what every worker would otherwise import again."""
+    from blueprint.preview import analyses, warmup
+    from blueprint.preview.policy_eval import load_pack
+
+    warmup.preload()
+    if policy:
+        load_pack()
+    for module in analyses.ANALYSES:
+        importlib.import_module(module)
+    gc.freeze()
 
 
 def preview_plan(stack: str, *, policy: bool = True) -> Plan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import types
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 import yaml
 from botocore.awsrequest import AWSResponse
@@ -167,6 +169,8 @@ class Faults:
     rules: list[dict[str, Any]] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
     """Every operation the commands tried to send, as ``service.Operation`` (faulted or not)."""
+    backoffs: list[float] = field(default_factory=list)
+    """The delays botocore's retry handler asked to sleep before each retry (recorded, not slept)."""
 
     def add(
         self,
@@ -211,4 +215,8 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
         return s
 
     monkeypatch.setattr(_aws.boto3, "Session", session)
+    # botocore's retry backoff (endpoint.py `_needs_retry`: `time.sleep(delay)`) is recorded, not waited:
+    # the retries and their order are botocore's, only the seconds of sleeping between them go.
+    # The adaptive rate limiter's clock (retries/bucket.py) is left alone: it re-checks real time.
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=f.backoffs.append))
     return f
