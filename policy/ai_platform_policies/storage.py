@@ -204,6 +204,32 @@ def _logging(args: StackValidationArgs, report: ReportViolation) -> None:
         )
 
 
+# What losing would lose data: the model/lineage database, the buckets (weights, datasets, audit archive),
+# the image repositories, the keys that decrypt them and the log groups kept for audit.
+STATEFUL = (
+    "aws:rds/instance:Instance",
+    BUCKET,
+    "aws:ecr/repository:Repository",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/logGroup:LogGroup",
+)
+
+
+@POLICIES.resource(
+    "stateful-resources-protected",
+    "Where the tier requires it, stateful resources carry Pulumi's protect option (a replace or destroy stops).",
+    Severity.HIGH,
+    list(STATEFUL),
+)
+def _protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Databases, buckets, repositories, KMS keys and log groups are created with protect=True."""
+    if not args.opts.protect:
+        report(
+            f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}' is not protected: a replace or `pulumi destroy` "
+            f"would delete its data; set protectStatefulResources: true in {STACK_FILE}"
+        )
+
+
 @POLICIES.resource(
     "k8s-storage-class-encrypted-gp3",
     "EBS StorageClasses create encrypted gp3 volumes (COST-07, OBS-04).",

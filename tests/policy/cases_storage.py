@@ -120,3 +120,12 @@ case(
     R(STORAGE_CLASS, without(SC, "parameters")),
     True,
 )
+
+case(
+    "stateful-resources-protected",
+    R(BUCKET, {"bucket": "artifacts", "tags": TAGS}, "bucket", protect=True),
+    R(BUCKET, {"bucket": "artifacts", "tags": TAGS}, "bucket", protect=False),
+    "is not protected: a replace or `pulumi destroy` would delete its data; set protectStatefulResources: true",
+    R("aws:rds/instance:Instance", {"identifier": "mlflow"}, "db"),
+    True,
+)

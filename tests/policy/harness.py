@@ -32,6 +32,7 @@ class R:
     parent: str | None = None
     provider: str | None = None
     ignore_changes: Sequence[str] = ()
+    protect: bool = False
 
 
 def plan_of(resources: Sequence[R]) -> Plan:
@@ -55,7 +56,7 @@ def plan_of(resources: Sequence[R]) -> Plan:
                 inputs=dict(r.props),
                 dependencies=deps,
                 property_dependencies=prop_deps,
-                protect=False,
+                protect=r.protect,
                 retain_on_delete=False,
                 ignore_changes=list(r.ignore_changes),
             )

@@ -1,7 +1,7 @@
 """Tier guardrails live in the policy pack, not in the config: one home per rule.
 
 The config refuses what cannot work (a subnet that does not fit, a role of another stack); what a tier
-requires (prod: private endpoint, several AZs, NAT per AZ, durable databases, Object Lock; staging and prod:
+requires (prod: private endpoint, several AZs, NAT per AZ, durable and protected stateful resources, Object Lock; staging and prod:
 immutable tags, model lineage) is a policy whose level the tier's policy config sets. So a prod-tier stack
 that breaks every one of them still parses, and its preview fails on the pack's mandatory violations.
 """
@@ -26,6 +26,7 @@ GUARDRAILS: dict[str, str] = {
     "mlflow.dbBackupRetentionDays": "rds-instance-backup-retention",
     "audit.objectLock": "governance-archive-object-lock",
     "serving.models.<name>.lineage": "governance-model-lineage",
+    "protectStatefulResources": "stateful-resources-protected",
 }
 
 
@@ -43,7 +44,8 @@ def _break_every_guardrail(config: dict[str, Any]) -> dict[str, Any]:
     serving["models"] = {n: {k: v for k, v in m.items() if k != "lineage"} for n, m in serving["models"].items()}
     changed = {"cluster": cluster, "network": network, "registry": registry, "mlflow": mlflow}
     changed |= {"audit": {k: v for k, v in audit.items() if v is not None}, "serving": serving}
-    return config | {f"{PROJECT}:{k}": json.dumps(v) for k, v in changed.items()}
+    unprotected = {f"{PROJECT}:protectStatefulResources": "false"}
+    return config | {f"{PROJECT}:{k}": json.dumps(v) for k, v in changed.items()} | unprotected
 
 
 @pytest.mark.parametrize("stack", stacks_of_tier("prod")[:1])

@@ -68,10 +68,8 @@ def _mlflow_problems(cfg: PlatformConfig) -> list[Problem]:
         out.append(
             _p("mlflow.dbMaxStorageGib", f"must be >= dbStorageGib ({mf.db_storage_gib})", mf.db_max_storage_gib)
         )
-    # The tier's database guarantees (multi-AZ, deletion protection, backups) are policies:
-    # rds-instance-durability and rds-instance-backup-retention. No policy reads `protect` yet.
-    if cfg.environment is Environment.PROD and not cfg.protect_stateful_resources:
-        out.append(_p("protectStatefulResources", "prod protects its stateful resources (the MLflow database)", False))
+    # The tier's database guarantees (multi-AZ, deletion protection, backups, `protect`) are policies:
+    # rds-instance-durability, rds-instance-backup-retention and stateful-resources-protected.
     for i, ns in enumerate(mf.client_namespaces or []):
         if not _K8S_NAME.match(ns):
             out.append(_p(f"mlflow.clientNamespaces[{i}]", "a DNS label", ns))
