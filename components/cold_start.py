@@ -105,7 +105,11 @@ HPA_SYNC = Duration(
 )
 
 PROBE_MARGIN = 3.0
-PROBE_FLOOR_SECONDS = 240
+# The floor covers a first start slower than the estimate's assumptions: vLLM's V1 engine compiles the model
+# (CPU-bound on a few vCPUs) and captures CUDA graphs before it reports healthy, which can take minutes on a
+# cold node. A probe that is too short restarts the container and starts that work over; one that is too
+# long only reports a hung start later, so the floor errs long.
+PROBE_FLOOR_SECONDS = 600
 TIMEOUT_MARGIN = 2.0
 # Without the sizes there is no estimate: the probe keeps the platform's former default, and the await
 # the longest a deploy job allows (the caller's cap).

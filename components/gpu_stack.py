@@ -228,7 +228,10 @@ class GpuStack(pulumi.ComponentResource):
             ingress=[from_namespace(args.monitoring_namespace, DCGM_PORT)],
             egress=[dns_egress(), tcp_egress(443)],
         )
-        after = [ns, *([args.monitoring_crds] if args.monitoring_crds else [])]
+        # Every release waits for nodes and CoreDNS (the operator and NFD run Deployments on the system pool);
+        # the DCGM exporter also waits for the monitoring CRDs (its ServiceMonitor).
+        nodes = [ns, *context.needs_nodes]
+        after = [*nodes, *([args.monitoring_crds] if args.monitoring_crds else [])]
         plugin_config = device_plugin_config(args.mig_strategy, args.time_slicing_replicas)
 
         if args.stack == "device-plugin":
@@ -239,7 +242,7 @@ class GpuStack(pulumi.ComponentResource):
                 args.namespace,
                 device_plugin_values(plugin_config),
                 parent=self,
-                depends_on=[ns],
+                depends_on=nodes,
             )
         else:
             self.device_plugin = helm_release(
@@ -249,7 +252,7 @@ class GpuStack(pulumi.ComponentResource):
                 args.namespace,
                 gpu_operator_values(plugin_config, args.mig_strategy, args.mig_manager),
                 parent=self,
-                depends_on=[ns],
+                depends_on=nodes,
             )
 
         self.dcgm_exporter = helm_release(

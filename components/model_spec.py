@@ -104,7 +104,7 @@ class ModelSettings:
     """Plain environment variables."""
     startup_budget_seconds: int | None
     """How long the startup probe waits for the model to load; None follows the cold-start estimate
-    (components/cold_start.py: 3 x the estimated weights load and server start, at least 240 s)."""
+    (components/cold_start.py: 3 x the estimated weights load and server start, at least 600 s)."""
     autoscaling: ModelAutoscaling
     """Autoscaling signal."""
     canary: CanarySettings | None

@@ -195,7 +195,7 @@ class ModelSpec(_Model):
     env: dict[str, str] = Field(default_factory=dict)
     """Plain environment variables (never secrets); a model's are merged over ``modelDefaults.env``."""
     startup_budget_seconds: int | None = derived(
-        "3 x the estimated weights load and server start, at least 240 s (components/cold_start.py)", ge=60, le=7200
+        "3 x the estimated weights load and server start, at least 600 s (components/cold_start.py)", ge=60, le=7200
     )
     """How long the startup probe waits for the model to load. Unset: follows the model's cold-start
     estimate (docs/adr/0012)."""

@@ -193,3 +193,22 @@ def test_invalid_combinations_are_refused(args: dict[str, Any], message: str) ->
 
     with pytest.raises(Exception, match=message):
         run_program(program)
+
+
+@pytest.mark.parametrize("gpu_stack", ["device-plugin", "gpu-operator"])
+def test_every_gpu_release_waits_for_the_nodes(gpu_stack: str) -> None:
+    """The operator and NFD run Deployments (on the system pool) and every chart needs CoreDNS: each release
+    waits for the context's ``needs_nodes``, whichever stack is chosen and with or without monitoring."""
+    import pulumi_aws as aws
+
+    def program() -> None:
+        nodes = aws.eks.NodeGroup("system-ng", cluster_name="c", node_role_arn="arn", subnet_ids=["s"],
+                                  scaling_config={"desired_size": 2, "max_size": 3, "min_size": 2})  # fmt: skip
+        GpuStack("gpu", GpuStackArgs(stack=gpu_stack), stand_in_context(fake_provider(), needs_nodes=(nodes,)))
+
+    plan = run_program(program)
+    (node_group,) = plan.by_type("aws:eks/nodeGroup:NodeGroup")
+    releases = plan.by_type(HELM)
+    assert len(releases) == 2
+    for r in releases:
+        assert node_group.urn in r.dependencies, r.name

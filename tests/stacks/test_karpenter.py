@@ -182,6 +182,17 @@ def _cfg(raw: dict[str, Any]) -> Any:
             "nodePools.gpu-a10g.karpenter.consolidateAfter",
             "a duration",
         ),
+        # A NodePool has no minimum: a minSize the user expects to keep a warm node is refused, not ignored.
+        (
+            lambda r: r["nodePools"]["gpu-a10g"].update(minSize=1),
+            "nodePools.gpu-a10g.minSize",
+            "has no effect on a Karpenter pool",
+        ),
+        (
+            lambda r: r["nodePools"]["gpu-a10g"].update(desiredSize=1, minSize=0),
+            "nodePools.gpu-a10g.desiredSize",
+            "warmSpares",
+        ),
     ],
 )
 def test_bad_karpenter_settings_name_their_key(

@@ -38,6 +38,12 @@ def karpenter_problems(cfg: PlatformConfig) -> list[Problem]:
         k = pool.karpenter
         if k is None:
             continue
+        if pool.min_size > 0 or pool.desired_size > 0:
+            # A NodePool has no minimum: Karpenter launches nodes for pending pods and removes empty ones.
+            key = "minSize" if pool.min_size > 0 else "desiredSize"
+            out.append(_p(_pool_key(cfg, name, key), "has no effect on a Karpenter pool (NodePools have no minimum): "
+                          "keep GPU capacity up with the models' minReplicas or serving.models.<name>.warmSpares",
+                          pool.min_size if key == "minSize" else pool.desired_size))  # fmt: skip
         bottlerocket = pool.ami_type.startswith("BOTTLEROCKET")
         if k.image_pull == "soci" and bottlerocket:
             out.append(_p(f"{path}.imagePull", "soci parallel pull is configured through AL2023's nodeadm; "
