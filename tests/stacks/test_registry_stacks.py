@@ -11,6 +11,7 @@ import pytest
 from blueprint.preview.plan import Plan, Resource
 from infra.config import PULL_THROUGH_UPSTREAMS, SECRET_KEYS, ConfigError, parse_config
 from tests.conftest import plan_for, stack_raw
+from tests.fixtures import FOREIGN_ACCOUNT, STACKS
 
 REPO = "aws:ecr/repository:Repository"
 PUSH = "ecr:PutImage"
@@ -216,3 +217,23 @@ def test_every_node_role_may_fill_the_pull_through_caches(stack_plan: Plan) -> N
         for arn in _as_list(s["Principal"]["AWS"])
     }
     assert set(node_roles) <= fillers, set(node_roles) - fillers
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cache_fillers_are_roles_of_the_account_listed_by_the_owner(
+    raw_config: Callable[[str], dict[str, Any]], stack: str
+) -> None:
+    """``registry.pullThroughPrincipalArns`` goes into the owner's registry policy: a non-owner listing roles, or
+    a role of another account, is refused with the key's path."""
+    raw = raw_config(stack)
+    mine = f"arn:aws:iam::{raw['accountId']}:role/other-stack-node-role"
+    raw["registry"] = {**raw["registry"], "createRegistrySettings": True, "pullThroughPrincipalArns": [mine]}
+    _parse(raw)
+    for edit, text in (
+        ({"pullThroughPrincipalArns": [f"arn:aws:iam::{FOREIGN_ACCOUNT}:role/x"]}, "roles of account"),
+        ({"createRegistrySettings": False, "registrySettingsOwnedBy": "owner"}, "only the stack that creates"),
+    ):
+        raw["registry"] = {**raw["registry"], "pullThroughPrincipalArns": [mine], **edit}
+        with pytest.raises(ConfigError) as err:
+            _parse(raw)
+        assert any(p.path == "registry.pullThroughPrincipalArns" and text in p.message for p in err.value.problems)
