@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from blueprint.preview.analyses import ANALYSES, AnalysisResult
-from blueprint.preview.analyses.schedulability import MI, _kube_reserved_cpu, analyse, node
+from blueprint.preview.analyses.pod_templates import pod_templates
+from blueprint.preview.analyses.schedulability import MI, _kube_reserved_cpu, analyse, node, pod_needs
 from blueprint.preview.plan import Plan, Resource
+from components.vocabulary import GPU_RESOURCE as GPU
 from components.vocabulary import GPU_TAINT_KEY, LABEL_ACCELERATOR, LABEL_POOL
 from tests.analyses.helpers import plan, resource
 from tests.conftest import ROOT, STACKS, plan_for
@@ -138,15 +140,15 @@ def test_daemonsets_on_the_node_count() -> None:
 
 def test_eks_addon_daemonsets_follow_their_tolerations() -> None:
     pool = node_group("gpu-a10g", ["g5.xlarge"])
-    pod = workload("Deployment", "llama", "3900m", "8Gi")
+    pod = workload("Deployment", "llama", "3911m", "8Gi")
     ebs = resource("aws:eks/addon:Addon", "ebs", {"addonName": "aws-ebs-csi-driver"})
-    assert blocking(run(pool, pod, ebs)) == []  # ebs-csi-node skips tainted nodes by default
-    ebs_all = resource(
+    assert len(blocking(run(pool, pod, ebs))) == 1  # ebs-csi-node tolerates every taint by default: 10m
+    ebs_off = resource(
         "aws:eks/addon:Addon",
         "ebs",
-        {"addonName": "aws-ebs-csi-driver", "configurationValues": '{"node": {"tolerateAllTaints": true}}'},
+        {"addonName": "aws-ebs-csi-driver", "configurationValues": '{"node": {"tolerateAllTaints": false}}'},
     )
-    assert len(blocking(run(pool, pod, ebs_all))) == 1
+    assert blocking(run(pool, pod, ebs_off)) == []
 
 
 def test_karpenter_picks_a_type_that_fits_within_limits() -> None:
@@ -201,8 +203,9 @@ def test_committed_stacks_schedule(stack: str) -> None:
     p: Plan = plan_for(stack)
     result = analyse(p, Path(ROOT))
     assert blocking(result) == []
-    # Every GPU model Deployment was fitted to at least one node, and fits one.
-    models = [r for r in result.data["pods"] if r["pod"].startswith("Deployment serving/")]
-    assert models
-    for row in models:
-        assert any(n["fits"] for n in row["nodes"]), row
+    # Every GPU Deployment was fitted to a node of some pool, and fits one.
+    gpu = {t.where for t in pod_templates(p) if t.where.startswith("Deployment ") and pod_needs(t.spec).get(GPU)}
+    rows = {r["pod"]: r["nodes"] for r in result.data["pods"]}
+    assert gpu <= set(rows)
+    for pod in gpu:
+        assert any(n["fits"] for n in rows[pod]), (pod, rows[pod])

@@ -9,8 +9,11 @@ affinity match their labels. For each such pool it takes the node the provisione
 
 - a managed node group: its FIRST instance type. The cluster-autoscaler builds a mixed-instances node
   group's template node from the first launch-template override (kubernetes/autoscaler
-  cluster-autoscaler/cloudprovider/aws/aws_manager.go ``getAsgTemplate`` / aws_instance_type_cache.go),
-  so a pod that does not fit that type never triggers a scale-up, whatever larger types follow;
+  cluster-autoscaler/cloudprovider/aws/aws_manager.go ``getAsgTemplate`` via ``getInstanceTypeForAsg``),
+  with allocatable = the type's nominal vCPUs and memory (``buildNodeFromTemplate``: "TODO: use proper
+  allocatable"), and simulates the pod there beside the node's DaemonSets; a pod that does not fit that
+  type never triggers a scale-up, whatever larger types follow. One that fits the nominal node but not
+  the real allocatable gets a node it then cannot use; the check below takes the real allocatable;
 - a Karpenter NodePool: any allowed type (family x size requirements) that fits, whose capacity also
   stays within the NodePool's ``limits`` (Karpenter launches no node that would pass them).
 
@@ -66,16 +69,18 @@ EVICTION_HARD_MEMORY = 100 * MI
 # start a node the pod then does not fit: the stricter figure decides.
 VM_MEMORY_OVERHEAD = Fraction(75, 1000)
 
-# DaemonSets of the EKS add-ons (their default configuration): requests per node and whether they
-# tolerate every taint. aws-node: amazon-vpc-cni-k8s charts/aws-vpc-cni values.yaml (requests cpu 25m,
-# the network-policy agent 25m). kube-proxy: the EKS add-on's DaemonSet (cpu 100m, tolerations Exists).
-# ebs-csi-node: aws-ebs-csi-driver charts values.yaml (node, node-driver-registrar and liveness-probe,
-# 10m/40Mi each; tolerates every taint only with ``node.tolerateAllTaints``).
+# DaemonSets of the EKS add-ons (their default configuration): requests per node, and the configuration key
+# that, set to false, keeps the DaemonSet off tainted nodes (None: it tolerates every taint).
+# aws-node: aws/amazon-vpc-cni-k8s charts/aws-vpc-cni/values.yaml requests cpu 25m; counted twice for the
+# network-policy agent container that enableNetworkPolicy adds (an upper bound). kube-proxy: the EKS add-on's
+# DaemonSet requests cpu 100m and tolerates every taint. ebs-csi-node: kubernetes-sigs/aws-ebs-csi-driver
+# charts/aws-ebs-csi-driver/values.yaml ``node.resources`` 10m/40Mi (the sidecars set none), every taint
+# tolerated unless ``node.tolerateAllTaints`` is false.
 ADDON_DAEMONSETS: Mapping[str, tuple[str, dict[str, str], str | None]] = {
     "vpc-cni": ("aws-node", {"cpu": "50m"}, None),
     "kube-proxy": ("kube-proxy", {"cpu": "100m"}, None),
     "eks-pod-identity-agent": ("eks-pod-identity-agent", {}, None),
-    "aws-ebs-csi-driver": ("ebs-csi-node", {"cpu": "30m", "memory": "120Mi"}, "node.tolerateAllTaints"),
+    "aws-ebs-csi-driver": ("ebs-csi-node", {"cpu": "10m", "memory": "40Mi"}, "node.tolerateAllTaints"),
 }
 # Charts whose release renders a DaemonSet: chart -> values prefix of that DaemonSet's pod (resources,
 # tolerations, nodeSelector, affinity) and the chart's default tolerations when the values set none
@@ -256,7 +261,7 @@ def _addon_daemonset(addon: str, config: Any) -> DaemonSet:
     on = values
     for key in (gate or "").split(".") if gate else []:
         on = on.get(key) if isinstance(on, Mapping) else None
-    all_taints = gate is None or on in (True, "true")
+    all_taints = gate is None or on not in (False, "false")
     tolerations = [{"operator": "Exists"}] if all_taints else [{"operator": "Exists", "effect": "NoExecute"}]
     spec = {"containers": [{"name": name, "resources": {"requests": reqs}}], "tolerations": tolerations}
     return DaemonSet(f"{name} (EKS add-on {addon})", spec)
