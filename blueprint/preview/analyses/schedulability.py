@@ -18,7 +18,8 @@ affinity match their labels. For each such pool it takes the node the provisione
   stays within the NodePool's ``limits`` (Karpenter launches no node that would pass them).
 
 A node's allocatable is the instance's vCPUs and memory (components/karpenter.py ``VCPUS_BY_SIZE`` and
-``GIB_PER_VCPU``, the table the NodePool limits use; memory less Karpenter's VM overhead estimate) less what nodeadm reserves on EKS AL2023
+``GIB_PER_VCPU``, the table the NodePool limits use; memory less Karpenter's VM overhead estimate) less
+what nodeadm reserves on EKS AL2023
 (awslabs/amazon-eks-ami nodeadm/internal/kubelet/config.go ``withDefaultReservedResources``:
 kube-reserved CPU 6 % of the first core, 1 % of the second, 0.5 % of cores 3-4, 0.25 % above; memory
 ``11Mi x maxPods + 255Mi``; ``evictionHard memory.available 100Mi``). From it go the requests of the
@@ -30,7 +31,7 @@ A pod created by the deploy (Deployment, StatefulSet, Job, CronJob, Pod) that fi
 CI job shapes (pod templates the CI backends create on demand) are reported as advisory: a CI job
 waits Pending instead of the deploy failing. Also advisory: the device plugin's time-slicing lets two
 model pods share a physical GPU, where vLLM's ``--gpu-memory-utilization`` (default 0.9, vllm
-engine/arg_utils.py) makes the second fail to allocate its KV cache.
+``CacheConfig.gpu_memory_utilization``) makes the second fail to allocate its KV cache.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ MI = Fraction(2**20)
 GI = Fraction(2**30)
 
 # Pods per node nodeadm configures without prefix delegation: the VPC CNI's ENI limit per instance
-# size (awslabs/amazon-eks-ami nodeadm/internal/kubelet/eni-max-pods.txt: g5/g6/m6i .xlarge and
-# .2xlarge 58, .large 29, .4xlarge to .12xlarge 234, the largest sizes 737). It only sizes the memory
-# kube-reserved, so the closest listed size is close enough for any family.
+# (awslabs/amazon-eks-ami nodeadm/internal/kubelet/eni-max-pods.txt: g5, g6, g6e, m6i, m7i .xlarge and
+# .2xlarge 58, .large 29, .4xlarge 234). Only the memory kube-reserved depends on it (11Mi a pod), so one
+# value per size serves every family: g4dn's small sizes (29) come out ~0.3 GiB stricter, the largest
+# sizes (100-737) within ~7 GiB of nodes with hundreds of GiB.
 _MAX_PODS_BY_SIZE: Mapping[str, int] = {
     "medium": 17, "large": 29, "xlarge": 58, "2xlarge": 58, "4xlarge": 234, "8xlarge": 234,
     "12xlarge": 234, "16xlarge": 737, "24xlarge": 737, "48xlarge": 737, "metal": 737,
