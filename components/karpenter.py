@@ -78,12 +78,16 @@ POD_LABELS = {"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance
 AMI_ALIASES: Mapping[str, str] = {"al2023": "al2023@latest", "bottlerocket": "bottlerocket@latest"}
 
 # vCPUs per instance size and memory per vCPU (GiB) per family, from the EC2 accelerated-computing
-# instance pages; they size the NodePool limits so max_size nodes of the largest allowed type fit.
+# and general-purpose instance pages; they size the NodePool limits so max_size nodes of the largest
+# allowed type fit, and the preview's schedulability analysis reads every pool's nodes from them.
 VCPUS_BY_SIZE: Mapping[str, int] = {
-    "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48,
+    "large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48,
     "16xlarge": 64, "24xlarge": 96, "48xlarge": 192, "metal": 96,
 }  # fmt: skip
-GIB_PER_VCPU: Mapping[str, int] = {"g4dn": 4, "g5": 4, "g6": 4, "g6e": 8, "p4d": 12, "p4de": 12, "p5": 11, "p5e": 11}
+GIB_PER_VCPU: Mapping[str, int] = {
+    "g4dn": 4, "g5": 4, "g6": 4, "g6e": 8, "p4d": 12, "p4de": 12, "p5": 11, "p5e": 11,
+    "m5": 4, "m6i": 4, "m6a": 4, "m7i": 4, "m7a": 4, "c6i": 2, "c7i": 2, "r6i": 8, "r7i": 8,
+}  # fmt: skip
 
 # SOCI parallel pull on AL2023: nodeadm's FastImagePull feature gate (AWS Containers blog, "Introducing
 # Seekable OCI Parallel Pull mode for Amazon EKS"); Karpenter merges this NodeConfig with its own.

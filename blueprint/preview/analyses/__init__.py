@@ -70,6 +70,7 @@ ANALYSES: list[str] = [
     "blueprint.preview.analyses.eks_support",
     "blueprint.preview.analyses.deploy_path",
     "blueprint.preview.analyses.lineage",
+    "blueprint.preview.analyses.schedulability",
 ]
 # Estimates (docs/cost-and-time.md): cost, GPU cold start per model, cold deploy critical path.
 ANALYSES += [
