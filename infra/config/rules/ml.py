@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from infra.config._base import _K8S_NAME, Environment
+from infra.config._base import _K8S_NAME
 from infra.config.platform import PlatformConfig
 from infra.config.problems import Problem, _p
 
