@@ -10,7 +10,7 @@ the data volume, terminate it), written here on boto3 with the stack's own setti
 1. ``ssm:GetParameter`` the cluster version's Bottlerocket AMI (``/aws/service/bottlerocket/aws-k8s-<version>/
    x86_64/latest/image_id``, the ``-nvidia`` variant only for a GPU builder; Bottlerocket docs, "Finding an AMI
    ID"), unless ``--ami-id``;
-2. ``iam:GetInstanceProfile`` and ``iam:ListAttachedRolePolicies`` the builder profile (SSM managed-instance
+2. ``iam:GetInstanceProfile``, ``iam:ListRolePolicies`` and ``iam:ListAttachedRolePolicies`` the builder profile (SSM managed-instance
    core and ECR pull), and ``ec2:DescribeSubnets`` the subnet (``--subnet-id``, else the default VPC's default
    subnet);
 3. ``ec2:RunInstances`` of a general-purpose builder (pulls need no GPU) with IMDSv2 and an encrypted gp3
@@ -141,7 +141,7 @@ class BuildPlan:
         ]
         return [
             *([] if self.ami_id else [f"ssm:GetParameter {self.ami_parameter}"]),
-            f"iam:GetInstanceProfile {self.instance_profile}, iam:ListAttachedRolePolicies of its role",
+            f"iam:GetInstanceProfile {self.instance_profile}, iam:ListRolePolicies and ListAttachedRolePolicies of its role",
             f"ec2:DescribeSubnets {subnet}",
             f"ec2:RunInstances {self.instance_type} from {ami}, IMDSv2, {DATA_DEVICE} gp3 encrypted "
             f"{self.volume_gib} GiB, tags {TAG_KEY}={self.pool}",
