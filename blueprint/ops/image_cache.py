@@ -7,19 +7,27 @@ the aws-samples "bottlerocket-images-cache" sample describes (README "How this s
 Bottlerocket instance, reach it through SSM, pull the images with SSM Run Command, stop it, snapshot
 the data volume, terminate it), written here on boto3 with the stack's own settings:
 
-1. ``ssm:GetParameter`` the pool's Bottlerocket AMI (``/aws/service/bottlerocket/aws-k8s-<version>-nvidia/
-   x86_64/latest/image_id``; Bottlerocket docs, "Finding an AMI ID"), unless ``--ami-id``;
-2. ``iam:GetInstanceProfile`` the builder profile (SSM managed-instance core and ECR read), and
-   ``ec2:DescribeSubnets`` the subnet (``--subnet-id``, else the default VPC's default subnet);
-3. ``ec2:RunInstances`` with IMDSv2 and an encrypted gp3 data volume ``/dev/xvdb`` the size of the
-   pool's disk (a snapshot may not be larger than the volume the EC2NodeClass restores it into);
+1. ``ssm:GetParameter`` the cluster version's Bottlerocket AMI (``/aws/service/bottlerocket/aws-k8s-<version>/
+   x86_64/latest/image_id``, the ``-nvidia`` variant only for a GPU builder; Bottlerocket docs, "Finding an AMI
+   ID"), unless ``--ami-id``;
+2. ``iam:GetInstanceProfile``, ``iam:ListRolePolicies`` and ``iam:ListAttachedRolePolicies`` the builder profile (SSM managed-instance
+   core and ECR pull), and ``ec2:DescribeSubnets`` the subnet (``--subnet-id``, else the default VPC's default
+   subnet);
+3. ``ec2:RunInstances`` of a general-purpose builder (pulls need no GPU) with IMDSv2 and an encrypted gp3
+   data volume ``/dev/xvdb`` the size of the pool's disk (a snapshot may not be larger than the volume the
+   EC2NodeClass restores it into);
 4. ``ssm:DescribeInstanceInformation`` until the agent in Bottlerocket's control container is Online;
-5. ``ecr:GetAuthorizationToken``, then per image ``ssm:SendCommand`` (``AWS-RunShellScript``) running
-   ``ctr images pull`` in the ``k8s.io`` namespace through the admin container (``apiclient exec admin
-   sheltie``), and ``ssm:GetCommandInvocation`` until it finishes;
-6. ``ec2:StopInstances`` (a consistent volume), ``ec2:CreateSnapshot`` of ``/dev/xvdb`` with tags,
-   ``ec2:DescribeSnapshots`` until ``completed``;
-7. ``ec2:TerminateInstances`` — also when any step fails, so no builder is left running.
+5. ``ssm:SendCommand`` ``apiclient exec admin true`` (with ``ssm:GetCommandInvocation``), retried with
+   backoff until the admin container enabled in the user data is up: the control container's agent comes
+   Online first;
+6. per image ``ssm:SendCommand`` (``AWS-RunShellScript``) running ``ctr images pull`` in the ``k8s.io``
+   namespace through the admin container (``apiclient exec admin sheltie``), and ``ssm:GetCommandInvocation``
+   until it finishes. The ECR credential is obtained *on the instance*, from its instance profile (see
+   :data:`ECR_CREDENTIAL_PROVIDER`): no credential passes through the command's parameters, which
+   ``ssm:ListCommands`` returns for 30 days;
+7. ``ec2:StopInstances`` (a consistent volume), ``ec2:CreateSnapshot`` of ``/dev/xvdb`` with tags,
+   ``ec2:DescribeSnapshots`` until ``completed`` (on a timeout or error: ``ec2:DeleteSnapshot``);
+8. ``ec2:TerminateInstances`` — also when any step fails, so no builder is left running.
 
 Then it prints the snapshot id and the config keys to set. Rebuild when a model's image changes
 (docs/operations.md, "Pre-pulled image cache").
@@ -28,8 +36,10 @@ Then it prints the snapshot id and the config keys to set. Rebuild when a model'
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
+import json
+import re
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,12 +66,52 @@ DEFAULT_PROFILE_SUFFIX = "image-cache-builder"
 # Bottlerocket settings (TOML user data): the admin host container is off by default and ``apiclient exec
 # admin`` needs it (the sample's ebs-snapshot-instance.yaml sets the same; Bottlerocket docs, "Admin container").
 USER_DATA = "[settings.host-containers.admin]\nenabled = true\n"
+# The builder pulls and unpacks images, it needs no GPU: a general-purpose type with up to 12.5 Gbps of
+# network and 10 Gbps of EBS bandwidth (the aws-samples bottlerocket-images-cache snapshot.sh defaults to a
+# general-purpose m5.large with the non-NVIDIA aws-k8s variant; the data volume's containerd layout is the
+# variant's, not the instance's). --instance-type overrides it.
+BUILDER_INSTANCE_TYPE = "m6i.xlarge"
 # Through the admin container, containerd's CLI in the namespace the kubelet's CRI reads
-# (bottlerocket-images-cache README; Bottlerocket docs, "Admin container").
-PULL = (
-    "apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io images pull "
-    "--label io.cri-containerd.image=managed {image} --user AWS:{password}"
+# (bottlerocket-images-cache snapshot.sh; Bottlerocket docs, "Admin container"). ``sheltie CMD`` runs CMD in
+# the host's namespaces (bottlerocket-admin-container ``sheltie``: ``nsenter -t 1 -a -- "$@"``).
+CTR_PULL = (
+    "sheltie ctr -a /run/containerd/containerd.sock -n k8s.io images pull --label io.cri-containerd.image=managed"
 )
+# No credential travels in SSM: ``ssm:SendCommand`` parameters are returned by ``ssm:ListCommands`` for 30 days,
+# and the sample's ``--user AWS:$(aws ecr get-login-password)`` would put a 12-hour token there carrying all the
+# operator may do in ECR. The instance gets its own token instead: Bottlerocket's Kubernetes variants ship the
+# kubelet's ECR credential provider (bottlerocket packages/ecr-credential-provider/ecr-credential-provider.spec
+# installs it in /usr/libexec/kubernetes/kubelet/plugins), which answers a CredentialProviderRequest on stdin
+# with the instance profile's ECR credentials (kubernetes/cloud-provider-aws, cmd/ecr-credential-provider;
+# kubelet credential provider API credentialprovider.kubelet.k8s.io/v1). The admin container has no AWS CLI
+# (bottlerocket-admin-container Dockerfile installs jq, openssl, openssh, sudo, ...), so jq reads the answer.
+# The token then lives only in the builder's memory and ctr's argv on a throwaway instance, and it is the
+# instance profile's (ECR pull only), not the operator's.
+ECR_CREDENTIAL_PROVIDER = "/usr/libexec/kubernetes/kubelet/plugins/ecr-credential-provider"
+_PRIVATE_ECR = re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+# The admin container is enabled in the user data but starts after the control container's SSM agent is Online.
+ADMIN_READY = "apiclient exec admin true"
+ADMIN_ATTEMPTS = 8
+# Managed policies the builder role needs (AWS managed policy reference): SSM to run the pulls, ECR to pull.
+SSM_POLICY = "AmazonSSMManagedInstanceCore"
+ECR_PULL_POLICIES = ("AmazonEC2ContainerRegistryPullOnly", "AmazonEC2ContainerRegistryReadOnly")
+
+
+def pull_command(image: str) -> str:
+    """The shell line SSM runs for ``image``: a private ECR image gets the instance's own token first."""
+    if not _PRIVATE_ECR.match(image):
+        return f"apiclient exec admin {CTR_PULL} {shlex.quote(image)}"
+    request = json.dumps(
+        {"apiVersion": "credentialprovider.kubelet.k8s.io/v1", "kind": "CredentialProviderRequest", "image": image},
+        separators=(",", ":"),
+    )
+    script = (
+        "set -euo pipefail; "
+        f"pw=$(printf %s {shlex.quote(request)} | HOME=/root sheltie {ECR_CREDENTIAL_PROVIDER} "
+        "| jq -er '.auth[].password'); "
+        f'{CTR_PULL} --user "AWS:$pw" {shlex.quote(image)}'
+    )
+    return f"apiclient exec admin bash -c {shlex.quote(script)}"
 
 
 @dataclass(frozen=True)
@@ -84,19 +134,24 @@ class BuildPlan:
         """The API calls in order, for ``--dry-run``."""
         subnet = self.subnet_id or "the default VPC's default subnet"
         ami = self.ami_id or f"{self.ami_parameter} (ssm:GetParameter)"
-        pulls = [f"ssm:SendCommand AWS-RunShellScript: ctr images pull {i}" for i in self.images]
+        pulls = [
+            f"ssm:SendCommand AWS-RunShellScript: ctr images pull {i}"
+            + (" (ECR token from the instance profile, on the instance)" if _PRIVATE_ECR.match(i) else "")
+            for i in self.images
+        ]
         return [
             *([] if self.ami_id else [f"ssm:GetParameter {self.ami_parameter}"]),
-            f"iam:GetInstanceProfile {self.instance_profile}",
+            f"iam:GetInstanceProfile {self.instance_profile}, iam:ListRolePolicies and ListAttachedRolePolicies of its role",
             f"ec2:DescribeSubnets {subnet}",
             f"ec2:RunInstances {self.instance_type} from {ami}, IMDSv2, {DATA_DEVICE} gp3 encrypted "
             f"{self.volume_gib} GiB, tags {TAG_KEY}={self.pool}",
             "ssm:DescribeInstanceInformation until PingStatus Online",
-            "ecr:GetAuthorizationToken",
+            f"ssm:SendCommand AWS-RunShellScript: {ADMIN_READY} (retried with backoff until the admin container is up)",
             *pulls,
-            "ssm:GetCommandInvocation until each pull finishes",
+            "ssm:GetCommandInvocation until each command finishes",
             "ec2:StopInstances, then ec2:DescribeInstances until stopped",
-            f"ec2:CreateSnapshot of {DATA_DEVICE} with tags, then ec2:DescribeSnapshots until completed",
+            f"ec2:CreateSnapshot of {DATA_DEVICE} with tags, then ec2:DescribeSnapshots until completed "
+            "(ec2:DeleteSnapshot if it fails or times out)",
             "ec2:TerminateInstances (also when a step fails)",
         ]
 
@@ -121,7 +176,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image", action="append", default=[], metavar="REF", help="an extra image (repeatable)")
     p.add_argument("--subnet-id", help="builder subnet with a route to ECR and SSM (default: default VPC subnet)")
     p.add_argument("--instance-profile", help=f"builder instance profile (default <project>-{DEFAULT_PROFILE_SUFFIX})")
-    p.add_argument("--instance-type", help="builder instance type (default: the pool's first type)")
+    p.add_argument(
+        "--instance-type", help=f"builder instance type (default {BUILDER_INSTANCE_TYPE}: pulls need no GPU)"
+    )
     p.add_argument("--ami-id", help="Bottlerocket AMI (default: the latest for the cluster version, from SSM)")
     p.add_argument("--dry-run", action="store_true", help="print the plan of API calls and change nothing")
     p.add_argument("--profile", help="AWS profile (default: ambient credentials)")
@@ -131,7 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def plan_from_config(args: argparse.Namespace) -> BuildPlan:
     """The build plan for ``args.stack``/``args.pool`` (usage errors name the key to fix)."""
-    from infra.config import PROJECT
+    from infra.config import GPU_FAMILIES, PROJECT
 
     cfg = load_stack_config(args.stack)
     pools = cfg.resolved_node_pools()
@@ -148,13 +205,16 @@ def plan_from_config(args: argparse.Namespace) -> BuildPlan:
     images = list(dict.fromkeys([*serving_images(cfg, registry), *args.image]))
     if not images:
         raise OpsUsageError("no images to cache: the stack deploys no model; pass --image")
+    instance_type = args.instance_type or BUILDER_INSTANCE_TYPE
+    # The NVIDIA variant only on a GPU builder (Karpenter makes the same choice per instance type).
+    variant = "-nvidia" if instance_type.split(".")[0] in GPU_FAMILIES else ""
     return BuildPlan(
         stack=args.stack,
         pool=args.pool,
         region=cfg.region,
-        ami_parameter=f"/aws/service/bottlerocket/aws-k8s-{cfg.cluster.version}-nvidia/x86_64/latest/image_id",
+        ami_parameter=f"/aws/service/bottlerocket/aws-k8s-{cfg.cluster.version}{variant}/x86_64/latest/image_id",
         ami_id=args.ami_id,
-        instance_type=args.instance_type or pool.instance_types[0],
+        instance_type=instance_type,
         instance_profile=args.instance_profile or f"{PROJECT}-{DEFAULT_PROFILE_SUFFIX}",
         subnet_id=args.subnet_id,
         volume_gib=pool.disk_size_gib,
@@ -211,10 +271,10 @@ def build(
     log(f"builder {instance} launched in {subnet} from {ami}")
     try:
         ssm.wait_online(instance)
-        password = ecr_password(aws.client("ecr"))
+        wait_for_admin(ssm, instance, poll)
         for image in plan.images:
             log(f"pulling {image}")
-            ssm.run(instance, PULL.format(image=image, password=password), f"image-cache pull for {plan.pool}")
+            ssm.run(instance, pull_command(image), f"image-cache pull for {plan.pool}")
         ec2.stop_instances(InstanceIds=[instance])
         wait(lambda: _state(ec2, instance) == "stopped", f"builder {instance} to stop", poll, timeout)
         snapshot = snapshot_data_volume(ec2, plan, instance, poll, timeout)
@@ -223,6 +283,24 @@ def build(
     finally:
         ec2.terminate_instances(InstanceIds=[instance])
         log(f"builder {instance} terminated")
+
+
+def wait_for_admin(ssm: Ssm, instance: str, poll: float, attempts: int = ADMIN_ATTEMPTS) -> None:
+    """Retry ``apiclient exec admin true`` with exponential backoff (poll, 2*poll, ... capped at 8*poll)."""
+    delay, last = poll, ""
+    for attempt in range(1, attempts + 1):
+        try:
+            ssm.run(instance, ADMIN_READY, "image-cache: is the admin container up?")
+            return
+        except OpsError as exc:
+            last = " ".join(str(exc).split())
+        if attempt < attempts:
+            time.sleep(delay)
+            delay = min(delay * 2, poll * 8)
+    raise OpsError(
+        f"the admin container of builder {instance} did not start after {attempts} tries ({last}); "
+        "is settings.host-containers.admin enabled and its image reachable from the subnet?"
+    )
 
 
 def resolve_ami(ssm: Any, parameter: str) -> str:
@@ -237,17 +315,35 @@ def resolve_ami(ssm: Any, parameter: str) -> str:
         raise
 
 
+_NEEDS = (
+    f"the builder needs an instance profile whose role has the managed policies {SSM_POLICY} and "
+    f"{ECR_PULL_POLICIES[0]} (or {ECR_PULL_POLICIES[1]}): it gets its own ECR token on the instance "
+    "(docs/operations.md, 'Pre-pulled image cache'); pass --instance-profile to use another"
+)
+
+
 def check_profile(iam: Any, name: str) -> None:
+    """The profile exists and its role may run SSM commands and pull from ECR. A role with inline policies
+    is trusted as is (what they grant is not evaluated here)."""
     try:
-        iam.get_instance_profile(InstanceProfileName=name)
+        roles = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]["Roles"]
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
-            raise OpsError(
-                f"instance profile {name!r} not found: the builder needs one whose role has the managed policies "
-                "AmazonSSMManagedInstanceCore and AmazonEC2ContainerRegistryReadOnly (docs/operations.md, "
-                "'Pre-pulled image cache'); pass --instance-profile to use another"
-            ) from None
+            raise OpsError(f"instance profile {name!r} not found: {_NEEDS}") from None
         raise
+    if not roles:
+        raise OpsError(f"instance profile {name!r} has no role: {_NEEDS}")
+    role = roles[0]["RoleName"]
+    if iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        return
+    # AWS managed policies only (arn:<partition>:iam::aws:policy/<name>): a customer policy of that name proves nothing.
+    policies = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    attached = {p["PolicyName"] for p in policies if p["PolicyArn"].split(":")[4] == "aws"}
+    missing = [p for p in (SSM_POLICY,) if p not in attached]
+    if not attached.intersection(ECR_PULL_POLICIES):
+        missing.append(ECR_PULL_POLICIES[0])
+    if missing:
+        raise OpsError(f"role {role} of instance profile {name!r} lacks {', '.join(missing)}: {_NEEDS}")
 
 
 def default_subnet(ec2: Any, region: str) -> str:
@@ -287,12 +383,6 @@ def launch(ec2: Any, plan: BuildPlan, ami: str, subnet: str) -> str:
     return str(res["Instances"][0]["InstanceId"])
 
 
-def ecr_password(ecr: Any) -> str:
-    """The registry password ``ctr --user AWS:<password>`` takes (valid 12 hours)."""
-    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    return base64.b64decode(token).decode().split(":", 1)[1]
-
-
 def snapshot_data_volume(ec2: Any, plan: BuildPlan, instance: str, poll: float, timeout: float) -> str:
     desc = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
     volumes = [b["Ebs"]["VolumeId"] for b in desc.get("BlockDeviceMappings", []) if b["DeviceName"] == DATA_DEVICE]
@@ -312,8 +402,23 @@ def snapshot_data_volume(ec2: Any, plan: BuildPlan, instance: str, poll: float, 
             raise OpsError(f"snapshot {snap} failed")
         return bool(state == "completed")
 
-    wait(done, f"snapshot {snap}", poll, timeout)
+    try:
+        wait(done, f"snapshot {snap}", poll, timeout)
+    except OpsError as exc:
+        raise OpsError(f"{exc}; {discard_snapshot(ec2, snap, plan.region)}") from None
     return str(snap)
+
+
+def discard_snapshot(ec2: Any, snap: str, region: str) -> str:
+    """Delete an unfinished snapshot; says what happened, or which id to delete by hand."""
+    try:
+        ec2.delete_snapshot(SnapshotId=snap)
+    except ClientError as exc:
+        return (
+            f"could not delete it ({error_code(exc)}): delete snapshot {snap} yourself "
+            f"(aws ec2 delete-snapshot --snapshot-id {snap} --region {region})"
+        )
+    return f"snapshot {snap} deleted"
 
 
 def _state(ec2: Any, instance: str) -> str:

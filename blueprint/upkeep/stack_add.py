@@ -392,12 +392,7 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
             "switched off (the account's other stack owns them)"
         )
     if registry_owner:
-        out.notes.append(
-            f"registry: {registry_owner} owns the ECR registry settings of account {req.account} in {req.region} "
-            f"(scanning configuration, registry policy, pull-through cache rules); {req.name} uses them. After "
-            f"{req.name}'s first up, add its nodeRoleArn output to {registry_owner}'s registry.pullThroughPrincipalArns "
-            "so its nodes may fill the caches"
-        )
+        out.notes.append(registry_owner_note(req.name, registry_owner, req.account, req.region))
     if owner:
         out.notes.append(
             f"audit: {owner} owns account {req.account}'s trail and archive; add {req.name}'s artifact bucket to "
@@ -459,3 +454,18 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+# The outputs a stack exports for its node roles (infra/wiring/cloud.py, infra/wiring/in_cluster.py karpenter()).
+NODE_ROLE_OUTPUTS = ("nodeRoleArn", "karpenterNodeRoleArn")
+
+
+def registry_owner_note(name: str, registry_owner: str, account: str, region: str) -> str:
+    """What to do after ``name``'s first up so its nodes, managed and Karpenter's, may fill the owner's caches."""
+    managed, karpenter = NODE_ROLE_OUTPUTS
+    return (
+        f"registry: {registry_owner} owns the ECR registry settings of account {account} in {region} "
+        f"(scanning configuration, registry policy, pull-through cache rules); {name} uses them. After "
+        f"{name}'s first up, add its {managed} output, and its {karpenter} output when it runs Karpenter, to "
+        f"{registry_owner}'s registry.pullThroughPrincipalArns so its nodes may fill the caches"
+    )

@@ -78,7 +78,7 @@ class RegistryConfig(_Model):
     """With ``createRegistrySettings: false``: the stack in the same account and region that creates them."""
     pull_through_principal_arns: list[str] = Field(default_factory=list)
     """On the owner of the registry settings: the node roles of the other stacks of the account and region (their
-    ``nodeRoleArn`` output, known after their first ``up``) that may fill the pull-through caches. Until a stack is
+    ``nodeRoleArn`` output and, where Karpenter runs, ``karpenterNodeRoleArn``; known after their first ``up``) that may fill the pull-through caches. Until a stack is
     listed, its nodes pull only images already in the caches."""
 
     def repository_specs(self) -> dict[str, RepositorySpec]:

@@ -74,12 +74,16 @@ def karpenter(stack: Stack, context: ClusterContext) -> Karpenter | None:
     pools = [karpenter_pool(p) for p in stack.cfg.resolved_node_pools().values() if p.karpenter is not None]
     if not pools:
         return None
-    return Karpenter(
+    component = Karpenter(
         "karpenter",
         KarpenterArgs(pools=pools, kubernetes_objects=stack.cfg.delivery.kubernetes_layer),
         context,
         stack.on_k8s(context.k8s_provider),
     )
+    # Beside nodeRoleArn: a stack sharing its account and region lists both in the registry-settings owner's
+    # registry.pullThroughPrincipalArns, so its Karpenter nodes may fill the pull-through caches too.
+    pulumi.export("karpenterNodeRoleArn", component.node_role.arn)
+    return component
 
 
 def cluster_autoscaler(stack: Stack, context: ClusterContext) -> ClusterAutoscaler:

@@ -272,3 +272,21 @@ def test_warm_spares_give_way_to_real_replicas(stack: str) -> None:
         assert spec["terminationGracePeriodSeconds"] == 0
         assert "platform.ai/model" not in d["spec"]["template"]["metadata"]["labels"]
         assert d["spec"]["replicas"] == cfg.resolved_models()[name].warm_spares
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_node_role_a_stack_runs_is_an_output_the_stack_add_note_names(stack: str) -> None:
+    """A stack sharing an account and region lists its node roles in the registry-settings owner's
+    pullThroughPrincipalArns from its outputs: every node role is exported, and the note names each output."""
+    from blueprint.upkeep.stack_add import NODE_ROLE_OUTPUTS, registry_owner_note
+
+    plan = plan_for(stack)
+    managed, karpenter = NODE_ROLE_OUTPUTS
+    roles = {r.name: r.outputs["arn"] for r in plan.by_type("aws:iam/role:Role")}
+    assert plan.outputs[managed] == roles["cluster-node-role"]
+    if stack in KARPENTER:
+        assert plan.outputs[karpenter] == roles["karpenter-node-role"]
+    else:
+        assert karpenter not in plan.outputs
+    note = registry_owner_note("b", "a", "123456789012", "us-east-1")
+    assert all(output in note for output in NODE_ROLE_OUTPUTS)

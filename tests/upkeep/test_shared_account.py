@@ -22,6 +22,7 @@ from blueprint.stackfiles import load_stack
 from blueprint.upkeep.stack_add import Request, plan
 from tests.conftest import plan_for
 from tests.fixtures import PROD, PROJECT, ROOT, STACKS, account, region
+from tests.k8s_layer import stack_config
 from tests.upkeep.conftest import copy_repository, run_cli
 
 OTHER_REGION = next(r for r in ("eu-central-1", "ap-southeast-2") if r != region(PROD))
@@ -177,3 +178,10 @@ def test_a_stack_without_the_registry_settings_previews_without_mandatory_or_blo
     assert twin.policy.get("mandatory") == 0, twin.policy
     assert twin.analyses is not None
     assert not blocking(twin.analyses)
+    # The note says which outputs to list in the owner's pullThroughPrincipalArns: every node role the twin
+    # exports (the managed pools' and, with Karpenter, Karpenter's), by its output name.
+    [note] = [n for n in out.notes if n.startswith("registry:")]
+    role_outputs = [k for k in twin.outputs if k == "nodeRoleArn" or k.endswith("NodeRoleArn")]
+    assert "nodeRoleArn" in role_outputs
+    assert ("karpenterNodeRoleArn" in role_outputs) is (stack_config(PROD).node_provisioner == "karpenter")
+    assert all(k in note for k in role_outputs), (role_outputs, note)
