@@ -7,7 +7,7 @@ PYTHON ?= python3
 
 POLICY_VENV := policy/venv
 
-.PHONY: preview test lint typecheck unit bench snapshots render docs clean policy-venv
+.PHONY: preview test lint fix typecheck unit bench snapshots render docs clean policy-venv
 
 # Exactly what `pulumi install` does with `main: infra/` (pulumi sdk/python/toolchain/pip.go,
 # InstallDependencies): `python -m pip install -r requirements.txt` with the program directory infra/ as
@@ -40,6 +40,11 @@ test: lint typecheck unit
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## fix: sort imports and format (what `blueprint fork` runs on the files it rewrote)
+fix: $(VENV)/.dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy infra components blueprint

@@ -126,9 +126,9 @@ def _two_owners(s: Singleton, stacks: Iterable[StackFacts]) -> list[tuple[set[st
                 (
                     {first.stack, facts.stack},
                     f"{first.file} and {facts.file} both create {s.what} of {_where(s, facts)} "
-                    f"({s.section}.{s.key} is true or unset in both): set {s.section}.{s.key}: false"
-                    + (f" and {s.section}.{s.owned_by}: {first.stack}" if s.owned_by else "")
-                    + f" in {facts.file}",
+                    f"({s.section}.{s.key} is true or unset in both): keep it in the stack that already created it "
+                    f"and, in the other (e.g. {facts.file} if it is the newer), set {s.section}.{s.key}: false"
+                    + (f" and {s.section}.{s.owned_by}: <the owner>" if s.owned_by else ""),
                 )
             )
     return out

@@ -30,7 +30,7 @@ Outputs: ``archive_bucket``, ``access_log_bucket``, ``key``, ``trail`` (or None)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +70,9 @@ class AuditArgs:
     """Region of the trail's home (its ARN)."""
     audited_buckets: Mapping[str, aws.s3.Bucket]
     """Buckets whose object reads/writes are recorded (data events) and whose access is logged, by a short key."""
+    other_data_event_bucket_arns: Sequence[str] = ()
+    """ARNs of the account's other stacks' buckets whose object operations the trail also records (their
+    access logging is their own stack's)."""
     create_trail: bool = True
     """Create the multi-region trail. False when an organization trail already records this account."""
     organization_trail_arn: str | None = None
@@ -324,7 +327,7 @@ class Audit(pulumi.ComponentResource):
                 aws.cloudtrail.TrailAdvancedEventSelectorFieldSelectorArgs(field="eventCategory", equals=["Management"])
             ],
         )
-        arns = pulumi.Output.all(*[b.arn for b in a.audited_buckets.values()])
+        arns = pulumi.Output.all(*[b.arn for b in a.audited_buckets.values()], *a.other_data_event_bucket_arns)
         selectors = arns.apply(
             lambda bs: [management, data_event_selector("Audited bucket objects", list(bs), a.data_events)]
         )

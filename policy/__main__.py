@@ -5,8 +5,9 @@ else; the policies live in the importable ``ai_platform_policies`` package. Per-
 comes from ``--policy-pack-config policy/config/tiers/<tier>.json``; without it every policy is advisory.
 """
 
-from ai_platform_policies import ALL_POLICIES, PACK_NAME
 from pulumi_policy import EnforcementLevel, PolicyPack
+
+from ai_platform_policies import ALL_POLICIES, PACK_NAME
 
 PolicyPack(
     name=PACK_NAME,

@@ -51,7 +51,12 @@ def test_keys_left_under_another_projects_namespace_are_an_error() -> None:
     stale = {f"old-name:{k.split(':', 1)[1]}": v for k, v in ours.items()}
     _, problems = decode_flat({**stale, "aws:region": "eu-west-1", "pulumi:tags": json.dumps({"a": "b"})})
     assert len(problems) == 1
-    assert problems[0].message.startswith(f"found {len(stale)} keys under `old-name:`, the project is `{PROJECT}`")
+    message = problems[0].message
+    assert message.startswith(f"found {len(stale)} keys under `old-name:` (")
+    assert f"), the project is `{PROJECT}`" in message
+    # The keys are named (the first few, sorted), so the user can find them.
+    first = sorted(k.split(":", 1)[1] for k in stale)[0]
+    assert f"`{first}`" in message
 
 
 def test_provider_namespaces_are_not_mistaken_for_a_stale_project() -> None:

@@ -282,8 +282,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    from blueprint.common import UsageError
+    from blueprint.stackfiles import project_root, stack_names
     from infra.config import ConfigError
 
+    known = stack_names(project_root())
+    if args.stack not in known:
+        raise UsageError(f"policy-config: unknown stack {args.stack!r}; known stacks: {', '.join(known)}")
     try:
         result = merged(args.stack)
     except ConfigError as exc:

@@ -295,11 +295,15 @@ def format_python(root: Path, plan: ForkPlan) -> str | None:
     if not files:
         return None
     if importlib.util.find_spec("ruff") is None:
-        return "ruff is not installed here: run `make lint` (or `ruff format .`) before committing"
-    done = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [sys.executable, "-m", "ruff", "format", "--quiet", *files], cwd=root, capture_output=True, check=False
-    )
-    return None if done.returncode == 0 else f"ruff format failed: {done.stderr.decode().strip()[:300]}"
+        return "ruff is not installed here: run `make fix` (sorts imports and formats) before `make test`"
+    # Imports first (a renamed module may sort elsewhere), then the layout.
+    for argv in (["check", "--select", "I", "--fix", "--quiet"], ["format", "--quiet"]):
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", "ruff", *argv, *files], cwd=root, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            return f"ruff {argv[0]} failed: {(done.stderr or done.stdout).decode().strip()[:300]}"
+    return None
 
 
 def _prune_empty_dirs(root: Path, rel: Path) -> None:
@@ -389,7 +393,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"fork: {note}", file=sys.stderr)
     print(
         f"renamed {olds} -> {args.project}, {args.github_repository}.\n"
-        "Next: set accountId, region and tags in stacks/*.yaml, then `make snapshots docs test` and commit.\n"
+        "Next: set accountId, region and tags in stacks/*.yaml (and the accounts in cluster.adminRoleArns and\n"
+        "delivery.deployRunner.connectionArn), then `make snapshots docs test` and commit.\n"
         "A renamed project has new URNs and role names: fork before the first `pulumi up`."
     )
     return EXIT_OK

@@ -395,8 +395,9 @@ def plan(root: Path, req: Request) -> tuple[Output, list[str], list[str]]:
         out.notes.append(registry_owner_note(req.name, registry_owner, req.account, req.region))
     if owner:
         out.notes.append(
-            f"audit: {owner} owns account {req.account}'s trail and archive; add {req.name}'s artifact bucket to "
-            f"its data events. policy/config/stacks/{req.name}.json makes {', '.join(_AUDIT_IN_OWNER)} advisory"
+            f"audit: {owner} owns account {req.account}'s trail and archive; after {req.name}'s first `up`, add its "
+            f"`artifactBucket` output to {owner}'s audit.additionalDataEventBuckets. "
+            f"policy/config/stacks/{req.name}.json makes {', '.join(_AUDIT_IN_OWNER)} advisory"
         )
     out.notes.append(f"create the GitHub Environment `{req.name}` (required reviewers for the {req.tier} tier)")
     return out, before, after

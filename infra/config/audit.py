@@ -47,6 +47,18 @@ class AuditConfig(_Model):
     """ARN of the organization trail; required with ``trail: organization``."""
     data_events: Literal["all", "write", "read"] = "all"
     """Object-level operations on the artifact bucket the trail records (reads of datasets and weights, writes, or both)."""
+    additional_data_event_buckets: list[str] = Field(default_factory=list)
+    """On the owner: the artifact buckets of the account's other stacks (their ``artifactBucket`` output), whose
+    object operations this trail records too (a stack without its own trail relies on the owner's)."""
+
+    @field_validator("additional_data_event_buckets")
+    @classmethod
+    def _bucket_names(cls, v: list[str]) -> list[str]:
+        bad = [b for b in v if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", b)]
+        if bad:
+            raise ValueError(f"not S3 bucket names: {bad}")
+        return v
+
     object_lock: ObjectLockConfig | None = None
     """Default Object Lock retention of the archive (required in prod)."""
     cold_after_days: int = Field(default=90, ge=30, le=3650)

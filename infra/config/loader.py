@@ -259,20 +259,28 @@ def decode_flat(flat: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]
 def _stale_namespace_problems(flat: Mapping[str, str]) -> list[Problem]:
     """Project keys under another project's namespace (left by a rename) would be ignored silently: refuse them."""
     ours = {f.alias or n for n, f in PlatformConfig.model_fields.items()} | set(SECRET_KEYS)
-    counts: dict[str, int] = {}
+    keys: dict[str, list[str]] = {}
     for full in flat:
         ns, _, key = full.partition(":")
         # Providers' namespaces share key names with ours (`aws:region`, `pulumi:tags`).
         if ns != PROJECT and ns not in ("aws", "kubernetes", "docker", "pulumi") and key in ours:
-            counts[ns] = counts.get(ns, 0) + 1
+            keys.setdefault(ns, []).append(key)
     return [
         Problem(
             f"{ns}:",
-            f"found {n} key{'s' if n != 1 else ''} under `{ns}:`, the project is `{PROJECT}`: rename them to `{PROJECT}:…`",
+            f"found {len(found)} key{'s' if len(found) != 1 else ''} under `{ns}:` ({_some(found)}), the project is "
+            f"`{PROJECT}`: rename them to `{PROJECT}:…`",
             config_key=False,
         )
-        for ns, n in sorted(counts.items())
+        for ns, found in sorted(keys.items())
     ]
+
+
+def _some(keys: list[str], shown: int = 5) -> str:
+    """The first few keys, sorted, and how many more."""
+    names = sorted(keys)
+    more = len(names) - shown
+    return ", ".join(f"`{k}`" for k in names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def load_config() -> PlatformConfig:

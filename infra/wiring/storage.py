@@ -96,6 +96,7 @@ def audit(stack: Stack, bucket: Artifacts) -> Audit | None:
             account_id=cfg.account_id,
             region=cfg.region,
             audited_buckets={"artifacts": bucket.bucket},
+            other_data_event_bucket_arns=[f"arn:aws:s3:::{b}" for b in au.additional_data_event_buckets],
             create_trail=au.trail == "create",
             organization_trail_arn=au.organization_trail_arn,
             data_events=au.data_events,

@@ -127,19 +127,28 @@ class PriceTableError(ValueError):
     """The price table for a region is missing or malformed."""
 
 
+def _shown(path: Path) -> str:
+    """``path`` as the repository names it (``policy/<pack>/prices/<region>.json``): messages end up in plans and
+    snapshots, which must not depend on where the checkout lives."""
+    try:
+        return str(path.resolve().relative_to(PRICES_DIR.resolve().parents[2]))
+    except ValueError:
+        return path.name
+
+
 def load_prices(region: str, directory: Path = PRICES_DIR) -> dict[str, Any]:
     """The committed price table of ``region``."""
     path = directory / f"{region}.json"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.json"))) or "none"
         raise PriceTableError(
-            f"no price table for region {region!r} ({path}); known: {known}. "
+            f"no price table for region {region!r} ({_shown(path)}); known: {known}. "
             f"Create it with `blueprint prices refresh --region {region}`"
         )
     doc = json.loads(path.read_text())
     for key in ("region", "date", "hoursPerMonth", "instances", "prices", "spot"):
         if key not in doc:
-            raise PriceTableError(f"{path}: missing key {key!r}")
+            raise PriceTableError(f"{_shown(path)}: missing key {key!r}")
     return dict(doc)
 
 

@@ -235,3 +235,13 @@ def test_organization_mode_creates_no_trail_and_no_cloudtrail_grants() -> None:
 def test_unprotected_when_protect_is_off() -> None:
     plan = _plan(protect=False)
     assert not any(r.protect or r.retain_on_delete for r in plan.resources)
+
+
+def test_the_owner_records_the_object_operations_of_the_accounts_other_buckets() -> None:
+    """A stack sharing the account has no trail of its own: the owner's trail lists its artifact bucket."""
+    other = "arn:aws:s3:::another-stack-artifacts"
+    (trail,) = _plan(other_data_event_bucket_arns=[other]).by_type(TRAIL)
+    data = next(s for s in trail.inputs["advancedEventSelectors"] if s["name"] == "Audited bucket objects")
+    arns = next(f for f in data["fieldSelectors"] if f["field"] == "resources.ARN")["startsWiths"]
+    assert f"{other}/" in arns
+    assert len(arns) == 2

@@ -80,6 +80,7 @@ def test_policy_config_assumptions_match_the_schema_the_cli_validates() -> None:
     import json
 
     import jsonschema
+
     from ai_platform_policies import estimate
     from ai_platform_policies.cost import POLICIES
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ai_platform_policies import estimate as est
 
+from ai_platform_policies import estimate as est
 from blueprint.preview.analyses import cost
 from blueprint.preview.plan import Plan
 from tests.policy.harness import R, plan_of

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ai_platform_policies import estimate as est
 
+from ai_platform_policies import estimate as est
 from blueprint.cli import EXIT_ERROR, main
 from blueprint.preview import report
 from blueprint.preview.plan import Plan

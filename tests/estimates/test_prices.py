@@ -167,3 +167,16 @@ def test_spot_discount_is_the_family_minimum_of_the_median_over_azs() -> None:
     instances = {"g5.xlarge": {"usdPerHour": 1.0}, "g5.2xlarge": {"usdPerHour": 1.0}}
     # g5.xlarge: median 0.50 -> 50% off; g5.2xlarge: 20% off; the family takes the smaller.
     assert prices.spot_discounts(FakeEc2(), instances) == {"g5": 0.2}
+
+
+def test_a_missing_price_table_is_named_as_the_repository_names_it() -> None:
+    """The message lands in plans and snapshots: it must not carry where this checkout lives, or a fork
+    (another directory) would never match its committed snapshots."""
+    from ai_platform_policies import estimate as est
+
+    region = "xx-nowhere-9"
+    with pytest.raises(est.PriceTableError) as err:
+        est.load_prices(region)
+    message = str(err.value)
+    assert str(est.PRICES_DIR) not in message
+    assert f"({est.PRICES_DIR.relative_to(est.PRICES_DIR.parents[2])}/{region}.json)" in message

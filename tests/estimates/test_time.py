@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ai_platform_policies import estimate as est
 
+from ai_platform_policies import estimate as est
 from blueprint.preview.analyses import cold_start, deploy_time
 from blueprint.preview.analyses import durations as dur
 from blueprint.preview.analyses.cost import resources

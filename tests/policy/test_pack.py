@@ -8,10 +8,10 @@ import runpy
 from typing import Any
 
 import pytest
-from ai_platform_policies import CATEGORIES, PACK_NAME, TypedResourcePolicy, config_defaults
-from ai_platform_policies._util import GPUS_PER_INSTANCE
 from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
 
+from ai_platform_policies import CATEGORIES, PACK_NAME, TypedResourcePolicy, config_defaults
+from ai_platform_policies._util import GPUS_PER_INSTANCE
 from blueprint.preview.policy_eval import load_config_file, resolve
 from components.vocabulary import GPU_FAMILIES
 from tests.conftest import ROOT

@@ -5,8 +5,8 @@ as the row says)."""
 from __future__ import annotations
 
 import pytest
-from ai_platform_policies import TypedResourcePolicy
 
+from ai_platform_policies import TypedResourcePolicy
 from tests.policy.cases import CASES, Case
 from tests.policy.cases_common import REPO, REPO_OK, SCANNING
 from tests.policy.harness import POLICIES, R, messages, violations

@@ -139,6 +139,7 @@ def test_every_merged_config_validates_against_the_schemas_the_cli_checks() -> N
     """The CLI validates each policy's settings against its schema (pulumi pkg/resource/analyzer/config.go
     ``validatePolicyConfig``: ``{"type": "object", "properties": ...}``), derived settings included."""
     import jsonschema
+
     from ai_platform_policies import ALL_POLICIES
 
     for stack in STACKS:
@@ -274,3 +275,13 @@ def test_the_preview_of_a_moved_stack_names_the_files_and_has_no_mandatory_viola
     assert REGISTRY_POLICY not in out
     assert REGION_POLICY not in out
     assert code == 0, out[-3000:]
+
+
+def test_policy_config_of_an_unknown_stack_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from blueprint.cli import EXIT_USAGE, main
+
+    name = next(n for n in ("no-such-stack", "no-such-stack-2") if n not in STACKS)
+    assert main(["policy-config", name]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"unknown stack {name!r}" in err
+    assert "\n" not in err.strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ai_platform_policies import tagging
-
 from blueprint.preview import aws_names
 from blueprint.preview.engine import PlatformMocks
 from tests.fixtures import STACKS, account, region

@@ -62,8 +62,10 @@ def test_two_stacks_claiming_every_singleton_are_refused_naming_both_files_and_t
         assert f"stacks/Pulumi.{PROD}.yaml and stacks/Pulumi.twin.yaml both create {s.what}" in line
         assert f"set {s.section}.{s.key}: false" in line
         assert f"account {account(PROD)}" in line
+        # Never "switch off the deployed owner": the message says to keep it where it already exists.
+        assert "keep it in the stack that already created it" in line
         if s.owned_by:
-            assert f"{s.section}.{s.owned_by}: {PROD}" in line
+            assert f"{s.section}.{s.owned_by}: <the owner>" in line
 
 
 def test_a_sibling_that_leaves_the_singletons_to_the_owner_passes(root: Path) -> None:

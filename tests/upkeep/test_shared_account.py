@@ -143,7 +143,6 @@ def test_the_cross_stack_table_reads_the_same_name_input_as_the_engine_and_the_p
     """Three tables by purpose (the mocks' auto-naming, the pack's per-stack uniqueness, this cross-stack
     check with each name's scope); the pack cannot import the program, so a test keeps them equal."""
     from ai_platform_policies.tagging import NAME_KEYS
-
     from blueprint.preview.aws_names import NAME_KEYS as _NAME_INPUT
 
     for table in (NAME_KEYS, _NAME_INPUT):

@@ -398,7 +398,6 @@ def _what_to_lower(pod: PodTemplate) -> str:
 def _time_slicing(plan: Plan, templates: list[PodTemplate]) -> list[Finding]:
     """Two model pods on one time-sliced GPU: each vLLM claims its share of the whole GPU's memory."""
     from ai_platform_policies.estimate import time_slicing_replicas
-
     from blueprint.preview.analyses.cost import resources
 
     slicing = time_slicing_replicas(resources(plan))
