@@ -325,8 +325,12 @@ def test_gpu_pool_types_must_really_have_the_gpus(
 ) -> None:
     from blueprint.ops._aws import load_stack_config
 
-    project(DEV, lambda c: c["nodePools"].pop("gpu-l4"))
-    project(DEV, lambda c: c["nodePools"]["gpu-a10g"].update(instanceTypes=["g5.2xlarge"]))
+    # The test's own pools (not the stack's): one CPU pool and one GPU pool of a single type.
+    pools_of_test = {
+        "system": {"instanceTypes": ["m6i.large", "m7i.large"], "minSize": 2, "maxSize": 4},
+        "gpu-a10g": {"instanceTypes": ["g5.2xlarge"], "minSize": 0, "maxSize": 2},
+    }
+    project(DEV, lambda c: c.update(nodePools=pools_of_test))
     pools = load_stack_config(DEV).resolved_node_pools().values()
     ec2, stub = _stubbed("ec2")
     stub.add_response(
