@@ -21,6 +21,7 @@ from infra import input_rules
 from infra.config import SECRET_KEYS, ConfigError, parse_config
 from tests import hostile
 from tests.conftest import ROOT, STACKS, plan_for, stack_raw
+from tests.fixtures import PROJECT
 
 RawFactory = Callable[[str], dict[str, Any]]
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
@@ -93,11 +94,11 @@ def test_alias_bomb_is_refused_in_under_a_second_and_200_mb(tmp_path: Path) -> N
 
 def test_duplicate_key_names_the_key_and_both_lines(tmp_path: Path) -> None:
     text = _one_line_error(_stack_file(tmp_path, hostile.duplicate_key()))
-    assert "duplicate key 'ai-platform:protectStatefulResources' at lines 2 and 4" in text
+    assert f"duplicate key '{PROJECT}:protectStatefulResources' at lines 2 and 4" in text
 
 
 def test_nested_duplicate_keys_are_refused_too(tmp_path: Path) -> None:
-    text = _one_line_error(_stack_file(tmp_path, "config:\n  ai-platform:tags:\n    owner: a\n    owner: b\n"))
+    text = _one_line_error(_stack_file(tmp_path, f"config:\n  {PROJECT}:tags:\n    owner: a\n    owner: b\n"))
     assert "duplicate key 'owner' at lines 3 and 4" in text
 
 
@@ -111,12 +112,12 @@ def test_deep_nesting_is_one_line_naming_the_file(tmp_path: Path, flow: bool) ->
 
 
 def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
-    big = "config:\n  ai-platform:x: '" + "a" * (input_rules.MAX_STRING * 300) + "'\n"
+    big = f"config:\n  {PROJECT}:x: '" + "a" * (input_rules.MAX_STRING * 300) + "'\n"
     assert "a stack file may be at most" in _one_line_error(_stack_file(tmp_path, big))
 
 
 def test_control_characters_in_yaml_are_one_line(tmp_path: Path) -> None:
-    assert "is not valid YAML" in _one_line_error(_stack_file(tmp_path, "config:\n  ai-platform:x: a\x00b\n"))
+    assert "is not valid YAML" in _one_line_error(_stack_file(tmp_path, f"config:\n  {PROJECT}:x: a\x00b\n"))
 
 
 @pytest.mark.parametrize(

@@ -36,24 +36,24 @@ def test_preview_role_variable_is_a_literal_or_a_template() -> None:
 
 
 def test_env_prints_key_value_lines_for_github_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["delivery", "env", "dev"]) == 0
+    assert main(["delivery", "env", fx.DEV]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert lines["region"] == "us-west-2"
-    assert lines["deploy_role_arn"].endswith(":role/ai-platform-deploy-dev")
+    assert lines["region"] == fx.region(fx.DEV)
+    assert lines["deploy_role_arn"].endswith(f":role/{fx.PROJECT}-deploy-{fx.DEV}")
 
 
 def test_unknown_stack_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["delivery", "env", "qa"]) == 1
+    assert main(["delivery", "env", fx.unused_stack_name()]) == 1
     assert "no such stack file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stack", stack_names(ROOT))
 def test_runner_label_and_lock_prefix_follow_the_stack(stack: str) -> None:
     env = stack_env(stack, root=ROOT)
-    assert env["runner_label"] == f"codebuild-ai-platform-deployer-{stack}"
+    assert env["runner_label"] == f"codebuild-{fx.PROJECT}-deployer-{stack}"
     # pulumi pkg/backend/diy/lock.go: .pulumi/locks/<organization/project/stack>/<id>.json in the state bucket.
     bucket = env["backend_url"].removeprefix("s3://").split("?")[0]
-    assert env["lock_prefix"] == f"s3://{bucket}/.pulumi/locks/organization/ai-platform/{stack}/"
+    assert env["lock_prefix"] == f"s3://{bucket}/.pulumi/locks/organization/{fx.PROJECT}/{stack}/"
 
 
 def _copy_project(tmp_path: Path) -> Path:

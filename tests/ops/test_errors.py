@@ -7,7 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from blueprint.ops import preflight
+from tests.fixtures import unused_stack_name
 from tests.ops.conftest import REGION, Result, assert_one_line_error
+
+UNKNOWN = unused_stack_name()  # the README's example names may be real stacks in a fork
 
 
 def _usage(res: Result, start: str) -> None:
@@ -24,9 +27,9 @@ def _usage(res: Result, start: str) -> None:
         (("bootstrap", "--region", REGION, "--bucket", "acme-state", "--noncurrent-days", "0"),
          "usage error: blueprint bootstrap: argument --noncurrent-days: must be a whole number of days"),
         (("preflight",), "usage error: blueprint preflight: the following arguments are required: stack"),
-        (("preflight", "qa"), "usage error: blueprint preflight: unknown stack 'qa'"),
+        (("preflight", UNKNOWN), f"usage error: blueprint preflight: unknown stack '{UNKNOWN}'"),
         (("promote", "vllm", "--from", "staging", "--to", "prod"), "usage error: blueprint promote: argument"),
-        (("promote", "vllm:v1", "--from", "qa", "--to", "prod"), "usage error: blueprint promote: unknown stack 'qa'"),
+        (("promote", "vllm:v1", "--from", UNKNOWN, "--to", "prod"), f"usage error: blueprint promote: unknown stack '{UNKNOWN}'"),
         (("promote", "vllm:v1", "--from", "prod", "--to", "prod"),
          "usage error: blueprint promote: --from and --to name the same stack"),
     ],
