@@ -18,6 +18,7 @@ from infra.config import (
     PlatformConfig,
     parse_config,
 )
+from tests.fixtures import PROJECT
 
 RawFactory = Callable[[str], dict[str, Any]]
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
@@ -57,9 +58,9 @@ def test_acceptance_typo_negative_and_plaintext_secret_in_one_error(raw_config: 
         parse(raw, secret_keys=[k for k in SECRETS if k != "grafanaAdminPassword"])
     text = str(info.value)
     assert text.startswith("stacks/Pulumi.test.yaml: invalid configuration (3 problems)")
-    assert "ai-platform:nodePools.gpu-a10g.maxSzie: unknown key; allowed keys: instanceTypes" in text
-    assert "ai-platform:nodePools.gpu-a10g.minSize: Input should be greater than or equal to 0 (got -1)" in text
-    assert "ai-platform:grafanaAdminPassword: is a secret" in text
+    assert f"{PROJECT}:nodePools.gpu-a10g.maxSzie: unknown key; allowed keys: instanceTypes" in text
+    assert f"{PROJECT}:nodePools.gpu-a10g.minSize: Input should be greater than or equal to 0 (got -1)" in text
+    assert f"{PROJECT}:grafanaAdminPassword: is a secret" in text
     assert "hunter2" not in text, "the error must not echo the secret"
 
 

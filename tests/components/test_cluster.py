@@ -9,6 +9,7 @@ import pytest
 from blueprint.preview.plan import Plan, is_secret
 from components.cluster import LOG_TYPES, STORAGE_CLASS, kubeconfig_json
 from tests.conftest import stack_raw
+from tests.fixtures import PROJECT
 
 EKS = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
@@ -189,4 +190,4 @@ def test_access_entries_wait_for_the_deploy_identities(stack_plan: Plan) -> None
         assert deploy_role.urn in e.dependencies, e.name
         assert preview_role.urn in e.dependencies, e.name
     (viewer,) = [e for e in entries if "-viewer-" in e.name]
-    assert viewer.inputs["principalArn"].endswith(f":role/ai-platform-preview-{stack_plan.stack}")
+    assert viewer.inputs["principalArn"].endswith(f":role/{PROJECT}-preview-{stack_plan.stack}")

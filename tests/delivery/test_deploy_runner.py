@@ -19,6 +19,7 @@ from blueprint.stackfiles import load_stack
 from infra.config import SECRET_KEYS, ConfigError, parse_config, runner_project_name
 from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS, plan_for
+from tests.fixtures import PROJECT
 
 
 def one(plan: Plan, type_: str, name: str) -> Resource:
@@ -33,8 +34,8 @@ def variant(stack: str, **delivery: Any) -> Plan:
 @cache
 def _variant(stack: str, delivery_json: str) -> Plan:
     settings = load_stack(stack, ROOT)
-    current = json.loads(settings.config["ai-platform:delivery"])
-    config = {**settings.config, "ai-platform:delivery": json.dumps({**current, **json.loads(delivery_json)})}
+    current = json.loads(settings.config[f"{PROJECT}:delivery"])
+    config = {**settings.config, f"{PROJECT}:delivery": json.dumps({**current, **json.loads(delivery_json)})}
     return run_stack(stack, dataclasses.replace(settings, config=config))
 
 
@@ -68,7 +69,7 @@ def test_runner_builds_run_in_the_clusters_private_subnets_admitted_on_443(stack
 def test_runner_project_is_a_github_actions_runner_through_codeconnections(stack: str) -> None:
     plan = plan_for(stack)
     project = one(plan, "aws:codebuild/project:Project", "deploy-runner-project")
-    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["ai-platform:delivery"]
+    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"][f"{PROJECT}:delivery"]
     source = project.inputs["source"]
     assert source["type"] == "GITHUB"
     assert source["location"] == f"https://github.com/{raw['githubRepository']}"
@@ -151,7 +152,7 @@ def test_cloud_layer_only_up_registers_nothing_that_talks_to_the_cluster() -> No
 
 def test_the_kubernetes_layer_is_on_in_every_committed_stack() -> None:
     for stack in STACKS:
-        raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["ai-platform:delivery"]
+        raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"][f"{PROJECT}:delivery"]
         assert raw.get("kubernetesLayer", True) is True, f"{stack}: commit the stack with the Kubernetes layer on"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from blueprint.ops import preflight
-from tests.fixtures import unused_stack_name
+from tests.fixtures import PROJECT, unused_stack_name
 from tests.ops.conftest import REGION, Result, assert_one_line_error
 
 UNKNOWN = unused_stack_name()  # the README's example names may be real stacks in a fork
@@ -48,8 +48,8 @@ def test_an_invalid_stack_config_is_one_line_naming_the_file(
     project("dev", breaks)
     res = cli("preflight", "dev")
     assert_one_line_error(res, "error: stacks/Pulumi.dev.yaml: invalid configuration (2 problems):")
-    assert "ai-platform:cluster.version" in res.err
-    assert "ai-platform:network.natGateways" in res.err
+    assert f"{PROJECT}:cluster.version" in res.err
+    assert f"{PROJECT}:network.natGateways" in res.err
 
 
 def test_an_unexpected_exception_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from blueprint.preview.policy_eval import evaluate_plan
 from blueprint.stackfiles import load_stack
 from infra.config import ConfigError
 from tests.conftest import ROOT, plan_for
+from tests.fixtures import PROJECT
 
 CLUSTER = "aws:eks/cluster:Cluster"
 REPO = "aws:ecr/repository:Repository"
@@ -31,15 +32,15 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 def _over_budget_plan() -> Plan:
     settings = load_stack("prod", ROOT)
-    pools = json.loads(settings.config["ai-platform:nodePools"])
+    pools = json.loads(settings.config[f"{PROJECT}:nodePools"])
     pools["gpu-a10g"]["maxSize"] = 20
     # The node-group policies are the subject: prod's GPU pools as managed node groups.
     for pool in pools.values():
         pool.pop("karpenter", None)
     config = {
         **settings.config,
-        "ai-platform:nodePools": json.dumps(pools),
-        "ai-platform:nodeProvisioner": "managed-node-groups",
+        f"{PROJECT}:nodePools": json.dumps(pools),
+        f"{PROJECT}:nodeProvisioner": "managed-node-groups",
     }
     return run_stack("prod", dataclasses.replace(settings, config=config))
 
