@@ -68,22 +68,27 @@ def test_a_stack_is_handed_over_once_its_file_names_the_kms_provider_and_data_ke
     # pkg/secrets/cloud/manager.go). Without them a DIY backend falls back to the passphrase provider, so
     # the workflows must not run the stack; with them, CI needs no `secrets-provider` input.
     root = _copy_project(tmp_path)
-    path = root / "stacks" / "Pulumi.staging.yaml"
+    path = root / "stacks" / f"Pulumi.{fx.STAGING}.yaml"
     doc = yaml.safe_load(path.read_text())
     doc.pop("secretsprovider", None)
     doc.pop("encryptedkey", None)
     path.write_text(yaml.safe_dump(doc))
-    env = stack_env("staging", root=root)
+    env = stack_env(fx.STAGING, root=root)
     assert env["handed_over"] == "false"
-    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets?region=us-west-2"  # derived from config
+    assert (
+        env["secrets_provider"]
+        == f"awskms://{fx.config(fx.STAGING)['delivery']['secretsKmsAlias']}?region={fx.region(fx.STAGING)}"
+    )  # derived from config
 
-    doc["secretsprovider"] = "awskms://alias/pulumi-secrets-2?region=us-west-2"
+    doc["secretsprovider"] = f"awskms://alias/pulumi-secrets-2?region={fx.region(fx.STAGING)}"
     doc["encryptedkey"] = "AQICAHh..."  # what `stack init` writes: the data key, encrypted by KMS
     path.write_text(yaml.safe_dump(doc))
-    env = stack_env("staging", root=root)
+    env = stack_env(fx.STAGING, root=root)
     assert env["handed_over"] == "true"
-    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets-2?region=us-west-2"  # what the CLI will use
+    assert (
+        env["secrets_provider"] == f"awskms://alias/pulumi-secrets-2?region={fx.region(fx.STAGING)}"
+    )  # what the CLI will use
 
     doc.pop("encryptedkey")  # a provider without its data key cannot decrypt anything
     path.write_text(yaml.safe_dump(doc))
-    assert stack_env("staging", root=root)["handed_over"] == "false"
+    assert stack_env(fx.STAGING, root=root)["handed_over"] == "false"

@@ -95,7 +95,7 @@ def _workflow_names_on_codebuild() -> set[str]:
 def test_the_webhook_starts_builds_only_for_queued_jobs_of_the_workflows_that_use_it() -> None:
     # https://docs.aws.amazon.com/codebuild/latest/userguide/action-runner.html: filter group EVENT =
     # WORKFLOW_JOB_QUEUED; WORKFLOW_NAME narrows it (github-webhook-events-cfn.html).
-    webhook = one(plan_for("prod"), "aws:codebuild/webhook:Webhook", "deploy-runner-webhook")
+    webhook = one(plan_for(fx.PROD), "aws:codebuild/webhook:Webhook", "deploy-runner-webhook")
     (group,) = webhook.inputs["filterGroups"]
     filters = {f["type"]: f["pattern"] for f in group["filters"]}
     assert filters["EVENT"] == "WORKFLOW_JOB_QUEUED"
@@ -130,7 +130,7 @@ def test_the_codebuild_role_can_do_nothing_in_the_platform() -> None:
 def test_cloud_layer_only_up_registers_nothing_that_talks_to_the_cluster() -> None:
     # The administrator's first `up` (README): `pulumi config set --path delivery.kubernetesLayer false`.
     cloud = variant("prod", kubernetesLayer=False)
-    full = plan_for("prod")
+    full = plan_for(fx.PROD)
     k8s_objects = [r for r in cloud.resources if r.type.startswith("kubernetes:")]
     assert k8s_objects == [], [r.urn for r in k8s_objects]  # not even the StorageClass
     cloud_types = {r.type for r in full.resources if r.type.startswith("aws:")}
@@ -172,7 +172,7 @@ def test_moving_the_secrets_key_grants_both_aliases_to_both_roles() -> None:
     expected = ["alias/pulumi-secrets", "alias/pulumi-secrets-2026", "alias/pulumi-secrets-state"]
     assert _kms_aliases(plan, "delivery-preview-state") == expected
     assert _kms_aliases(plan, "delivery-deploy-iam") == expected
-    assert _kms_aliases(plan_for("staging"), "delivery-deploy-iam") == [
+    assert _kms_aliases(plan_for(fx.STAGING), "delivery-deploy-iam") == [
         "alias/pulumi-secrets",
         "alias/pulumi-secrets-state",
     ]

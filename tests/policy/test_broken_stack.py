@@ -22,6 +22,7 @@ from blueprint.preview.plan import Plan
 from blueprint.preview.policy_eval import evaluate_plan
 from blueprint.stackfiles import load_stack
 from infra.config import ConfigError
+from tests import fixtures as fx
 from tests.conftest import ROOT, plan_for
 from tests.fixtures import PROJECT
 
@@ -80,7 +81,7 @@ def test_public_prod_endpoint_is_left_to_the_pack(raw_config: Callable[[str], di
 
 
 def test_broken_prod_stack_reports_exactly_the_expected_violations() -> None:
-    baseline = _found(evaluate_plan(plan_for("prod"), root=ROOT))
+    baseline = _found(evaluate_plan(plan_for(fx.PROD), root=ROOT))
     broken_plan = _mutate(_over_budget_plan())
     report = evaluate_plan(broken_plan, root=ROOT)
     new = _found(report) - baseline

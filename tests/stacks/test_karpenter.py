@@ -12,6 +12,7 @@ import pytest
 from blueprint.preview.plan import Plan
 from components.karpenter import INTERRUPTION_EVENTS, pool_limits
 from infra.config import GPU_FAMILIES, GPU_RESOURCE, GPU_TAINT_KEY, ConfigError, parse_config
+from tests import fixtures as fx
 from tests.conftest import STACKS, plan_for
 from tests.fixtures import PROJECT
 from tests.k8s_layer import HELM, stack_config
@@ -222,7 +223,7 @@ def test_every_prod_model_cold_starts_within_budget() -> None:
     from blueprint.preview.analyses import cold_start
     from tests.conftest import ROOT
 
-    models = cold_start.analyse(plan_for("prod"), ROOT).data["models"]
+    models = cold_start.analyse(plan_for(fx.PROD), ROOT).data["models"]
     assert models
     for m in models:
         assert m["seconds"] <= PROD_COLD_START_BUDGET_SECONDS, (m["model"], m["parts"])
