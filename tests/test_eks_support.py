@@ -25,7 +25,7 @@ def parse(raw: dict[str, Any]) -> Any:
 
 
 def test_support_type_defaults_to_standard_and_accepts_extended(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     assert parse(raw).cluster.support_type == "STANDARD"
     raw["cluster"]["supportType"] = "EXTENDED"
     assert parse(raw).cluster.support_type == "EXTENDED"

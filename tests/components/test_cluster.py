@@ -8,6 +8,7 @@ import pytest
 
 from blueprint.preview.plan import Plan, is_secret
 from components.cluster import LOG_TYPES, STORAGE_CLASS, kubeconfig_json
+from tests import fixtures as fx
 from tests.conftest import stack_raw
 from tests.fixtures import PROJECT
 
@@ -79,7 +80,7 @@ def test_public_endpoint_only_with_an_allowlist(stack_plan: Plan) -> None:
 def test_dev_public_endpoint_uses_the_configured_cidrs(dev_plan: Plan) -> None:
     vpc = _eks(dev_plan).inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is True
-    assert vpc["publicAccessCidrs"] == stack_raw("dev")["cluster"]["publicAccessCidrs"]
+    assert vpc["publicAccessCidrs"] == stack_raw(fx.DEV)["cluster"]["publicAccessCidrs"]
 
 
 def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:

@@ -188,16 +188,16 @@ def test_moving_the_secrets_key_grants_both_aliases_to_both_roles() -> None:
     ],
 )
 def test_secrets_alias_list_errors(raw_config: Callable[[str], dict[str, Any]], value: Any, message: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["delivery"]["secretsKmsAlias"] = value
     assert message in problems(raw)["delivery.secretsKmsAlias"]
 
 
 def test_a_private_cluster_without_the_runner_is_a_config_error(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["delivery"]["deployRunner"]["enabled"] = False
     assert "cannot reach this cluster's API endpoint" in problems(raw)["delivery.deployRunner.enabled"]
-    raw = raw_config("dev")  # public, but only to an office allowlist
+    raw = raw_config(fx.DEV)  # public, but only to an office allowlist
     raw["delivery"]["deployRunner"] = {"enabled": False}
     assert "delivery.deployRunner.enabled" in problems(raw)
     # The only endpoint a GitHub-hosted runner reaches is one open to 0.0.0.0/0, which the config refuses:
@@ -207,7 +207,7 @@ def test_a_private_cluster_without_the_runner_is_a_config_error(raw_config: Call
 
 
 def test_the_runner_needs_a_codeconnections_connection(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("staging")
+    raw = raw_config(fx.STAGING)
     del raw["delivery"]["deployRunner"]["connectionArn"]
     assert "CodeConnections" in problems(raw)["delivery.deployRunner.connectionArn"]
     raw["delivery"]["deployRunner"]["connectionArn"] = "arn:aws:iam::222222222222:role/not-a-connection"

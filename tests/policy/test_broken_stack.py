@@ -32,7 +32,7 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 def _over_budget_plan() -> Plan:
-    settings = load_stack("prod", ROOT)
+    settings = load_stack(fx.PROD, ROOT)
     pools = json.loads(settings.config[f"{PROJECT}:nodePools"])
     pools["gpu-a10g"]["maxSize"] = 20
     # The node-group policies are the subject: prod's GPU pools as managed node groups.
@@ -69,7 +69,7 @@ def test_public_prod_endpoint_is_left_to_the_pack(raw_config: Callable[[str], di
     refuses it (eks-cluster-public-endpoint-restricted, mandatory in prod; tests/stacks/test_tier_guardrails.py)."""
     from infra.config import parse_config
 
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     secrets = [k for k, v in raw.items() if isinstance(v, dict) and "secure" in v]
     raw.update(dict.fromkeys(secrets, "offline-secret"))
     raw["cluster"]["endpointPublicAccess"] = True

@@ -83,7 +83,7 @@ def test_every_pool_that_can_be_empty_carries_the_scale_from_zero_tags(stack_pla
 
 def test_dev_gpu_count_tag_reflects_time_slicing() -> None:
     plan = plan_for(fx.DEV)
-    replicas = stack_raw("dev")["gpu"]["timeSlicingReplicas"]
+    replicas = stack_raw(fx.DEV)["gpu"]["timeSlicingReplicas"]
     for ng in (ng for ng in plan.by_type(NG) if _gpu(ng)):
         # g5.xlarge / g6.xlarge: one GPU, advertised `replicas` times by the device plugin.
         assert _asg_tags(plan, ng)[f"{CA_TEMPLATE}/resources/nvidia.com/gpu"] == str(replicas)

@@ -200,7 +200,7 @@ def _cfg(raw: dict[str, Any]) -> Any:
 def test_bad_karpenter_settings_name_their_key(
     raw_config: Callable[[str], dict[str, Any]], edit: Callable[[dict[str, Any]], None], path: str, text: str
 ) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     edit(raw)
     with pytest.raises(ConfigError) as info:
         _cfg(raw)
@@ -208,7 +208,7 @@ def test_bad_karpenter_settings_name_their_key(
 
 
 def test_karpenter_settings_without_karpenter_are_refused(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["nodeProvisioner"] = "managed-node-groups"
     with pytest.raises(ConfigError) as info:
         _cfg(raw)
