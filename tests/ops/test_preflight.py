@@ -219,7 +219,7 @@ def test_type_missing_in_one_az_warns(
 
 
 def test_unknown_stack_is_a_usage_error(cli: Callable[..., Result]) -> None:
-    unknown = next(n for n in ("qa", "qa-2", "qa-3") if n not in fx.STACKS)
+    unknown = fx.unused_stack_name()
     res = cli("preflight", unknown)
     assert res.code == 2
     known = ", ".join(fx.STACKS)
