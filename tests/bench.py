@@ -39,6 +39,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from tests.fixtures import PROJECT
+
 ROOT = Path(__file__).resolve().parent.parent
 BLUEPRINT = [sys.executable, "-m", "blueprint"]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -132,12 +134,12 @@ def _scaled_project(factor: int) -> Path:
     shutil.copy(ROOT / "Pulumi.yaml", tmp / "Pulumi.yaml")
     doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     cfg: dict[str, Any] = doc["config"]
-    pools = cfg["ai-platform:nodePools"]
-    cfg["ai-platform:nodePools"] = {
+    pools = cfg[f"{PROJECT}:nodePools"]
+    cfg[f"{PROJECT}:nodePools"] = {
         (name if i == 0 else f"{name}-{i}"): copy.deepcopy(spec) for i in range(factor) for name, spec in pools.items()
     }
-    models = cfg["ai-platform:serving"].get("models", {})
-    cfg["ai-platform:serving"]["models"] = {
+    models = cfg[f"{PROJECT}:serving"].get("models", {})
+    cfg[f"{PROJECT}:serving"]["models"] = {
         (name if i == 0 else f"{name}-{i}"): copy.deepcopy(spec) for i in range(factor) for name, spec in models.items()
     }
     (tmp / "stacks" / "Pulumi.dev.yaml").write_text(yaml.safe_dump(doc))

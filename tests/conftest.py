@@ -49,9 +49,11 @@ def prod_plan() -> Plan:
 
 
 def stack_raw(stack: str) -> dict[str, Any]:
-    """The `ai-platform:` keys of a committed stack file, namespace stripped (secure values kept as dicts)."""
+    """The project's keys (``<project>:``) of a committed stack file, namespace stripped (secure values kept as dicts)."""
+    from tests.fixtures import PROJECT
+
     doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("ai-platform:")}
+    return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith(f"{PROJECT}:")}
 
 
 @pytest.fixture

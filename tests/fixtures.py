@@ -75,3 +75,24 @@ ORG: str = REPOSITORY.split("/")[0]
 ACCOUNTS: frozenset[str] = frozenset(account(s) for s in STACKS)
 FOREIGN_ACCOUNT: str = next(a for a in ("999999999999", "999999999998", "999999999997") if a not in ACCOUNTS)
 """An account id no stack uses."""
+
+
+def unused_stack_name(preferred: str = "qa") -> str:
+    """A stack name no stack file uses: ``preferred`` (often one the README's examples spell, ``qa``,
+    ``prod-eu``), or ``preferred-2``, ``-3``... when a fork has already added a stack of that name."""
+    if preferred not in STACKS:
+        return preferred
+    return next(f"{preferred}-{i}" for i in range(2, 100) if f"{preferred}-{i}" not in STACKS)
+
+
+def unused_region(account_id: str, preferred: str = "eu-central-1") -> str:
+    """A region in which ``account_id`` has no stack (``preferred`` if free), for tests that place a copy of a
+    stack beside it and must not collide with a real stack of the checkout."""
+    taken = {region(s) for s in STACKS if account(s) == account_id}
+    candidates = (preferred, "eu-central-1", "eu-north-1", "ap-southeast-2", "ca-central-1", "sa-east-1")
+    return next(r for r in candidates if r not in taken)
+
+
+def unused_account() -> str:
+    """An account id no stack uses (a "new account"), distinct from :data:`FOREIGN_ACCOUNT`."""
+    return next(a for a in ("444455556666", "123412341234", "135713571357") if a not in ACCOUNTS | {FOREIGN_ACCOUNT})

@@ -10,28 +10,30 @@ import os
 
 from hypothesis import strategies as st
 
+from tests.fixtures import PROJECT
+
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
     """The "billion laughs": ``width ** levels`` leaves from a few kilobytes of anchors and aliases."""
-    lines = ["config:", "  ai-platform:l0: &l0 [" + ",".join(['"lol"'] * width) + "]"]
+    lines = ["config:", f"  {PROJECT}:l0: &l0 [" + ",".join(['"lol"'] * width) + "]"]
     for i in range(1, levels + 1):
-        lines.append(f"  ai-platform:l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * width) + "]")
+        lines.append(f"  {PROJECT}:l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * width) + "]")
     return "\n".join(lines) + "\n"
 
 
 def duplicate_key() -> str:
     return (
         "config:\n"
-        "  ai-platform:protectStatefulResources: true\n"
-        "  ai-platform:region: us-west-2\n"
-        "  ai-platform:protectStatefulResources: false\n"
+        f"  {PROJECT}:protectStatefulResources: true\n"
+        f"  {PROJECT}:region: us-west-2\n"
+        f"  {PROJECT}:protectStatefulResources: false\n"
     )
 
 
 def deep_nesting(depth: int = 5000, flow: bool = True) -> str:
     if flow:
-        return "config:\n  ai-platform:x: " + "[" * depth + "]" * depth + "\n"
-    return "config:\n  ai-platform:x: " + "{a: " * depth + "1" + "}" * depth + "\n"
+        return f"config:\n  {PROJECT}:x: " + "[" * depth + "]" * depth + "\n"
+    return f"config:\n  {PROJECT}:x: " + "{a: " * depth + "1" + "}" * depth + "\n"
 
 
 def binary_junk(size: int = 4096, seed: int = 7) -> bytes:
@@ -97,5 +99,5 @@ def hostile_stack_file(draw: st.DrawFn) -> bytes:
         return deep_nesting(draw(st.integers(33, 3000)), draw(st.booleans())).encode()
     if kind == "binary":
         return draw(st.binary(min_size=1, max_size=2048))
-    head = b"config:\n  ai-platform:x: "
+    head = f"config:\n  {PROJECT}:x: ".encode()
     return head + draw(st.binary(max_size=512))

@@ -13,7 +13,7 @@ from blueprint.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from blueprint.preview import engine
 from blueprint.stackfiles import SECRET_PLACEHOLDER
 from infra.config import ConfigError
-from tests.fixtures import PROJECT
+from tests.fixtures import PROJECT, STACKS, unused_stack_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,10 @@ def _edit(project: Path, stack: str, key: str, fn: object) -> None:
     [
         (["preview"], "give one STACK or --all"),
         (["preview", "dev", "--all"], "give one STACK or --all"),
-        (["preview", "qa"], "unknown stack 'qa'; known stacks: dev, staging, prod"),
+        (
+            ["preview", unused_stack_name()],
+            f"unknown stack '{unused_stack_name()}'; known stacks: {', '.join(STACKS)}",
+        ),
         (["preview", "dev", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["deploy"], "invalid choice: 'deploy'"),
     ],

@@ -18,6 +18,8 @@ from infra.config import (
     PlatformConfig,
     parse_config,
 )
+from tests import fixtures as fx
+from tests.fixtures import PROJECT
 
 RawFactory = Callable[[str], dict[str, Any]]
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
@@ -49,7 +51,7 @@ def test_committed_stacks_are_valid(raw_config: RawFactory, stack: str) -> None:
 
 
 def test_acceptance_typo_negative_and_plaintext_secret_in_one_error(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["nodePools"]["gpu-a10g"]["maxSzie"] = 3
     raw["nodePools"]["gpu-a10g"]["minSize"] = -1
     raw["grafanaAdminPassword"] = "hunter2"
@@ -57,21 +59,21 @@ def test_acceptance_typo_negative_and_plaintext_secret_in_one_error(raw_config: 
         parse(raw, secret_keys=[k for k in SECRETS if k != "grafanaAdminPassword"])
     text = str(info.value)
     assert text.startswith("stacks/Pulumi.test.yaml: invalid configuration (3 problems)")
-    assert "ai-platform:nodePools.gpu-a10g.maxSzie: unknown key; allowed keys: instanceTypes" in text
-    assert "ai-platform:nodePools.gpu-a10g.minSize: Input should be greater than or equal to 0 (got -1)" in text
-    assert "ai-platform:grafanaAdminPassword: is a secret" in text
+    assert f"{PROJECT}:nodePools.gpu-a10g.maxSzie: unknown key; allowed keys: instanceTypes" in text
+    assert f"{PROJECT}:nodePools.gpu-a10g.minSize: Input should be greater than or equal to 0 (got -1)" in text
+    assert f"{PROJECT}:grafanaAdminPassword: is a secret" in text
     assert "hunter2" not in text, "the error must not echo the secret"
 
 
 def test_unknown_top_level_key_lists_allowed_keys(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["netwrok"] = {}
     msg = problems(raw)["netwrok"]
     assert msg.startswith("unknown key; allowed keys: environment, region, accountId")
 
 
 def test_nested_plaintext_secret_is_refused(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["serving"]["models"]["llama-3-8b"]["env"] = {"HF_TOKEN": "hf_abc"}
     found = problems(raw)
     assert "serving.models.llama-3-8b.env.HF_TOKEN" in found
@@ -228,7 +230,7 @@ def test_nested_plaintext_secret_is_refused(raw_config: RawFactory) -> None:
 def test_rule_reports_its_path_and_allowed_values(
     raw_config: RawFactory, mutate: Callable[[dict[str, Any]], Any], path: str, fragment: str
 ) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     mutate(raw)
     found = problems(raw)
     assert path in found, f"expected a problem at {path}, got {found}"
@@ -237,7 +239,7 @@ def test_rule_reports_its_path_and_allowed_values(
 
 def test_prod_guardrails_are_not_config_rules(raw_config: RawFactory) -> None:
     """The tier's guardrails are mandatory policies (tests/stacks/test_tier_guardrails.py), not a second copy here."""
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["cluster"].update(endpointPublicAccess=True, publicAccessCidrs=["198.51.100.0/24"])
     raw["network"].update(availabilityZones=raw["network"]["availabilityZones"][:1], natGateways="single")
     raw["registry"].update(imageTagMutability="MUTABLE")
@@ -246,13 +248,13 @@ def test_prod_guardrails_are_not_config_rules(raw_config: RawFactory) -> None:
 
 
 def test_missing_secret_is_reported_as_required(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     del raw["grafanaAdminPassword"]
     assert "required" in problems(raw)["grafanaAdminPassword"]
 
 
 def test_node_pools_fall_back_to_defaults(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["nodePoolDefaults"] = {"capacityType": "SPOT", "labels": {"team": "ml"}, "maxUnavailable": 2}
     raw["nodePools"]["gpu-a10g"] = {"instanceTypes": ["g5.12xlarge"], "labels": {"tier": "batch"}}
     pools = parse(raw).resolved_node_pools()
@@ -269,14 +271,14 @@ def test_node_pools_fall_back_to_defaults(raw_config: RawFactory) -> None:
 
 
 def test_models_fall_back_to_defaults(raw_config: RawFactory) -> None:
-    model = parse(raw_config("staging")).resolved_models()["llama-3-8b"]
+    model = parse(raw_config(fx.STAGING)).resolved_models()["llama-3-8b"]
     assert (model.cpu, model.memory, model.shm_size) == ("6", "24Gi", "8Gi")
     assert model.canary is not None
     assert model.canary.weight == 10
 
 
 def test_model_is_frozen(raw_config: RawFactory) -> None:
-    cfg = parse(raw_config("dev"))
+    cfg = parse(raw_config(fx.DEV))
     with pytest.raises(Exception, match="frozen"):
         cfg.network.cidr = "10.1.0.0/16"  # type: ignore[misc]
 
@@ -309,7 +311,7 @@ def test_fuzz_malformed_configs_only_raise_config_error(
     raw_config: RawFactory, data: st.DataObject, junk: Any, new_key: str
 ) -> None:
     if not _BASE:
-        _BASE.update(_plain(raw_config("dev")))
+        _BASE.update(_plain(raw_config(fx.DEV)))
     raw = copy.deepcopy(_BASE)
     path = data.draw(st.sampled_from(_paths(raw)))
     action = data.draw(st.sampled_from(["replace", "delete", "add"]))

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from blueprint.stackfiles import stack_names
+from tests import fixtures as fx
 from tests.conftest import ROOT, stack_raw
 from tests.test_config import SECRETS, RawFactory, parse, problems
 
@@ -38,7 +39,7 @@ def test_stacks_that_push_from_ci_are_the_image_building_ones(stack: str) -> Non
 
 @pytest.mark.parametrize(("backend", "key"), [(b, k) for b, keys in BACKEND_SECRETS.items() for k in keys])
 def test_backend_credentials_are_refused_in_plaintext(raw_config: RawFactory, backend: str, key: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw[key] = "plaintext-credential-1234"
     found = problems(raw, secret_keys=[k for k in SECRETS if k != key])
     assert "is a secret" in found[key]
@@ -47,14 +48,14 @@ def test_backend_credentials_are_refused_in_plaintext(raw_config: RawFactory, ba
 
 @pytest.mark.parametrize(("backend", "key"), [(b, k) for b, keys in BACKEND_SECRETS.items() for k in keys])
 def test_backend_credentials_are_required_when_enabled(raw_config: RawFactory, backend: str, key: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["ciRunners"][backend]["enabled"] = True
     del raw[key]
     assert f"required when ciRunners.{backend}.enabled" in problems(raw)[key]
 
 
 def test_disabled_backends_need_no_credentials(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     for backend, keys in BACKEND_SECRETS.items():
         raw["ciRunners"][backend]["enabled"] = False
         for key in keys:
@@ -63,7 +64,7 @@ def test_disabled_backends_need_no_credentials(raw_config: RawFactory) -> None:
 
 
 def test_each_backend_needs_its_own_namespaces(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["ciRunners"]["gitlab"]["jobNamespace"] = "arc-jobs"
     raw["ciRunners"]["circleci"]["namespace"] = "jenkins"
     found = problems(raw)
@@ -72,7 +73,7 @@ def test_each_backend_needs_its_own_namespaces(raw_config: RawFactory) -> None:
 
 
 def test_gpu_profiles_need_a_gpu_pool_and_cpu_profiles_take_no_gpu(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["nodePools"] = {k: v for k, v in raw["nodePools"].items() if not k.startswith("gpu")}
     raw["serving"]["models"] = {}
     raw["ciRunners"]["scaleSets"] = {"cpu-runners": {"maxRunners": 2}}
@@ -83,7 +84,7 @@ def test_gpu_profiles_need_a_gpu_pool_and_cpu_profiles_take_no_gpu(raw_config: R
 
 
 def test_bad_values_name_their_key_path(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["ciRunners"]["circleci"]["gpuResourceClass"] = "Org/GPU Class"
     raw["ciRunners"]["gitlab"]["gitlabUrl"] = "http://gitlab.example.com"
     raw["ciRunners"]["jenkins"]["gpuJob"] = {"nodePool": "system", "gpus": 1}
@@ -94,6 +95,6 @@ def test_bad_values_name_their_key_path(raw_config: RawFactory) -> None:
 
 
 def test_a_job_profile_quantity_is_checked(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["ciRunners"]["gitlab"]["cpuJob"] = {"memory": "lots"}
     assert "Kubernetes quantity" in problems(raw)["ciRunners.gitlab.cpuJob.memory"]

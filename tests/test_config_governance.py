@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests import fixtures as fx
 from tests.test_config import parse, problems
 
 RawFactory = Callable[[str], dict[str, Any]]
@@ -15,16 +16,16 @@ RawFactory = Callable[[str], dict[str, Any]]
 def test_audit_tier_requirements_are_policies_not_config_rules(raw_config: RawFactory) -> None:
     """Object Lock and a trail in prod are the pack's (governance-archive-object-lock, governance-cloudtrail-present;
     tests/stacks/test_tier_guardrails.py): the config accepts a prod stack without them."""
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["audit"].pop("objectLock")
     assert parse(raw).audit.object_lock is None
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["audit"]["enabled"] = False
     assert parse(raw).audit.enabled is False
 
 
 def test_organization_mode_needs_the_organization_trail_arn(raw_config: RawFactory) -> None:
-    raw = raw_config("staging")
+    raw = raw_config(fx.STAGING)
     raw["audit"]["trail"] = "organization"
     assert "required with trail: organization" in problems(raw)["audit.organizationTrailArn"]
     raw["audit"]["organizationTrailArn"] = "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail"
@@ -49,13 +50,13 @@ def test_organization_mode_needs_the_organization_trail_arn(raw_config: RawFacto
 def test_audit_rules_name_the_key_and_what_is_allowed(
     raw_config: RawFactory, key: str, value: Any, path: str, fragment: str
 ) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["audit"][key] = value
     assert fragment in problems(raw)[path]
 
 
 def test_personal_data_prefixes_are_directory_prefixes_with_bounded_expiry(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["artifacts"]["personalDataExpiryDays"] = {"/drift": 7}
     assert "ending in '/'" in problems(raw)["artifacts.personalDataExpiryDays"]
     raw["artifacts"]["personalDataExpiryDays"] = {"drift/current/": 0}
@@ -81,7 +82,7 @@ def test_model_lineage_per_tier_is_a_policy_not_a_config_rule(raw_config: RawFac
     ],
 )
 def test_lineage_values_are_checked(raw_config: RawFactory, field: str, value: str, fragment: str) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     name = next(iter(raw["serving"]["models"]))
     raw["serving"]["models"][name]["lineage"][field] = value
     assert fragment in problems(raw)[f"serving.models.{name}.lineage.{field}"]

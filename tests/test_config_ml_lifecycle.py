@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests import fixtures as fx
 from tests.conftest import STACKS
 from tests.test_config import RawFactory, parse, problems
 
@@ -28,7 +29,7 @@ def test_every_stack_enables_mlflow_and_drift_for_a_model(raw_config: RawFactory
 
 
 def test_drift_prefixes_are_normalised_to_directories(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     _drifting_model(raw)["drift"] = {"reference": "drift/a/ref", "current": "drift/a/cur/"}
     cfg = parse(raw)
     drift = next(m.drift for m in cfg.serving.models.values() if m.drift)
@@ -63,7 +64,7 @@ def test_drift_prefixes_are_normalised_to_directories(raw_config: RawFactory) ->
 def test_rules_report_their_path(
     raw_config: RawFactory, mutate: Callable[[dict[str, Any]], Any], path: str, message: str
 ) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     mutate(raw)
     found = problems(raw)
     match = {p: m for p, m in found.items() if p.endswith(path)}
@@ -91,7 +92,7 @@ def test_prod_database_guardrails_are_policies_not_config_rules(
 
 
 def test_plaintext_mlflow_password_is_refused(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["mlflowAdminPassword"] = "hunter2"
     found = problems(raw, secret_keys=["grafanaAdminPassword", "alertmanagerSlackWebhookUrl",
                                        "alertmanagerPagerdutyRoutingKey", "githubAppPrivateKey"])  # fmt: skip
@@ -100,7 +101,7 @@ def test_plaintext_mlflow_password_is_refused(raw_config: RawFactory) -> None:
 
 
 def test_mlflow_can_be_disabled_without_a_password(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["mlflow"]["enabled"] = False
     raw.pop("mlflowAdminPassword")
     assert not parse(raw).mlflow.enabled
@@ -108,7 +109,7 @@ def test_mlflow_can_be_disabled_without_a_password(raw_config: RawFactory) -> No
 
 @pytest.mark.parametrize("password", ["has%percent-sign", "amp&ersand-123", "slash/in-the-middle", "back\\slash-1234"])
 def test_mlflow_admin_password_must_survive_the_charts_ini_file(raw_config: RawFactory, password: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["mlflowAdminPassword"] = password
     found = problems(raw)
     assert "must not contain % & /" in found["mlflowAdminPassword"]

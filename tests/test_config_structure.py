@@ -16,6 +16,7 @@ from components.ci_runners import RunnerScaleSet
 from components.cluster import endpoint_problems
 from components.monitoring import MonitoringArgs, retention_problems
 from infra.config import ModelSpec, NodePoolSpec, RepositoryConfig, RunnerScaleSetSpec
+from tests import fixtures as fx
 from tests.fixtures import PROJECT
 from tests.test_config import parse, problems
 
@@ -55,7 +56,7 @@ def test_model_defaults_sit_on_the_type() -> None:
 
 def test_item_over_defaults_entry_over_type_default(raw_config: RawFactory) -> None:
     """One merge rule for every keyed collection: the item's key, else the defaults entry's, else the type's."""
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     name = next(iter(raw["serving"]["models"]))
     defaults = raw["serving"].setdefault("modelDefaults", {})
     defaults.update(port=9000, env={"A": "defaults", "B": "defaults"})
@@ -72,7 +73,7 @@ def test_item_over_defaults_entry_over_type_default(raw_config: RawFactory) -> N
 
 
 def test_node_pool_defaults_entry_applies_and_derived_defaults_follow_the_pool(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["nodePoolDefaults"] = {"capacityType": "SPOT", "diskSizeGib": 80, "labels": {"team": "ml"}}
     pools = parse(raw).resolved_node_pools()
     assert {p.capacity_type for n, p in pools.items() if "capacityType" not in raw["nodePools"][n]} <= {"SPOT"}
@@ -98,7 +99,7 @@ def test_node_pool_defaults_entry_applies_and_derived_defaults_follow_the_pool(r
 def test_fields_without_a_safe_default_are_required_when_their_feature_is_on(
     raw_config: RawFactory, section: tuple[str, ...], key: str, enabled_path: str
 ) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     node = raw
     for part in section:
         node = node[part]
@@ -117,7 +118,7 @@ def test_fields_without_a_safe_default_are_required_when_their_feature_is_on(
 def test_required_field_error_names_the_file_and_the_full_key(raw_config: RawFactory) -> None:
     from infra.config import ConfigError
 
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     del raw["delivery"]["githubRepository"]
     with pytest.raises(ConfigError) as info:
         parse(raw)
@@ -136,7 +137,7 @@ def _problems_or_none(raw: dict[str, Any]) -> dict[str, str]:
 
 def test_component_rules_are_reported_at_the_stack_file_key_path(raw_config: RawFactory) -> None:
     """The rule lives in the component (its Args.problems()); the config prefixes the stack file's key path."""
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     storage = raw["monitoring"].get("prometheusStorageGib", 100)
     raw["monitoring"]["prometheusRetentionSizeGib"] = storage
     raw["cluster"].update(endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])

@@ -13,6 +13,7 @@ from blueprint.preview.analyses import ANALYSES
 from blueprint.preview.analyses.eks_support import analyse
 from infra.config import SECRET_KEYS, ConfigError, parse_config
 from infra.eks_versions import EKS_VERSIONS, TABLE_DATE, WARN_DAYS, support_warning, supported_versions
+from tests import fixtures as fx
 from tests.conftest import STACKS, plan_for, stack_raw
 
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
@@ -24,7 +25,7 @@ def parse(raw: dict[str, Any]) -> Any:
 
 
 def test_support_type_defaults_to_standard_and_accepts_extended(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     assert parse(raw).cluster.support_type == "STANDARD"
     raw["cluster"]["supportType"] = "EXTENDED"
     assert parse(raw).cluster.support_type == "EXTENDED"
@@ -69,7 +70,7 @@ def test_warning_within_sixty_days_says_what_eks_will_do() -> None:
 
 def test_preview_reports_the_warning_as_advisory() -> None:
     assert "blueprint.preview.analyses.eks_support" in ANALYSES
-    plan = plan_for("dev")
+    plan = plan_for(fx.DEV)
     (eks,) = plan.by_type("aws:eks/cluster:Cluster")
     end = EKS_VERSIONS[eks.inputs["version"]].end_of_standard
     assert end is not None

@@ -19,8 +19,10 @@ from blueprint.cli import EXIT_ERROR, main
 from blueprint.stackfiles import load_stack
 from infra import input_rules
 from infra.config import SECRET_KEYS, ConfigError, parse_config
+from tests import fixtures as fx
 from tests import hostile
 from tests.conftest import ROOT, STACKS, plan_for, stack_raw
+from tests.fixtures import PROJECT
 
 RawFactory = Callable[[str], dict[str, Any]]
 SECRETS = list(SECRET_KEYS)  # every secret key Pulumi.yaml declares (infra/config.py)
@@ -93,11 +95,11 @@ def test_alias_bomb_is_refused_in_under_a_second_and_200_mb(tmp_path: Path) -> N
 
 def test_duplicate_key_names_the_key_and_both_lines(tmp_path: Path) -> None:
     text = _one_line_error(_stack_file(tmp_path, hostile.duplicate_key()))
-    assert "duplicate key 'ai-platform:protectStatefulResources' at lines 2 and 4" in text
+    assert f"duplicate key '{PROJECT}:protectStatefulResources' at lines 2 and 4" in text
 
 
 def test_nested_duplicate_keys_are_refused_too(tmp_path: Path) -> None:
-    text = _one_line_error(_stack_file(tmp_path, "config:\n  ai-platform:tags:\n    owner: a\n    owner: b\n"))
+    text = _one_line_error(_stack_file(tmp_path, f"config:\n  {PROJECT}:tags:\n    owner: a\n    owner: b\n"))
     assert "duplicate key 'owner' at lines 3 and 4" in text
 
 
@@ -111,12 +113,12 @@ def test_deep_nesting_is_one_line_naming_the_file(tmp_path: Path, flow: bool) ->
 
 
 def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
-    big = "config:\n  ai-platform:x: '" + "a" * (input_rules.MAX_STRING * 300) + "'\n"
+    big = f"config:\n  {PROJECT}:x: '" + "a" * (input_rules.MAX_STRING * 300) + "'\n"
     assert "a stack file may be at most" in _one_line_error(_stack_file(tmp_path, big))
 
 
 def test_control_characters_in_yaml_are_one_line(tmp_path: Path) -> None:
-    assert "is not valid YAML" in _one_line_error(_stack_file(tmp_path, "config:\n  ai-platform:x: a\x00b\n"))
+    assert "is not valid YAML" in _one_line_error(_stack_file(tmp_path, f"config:\n  {PROJECT}:x: a\x00b\n"))
 
 
 @pytest.mark.parametrize(
@@ -146,7 +148,7 @@ CREDS = hostile.credentials()
 @pytest.mark.parametrize("kind", sorted(CREDS))
 @pytest.mark.parametrize("form", ["pair", "inline", "bare"])
 def test_credentials_in_container_args_are_refused_without_echo(raw_config: RawFactory, kind: str, form: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     secret = CREDS[kind]
     leak = {"pair": ["--api-key", secret], "inline": [f"--hf-token={secret}"], "bare": [secret]}[form]
     _model(raw)["args"] = ["--model", "/models/m", *leak]
@@ -160,7 +162,7 @@ def test_credentials_in_container_args_are_refused_without_echo(raw_config: RawF
 
 
 def test_credential_in_env_style_pairs_and_nested_lists(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     _model(raw)["args"] = ["--model", "/m", "--extra", json.dumps({"k": 1})]
     raw["tags"]["note"] = "x"
     nested = {"env": [{"name": "HF_TOKEN", "value": "abcdefghijkl1234"}], "list": [["--password", "s3cretpass"]]}
@@ -184,7 +186,7 @@ def test_credential_in_env_style_pairs_and_nested_lists(raw_config: RawFactory) 
     ],
 )
 def test_references_and_lookalikes_are_accepted(raw_config: RawFactory, args: list[str]) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     _model(raw)["args"] = ["--model", "/models/m", *args]
     parse_config(_plain(raw), secret_keys=SECRETS, source="stacks/Pulumi.test.yaml")
 
@@ -199,7 +201,7 @@ def test_secret_patterns_are_the_same_in_the_config_and_the_policy_pack() -> Non
 
 # --------------------------------------------------------------------------- sizes, tags, labels
 def test_unbounded_strings_are_refused_with_their_length_only(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["ciRunners"]["githubConfigUrl"] = "https://github.com/" + "a" * 200_000
     _model(raw)["args"] = ["--model", "x" * 1_000_000]
     err = _error(raw)
@@ -210,7 +212,7 @@ def test_unbounded_strings_are_refused_with_their_length_only(raw_config: RawFac
 
 
 def test_too_many_tags_are_refused(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     limit = input_rules.MAX_TAGS - input_rules.PLATFORM_TAG_HEADROOM
     raw["tags"].update({f"t{i}": "v" for i in range(limit)})
     assert f"at most {limit} can be configured" in _problems(raw)["tags"]
@@ -229,7 +231,7 @@ def test_too_many_tags_are_refused(raw_config: RawFactory) -> None:
     ],
 )
 def test_tag_characters_and_lengths_follow_aws(raw_config: RawFactory, key: str, value: str, fragment: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["tags"][key] = value
     text = str(_error(raw))
     assert fragment in text
@@ -238,7 +240,7 @@ def test_tag_characters_and_lengths_follow_aws(raw_config: RawFactory, key: str,
 
 
 def test_real_tags_are_accepted(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["tags"].update({"team:ml/platform": "Åsa Øvergård", "cost+center": "a=b@c.d_e-f", "empty": ""})
     parse_config(_plain(raw), secret_keys=SECRETS, source="stacks/Pulumi.test.yaml")
 
@@ -248,7 +250,7 @@ def test_real_tags_are_accepted(raw_config: RawFactory) -> None:
     [("bad key", "v"), ("-x", "v"), ("a" * 64, "v"), ("Example.COM/x", "v"), ("ok", "has space"), ("ok", "v" * 64)],
 )
 def test_node_labels_follow_kubernetes_syntax(raw_config: RawFactory, key: str, value: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     pool = next(iter(raw["nodePools"]))
     raw["nodePools"][pool]["labels"] = {key: value}
     found = _problems(raw)
@@ -266,7 +268,7 @@ def test_platform_adds_at_most_its_tag_headroom(raw_config: RawFactory) -> None:
 
 # --------------------------------------------------------------------------- regions and instance types
 def test_unknown_region_is_refused_with_the_known_ones(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["region"] = "eu-west-9"
     msg = _problems(raw)["region"]
     assert "eu-west-1" in msg
@@ -275,7 +277,7 @@ def test_unknown_region_is_refused_with_the_known_ones(raw_config: RawFactory) -
 
 @pytest.mark.parametrize("bad", ["m9z.huge", "banana", "m6i.huge", "m6i.", ".large"])
 def test_unknown_instance_types_are_refused_with_the_known_values(raw_config: RawFactory, bad: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     pool = next(iter(raw["nodePools"]))
     raw["nodePools"][pool]["instanceTypes"] = [bad]
     msg = _problems(raw)[f"nodePools.{pool}.instanceTypes"]
@@ -320,7 +322,7 @@ def test_fuzz_hostile_values_are_reported_never_echoed(
     data: st.DataObject, text: str, leak: tuple[list[str], str]
 ) -> None:
     if not _BASE:
-        _BASE.update(_plain(stack_raw("dev")))
+        _BASE.update(_plain(stack_raw(fx.DEV)))
     raw = copy.deepcopy(_BASE)
     args, secret = leak
     _model(raw)["args"] = args

@@ -15,6 +15,8 @@ import yaml
 
 from blueprint.stackfiles import load_stack, stack_names
 from infra.config import OPTIONAL_SECRET_KEYS, SECRET_KEYS, ConfigError, PlatformConfig
+from infra.config import PROJECT as PROGRAM_PROJECT
+from tests import fixtures as fx
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "tests" / "schemas" / "pulumi-project.schema.json"
@@ -27,7 +29,9 @@ def test_pulumi_yaml_validates_against_pulumis_project_schema() -> None:
 
 
 def test_pulumi_yaml_layout() -> None:
-    assert PROJECT["name"] == "ai-platform"
+    # The program's own constant (physical names, config namespace) is the project's name: `blueprint fork`
+    # renames both, and a program that disagrees would read no config.
+    assert PROJECT["name"] == PROGRAM_PROJECT == fx.PROJECT
     assert PROJECT["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     assert PROJECT["main"] == "infra/"
     assert PROJECT["stackConfigDir"] == "stacks"
@@ -55,7 +59,7 @@ def test_stack_files_hold_secrets_only_as_secure_values(stack: str) -> None:
     doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
     assert "environment" not in doc, "ESC environments need Pulumi Cloud; the backend is self-managed"
     for key in SECRET_KEYS:
-        value = doc["config"].get(f"ai-platform:{key}")
+        value = doc["config"].get(f"{fx.PROJECT}:{key}")
         if value is None and key in OPTIONAL_SECRET_KEYS:
             continue
         assert isinstance(value, dict), f"{key} must be set"
@@ -63,15 +67,16 @@ def test_stack_files_hold_secrets_only_as_secure_values(stack: str) -> None:
 
 
 def test_stack_loader_marks_secure_values_secret() -> None:
-    settings = load_stack("dev", ROOT)
-    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    settings = load_stack(fx.DEV, ROOT)
+    doc = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{fx.DEV}.yaml").read_text())["config"]
     # dev does not page, so it leaves the optional PagerDuty key unset (Pulumi.yaml default ""); it runs
     # every CI backend, so it sets their optional credentials.
-    assert "ai-platform:alertmanagerPagerdutyRoutingKey" not in doc
-    expected = {f"ai-platform:{k}" for k in SECRET_KEYS if k not in OPTIONAL_SECRET_KEYS or f"ai-platform:{k}" in doc}
+    ns = f"{fx.PROJECT}:"
+    assert f"{ns}alertmanagerPagerdutyRoutingKey" not in doc
+    expected = {f"{ns}{k}" for k in SECRET_KEYS if k not in OPTIONAL_SECRET_KEYS or f"{ns}{k}" in doc}
     assert set(settings.secret_keys) == expected
-    assert settings.config["ai-platform:protectStatefulResources"] == "false"
-    assert json.loads(settings.config["ai-platform:network"])["natGateways"] == "single"
+    assert settings.config[f"{ns}protectStatefulResources"] == "false"
+    assert json.loads(settings.config[f"{ns}network"])["natGateways"] == "single"
 
 
 def test_stack_loader_refuses_esc_environment_and_unknown_keys(tmp_path: Path) -> None:

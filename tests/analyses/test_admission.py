@@ -22,6 +22,7 @@ from blueprint.preview.analyses.admission import (
 from blueprint.preview.analyses.pod_templates import hook_job_pod
 from blueprint.preview.plan import Plan, Resource
 from components import _k8s
+from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS, plan_for
 
 GPU = "nvidia.com/gpu"
@@ -184,7 +185,7 @@ def test_an_unbounded_emptydir_is_found_unless_the_pod_limits_its_disk() -> None
 
 def test_container_action_step_pods_are_reported_as_advisory() -> None:
     """The hooks' step pod has a privileged init container: baseline refuses it, and the report says so."""
-    plan = plan_for("dev")
+    plan = plan_for(fx.DEV)
     result = analyse(plan, Path(ROOT))
     steps = [f for f in result.findings if "container-action step pod" in f.object]
     assert steps

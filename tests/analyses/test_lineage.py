@@ -8,6 +8,7 @@ from typing import Any
 from blueprint.preview.analyses import ANALYSES, lineage
 from blueprint.preview.plan import Plan
 from components import _lineage
+from tests import fixtures as fx
 from tests.analyses.helpers import resource
 from tests.conftest import plan_for
 
@@ -81,7 +82,7 @@ def test_non_model_deployments_are_ignored() -> None:
 
 
 def test_prod_lists_every_model_track_and_pins_everything() -> None:
-    result = lineage.analyse(plan_for("prod"), Path("."))
+    result = lineage.analyse(plan_for(fx.PROD), Path("."))
     assert result.checked["model deployments"] == 2
     assert result.findings == []
 

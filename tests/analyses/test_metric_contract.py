@@ -12,6 +12,7 @@ from blueprint.preview.plan import Plan
 from components import _contracts
 from components.model_spec import CanarySettings, ModelAutoscaling, ModelImage
 from components.serving import server_args, vllm_metrics
+from tests import fixtures as fx
 from tests.analyses import helpers as h
 from tests.components.test_serving import model, serve
 from tests.test_config import RawFactory, problems
@@ -140,14 +141,14 @@ def test_vllm_contract_names_come_from_its_prometheus_logger() -> None:
 
 
 def test_config_requires_the_served_name_to_be_the_key(raw_config: RawFactory) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     llama = raw["serving"]["models"]["llama-3-8b"]
     llama["args"] = [*llama["args"], "--served-model-name", "llama"]
     llama["metrics"] = {"x": []}
     found = problems(raw)
     assert "--served-model-name must be the model key 'llama-3-8b'" in found["serving.models.llama-3-8b.args"]
     assert "built in" in found["serving.models.llama-3-8b.metrics"]
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["serving"]["models"]["llama-3-8b"]["server"] = "tgi"
     assert "must declare the metrics it emits" in problems(raw)["serving.models.llama-3-8b.metrics"]
 

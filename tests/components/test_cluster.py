@@ -8,7 +8,9 @@ import pytest
 
 from blueprint.preview.plan import Plan, is_secret
 from components.cluster import LOG_TYPES, STORAGE_CLASS, kubeconfig_json
+from tests import fixtures as fx
 from tests.conftest import stack_raw
+from tests.fixtures import PROJECT
 
 EKS = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
@@ -78,7 +80,7 @@ def test_public_endpoint_only_with_an_allowlist(stack_plan: Plan) -> None:
 def test_dev_public_endpoint_uses_the_configured_cidrs(dev_plan: Plan) -> None:
     vpc = _eks(dev_plan).inputs["vpcConfig"]
     assert vpc["endpointPublicAccess"] is True
-    assert vpc["publicAccessCidrs"] == stack_raw("dev")["cluster"]["publicAccessCidrs"]
+    assert vpc["publicAccessCidrs"] == stack_raw(fx.DEV)["cluster"]["publicAccessCidrs"]
 
 
 def test_oidc_provider_uses_the_cluster_issuer(stack_plan: Plan) -> None:
@@ -189,4 +191,4 @@ def test_access_entries_wait_for_the_deploy_identities(stack_plan: Plan) -> None
         assert deploy_role.urn in e.dependencies, e.name
         assert preview_role.urn in e.dependencies, e.name
     (viewer,) = [e for e in entries if "-viewer-" in e.name]
-    assert viewer.inputs["principalArn"].endswith(f":role/ai-platform-preview-{stack_plan.stack}")
+    assert viewer.inputs["principalArn"].endswith(f":role/{PROJECT}-preview-{stack_plan.stack}")

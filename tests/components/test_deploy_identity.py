@@ -39,7 +39,7 @@ def test_deploy_role_trusts_only_its_own_environment(stack: str) -> None:
     from tests.conftest import plan_for
 
     plan = plan_for(stack)
-    role = _role(plan, f"ai-platform-deploy-{stack}")
+    role = _role(plan, f"{fx.PROJECT}-deploy-{stack}")
     stmt = _statement(role)
     assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert stmt["Principal"]["Federated"].endswith(f":oidc-provider/{HOST}")
@@ -48,11 +48,11 @@ def test_deploy_role_trusts_only_its_own_environment(stack: str) -> None:
     assert _subjects(role) == [f"repo:{REPO}:environment:{stack}"]
     # No other environment's deploy role exists in this stack.
     others = [r.inputs["name"] for r in plan.by_type(ROLE) if "-deploy-" in str(r.inputs.get("name"))]
-    assert others == [f"ai-platform-deploy-{stack}"]
+    assert others == [f"{fx.PROJECT}-deploy-{stack}"]
 
 
 def test_preview_role_is_read_only_and_trusted_for_preview_environment_and_main(stack_plan: Plan) -> None:
-    role = _role(stack_plan, f"ai-platform-preview-{stack_plan.stack}")
+    role = _role(stack_plan, f"{fx.PROJECT}-preview-{stack_plan.stack}")
     assert sorted(_subjects(role)) == [
         f"repo:{REPO}:environment:{stack_plan.stack}-preview",
         f"repo:{REPO}:ref:refs/heads/main",
@@ -71,11 +71,11 @@ def test_preview_role_is_read_only_and_trusted_for_preview_environment_and_main(
 def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan) -> None:
     (inline,) = [p for p in dev_plan.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "delivery-deploy-iam"]
     stmts = {s["Sid"]: s for s in json.loads(inline.inputs["policy"])["Statement"]}
-    boundary = f"arn:aws:iam::{fx.account(fx.DEV)}:policy/ai-platform-boundary-{fx.DEV}"
-    assert stmts["IamCreateProjectTagged"]["Condition"] == {"StringEquals": {"aws:RequestTag/project": "ai-platform"}}
-    assert stmts["IamManageProjectTagged"]["Condition"] == {"StringEquals": {"aws:ResourceTag/project": "ai-platform"}}
+    boundary = f"arn:aws:iam::{fx.account(fx.DEV)}:policy/{fx.PROJECT}-boundary-{fx.DEV}"
+    assert stmts["IamCreateProjectTagged"]["Condition"] == {"StringEquals": {"aws:RequestTag/project": fx.PROJECT}}
+    assert stmts["IamManageProjectTagged"]["Condition"] == {"StringEquals": {"aws:ResourceTag/project": fx.PROJECT}}
     assert stmts["IamCreateRoleWithBoundary"]["Condition"] == {
-        "StringEquals": {"aws:RequestTag/project": "ai-platform", "iam:PermissionsBoundary": boundary}
+        "StringEquals": {"aws:RequestTag/project": fx.PROJECT, "iam:PermissionsBoundary": boundary}
     }
     assert stmts["IamRolePermissionsWithBoundary"]["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary
     assert "iam:PassRole" in stmts["IamManageProjectTagged"]["Action"]
@@ -84,10 +84,10 @@ def test_deploy_role_manages_iam_only_on_project_tagged_resources(dev_plan: Plan
     tagging = [s for s in stmts.values() if s["Effect"] == "Allow" and "iam:TagRole" in s["Action"]]
     assert [s["Sid"] for s in tagging] == ["IamTagOnCreateUnderProjectPath", "IamManageProjectTagged"]
     assert stmts["IamTagOnCreateUnderProjectPath"]["Resource"] == [
-        "arn:aws:iam::111111111111:role/ai-platform/*",
-        "arn:aws:iam::111111111111:policy/ai-platform/*",
-        "arn:aws:iam::111111111111:instance-profile/ai-platform/*",
-        "arn:aws:iam::111111111111:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/*",
+        f"arn:aws:iam::{fx.account(fx.DEV)}:role/{fx.PROJECT}/*",
+        f"arn:aws:iam::{fx.account(fx.DEV)}:policy/{fx.PROJECT}/*",
+        f"arn:aws:iam::{fx.account(fx.DEV)}:instance-profile/{fx.PROJECT}/*",
+        f"arn:aws:iam::{fx.account(fx.DEV)}:oidc-provider/oidc.eks.{fx.region(fx.DEV)}.amazonaws.com/id/*",
     ]
     for s in stmts.values():
         if s["Effect"] == "Allow":
@@ -124,12 +124,12 @@ def test_oidc_provider_has_the_sts_audience(dev_plan: Plan) -> None:
 )
 def test_trust_policy_rejects_wildcard_and_malformed_subjects(subject: str) -> None:
     with pytest.raises(TrustPolicyError):
-        github_trust_policy("arn:aws:iam::111111111111:oidc-provider/" + HOST, [subject])
+        github_trust_policy(f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:oidc-provider/" + HOST, [subject])
 
 
 def test_trust_policy_needs_a_subject() -> None:
     with pytest.raises(TrustPolicyError):
-        github_trust_policy("arn:aws:iam::111111111111:oidc-provider/" + HOST, [])
+        github_trust_policy(f"arn:aws:iam::{fx.FOREIGN_ACCOUNT}:oidc-provider/" + HOST, [])
 
 
 @pytest.mark.parametrize("repository", ["example-org/*", "*/ai-platform", "example-org", "example-org/ai platform"])
@@ -151,7 +151,7 @@ def _problems(raw: dict[str, Any], stack: str | None = None) -> dict[str, str]:
 
 @pytest.mark.parametrize("repository", ["example-org/*", "*", "example-org/ai-*"])
 def test_wildcard_repository_is_a_config_error(raw_config: Callable[[str], dict[str, Any]], repository: str) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["delivery"]["githubRepository"] = repository
     assert "wildcards" in _problems(raw)["delivery.githubRepository"]
 
@@ -161,7 +161,7 @@ def test_cluster_admits_no_other_environments_deploy_role(raw_config: Callable[[
     raw["cluster"]["adminRoleArns"].append(deploy_role_arn(fx.account(fx.PROD), fx.DEV))
     msg = _problems(raw, fx.PROD)[f"cluster.adminRoleArns[{len(raw['cluster']['adminRoleArns']) - 1}]"]
     assert "another environment's deploy role" in msg
-    assert f"ai-platform-deploy-{fx.PROD}" in msg
+    assert f"{fx.PROJECT}-deploy-{fx.PROD}" in msg
 
 
 def test_the_cluster_admits_its_own_deploy_role_derived_from_account_and_stack(
@@ -179,7 +179,7 @@ def test_the_cluster_admits_its_own_deploy_role_derived_from_account_and_stack(
 
 
 def test_admin_policies_are_refused_for_the_deploy_role(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["delivery"]["deployPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
     assert "unrestricted IAM" in _problems(raw)["delivery.deployPolicyArns"]
 
@@ -192,14 +192,14 @@ def test_existing_oidc_provider_is_read_not_created() -> None:
     from tests.conftest import ROOT
 
     settings = load_stack(fx.STAGING, ROOT)
-    delivery = json.loads(settings.config["ai-platform:delivery"])
+    delivery = json.loads(settings.config[f"{fx.PROJECT}:delivery"])
     delivery["createOidcProvider"] = False
-    config = {**settings.config, "ai-platform:delivery": json.dumps(delivery)}
+    config = {**settings.config, f"{fx.PROJECT}:delivery": json.dumps(delivery)}
     plan = run_stack(fx.STAGING, dataclasses.replace(settings, config=config))
     assert [
         o for o in plan.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") if HOST in o.inputs["url"]
     ] == []
-    principal = _statement(_role(plan, f"ai-platform-deploy-{fx.STAGING}"))["Principal"]["Federated"]
+    principal = _statement(_role(plan, f"{fx.PROJECT}-deploy-{fx.STAGING}"))["Principal"]["Federated"]
     assert principal == f"arn:aws:iam::{fx.account(fx.STAGING)}:oidc-provider/{HOST}"
 
 
@@ -209,12 +209,12 @@ def test_preview_role_reads_the_cluster_and_only_the_deploy_role_administers_it(
         a.inputs["principalArn"]: a.inputs["policyArn"]
         for a in stack_plan.by_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     }
-    account = _role(stack_plan, f"ai-platform-deploy-{env}").outputs["arn"].split(":")[4]
-    preview = f"arn:aws:iam::{account}:role/ai-platform-preview-{env}"
-    deploy = f"arn:aws:iam::{account}:role/ai-platform-deploy-{env}"
+    account = _role(stack_plan, f"{fx.PROJECT}-deploy-{env}").outputs["arn"].split(":")[4]
+    preview = f"arn:aws:iam::{account}:role/{fx.PROJECT}-preview-{env}"
+    deploy = f"arn:aws:iam::{account}:role/{fx.PROJECT}-deploy-{env}"
     assert assoc[preview].endswith("/AmazonEKSAdminViewPolicy")
     assert assoc[deploy].endswith("/AmazonEKSClusterAdminPolicy")
-    deploy_roles = [arn for arn in assoc if ":role/ai-platform-deploy-" in arn]
+    deploy_roles = [arn for arn in assoc if f":role/{fx.PROJECT}-deploy-" in arn]
     assert deploy_roles == [deploy], "a cluster admits only its own environment's deploy role"
 
 

@@ -328,7 +328,7 @@ def test_refresh_reads_every_resource_of_the_plan(stack: str, which: str) -> Non
     the boundary on one read (the stack's own CodeBuild runner was one) fails every CI run of the stack."""
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    env = cfg.environment.value
+    env = cfg.stack  # roles are named after the stack, not its tier (infra/config/names.py)
     principal = _principal(plan, deploy_role_name(env) if which == "deploy" else preview_role_name(env))
     checked = 0
     for resource in plan.resources:
@@ -347,7 +347,7 @@ def test_deploy_role_manages_its_own_runner_project_only(stack: str) -> None:
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
     projects = plan.by_type("aws:codebuild/project:Project")
-    deploy = _principal(plan, deploy_role_name(cfg.environment.value))
+    deploy = _principal(plan, deploy_role_name(cfg.stack))
     own = [f"arn:aws:codebuild:{cfg.region}:{cfg.account_id}:project/{p.inputs['name']}" for p in projects]
     for arn in own:
         for action in ("codebuild:UpdateProject", "codebuild:CreateWebhook", "codebuild:DeleteProject"):
@@ -364,7 +364,7 @@ def test_preview_reads_the_stacks_rds_managed_secrets_only(stack: str) -> None:
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
     region, acct = cfg.region, cfg.account_id
-    preview = _principal(plan, preview_role_name(cfg.environment.value))
+    preview = _principal(plan, preview_role_name(cfg.stack))
     secret = f"arn:aws:secretsmanager:{region}:{acct}:secret:rds!db-0b1c2d3e-1111-2222-3333-444455556666-AbCdEf"
     owner = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
     key = f"arn:aws:kms:{region}:{acct}:key/0b1c2d3e-aaaa-bbbb-cccc-000000000000"
@@ -396,7 +396,7 @@ def test_every_role_and_policy_lives_under_the_project_path(stack: str) -> None:
     """The deploy role may create (and tag on create) IAM resources only under /<project>/: a role or policy
     elsewhere could not be created by CI. Only the administrator-made deploy identity stays at /."""
     plan = plan_for(stack)
-    env = stack_config(stack, ROOT).environment.value
+    env = stack_config(stack, ROOT).stack
     identity = {deploy_role_name(env), preview_role_name(env), boundary_policy_name(env)}
     wrong = [
         f"{r.name}: path {r.inputs.get('path') or '/'!r}"
@@ -413,7 +413,7 @@ def test_tag_on_create_reaches_nothing_outside_the_project_path(stack: str) -> N
     policy or instance profile elsewhere, even when the request carries the project tag."""
     plan = plan_for(stack)
     cfg = stack_config(stack, ROOT)
-    deploy = _principal(plan, deploy_role_name(cfg.environment.value))
+    deploy = _principal(plan, deploy_role_name(cfg.stack))
     acct = cfg.account_id
     for action, kind in (
         ("iam:TagRole", "role"),

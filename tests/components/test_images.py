@@ -12,6 +12,7 @@ from blueprint.stackfiles import load_stack
 from components.images import IMAGES_DIR, Images, ImagesArgs
 from tests.components.harness import StandIns, run_program
 from tests.conftest import stack_raw
+from tests.fixtures import PROJECT
 
 IMAGE = "docker:index/image:Image"
 
@@ -38,7 +39,7 @@ def test_build_pushes_to_the_registry_with_an_ecr_token() -> None:
 def _stack_with(stack: str, images: dict[str, object]) -> Plan:
     settings = load_stack(stack)
     config = dict(settings.config)
-    config["ai-platform:images"] = json.dumps(images)
+    config[f"{PROJECT}:images"] = json.dumps(images)
     return run_stack(stack, replace(settings, config=config))
 
 

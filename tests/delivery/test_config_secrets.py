@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from infra.config import OPTIONAL_SECRET_KEYS, SECRET_KEYS, decode_flat, parse_config
+from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS
 
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -31,7 +32,7 @@ def test_every_declared_key_without_a_default_is_set_in_the_stack_file(stack: st
 def test_a_stack_that_does_not_page_needs_no_pagerduty_key(raw_config: Callable[[str], dict[str, Any]]) -> None:
     assert "alertmanagerPagerdutyRoutingKey" in OPTIONAL_SECRET_KEYS
     assert PROJECT["config"]["alertmanagerPagerdutyRoutingKey"]["default"] == ""
-    raw = {k: ("x" if isinstance(v, dict) and set(v) == {"secure"} else v) for k, v in raw_config("dev").items()}
+    raw = {k: ("x" if isinstance(v, dict) and set(v) == {"secure"} else v) for k, v in raw_config(fx.DEV).items()}
     raw["alertmanagerPagerdutyRoutingKey"] = ""  # what the CLI passes for the default
     secret = {k for k in SECRET_KEYS if k != "alertmanagerPagerdutyRoutingKey"}
     cfg = parse_config(raw, secret_keys=secret, source="stacks/Pulumi.dev.yaml")

@@ -36,24 +36,24 @@ def test_preview_role_variable_is_a_literal_or_a_template() -> None:
 
 
 def test_env_prints_key_value_lines_for_github_output(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["delivery", "env", "dev"]) == 0
+    assert main(["delivery", "env", fx.DEV]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert lines["region"] == "us-west-2"
-    assert lines["deploy_role_arn"].endswith(":role/ai-platform-deploy-dev")
+    assert lines["region"] == fx.region(fx.DEV)
+    assert lines["deploy_role_arn"].endswith(f":role/{fx.PROJECT}-deploy-{fx.DEV}")
 
 
 def test_unknown_stack_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["delivery", "env", "qa"]) == 1
+    assert main(["delivery", "env", fx.unused_stack_name()]) == 1
     assert "no such stack file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stack", stack_names(ROOT))
 def test_runner_label_and_lock_prefix_follow_the_stack(stack: str) -> None:
     env = stack_env(stack, root=ROOT)
-    assert env["runner_label"] == f"codebuild-ai-platform-deployer-{stack}"
+    assert env["runner_label"] == f"codebuild-{fx.PROJECT}-deployer-{stack}"
     # pulumi pkg/backend/diy/lock.go: .pulumi/locks/<organization/project/stack>/<id>.json in the state bucket.
     bucket = env["backend_url"].removeprefix("s3://").split("?")[0]
-    assert env["lock_prefix"] == f"s3://{bucket}/.pulumi/locks/organization/ai-platform/{stack}/"
+    assert env["lock_prefix"] == f"s3://{bucket}/.pulumi/locks/organization/{fx.PROJECT}/{stack}/"
 
 
 def _copy_project(tmp_path: Path) -> Path:
@@ -68,22 +68,27 @@ def test_a_stack_is_handed_over_once_its_file_names_the_kms_provider_and_data_ke
     # pkg/secrets/cloud/manager.go). Without them a DIY backend falls back to the passphrase provider, so
     # the workflows must not run the stack; with them, CI needs no `secrets-provider` input.
     root = _copy_project(tmp_path)
-    path = root / "stacks" / "Pulumi.staging.yaml"
+    path = root / "stacks" / f"Pulumi.{fx.STAGING}.yaml"
     doc = yaml.safe_load(path.read_text())
     doc.pop("secretsprovider", None)
     doc.pop("encryptedkey", None)
     path.write_text(yaml.safe_dump(doc))
-    env = stack_env("staging", root=root)
+    env = stack_env(fx.STAGING, root=root)
     assert env["handed_over"] == "false"
-    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets?region=us-west-2"  # derived from config
+    assert (
+        env["secrets_provider"]
+        == f"awskms://{fx.config(fx.STAGING)['delivery']['secretsKmsAlias']}?region={fx.region(fx.STAGING)}"
+    )  # derived from config
 
-    doc["secretsprovider"] = "awskms://alias/pulumi-secrets-2?region=us-west-2"
+    doc["secretsprovider"] = f"awskms://alias/pulumi-secrets-2?region={fx.region(fx.STAGING)}"
     doc["encryptedkey"] = "AQICAHh..."  # what `stack init` writes: the data key, encrypted by KMS
     path.write_text(yaml.safe_dump(doc))
-    env = stack_env("staging", root=root)
+    env = stack_env(fx.STAGING, root=root)
     assert env["handed_over"] == "true"
-    assert env["secrets_provider"] == "awskms://alias/pulumi-secrets-2?region=us-west-2"  # what the CLI will use
+    assert (
+        env["secrets_provider"] == f"awskms://alias/pulumi-secrets-2?region={fx.region(fx.STAGING)}"
+    )  # what the CLI will use
 
     doc.pop("encryptedkey")  # a provider without its data key cannot decrypt anything
     path.write_text(yaml.safe_dump(doc))
-    assert stack_env("staging", root=root)["handed_over"] == "false"
+    assert stack_env(fx.STAGING, root=root)["handed_over"] == "false"

@@ -14,6 +14,7 @@ from blueprint.preview.analyses import ANALYSES, run_all
 from blueprint.preview.analyses.deploy_path import NAME, analyse, credentialed_jobs
 from blueprint.preview.plan import Plan
 from infra.config import runner_project_name
+from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS, plan_for
 from tests.fixtures import PROJECT
 
@@ -65,8 +66,8 @@ def test_every_committed_stack_has_no_deploy_path_finding(stack: str) -> None:
 
 
 def test_a_private_cluster_deployed_from_ubuntu_latest_is_a_finding(tmp_path: Path) -> None:
-    plan = with_cluster(plan_for("prod"), endpointPublicAccess=False)
-    root = write_workflow(tmp_path, {"deploy": up_job("ubuntu-latest", stack="prod")})
+    plan = with_cluster(plan_for(fx.PROD), endpointPublicAccess=False)
+    root = write_workflow(tmp_path, {"deploy": up_job("ubuntu-latest", stack=fx.PROD)})
     (finding,) = analyse(plan, root).findings
     assert finding.analysis == "deploy-path"
     assert finding.object == ".github/workflows/deploy.yml job deploy"
@@ -77,48 +78,48 @@ def test_a_private_cluster_deployed_from_ubuntu_latest_is_a_finding(tmp_path: Pa
 
 
 def test_an_office_allowlist_does_not_admit_github_hosted_runners(tmp_path: Path) -> None:
-    root = write_workflow(tmp_path, {"up": up_job("ubuntu-24.04", matrix=["dev"])})
-    (finding,) = analyse(plan_for("dev"), root).findings
-    assert finding.object == ".github/workflows/deploy.yml job up (dev)"
+    root = write_workflow(tmp_path, {"up": up_job("ubuntu-24.04", matrix=[fx.DEV])})
+    (finding,) = analyse(plan_for(fx.DEV), root).findings
+    assert finding.object == f".github/workflows/deploy.yml job up ({fx.DEV})"
     assert "public only to 203.0.113.0/24" in finding.rule
 
 
 def test_a_public_endpoint_open_to_everyone_is_reachable_from_github_hosted_runners(tmp_path: Path) -> None:
-    plan = with_cluster(plan_for("dev"), endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])
-    root = write_workflow(tmp_path, {"up": up_job("ubuntu-latest", matrix=["dev"])})
+    plan = with_cluster(plan_for(fx.DEV), endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/0"])
+    root = write_workflow(tmp_path, {"up": up_job("ubuntu-latest", matrix=[fx.DEV])})
     assert analyse(plan, root).findings == []
 
 
 def test_the_stacks_own_codebuild_runner_reaches_a_private_endpoint(tmp_path: Path) -> None:
-    label = f"codebuild-{runner_project_name('prod')}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
-    root = write_workflow(tmp_path, {"up": up_job(label, stack="prod")})
-    assert analyse(plan_for("prod"), root).findings == []
+    label = f"codebuild-{runner_project_name(fx.PROD)}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+    root = write_workflow(tmp_path, {"up": up_job(label, stack=fx.PROD)})
+    assert analyse(plan_for(fx.PROD), root).findings == []
     # Another stack's runner lives in another account and VPC.
-    other = label.replace("-prod-", "-staging-")
-    root2 = write_workflow(tmp_path / "b", {"up": up_job(other, stack="prod")})
-    (finding,) = analyse(plan_for("prod"), root2).findings
+    other = label.replace(f"-{fx.PROD}-", f"-{fx.STAGING}-")
+    root2 = write_workflow(tmp_path / "b", {"up": up_job(other, stack=fx.PROD)})
+    (finding,) = analyse(plan_for(fx.PROD), root2).findings
     assert "which this stack does not create" in finding.rule
 
 
 def test_a_runner_the_cluster_security_group_does_not_admit_is_a_finding(tmp_path: Path) -> None:
-    plan = copy.deepcopy(plan_for("staging"))
+    plan = copy.deepcopy(plan_for(fx.STAGING))
     plan.resources = [
         r for r in plan.resources if r.type != "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
     ]
-    label = f"codebuild-{runner_project_name('staging')}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
-    root = write_workflow(tmp_path, {"up": up_job(label, stack="staging")})
+    label = f"codebuild-{runner_project_name(fx.STAGING)}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+    root = write_workflow(tmp_path, {"up": up_job(label, stack=fx.STAGING)})
     (finding,) = analyse(plan, root).findings
     assert "admits none of its security groups on 443" in finding.rule
 
 
 def test_jobs_without_credentials_or_pulumi_are_not_checked(tmp_path: Path) -> None:
     offline = {"runs-on": "ubuntu-latest", "steps": [CHECKOUT, {"run": "make preview STACK=prod"}]}
-    preflight = up_job("ubuntu-latest", stack="prod")
+    preflight = up_job("ubuntu-latest", stack=fx.PROD)
     preflight["steps"][-1] = {"run": ".venv/bin/blueprint preflight prod"}
-    drift = up_job("ubuntu-latest", stack="prod")
+    drift = up_job("ubuntu-latest", stack=fx.PROD)
     drift["steps"][-1] = {"run": "pulumi preview --stack prod --refresh --expect-no-changes"}
     root = write_workflow(tmp_path, {"offline": offline, "preflight": preflight, "drift": drift})
-    result = analyse(plan_for("prod"), root)
+    result = analyse(plan_for(fx.PROD), root)
     assert result.checked["workflow jobs"] == 1
     assert [f.object for f in result.findings] == [".github/workflows/deploy.yml job drift"]
 

@@ -19,6 +19,7 @@ from blueprint.stackfiles import load_stack
 from infra.config import SECRET_KEYS, ConfigError, parse_config, runner_project_name
 from tests import fixtures as fx
 from tests.conftest import ROOT, STACKS, plan_for
+from tests.fixtures import PROJECT
 
 
 def one(plan: Plan, type_: str, name: str) -> Resource:
@@ -33,8 +34,8 @@ def variant(stack: str, **delivery: Any) -> Plan:
 @cache
 def _variant(stack: str, delivery_json: str) -> Plan:
     settings = load_stack(stack, ROOT)
-    current = json.loads(settings.config["ai-platform:delivery"])
-    config = {**settings.config, "ai-platform:delivery": json.dumps({**current, **json.loads(delivery_json)})}
+    current = json.loads(settings.config[f"{PROJECT}:delivery"])
+    config = {**settings.config, f"{PROJECT}:delivery": json.dumps({**current, **json.loads(delivery_json)})}
     return run_stack(stack, dataclasses.replace(settings, config=config))
 
 
@@ -68,7 +69,7 @@ def test_runner_builds_run_in_the_clusters_private_subnets_admitted_on_443(stack
 def test_runner_project_is_a_github_actions_runner_through_codeconnections(stack: str) -> None:
     plan = plan_for(stack)
     project = one(plan, "aws:codebuild/project:Project", "deploy-runner-project")
-    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["ai-platform:delivery"]
+    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"][f"{PROJECT}:delivery"]
     source = project.inputs["source"]
     assert source["type"] == "GITHUB"
     assert source["location"] == f"https://github.com/{raw['githubRepository']}"
@@ -94,7 +95,7 @@ def _workflow_names_on_codebuild() -> set[str]:
 def test_the_webhook_starts_builds_only_for_queued_jobs_of_the_workflows_that_use_it() -> None:
     # https://docs.aws.amazon.com/codebuild/latest/userguide/action-runner.html: filter group EVENT =
     # WORKFLOW_JOB_QUEUED; WORKFLOW_NAME narrows it (github-webhook-events-cfn.html).
-    webhook = one(plan_for("prod"), "aws:codebuild/webhook:Webhook", "deploy-runner-webhook")
+    webhook = one(plan_for(fx.PROD), "aws:codebuild/webhook:Webhook", "deploy-runner-webhook")
     (group,) = webhook.inputs["filterGroups"]
     filters = {f["type"]: f["pattern"] for f in group["filters"]}
     assert filters["EVENT"] == "WORKFLOW_JOB_QUEUED"
@@ -129,7 +130,7 @@ def test_the_codebuild_role_can_do_nothing_in_the_platform() -> None:
 def test_cloud_layer_only_up_registers_nothing_that_talks_to_the_cluster() -> None:
     # The administrator's first `up` (README): `pulumi config set --path delivery.kubernetesLayer false`.
     cloud = variant("prod", kubernetesLayer=False)
-    full = plan_for("prod")
+    full = plan_for(fx.PROD)
     k8s_objects = [r for r in cloud.resources if r.type.startswith("kubernetes:")]
     assert k8s_objects == [], [r.urn for r in k8s_objects]  # not even the StorageClass
     cloud_types = {r.type for r in full.resources if r.type.startswith("aws:")}
@@ -151,7 +152,7 @@ def test_cloud_layer_only_up_registers_nothing_that_talks_to_the_cluster() -> No
 
 def test_the_kubernetes_layer_is_on_in_every_committed_stack() -> None:
     for stack in STACKS:
-        raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["ai-platform:delivery"]
+        raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"][f"{PROJECT}:delivery"]
         assert raw.get("kubernetesLayer", True) is True, f"{stack}: commit the stack with the Kubernetes layer on"
 
 
@@ -171,7 +172,7 @@ def test_moving_the_secrets_key_grants_both_aliases_to_both_roles() -> None:
     expected = ["alias/pulumi-secrets", "alias/pulumi-secrets-2026", "alias/pulumi-secrets-state"]
     assert _kms_aliases(plan, "delivery-preview-state") == expected
     assert _kms_aliases(plan, "delivery-deploy-iam") == expected
-    assert _kms_aliases(plan_for("staging"), "delivery-deploy-iam") == [
+    assert _kms_aliases(plan_for(fx.STAGING), "delivery-deploy-iam") == [
         "alias/pulumi-secrets",
         "alias/pulumi-secrets-state",
     ]
@@ -187,16 +188,16 @@ def test_moving_the_secrets_key_grants_both_aliases_to_both_roles() -> None:
     ],
 )
 def test_secrets_alias_list_errors(raw_config: Callable[[str], dict[str, Any]], value: Any, message: str) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     raw["delivery"]["secretsKmsAlias"] = value
     assert message in problems(raw)["delivery.secretsKmsAlias"]
 
 
 def test_a_private_cluster_without_the_runner_is_a_config_error(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["delivery"]["deployRunner"]["enabled"] = False
     assert "cannot reach this cluster's API endpoint" in problems(raw)["delivery.deployRunner.enabled"]
-    raw = raw_config("dev")  # public, but only to an office allowlist
+    raw = raw_config(fx.DEV)  # public, but only to an office allowlist
     raw["delivery"]["deployRunner"] = {"enabled": False}
     assert "delivery.deployRunner.enabled" in problems(raw)
     # The only endpoint a GitHub-hosted runner reaches is one open to 0.0.0.0/0, which the config refuses:
@@ -206,7 +207,7 @@ def test_a_private_cluster_without_the_runner_is_a_config_error(raw_config: Call
 
 
 def test_the_runner_needs_a_codeconnections_connection(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("staging")
+    raw = raw_config(fx.STAGING)
     del raw["delivery"]["deployRunner"]["connectionArn"]
     assert "CodeConnections" in problems(raw)["delivery.deployRunner.connectionArn"]
     raw["delivery"]["deployRunner"]["connectionArn"] = "arn:aws:iam::222222222222:role/not-a-connection"

@@ -66,7 +66,7 @@ def test_what_pulumi_install_runs_resolves_the_sdk_and_the_project(tmp_path: Pat
     installs = {i["metadata"]["name"].lower().replace("_", "-"): i for i in json.loads(report.read_text())["install"]}
     for name, version in pins(ROOT / "requirements.txt").items():
         assert installs[name.lower().replace("_", "-")]["metadata"]["version"] == version, name
-    project = installs["ai-platform-blueprint"]
+    project = installs[f"{PROJECT['name']}-blueprint"]
     assert project["download_info"]["dir_info"] == {"editable": True}
     assert project["download_info"]["url"] == ROOT.resolve().as_uri()  # the repository root, not infra/
 

@@ -12,6 +12,7 @@ import yaml
 
 from infra.config import ConfigError, parse_config
 from tests.conftest import STACKS, stack_raw
+from tests.fixtures import PROJECT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +53,7 @@ def test_model_sizes_are_floats_named_exactly_and_validated() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(raw, secret_keys=secrets, source="stacks/Pulumi.dev.yaml")
     text = str(err.value)
-    assert "ai-platform:serving.models.llama-3-8b.imageSizeGiB: Input should be greater than 0" in text
+    assert f"{PROJECT}:serving.models.llama-3-8b.imageSizeGiB: Input should be greater than 0" in text
     assert "weightsSizeGib: unknown key; allowed keys:" in text
     assert "weightsSizeGiB" in text
 

@@ -16,6 +16,7 @@ from ai_platform_policies import estimate as est
 from blueprint.cli import EXIT_ERROR, main
 from blueprint.preview import report
 from blueprint.preview.plan import Plan
+from tests.fixtures import PROJECT
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _set_pool_max(project: Path, pool: str, size: int) -> None:
     path = project / "stacks" / "Pulumi.dev.yaml"
     doc = yaml.safe_load(path.read_text())
-    doc["config"]["ai-platform:nodePools"][pool]["maxSize"] = size
+    doc["config"][f"{PROJECT}:nodePools"][pool]["maxSize"] = size
     path.write_text(yaml.safe_dump(doc))
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from components.monitoring import DASHBOARDS_DIR, RULES_DIR, alertmanager_config
 from tests.conftest import ROOT, STACKS, stack_raw
+from tests.fixtures import PROJECT
 
 RULE_TESTS_DIR = ROOT / "tests" / "rules"
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
@@ -142,7 +143,7 @@ def _am_variants() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.promtool
 @pytest.mark.parametrize(("name", "receivers"), _am_variants(), ids=[n for n, _ in _am_variants()])
 def test_amtool_check_config(name: str, receivers: dict[str, Any], tmp_path: Path) -> None:
-    config = alertmanager_config(cluster=f"ai-platform-{name}", **receivers)
+    config = alertmanager_config(cluster=f"{PROJECT}-{name}", **receivers)
     path = tmp_path / "alertmanager.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     _run(_tool("amtool"), "check-config", path)

@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 
 from blueprint.cli import main
 from blueprint.ops import _aws
+from tests.fixtures import PROJECT
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-west-2"
@@ -126,7 +127,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, C
         doc = yaml.safe_load(path.read_text())
         raw = {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
         fn(raw)
-        doc["config"] = {f"ai-platform:{k}": v for k, v in raw.items()}
+        doc["config"] = {f"{PROJECT}:{k}": v for k, v in raw.items()}
         path.write_text(yaml.safe_dump(doc))
 
     return edit

@@ -7,7 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from blueprint.ops import preflight
+from tests.fixtures import PROJECT, unused_stack_name
 from tests.ops.conftest import REGION, Result, assert_one_line_error
+
+UNKNOWN = unused_stack_name()  # the README's example names may be real stacks in a fork
 
 
 def _usage(res: Result, start: str) -> None:
@@ -24,9 +27,9 @@ def _usage(res: Result, start: str) -> None:
         (("bootstrap", "--region", REGION, "--bucket", "acme-state", "--noncurrent-days", "0"),
          "usage error: blueprint bootstrap: argument --noncurrent-days: must be a whole number of days"),
         (("preflight",), "usage error: blueprint preflight: the following arguments are required: stack"),
-        (("preflight", "qa"), "usage error: blueprint preflight: unknown stack 'qa'"),
+        (("preflight", UNKNOWN), f"usage error: blueprint preflight: unknown stack '{UNKNOWN}'"),
         (("promote", "vllm", "--from", "staging", "--to", "prod"), "usage error: blueprint promote: argument"),
-        (("promote", "vllm:v1", "--from", "qa", "--to", "prod"), "usage error: blueprint promote: unknown stack 'qa'"),
+        (("promote", "vllm:v1", "--from", UNKNOWN, "--to", "prod"), f"usage error: blueprint promote: unknown stack '{UNKNOWN}'"),
         (("promote", "vllm:v1", "--from", "prod", "--to", "prod"),
          "usage error: blueprint promote: --from and --to name the same stack"),
     ],
@@ -45,8 +48,8 @@ def test_an_invalid_stack_config_is_one_line_naming_the_file(
     project("dev", breaks)
     res = cli("preflight", "dev")
     assert_one_line_error(res, "error: stacks/Pulumi.dev.yaml: invalid configuration (2 problems):")
-    assert "ai-platform:cluster.version" in res.err
-    assert "ai-platform:network.natGateways" in res.err
+    assert f"{PROJECT}:cluster.version" in res.err
+    assert f"{PROJECT}:network.natGateways" in res.err
 
 
 def test_an_unexpected_exception_is_one_line(cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:

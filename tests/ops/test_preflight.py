@@ -32,6 +32,7 @@ from blueprint.ops.preflight import (
     run_checks,
 )
 from tests import fixtures as fx
+from tests.fixtures import PROJECT
 from tests.ops.conftest import REGION, Faults, Result, account_profile, assert_one_line_error, client
 
 DEV = fx.DEV
@@ -61,7 +62,7 @@ def _stubbed(service: str) -> tuple[Any, Stubber]:
 
 
 ADMIN_ROLE = "ml-platform-admins"  # in stacks/Pulumi.dev.yaml's cluster.adminRoleArns
-BUCKET = "ai-platform-dev-artifacts-20261201000000000000000001"
+BUCKET = f"{PROJECT}-dev-artifacts-20261201000000000000000001"
 WEIGHTS = "models/llama-3-8b/model.safetensors"
 
 
@@ -124,7 +125,7 @@ def bootstrapped(aws_env: str, dev_creds: dict[str, str]) -> None:
     """dev after the administrator's first up and the image and weight pushes it asks for."""
     iam = _in_dev("iam", aws_env, dev_creds)
     trust = json.dumps({"Version": "2012-10-17", "Statement": []})
-    for role in (ADMIN_ROLE, "ai-platform-preview-dev", "ai-platform-deploy-dev"):
+    for role in (ADMIN_ROLE, f"{PROJECT}-preview-dev", f"{PROJECT}-deploy-dev"):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
     ecr = _in_dev("ecr", aws_env, dev_creds)
     ecr.create_repository(repositoryName="vllm")
@@ -155,7 +156,7 @@ def test_dev_stack_in_its_account(cli: Callable[..., Result], dev_profile: str) 
     assert rows["admission"][0] == OK
     assert rows["admin role ml-platform-admins"][0] == OK
     assert rows["aws cli"] == (OK, "aws-cli/2.31.21")
-    assert rows["bootstrap"] == (OK, "ai-platform-preview-dev exists")
+    assert rows["bootstrap"] == (OK, f"{PROJECT}-preview-dev exists")
     assert rows["github oidc provider"] == (OK, "none in the account; this stack creates it")
     assert rows[f"region {REGION}"][0] == OK
     assert rows["availability zones"] == (OK, "us-west-2a, us-west-2b")
@@ -218,7 +219,7 @@ def test_type_missing_in_one_az_warns(
 
 
 def test_unknown_stack_is_a_usage_error(cli: Callable[..., Result]) -> None:
-    unknown = next(n for n in ("qa", "qa-2", "qa-3") if n not in fx.STACKS)
+    unknown = fx.unused_stack_name()
     res = cli("preflight", unknown)
     assert res.code == 2
     known = ", ".join(fx.STACKS)
@@ -458,7 +459,7 @@ def test_a_caller_the_cluster_does_not_admit_fails(
     line = _lines(res.out)["admission"]
     assert "assumed-role/data-scientists/ops-test is not a principal the cluster admits" in line
     assert (
-        f"arn:aws:iam::{DEV_ACCOUNT}:role/ml-platform-admins, arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-deploy-dev"
+        f"arn:aws:iam::{DEV_ACCOUNT}:role/ml-platform-admins, arn:aws:iam::{DEV_ACCOUNT}:role/{PROJECT}-deploy-dev"
         in line
     )
     assert f"aws sts assume-role --role-arn arn:aws:iam::{DEV_ACCOUNT}:role/ml-platform-admins" in line
@@ -467,15 +468,15 @@ def test_a_caller_the_cluster_does_not_admit_fails(
 def test_ci_preflight_as_the_preview_role_checks_the_deploy_role(
     cli: Callable[..., Result], aws_env: str, bootstrapped: None
 ) -> None:
-    account_profile(aws_env, DEV_ACCOUNT, "ci", role="ai-platform-preview-dev")
+    account_profile(aws_env, DEV_ACCOUNT, "ci", role=f"{PROJECT}-preview-dev")
     res = cli("preflight", DEV, "--profile", "ci")
     assert res.code == 0, res.out + res.err
     rows = _rows(res.out)
     assert rows["admission"] == (
         OK,
-        f"caller is the preview role (CI); the deploy job acts as arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-deploy-dev",
+        f"caller is the preview role (CI); the deploy job acts as arn:aws:iam::{DEV_ACCOUNT}:role/{PROJECT}-deploy-dev",
     )
-    assert rows["bootstrap"] == (OK, "running as ai-platform-preview-dev")
+    assert rows["bootstrap"] == (OK, f"running as {PROJECT}-preview-dev")
 
 
 def test_an_admitted_role_that_does_not_exist_fails(
@@ -534,7 +535,7 @@ def test_an_environment_without_its_preview_role_is_not_bootstrapped(
     res = cli("preflight", DEV, "--profile", "dev")
     assert res.code == EXIT_NOT_BOOTSTRAPPED == 3
     assert res.err == (
-        f"not bootstrapped: dev has no ai-platform-preview-dev in account {DEV_ACCOUNT} yet; an administrator's first "
+        f"not bootstrapped: dev has no {PROJECT}-preview-dev in account {DEV_ACCOUNT} yet; an administrator's first "
         "`pulumi up` creates it (README, first deploy); until then CI skips this environment\n"
     )
     assert _rows(res.out)["bootstrap"][0] == WARN
@@ -564,7 +565,7 @@ def test_no_github_oidc_provider_for_the_web_identity_is_not_bootstrapped(
     token.write_text("eyJ.github.token")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-preview-dev")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/{PROJECT}-preview-dev")
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
     no_provider = "No OpenIDConnect provider found in your account for https://token.actions.githubusercontent.com"
     faults.add("sts", "AssumeRoleWithWebIdentity", "InvalidIdentityToken", message=no_provider)
@@ -581,7 +582,7 @@ def test_a_role_the_web_identity_cannot_assume_is_a_failure(
     token.write_text("eyJ.github.token")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/ai-platform-preview-dev")
+    monkeypatch.setenv("AWS_ROLE_ARN", f"arn:aws:iam::{DEV_ACCOUNT}:role/{PROJECT}-preview-dev")
     monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
     faults.add("sts", "AssumeRoleWithWebIdentity", "AccessDenied", status=403)
     res = cli("preflight", DEV)
@@ -617,7 +618,7 @@ def test_an_existing_foreign_oidc_provider_fails_with_the_fix(
 def test_this_environments_own_oidc_provider_is_fine(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
-    _provider(aws_env, dev_creds, {"project": "ai-platform", "environment": "dev"})
+    _provider(aws_env, dev_creds, {"project": f"{PROJECT}", "environment": "dev"})
     res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 0, res.out
     assert "was created by this environment's stack" in _rows(res.out)["github oidc provider"][1]
@@ -722,12 +723,12 @@ def test_the_artifact_bucket_is_found_or_named(
     cli: Callable[..., Result], dev_profile: str, aws_env: str, dev_creds: dict[str, str]
 ) -> None:
     s3 = _in_dev("s3", aws_env, dev_creds)
-    other = "ai-platform-dev-artifacts-20261202000000000000000002"
+    other = f"{PROJECT}-dev-artifacts-20261202000000000000000002"
     s3.create_bucket(Bucket=other, CreateBucketConfiguration={"LocationConstraint": REGION})
     res = cli("preflight", DEV, "--profile", dev_profile)
     assert res.code == 1
     assert (
-        f"several buckets match ai-platform-dev-artifacts-*: {BUCKET}, {other}; pass --artifact-bucket"
+        f"several buckets match {PROJECT}-dev-artifacts-*: {BUCKET}, {other}; pass --artifact-bucket"
         in (_lines(res.out)["weights llama-3-8b"])
     )
     res = cli("preflight", DEV, "--profile", dev_profile, "--artifact-bucket", BUCKET)

@@ -9,9 +9,10 @@ import pytest
 
 from blueprint.cli import main
 from tests.delivery.test_records import APPROVALS, GITHUB, HISTORY
+from tests.fixtures import PROJECT
 from tests.ops.conftest import client
 
-BUCKET = "ai-platform-prod-archive-test"
+BUCKET = f"{PROJECT}-prod-archive-test"
 
 
 def _archive(moto_url: str) -> None:

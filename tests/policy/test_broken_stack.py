@@ -22,7 +22,9 @@ from blueprint.preview.plan import Plan
 from blueprint.preview.policy_eval import evaluate_plan
 from blueprint.stackfiles import load_stack
 from infra.config import ConfigError
+from tests import fixtures as fx
 from tests.conftest import ROOT, plan_for
+from tests.fixtures import PROJECT
 
 CLUSTER = "aws:eks/cluster:Cluster"
 REPO = "aws:ecr/repository:Repository"
@@ -30,16 +32,16 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 def _over_budget_plan() -> Plan:
-    settings = load_stack("prod", ROOT)
-    pools = json.loads(settings.config["ai-platform:nodePools"])
+    settings = load_stack(fx.PROD, ROOT)
+    pools = json.loads(settings.config[f"{PROJECT}:nodePools"])
     pools["gpu-a10g"]["maxSize"] = 20
     # The node-group policies are the subject: prod's GPU pools as managed node groups.
     for pool in pools.values():
         pool.pop("karpenter", None)
     config = {
         **settings.config,
-        "ai-platform:nodePools": json.dumps(pools),
-        "ai-platform:nodeProvisioner": "managed-node-groups",
+        f"{PROJECT}:nodePools": json.dumps(pools),
+        f"{PROJECT}:nodeProvisioner": "managed-node-groups",
     }
     return run_stack("prod", dataclasses.replace(settings, config=config))
 
@@ -67,7 +69,7 @@ def test_public_prod_endpoint_is_left_to_the_pack(raw_config: Callable[[str], di
     refuses it (eks-cluster-public-endpoint-restricted, mandatory in prod; tests/stacks/test_tier_guardrails.py)."""
     from infra.config import parse_config
 
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     secrets = [k for k, v in raw.items() if isinstance(v, dict) and "secure" in v]
     raw.update(dict.fromkeys(secrets, "offline-secret"))
     raw["cluster"]["endpointPublicAccess"] = True
@@ -79,7 +81,7 @@ def test_public_prod_endpoint_is_left_to_the_pack(raw_config: Callable[[str], di
 
 
 def test_broken_prod_stack_reports_exactly_the_expected_violations() -> None:
-    baseline = _found(evaluate_plan(plan_for("prod"), root=ROOT))
+    baseline = _found(evaluate_plan(plan_for(fx.PROD), root=ROOT))
     broken_plan = _mutate(_over_budget_plan())
     report = evaluate_plan(broken_plan, root=ROOT)
     new = _found(report) - baseline

@@ -15,6 +15,7 @@ from ai_platform_policies._util import GPUS_PER_INSTANCE
 from blueprint.preview.policy_eval import load_config_file, resolve
 from components.vocabulary import GPU_FAMILIES
 from tests.conftest import ROOT
+from tests.fixtures import PROJECT
 from tests.policy.harness import PACK, POLICIES
 
 ENVS = ("dev", "staging", "prod")
@@ -31,7 +32,7 @@ def test_main_registers_every_policy_without_starting_the_server(monkeypatch: py
     # The CLI's python host runs `python -m pulumi.policy <addr> policy`, i.e. runpy.run_path on the
     # pack directory, which puts the directory on sys.path and executes its __main__.py.
     runpy.run_path(str(ROOT / "policy"), run_name="__main__")
-    assert seen["name"] == PACK_NAME == "ai-platform-guardrails"
+    assert seen["name"] == PACK_NAME == f"{PROJECT}-guardrails"
     assert seen["policies"] is PACK.ALL_POLICIES
     names = [p.name for p in seen["policies"]]
     assert len(names) == len(set(names)) >= 60

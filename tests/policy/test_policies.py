@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ai_platform_policies import TypedResourcePolicy
+from tests.fixtures import PROJECT
 from tests.policy.cases import CASES, Case
 from tests.policy.cases_common import REPO, REPO_OK, SCANNING
 from tests.policy.harness import POLICIES, R, messages, violations
@@ -112,7 +113,7 @@ def test_unknown_values_become_an_advisory_note_like_the_real_analyzer() -> None
     assert [(v["enforcement"], v["message"]) for v in found] == [
         (
             "advisory",
-            "can't run policy 'ecr-repository-immutable-tags' from policy pack 'ai-platform-guardrails' during "
+            f"can't run policy 'ecr-repository-immutable-tags' from policy pack '{PROJECT}-guardrails' during "
             "preview: string value at .imageTagMutability can't be known during preview",
         )
     ]

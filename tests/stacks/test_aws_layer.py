@@ -5,6 +5,7 @@ from __future__ import annotations
 from blueprint.preview.plan import Plan, Resource
 from components.cluster import LOG_TYPES, NODE_ROLE_POLICIES
 from components.node_pool import CA_TEMPLATE
+from tests import fixtures as fx
 from tests.conftest import plan_for, stack_raw
 from tests.k8s_layer import stack_config
 
@@ -44,7 +45,7 @@ def _capacity_types(plan: Plan) -> set[str]:
 
 
 def test_prod_is_private_only_with_on_demand_gpus_that_never_scale_to_zero() -> None:
-    plan = plan_for("prod")
+    plan = plan_for(fx.PROD)
     assert _eks(plan).inputs["vpcConfig"]["endpointPublicAccess"] is False
     assert _capacity_types(plan) == {"ON_DEMAND"}
     for ng in [ng for ng in plan.by_type(NG) if _gpu(ng)]:
@@ -56,7 +57,7 @@ def test_prod_is_private_only_with_on_demand_gpus_that_never_scale_to_zero() -> 
 
 
 def test_dev_gpu_pools_are_spot_and_scale_from_zero() -> None:
-    plan = plan_for("dev")
+    plan = plan_for(fx.DEV)
     gpu = [ng for ng in plan.by_type(NG) if _gpu(ng)]
     assert gpu
     for ng in gpu:
@@ -65,7 +66,7 @@ def test_dev_gpu_pools_are_spot_and_scale_from_zero() -> None:
 
 
 def test_staging_mixes_on_demand_and_spot_gpus() -> None:
-    assert _capacity_types(plan_for("staging")) == {"ON_DEMAND", "SPOT"}
+    assert _capacity_types(plan_for(fx.STAGING)) == {"ON_DEMAND", "SPOT"}
 
 
 def test_every_pool_that_can_be_empty_carries_the_scale_from_zero_tags(stack_plan: Plan) -> None:
@@ -83,8 +84,8 @@ def test_every_pool_that_can_be_empty_carries_the_scale_from_zero_tags(stack_pla
 
 
 def test_dev_gpu_count_tag_reflects_time_slicing() -> None:
-    plan = plan_for("dev")
-    replicas = stack_raw("dev")["gpu"]["timeSlicingReplicas"]
+    plan = plan_for(fx.DEV)
+    replicas = stack_raw(fx.DEV)["gpu"]["timeSlicingReplicas"]
     for ng in (ng for ng in plan.by_type(NG) if _gpu(ng)):
         # g5.xlarge / g6.xlarge: one GPU, advertised `replicas` times by the device plugin.
         assert _asg_tags(plan, ng)[f"{CA_TEMPLATE}/resources/nvidia.com/gpu"] == str(replicas)

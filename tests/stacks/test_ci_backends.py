@@ -8,6 +8,7 @@ import pytest
 
 from blueprint.preview.plan import Plan
 from blueprint.stackfiles import stack_names
+from tests import fixtures as fx
 from tests.conftest import ROOT, plan_for, stack_raw
 
 HELM = "kubernetes:helm.sh/v3:Release"
@@ -61,5 +62,5 @@ def test_enabled_backends_are_pinned_isolated_and_offer_gpus(stack: str, backend
 
 
 def test_dev_runs_all_four_backends() -> None:
-    raw = stack_raw("dev")
+    raw = stack_raw(fx.DEV)
     assert all(_section(raw, b).get("enabled") for b in BACKENDS)

@@ -12,6 +12,7 @@ import pytest
 from blueprint.preview.plan import Plan, Resource
 from components import _lineage
 from tests.conftest import STACKS, plan_for, stack_raw
+from tests.fixtures import PROJECT
 
 BUCKET = "aws:s3/bucket:Bucket"
 TRAIL = "aws:cloudtrail/trail:Trail"
@@ -156,7 +157,7 @@ def _variant(stack: str, **audit: Any) -> Plan:
 
     settings = load_stack(stack)
     config = dict(settings.config)
-    config["ai-platform:audit"] = json.dumps({**_audit(stack), **audit})
+    config[f"{PROJECT}:audit"] = json.dumps({**_audit(stack), **audit})
     return run_stack(stack, dataclasses.replace(settings, config=config))
 
 

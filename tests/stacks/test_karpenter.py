@@ -12,7 +12,9 @@ import pytest
 from blueprint.preview.plan import Plan
 from components.karpenter import INTERRUPTION_EVENTS, pool_limits
 from infra.config import GPU_FAMILIES, GPU_RESOURCE, GPU_TAINT_KEY, ConfigError, parse_config
+from tests import fixtures as fx
 from tests.conftest import STACKS, plan_for
+from tests.fixtures import PROJECT
 from tests.k8s_layer import HELM, stack_config
 
 NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
@@ -72,7 +74,7 @@ def test_node_classes_close_imds_and_encrypt_volumes(stack: str) -> None:
     classes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.by_type(NODECLASS)}
     refs = {r.inputs["spec"]["template"]["spec"]["nodeClassRef"]["name"] for r in plan.by_type(NODEPOOL)}
     assert refs == set(classes)
-    cluster = f"ai-platform-{stack}"
+    cluster = f"{PROJECT}-{stack}"
     for spec in classes.values():
         # Karpenter tags instance profiles with these: the permissions boundary admits only
         # project-tagged IAM resources (components/deploy_identity.py).
@@ -99,7 +101,7 @@ def test_controller_plumbing(stack: str) -> None:
     assert ctrl.inputs["skipCrds"] is True
     assert ctrl.inputs["version"] == crds.inputs["version"]
     values = ctrl.inputs["values"]
-    assert values["settings"]["clusterName"] == f"ai-platform-{stack}"
+    assert values["settings"]["clusterName"] == f"{PROJECT}-{stack}"
     assert values["nodeSelector"]["platform.ai/pool"] == stack_config(stack).system_pool().name
     # Every NodePool and EC2NodeClass waits for the CRDs.
     for r in plan.by_type(NODEPOOL) + plan.by_type(NODECLASS):
@@ -121,7 +123,7 @@ def test_controller_plumbing(stack: str) -> None:
 @pytest.mark.parametrize("stack", KARPENTER)
 def test_controller_policy_is_scoped_to_the_cluster(stack: str) -> None:
     plan = plan_for(stack)
-    cluster = f"ai-platform-{stack}"
+    cluster = f"{PROJECT}-{stack}"
     policies = [r for r in plan.by_type("aws:iam/rolePolicy:RolePolicy") if "karpenter-controller" in r.name]
     (doc,) = [json.loads(r.inputs["policy"]) for r in policies]
     for st in doc["Statement"]:
@@ -198,7 +200,7 @@ def _cfg(raw: dict[str, Any]) -> Any:
 def test_bad_karpenter_settings_name_their_key(
     raw_config: Callable[[str], dict[str, Any]], edit: Callable[[dict[str, Any]], None], path: str, text: str
 ) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     edit(raw)
     with pytest.raises(ConfigError) as info:
         _cfg(raw)
@@ -206,7 +208,7 @@ def test_bad_karpenter_settings_name_their_key(
 
 
 def test_karpenter_settings_without_karpenter_are_refused(raw_config: Callable[[str], dict[str, Any]]) -> None:
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["nodeProvisioner"] = "managed-node-groups"
     with pytest.raises(ConfigError) as info:
         _cfg(raw)
@@ -221,7 +223,7 @@ def test_every_prod_model_cold_starts_within_budget() -> None:
     from blueprint.preview.analyses import cold_start
     from tests.conftest import ROOT
 
-    models = cold_start.analyse(plan_for("prod"), ROOT).data["models"]
+    models = cold_start.analyse(plan_for(fx.PROD), ROOT).data["models"]
     assert models
     for m in models:
         assert m["seconds"] <= PROD_COLD_START_BUDGET_SECONDS, (m["model"], m["parts"])

@@ -10,6 +10,7 @@ import pytest
 
 from blueprint.preview.plan import Plan, Resource
 from infra.config import PULL_THROUGH_UPSTREAMS, SECRET_KEYS, ConfigError, parse_config
+from tests import fixtures as fx
 from tests.conftest import plan_for, stack_raw
 from tests.fixtures import FOREIGN_ACCOUNT, STACKS
 
@@ -170,7 +171,7 @@ def _parse(raw: dict[str, Any]) -> None:
 def test_credentialed_upstream_without_credential_arn_is_a_config_error(
     raw_config: Callable[[str], dict[str, Any]], upstream: str
 ) -> None:
-    raw = raw_config("dev")
+    raw = raw_config(fx.DEV)
     # ecr-public stays on: the serving model-sync image is pulled through it.
     raw["registry"]["pullThroughCache"] = {"ecr-public": {}, upstream: {}}
     with pytest.raises(ConfigError) as err:
@@ -189,7 +190,7 @@ def test_credentialed_upstream_without_credential_arn_is_a_config_error(
 def test_mutable_tags_outside_dev_are_left_to_the_pack(raw_config: Callable[[str], dict[str, Any]]) -> None:
     """Immutable tags per tier are the policy ecr-repository-immutable-tags (mandatory in staging and prod,
     tests/stacks/test_tier_guardrails.py): the config passes the repository's own setting through to it."""
-    raw = raw_config("prod")
+    raw = raw_config(fx.PROD)
     raw["registry"]["repositories"]["vllm"] = {"imageTagMutability": "MUTABLE"}
     _parse(raw)
     specs = parse_config(raw, secret_keys=SECRET_KEYS, source="stacks/Pulumi.test.yaml").registry.repository_specs()

@@ -21,11 +21,12 @@ from blueprint.preview.engine import run_stack
 from blueprint.stackfiles import load_stack
 from blueprint.upkeep.stack_add import Request, plan
 from tests.conftest import plan_for
-from tests.fixtures import PROD, PROJECT, ROOT, STACKS, account, region
+from tests.fixtures import PROD, PROJECT, ROOT, STACKS, account, region, unused_region, unused_stack_name
 from tests.k8s_layer import stack_config
 from tests.upkeep.conftest import copy_repository, run_cli
 
-OTHER_REGION = next(r for r in ("eu-central-1", "ap-southeast-2") if r != region(PROD))
+OTHER_REGION = unused_region(account(PROD))  # a region where prod's account has no stack yet
+COPY = unused_stack_name("prod-eu")  # the name, unless a fork already has that stack
 
 
 def _section(text: str, section: str) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def test_no_two_committed_stacks_share_a_physical_name() -> None:
 def prod_eu(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_repository(tmp_path_factory.mktemp("prod-eu"))
     args = ["--from", PROD, "--tier", "prod", "--account", account(PROD), "--region", OTHER_REGION]
-    proc = run_cli(root, "stack", "add", "prod-eu", *args, "--no-snapshot")
+    proc = run_cli(root, "stack", "add", COPY, *args, "--no-snapshot")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root
 
@@ -91,18 +92,18 @@ def test_prod_and_a_prod_tier_copy_in_its_account_create_no_two_resources_with_o
     prod_eu: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BLUEPRINT_PROJECT_DIR", str(prod_eu))
-    plans = {s: _facts(run_stack(s, load_stack(s, prod_eu)), s, prod_eu) for s in (PROD, "prod-eu")}
-    assert plans["prod-eu"][0] == plans[PROD][0]  # one account
+    plans = {s: _facts(run_stack(s, load_stack(s, prod_eu)), s, prod_eu) for s in (PROD, COPY)}
+    assert plans[COPY][0] == plans[PROD][0]  # one account
     names = {s: singletons.physical_names(p[2], p[0], p[1]) for s, p in plans.items()}
     assert names[PROD]  # the table matches the plan's types
-    assert names["prod-eu"]
+    assert names[COPY]
     assert singletons.physical_name_clashes(plans) == []
     # The copy owns nothing account-wide, and its own region's registry settings.
-    created = {r.type for r in plans["prod-eu"][2] if r.inputs}
+    created = {r.type for r in plans[COPY][2] if r.inputs}
     assert "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration" in created
     assert not [
         r
-        for r in plans["prod-eu"][2]
+        for r in plans[COPY][2]
         if r.type == "aws:iam/openIdConnectProvider:OpenIdConnectProvider" and "token.actions" in str(r.inputs)
     ]
 

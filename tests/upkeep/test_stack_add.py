@@ -17,7 +17,12 @@ import yaml
 
 from blueprint.stackfiles import stack_sort_key
 from blueprint.upkeep.stack_add import ACCOUNT_SINGLETONS, SECRET_PLACEHOLDER
+from tests.fixtures import unused_account, unused_region, unused_stack_name
 from tests.upkeep.conftest import copy_repository, run_cli, stack_config, tree
+
+# Names, an account and a region no stack of the checkout uses: a fork may already have a `uat` stack or an
+# account the README spells.
+UAT, APAC, NEW_ACCOUNT = unused_stack_name("uat"), unused_stack_name("prod-apac"), unused_account()
 
 TIERS = ("dev", "staging", "prod")
 
@@ -64,12 +69,12 @@ def added(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dic
     tiers = stacks_by_tier(root)
     prod = tiers["prod"][0]
     specs = {
-        "uat": {"from": tiers["staging"][0], "tier": "staging", "account": "444455556666", "region": "eu-west-1"},
-        "prod-apac": {
+        UAT: {"from": tiers["staging"][0], "tier": "staging", "account": NEW_ACCOUNT, "region": "eu-west-1"},
+        APAC: {
             "from": prod,
             "tier": "prod",
             "account": str(get(root, prod, "accountId")),
-            "region": "ap-southeast-2",
+            "region": unused_region(str(get(root, prod, "accountId")), "ap-southeast-2"),
         },
     }
     for name, s in specs.items():
@@ -200,7 +205,7 @@ def small_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _args(root: Path, **over: str) -> list[str]:
     source = stacks_by_tier(root)["staging"][0]
-    base = {"name": "uat", "from": source, "tier": "staging", "account": "444455556666", "region": "eu-west-1"}
+    base = {"name": UAT, "from": source, "tier": "staging", "account": NEW_ACCOUNT, "region": "eu-west-1"}
     base.update(over)
     out = ["stack", "add", base["name"], "--from", base["from"], "--tier", base["tier"]]
     out += ["--account", base["account"], "--region", base["region"], "--no-snapshot"]
@@ -255,6 +260,6 @@ def test_dry_run_lists_the_files_and_writes_nothing(small_copy: Path, capsys: py
     before = tree(small_copy)
     code, out, err = _run_here(small_copy, [*_args(small_copy), "--dry-run"], capsys)
     assert code == 0, err
-    assert "would write stacks/Pulumi.uat.yaml" in out
+    assert f"would write stacks/Pulumi.{UAT}.yaml" in out
     assert "policy/config" not in out  # a new account, the tier's config as it is: no override to write
     assert tree(small_copy) == before
