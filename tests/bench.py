@@ -154,7 +154,7 @@ def analysis_costs() -> dict[str, Any]:
     """
     import importlib
 
-    from blueprint import analyses, engine, policy_eval
+    from blueprint.preview import analyses, engine, policy_eval
     from blueprint.stackfiles import project_root, stack_names
 
     root = project_root()
