@@ -20,35 +20,13 @@ from markdown_it import MarkdownIt
 
 from blueprint.preview import report
 from blueprint.preview.plan import Change, Delta
+from tests.delivery.test_preview_comment import HARNESS
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
-HARNESS = r"""
-const fs = require('fs');
-const [scriptPath, jobsJson] = process.argv.slice(2);
-const calls = [];
-const page = (data) => Object.assign(async () => ({ data }), { data });
-const github = {
-  paginate: async (fn) => fn.data,
-  rest: {
-    actions: { listJobsForWorkflowRun: page(JSON.parse(jobsJson)) },
-    pulls: { list: page([{ number: 7, head: { sha: process.env.HEAD_SHA } }]) },
-    issues: {
-      listComments: page([]),
-      createComment: async (a) => { calls.push(a); return { data: { html_url: 'https://x' } }; },
-      updateComment: async (a) => { calls.push(a); },
-    },
-  },
-};
-const context = { repo: { owner: 'o', repo: 'r' } };
-const core = { info: () => {} };
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
-new AsyncFunction('github', 'context', 'core', 'require', fs.readFileSync(scriptPath, 'utf8'))(github, context, core, require)
-  .then(() => console.log(JSON.stringify(calls)))
-  .catch((e) => { console.error(e); process.exit(1); });
-"""
+# The same stand-in for actions/github-script as the comment's own tests (one harness for the workflow's script).
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
